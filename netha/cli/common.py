@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: the console, the inventory option, one-line errors."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import InventoryError, NethaError
+from ..inventory import Inventory, load_inventory
+from ..netns import enter_netns
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+InventoryOpt = Annotated[
+    Path,
+    typer.Option(
+        "--inventory", "-i", envvar="NETHA_INVENTORY", help="Inventory YAML file.", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    for line in message.splitlines() or [message]:
+        err_console.print(f"[bold red]error:[/] {line}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn every NethaError into one red line per problem and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InventoryError as exc:
+            raise fail("\n".join(exc.problems), 2) from None
+        except NethaError as exc:
+            raise fail(str(exc), 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_inventory(path: Path, enter_namespace: bool = True) -> Inventory:
+    """Load the inventory and, when it names one, move into the controller's network namespace."""
+    inv = load_inventory(path)
+    if enter_namespace and inv.controller.netns and os.environ.get("NETHA_NO_NETNS") != "1":
+        enter_netns(inv.controller.netns)
+    return inv

@@ -1,0 +1,111 @@
+"""FRRouting (vrrpd) over SSH into vtysh, with FRR's JSON outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..errors import ParseError
+from ..observe.types import VrrpStateName, VrrpView
+from .base import NetworkDriver, PlatformSpec
+from .textconfig import config_body, replace_commands
+
+SPEC = PlatformSpec(
+    name="frr",
+    # vtysh logins are in enable mode already; netmiko's cisco_ios class handles the rest.
+    netmiko_device_type="cisco_ios",
+    prompt_pattern=r"[A-Za-z0-9][\w.-]*(?:\([\w-]+\))?#\s?",
+    error_patterns=(r"^%\s", r"^\s*\^\s*$", r"is not running$"),
+)
+
+_STATES: dict[str, VrrpStateName] = {"Master": "master", "Backup": "backup", "Initialize": "init"}
+
+
+def _load_json(device: str, text: str, what: str):
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        raise ParseError(device, f"{what}: no JSON in output: {text.strip()[:80]!r}")
+    try:
+        return json.loads(text[start:])
+    except json.JSONDecodeError as exc:
+        raise ParseError(device, f"{what}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrp json``: one entry per (VRID, interface), IPv4 family."""
+    data = _load_json(device, text, "show vrrp json")
+    if not isinstance(data, list):
+        raise ParseError(device, "show vrrp json: expected a list")
+    views = []
+    for entry in data:
+        try:
+            v4 = entry["v4"]
+            stats = v4.get("stats", {})
+            state = _STATES.get(v4["status"], "unknown")
+            if entry.get("shutdown"):
+                state = "init"
+            views.append(
+                VrrpView(
+                    vrid=int(entry["vrid"]),
+                    interface=str(entry["interface"]),
+                    state=state,
+                    # FRR shows only the effective priority; it differs from the configured one
+                    # only for an address owner (255).
+                    priority=int(v4["effectivePriority"]),
+                    effective_priority=int(v4["effectivePriority"]),
+                    virtual_addresses=tuple(v4.get("addresses", [])),
+                    adverts_rx=int(stats["adverRx"]) if "adverRx" in stats else None,
+                    adverts_tx=int(stats["adverTx"]) if "adverTx" in stats else None,
+                    transitions=int(stats["transitions"]) if "transitions" in stats else None,
+                    advert_interval=int(entry["advertisementInterval"]) / 1000.0,
+                    preempt=bool(entry.get("preemptMode", True)),
+                    master_address=v4.get("primaryAddress") if state == "master" else None,
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(device, f"show vrrp json: unexpected entry ({exc})") from None
+    return views
+
+
+def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
+    """``show interface json``: name -> operationally up (admin down counts as down)."""
+    data = _load_json(device, text, "show interface json")
+    if not isinstance(data, dict):
+        raise ParseError(device, "show interface json: expected an object")
+    return {
+        name: info.get("administrativeStatus") == "up" and info.get("operationalStatus") == "up"
+        for name, info in data.items()
+        if isinstance(info, dict)
+    }
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show ip route PREFIX json``: present when an entry for exactly that prefix is selected."""
+    data = _load_json(device, text, "show ip route json")
+    if not isinstance(data, dict):
+        raise ParseError(device, "show ip route json: expected an object")
+    return any(e.get("selected") or e.get("installed") for e in data.get(prefix, []))
+
+
+class FrrDriver(NetworkDriver):
+    spec = SPEC
+
+    def get_vrrp(self) -> list[VrrpView]:
+        return parse_vrrp(self.run_checked("show vrrp json"), self.name)
+
+    def get_interfaces(self) -> dict[str, bool]:
+        return parse_interfaces(self.run_checked("show interface json"), self.name)
+
+    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+        return {p: parse_route(self.run_checked(f"show ip route {p} json"), p, self.name) for p in prefixes}
+
+    def get_config(self) -> str:
+        return config_body(self.run_checked("show running-config"))
+
+    def replace_config(self, config: str) -> None:
+        commands = replace_commands(self.get_config(), config_body(config))
+        if commands:
+            self.load_config(commands)
+
+
+Driver = FrrDriver

@@ -1,0 +1,67 @@
+"""One exception hierarchy for the whole package, rooted in :class:`NethaError`."""
+
+from __future__ import annotations
+
+
+class NethaError(Exception):
+    """Base of every error netha raises on purpose. Its str() is one line for an operator."""
+
+
+class InventoryError(NethaError):
+    """The inventory file is unreadable or invalid. Carries one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class CredentialError(NethaError):
+    """A credential reference could not be resolved (missing variable, unsafe file mode)."""
+
+
+class LabError(NethaError):
+    """The lab could not be built, inspected or torn down."""
+
+
+class TopologyError(LabError):
+    """The lab topology file uses something the netns builder does not support."""
+
+
+class DeviceError(NethaError):
+    """A device could not be reached, or answered something unusable."""
+
+    def __init__(self, device: str, message: str):
+        self.device = device
+        super().__init__(f"{device}: {message}")
+
+
+class ConnectionFailed(DeviceError):
+    """The session to a device could not be opened or was lost."""
+
+
+class CommandRejected(DeviceError):
+    """The device refused a command (syntax error, unknown command)."""
+
+
+class ParseError(DeviceError):
+    """The device's output could not be parsed."""
+
+
+class TemplateError(NethaError):
+    """A config template is missing or was given values that fail validation."""
+
+
+class PlanError(NethaError):
+    """A failover plan cannot be built (unreachable target, unhealthy backup, ...)."""
+
+
+class PushFailed(NethaError):
+    """A change failed; ``rolled_back`` says whether every touched device is back to its snapshot."""
+
+    def __init__(self, message: str, rolled_back: bool):
+        self.rolled_back = rolled_back
+        super().__init__(message)
+
+
+class LockHeld(NethaError):
+    """Another controller holds the inventory's lock."""

@@ -1,0 +1,343 @@
+"""The health model: a pure function from (inventory, snapshot, previous health) to new health.
+
+No I/O here. Every state change needs ``failure_threshold`` consecutive bad polls (or
+``recovery_threshold`` good ones): damping, so one lost poll never moves anything.
+
+The rules that matter most:
+- a device the controller cannot manage (SSH and SNMP both fail) but that is still heard
+  (its advertisements reach the listener, or a peer's Rx counter keeps rising while it is
+  master) is *unreachable*, never *failed*: the controller's own blindness is not a failure;
+- a device is *failed* only when it cannot be managed and it is no longer heard, having been
+  the one advertising (a silent backup that cannot be managed stays *unreachable*);
+- a tracked object (interface down, route missing) makes that member *degraded*, and the
+  group *degraded* when it is the master's, even though VRRP looks fine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .inventory import Group, Inventory
+from .observe.types import AdvertSource, DeviceObservation, Snapshot
+
+Health = Literal["healthy", "degraded", "unreachable", "failed", "unknown"]
+Verdict = Literal["ok", "degraded", "failed-over", "split-brain", "down", "unknown"]
+
+VERDICT_EXIT = {"ok": 0, "degraded": 1, "failed-over": 1, "split-brain": 2, "down": 2, "unknown": 3}
+
+
+@dataclass(frozen=True)
+class Damped:
+    """A damped state: ``state`` moves to ``candidate`` only after enough consecutive polls."""
+
+    state: str
+    candidate: str
+    streak: int
+    since: float  # when ``state`` was entered (snapshot time)
+    reason: str = ""
+
+
+def damp(
+    prev: Damped | None,
+    raw: str,
+    now: float,
+    failure_threshold: int,
+    recovery_threshold: int,
+    reason: str = "",
+    good: tuple[str, ...] = ("healthy", "ok", "false"),
+) -> Damped:
+    """Advance one damped value by one poll."""
+    if prev is None or prev.state == "unknown":
+        return Damped(raw, raw, 1, now, reason)
+    if raw == prev.state:
+        return Damped(prev.state, raw, 0, prev.since, reason)
+    streak = prev.streak + 1 if raw == prev.candidate else 1
+    needed = recovery_threshold if raw in good else failure_threshold
+    if raw == "unknown":
+        needed = failure_threshold
+    if streak >= needed:
+        return Damped(raw, raw, streak, now, reason)
+    return Damped(prev.state, raw, streak, prev.since, prev.reason)
+
+
+@dataclass(frozen=True)
+class HealthState:
+    """The controller's memory between polls: damped values, counters, last known masters."""
+
+    damped: dict[str, Damped] = field(default_factory=dict)
+    last_rx: dict[str, int] = field(default_factory=dict)  # "group/device" -> adverts_rx
+    last_master: dict[str, str] = field(default_factory=dict)  # group -> device last seen master
+    master_seen: dict[str, float] = field(default_factory=dict)  # "group/device" -> last time seen master
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class MemberHealth:
+    device: str
+    health: Health
+    reason: str
+    state: str  # VRRP state as the device reports it, or "unknown"
+    priority: int | None
+    effective_priority: int | None
+    tracks: dict[str, str]  # track key -> "up" | "down" | "unknown" (damped)
+    heard: bool  # advertisements from this member are heard (listener or a peer's Rx)
+    advert_age: float | None  # seconds since the listener last heard this member
+    checksum_style: str | None
+
+
+@dataclass(frozen=True)
+class GroupHealth:
+    name: str
+    verdict: Verdict
+    reason: str
+    master: str | None  # the single observed master, if there is one
+    masters: dict[str, list[str]]  # source -> devices that source sees as master
+    primary: str
+    members: dict[str, MemberHealth]
+
+    @property
+    def exit_code(self) -> int:
+        return VERDICT_EXIT[self.verdict]
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    device: str
+    health: Health
+    reason: str
+    managed: bool | None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    state: HealthState
+    devices: dict[str, DeviceHealth]
+    groups: dict[str, GroupHealth]
+
+    @property
+    def exit_code(self) -> int:
+        codes = {g.exit_code for g in self.groups.values()} or {3}
+        for code in (2, 3, 1):
+            if code in codes:
+                return code
+        return 0
+
+
+def _member_address(group: Group, device: str) -> str | None:
+    addr = group.member(device).address
+    return str(addr.ip) if addr else None
+
+
+def _group_adverts(group: Group, snap: Snapshot) -> list[AdvertSource]:
+    """Adverts for this group's VRID from one of its members (or, without addresses, from its subnet)."""
+    if group.vrid is None:
+        return []
+    addrs = {_member_address(group, m.device) for m in group.members} - {None}
+    nets = [m.address.network for m in group.members if m.address] + ([group.subnet] if group.subnet else [])
+    result = []
+    for adv in snap.adverts_for(group.vrid):
+        if adv.source in addrs or any(_in(adv.source, n) for n in nets):
+            result.append(adv)
+    return result
+
+
+def _in(addr: str, net) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.IPv4Address(addr) in net
+    except ValueError:
+        return False
+
+
+def _active(adv: AdvertSource, now: float, slack: float = 0.05) -> bool:
+    """Heard within about two advert intervals: the source is advertising now."""
+    return adv.priority > 0 and adv.silent_for(now) <= 2 * adv.interval + slack
+
+
+def _alive(adv: AdvertSource, now: float) -> bool:
+    """Heard within the Master_Down_Interval: still counts as alive for VRRP itself."""
+    return adv.priority > 0 and adv.silent_for(now) <= adv.master_down_interval() + 0.05
+
+
+def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> Assessment:
+    """Compute device, member and group health from one snapshot and the previous memory."""
+    prev = prev or HealthState()
+    ft = inv.controller.failure_threshold
+    rt = inv.controller.recovery_threshold
+    now = snap.at
+    damped: dict[str, Damped] = {}
+    last_rx: dict[str, int] = {}
+    last_master = dict(prev.last_master)
+    master_seen = dict(prev.master_seen)
+
+    def d(key: str, raw: str, reason: str = "", good: tuple[str, ...] = ("healthy", "ok", "up", "false")) -> Damped:
+        value = damp(prev.damped.get(key), raw, now, ft, rt, reason, good)
+        damped[key] = value
+        return value
+
+    # 1. Who is heard advertising, per group and member (listener, and peers' Rx counters).
+    heard: dict[tuple[str, str], bool] = {}
+    advert_of: dict[tuple[str, str], AdvertSource] = {}
+    for gname, group in inv.groups.items():
+        advs = _group_adverts(group, snap)
+        for m in group.members:
+            addr = _member_address(group, m.device)
+            mine = [a for a in advs if a.source == addr]
+            if mine:
+                advert_of[(gname, m.device)] = max(mine, key=lambda a: a.last_seen)
+            heard[(gname, m.device)] = any(_alive(a, now) for a in mine)
+        # A peer in Backup whose Rx counter rises hears *some* master; credit the last known master.
+        for m in group.members:
+            obs = snap.devices.get(m.device)
+            view = obs.vrrp_for(group.vrid, group.interface_of(m.device)) if obs and group.vrid else None
+            if view is None or view.adverts_rx is None:
+                continue
+            key = f"{gname}/{m.device}"
+            last_rx[key] = view.adverts_rx
+            before = prev.last_rx.get(key)
+            rising = before is not None and view.adverts_rx > before
+            master = prev.last_master.get(gname)
+            if view.state == "backup" and rising and master and master != m.device:
+                heard[(gname, master)] = True
+
+    # 2. Device health.
+    devices: dict[str, DeviceHealth] = {}
+    for name in inv.devices:
+        obs = snap.devices.get(name) or DeviceObservation(device=name)
+        raw, reason = _raw_device(inv, name, obs, heard, prev, now)
+        value = d(f"device/{name}", raw, reason)
+        devices[name] = DeviceHealth(name, value.state, value.reason or reason, obs.managed)  # type: ignore[arg-type]
+
+    # 3. Members, tracked objects and groups.
+    groups: dict[str, GroupHealth] = {}
+    for gname, group in inv.groups.items():
+        members: dict[str, MemberHealth] = {}
+        ssh_masters: list[str] = []
+        for m in group.members:
+            obs = snap.devices.get(m.device) or DeviceObservation(device=m.device)
+            view = obs.vrrp_for(group.vrid, group.interface_of(m.device)) if group.vrid else None
+            tracks: dict[str, str] = {}
+            for t in group.tracks_for(m.device):
+                raw_t = _track_state(obs, t)
+                tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t).state
+            dev = devices[m.device]
+            if dev.health in ("failed", "unreachable", "unknown"):
+                raw_m, why = dev.health, dev.reason
+            elif obs.vrrp is not None and group.vrid is not None and view is None:
+                raw_m, why = "failed", f"no VRRP instance {group.vrid} on {group.interface_of(m.device)}"
+            elif view is not None and view.state == "init":
+                raw_m, why = "failed", f"VRRP {group.vrid} on {view.interface} is not running (Initialize)"
+            elif any(s == "down" for s in tracks.values()):
+                raw_m, why = "degraded", ", ".join(f"{k} down" for k, s in tracks.items() if s == "down")
+            else:
+                raw_m, why = "healthy", ""
+            mval = d(f"member/{gname}/{m.device}", raw_m, why)
+            if view is not None and view.state == "master":
+                ssh_masters.append(m.device)
+            adv = advert_of.get((gname, m.device))
+            members[m.device] = MemberHealth(
+                device=m.device,
+                health=mval.state,  # type: ignore[arg-type]
+                reason=mval.reason,
+                state=view.state if view else "unknown",
+                priority=view.priority if view else None,
+                effective_priority=view.effective_priority if view else None,
+                tracks=tracks,
+                heard=heard.get((gname, m.device), False),
+                advert_age=round(adv.silent_for(now), 3) if adv else None,
+                checksum_style=adv.checksum_style if adv else None,
+            )
+        groups[gname] = _group_verdict(inv, gname, group, snap, members, ssh_masters, advert_of, d, last_master)
+        for dev in {x for devs in groups[gname].masters.values() for x in devs}:
+            master_seen[f"{gname}/{dev}"] = now
+
+    state = HealthState(damped=damped, last_rx=last_rx, last_master=last_master, master_seen=master_seen, at=now)
+    return Assessment(state=state, devices=devices, groups=groups)
+
+
+# How long after a device was last seen as master its silence still proves it failed.
+MASTER_MEMORY = 10.0
+
+
+def _raw_device(
+    inv: Inventory,
+    name: str,
+    obs: DeviceObservation,
+    heard: dict[tuple[str, str], bool],
+    prev: HealthState,
+    now: float,
+) -> tuple[Health, str]:
+    managed = obs.managed
+    if managed is None:
+        return "unknown", "not polled yet"
+    if managed:
+        if obs.rebooted:
+            return "degraded", "rebooted (sysUpTime went back)"
+        return "healthy", ""
+    errors = "; ".join(f"{p}: {r.error}" for p, r in (("ssh", obs.ssh), ("snmp", obs.snmp)) if r and r.error)
+    groups = inv.groups_of(name)
+    if any(heard.get((g, name)) for g in groups):
+        return "unreachable", f"no management access ({errors}) but its advertisements are heard"
+    was_failed = prev.damped.get(f"device/{name}")
+    was_master = [g for g in groups if now - prev.master_seen.get(f"{g}/{name}", -1e9) <= MASTER_MEMORY]
+    if was_failed is not None and was_failed.state == "failed":
+        return "failed", was_failed.reason
+    if was_master:
+        return "failed", f"no management access ({errors}) and no longer heard in {', '.join(was_master)}"
+    return "unreachable", f"no management access ({errors}); not master, so its silence proves nothing"
+
+
+def _track_state(obs: DeviceObservation, track) -> str:
+    if track.interface is not None:
+        up = obs.interfaces.get(track.interface)
+    else:
+        up = obs.routes.get(str(track.route))
+    return "unknown" if up is None else ("up" if up else "down")
+
+
+def _group_verdict(inv, gname, group, snap, members, ssh_masters, advert_of, d, last_master) -> GroupHealth:
+    now = snap.at
+    masters: dict[str, list[str]] = {"ssh": sorted(ssh_masters)}
+    if snap.listening:
+        masters["adverts"] = sorted(
+            dev for (g, dev), adv in advert_of.items() if g == gname and _active(adv, now)
+        )
+    claimed = sorted({dev for devs in masters.values() for dev in devs})
+    # A member that cannot be managed or heard cannot be master, whatever its last word was.
+    split_raw = "true" if len(ssh_masters) > 1 or len(masters.get("adverts", [])) > 1 else "false"
+    split = d(f"split/{gname}", split_raw, good=("false",))
+    primary = group.primary
+    master = claimed[0] if len(claimed) == 1 else None
+    if master:
+        last_master[gname] = master
+
+    def verdict(v: Verdict, reason: str) -> GroupHealth:
+        return GroupHealth(gname, v, reason, master, masters, primary, members)
+
+    if split.state == "true":
+        return verdict("split-brain", "more than one master: " + _fmt_masters(masters))
+    if len(claimed) > 1:
+        # Sources disagree (or a transition is under way) and it has not lasted long enough to be damped in.
+        master = last_master.get(gname) if last_master.get(gname) in claimed else None
+    if not claimed:
+        if all(m.health in ("unknown", "unreachable") for m in members.values()):
+            return verdict("unknown", "no source can see this group")
+        return verdict("down", "no member is master")
+    current = master or claimed[0]
+    cm = members[current]
+    if cm.health == "degraded":
+        return verdict("degraded", f"master {current}: {cm.reason}")
+    if current != primary:
+        p = members[primary]
+        return verdict("failed-over", f"{current} is master; primary {primary} is {p.health}" + (f" ({p.reason})" if p.reason else ""))
+    others = [m for m in members.values() if m.device != current and m.health in ("failed", "degraded")]
+    if others:
+        return verdict("degraded", "; ".join(f"backup {m.device} {m.health}: {m.reason}" for m in others))
+    return verdict("ok", f"{current} is master")
+
+
+def _fmt_masters(masters: dict[str, list[str]]) -> str:
+    return ", ".join(f"{src} sees {'+'.join(devs)}" for src, devs in masters.items() if devs)
+

@@ -1,0 +1,148 @@
+"""Read and validate an inventory file; every problem becomes one ``file:line: message`` line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from netutils.lib_mapper import MAIN_LIB_MAPPER
+from pydantic import ValidationError
+
+from ..errors import CredentialError, InventoryError
+from .model import Inventory, SecretRef
+from .yamlpos import LocatedDocument, Loc, load_located
+
+# netha's own platform names, beside the normalised names netutils knows (cisco_ios, arista_eos...).
+NETHA_PLATFORMS = frozenset({"frr", "keepalived"})
+
+Problem = tuple[Loc, str]
+
+
+def _format_loc(loc: Loc) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        # Drop pydantic's union branch labels (e.g. 'SecretRef', 'str', 'function-after[...]').
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or not _is_branch_label(p))
+        msg = err["msg"]
+        if err["type"] == "string_pattern_mismatch":
+            value = err.get("input")
+            msg = f"invalid value {value!r}: only letters, digits and . _ - / : are allowed here"
+            if isinstance(value, str) and any(c in value for c in "\n\r;|!#"):
+                msg = f"invalid value {value!r}: newlines and command separators are never allowed"
+        elif err["type"] == "extra_forbidden":
+            msg = f"unknown key {loc[-1]!r}" if loc else msg
+        elif err["type"] == "missing":
+            msg = f"missing required key {loc[-1]!r}" if loc else msg
+        problems.append((loc, f"{_format_loc(loc)}: {msg}" if loc else msg))
+    # Union errors repeat the same location once per branch; keep the first of each.
+    seen: set[Loc] = set()
+    unique = []
+    for loc, msg in problems:
+        if loc not in seen:
+            seen.add(loc)
+            unique.append((loc, msg))
+    return unique
+
+
+def _is_branch_label(part: Any) -> bool:
+    if not isinstance(part, str):
+        return False
+    return part in {"str", "SecretRef", "IPv4Address", "IPv6Address"} or "[" in part or part.startswith(
+        ("function-", "constrained-", "lax-", "json-")
+    )
+
+
+def _cross_checks(inv: Inventory) -> Iterator[Problem]:
+    for name, dev in inv.devices.items():
+        if dev.credentials not in inv.credentials:
+            yield ("devices", name, "credentials"), f"device {name}: unknown credentials {dev.credentials!r}"
+        if dev.snmp is not None and dev.snmp not in inv.snmp:
+            yield ("devices", name, "snmp"), f"device {name}: unknown SNMP profile {dev.snmp!r}"
+        if dev.platform not in NETHA_PLATFORMS and dev.platform not in MAIN_LIB_MAPPER:
+            yield ("devices", name, "platform"), f"device {name}: unknown platform {dev.platform!r}"
+
+    vrids: dict[tuple[str, str, int], str] = {}
+    for gname, group in inv.groups.items():
+        seen_members: set[str] = set()
+        for i, member in enumerate(group.members):
+            loc = ("groups", gname, "members", i, "device")
+            if member.device not in inv.devices:
+                yield loc, f"group {gname}: unknown device {member.device!r}"
+            if member.device in seen_members:
+                yield loc, f"group {gname}: device {member.device!r} listed twice"
+            seen_members.add(member.device)
+            if group.vrid is not None:
+                key = (member.device, member.interface or group.interface, group.vrid)
+                if key in vrids:
+                    yield ("groups", gname, "vrid"), (
+                        f"group {gname}: VRID {group.vrid} on {member.device} {key[1]} "
+                        f"is already used by group {vrids[key]}"
+                    )
+                else:
+                    vrids[key] = gname
+            if member.address is not None:
+                for j, vip in enumerate(group.virtual_addresses):
+                    if vip.ip not in member.address.network:
+                        yield ("groups", gname, "virtual_addresses", j), (
+                            f"group {gname}: virtual address {vip.ip} is outside {member.device} "
+                            f"{member.interface or group.interface} subnet {member.address.network}"
+                        )
+                    elif vip.ip == member.address.ip:
+                        yield ("groups", gname, "virtual_addresses", j), (
+                            f"group {gname}: virtual address {vip.ip} is {member.device}'s own address"
+                        )
+        for j, vip in enumerate(group.virtual_addresses):
+            if group.subnet is not None and vip.ip not in group.subnet:
+                yield ("groups", gname, "virtual_addresses", j), (
+                    f"group {gname}: virtual address {vip.ip} is outside the subnet {group.subnet}"
+                )
+        priorities = sorted((m.priority for m in group.members), reverse=True)
+        if len(priorities) > 1 and priorities[0] == priorities[1]:
+            yield ("groups", gname, "members"), (
+                f"group {gname}: two members share the top priority {priorities[0]}; the primary is ambiguous"
+            )
+        for i, track in enumerate(group.track):
+            if track.device is not None and track.device not in seen_members:
+                yield ("groups", gname, "track", i, "device"), (
+                    f"group {gname}: tracked object on {track.device!r}, which is not a member"
+                )
+
+
+def _secret_problems(inv: Inventory) -> Iterator[Problem]:
+    def check(loc: Loc, ref: SecretRef) -> Iterator[Problem]:
+        try:
+            ref.resolve()
+        except CredentialError as exc:
+            yield loc, f"{_format_loc(loc)}: {exc}"
+
+    for cname, cred in inv.credentials.items():
+        for key, ref in cred.secret_refs():
+            yield from check(("credentials", cname, key, "env" if ref.env else "file"), ref)
+    for pname, prof in inv.snmp.items():
+        for key, ref in prof.secret_refs():
+            yield from check(("snmp", pname, key, "env" if ref.env else "file"), ref)
+
+
+def validate_document(doc: LocatedDocument, check_secrets: bool = True) -> Inventory:
+    if not isinstance(doc.data, dict):
+        raise InventoryError([f"{doc.path}:1: the inventory must be a mapping with 'devices' and 'groups'"])
+    try:
+        inv = Inventory.model_validate(doc.data, context={"base_dir": doc.path.parent})
+    except ValidationError as exc:
+        raise InventoryError([f"{doc.where(loc)}: {msg}" for loc, msg in _pydantic_problems(exc)]) from None
+    problems = list(_cross_checks(inv))
+    if check_secrets:
+        problems += list(_secret_problems(inv))
+    if problems:
+        raise InventoryError([f"{doc.where(loc)}: {msg}" for loc, msg in problems])
+    return inv.model_copy(update={"source": doc.path})
+
+
+def load_inventory(path: str | Path, check_secrets: bool = True) -> Inventory:
+    """Load and validate ``path``. Raises InventoryError listing every problem found."""
+    return validate_document(load_located(Path(path)), check_secrets=check_secrets)

@@ -1,0 +1,282 @@
+"""The inventory: devices, redundancy groups, credentials references and controller settings.
+
+Every value that can reach a device config (names, interfaces, addresses, VRIDs, priorities)
+is validated here, strictly, so that a template can never be handed a newline or a command
+separator.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
+
+from ..errors import CredentialError
+
+# A name of a device, group, credential or profile: no spaces, no punctuation that a CLI parses.
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+# An interface name every platform could accept: Gi0/1, Ethernet1/1, ge-0/0/1.0, Vlan10, eth1, Port-Channel1.
+InterfaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_./:-]{0,63}$")]
+# Host names of management addresses (when not an IP literal).
+HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")]
+VRID = Annotated[int, Field(ge=1, le=255)]
+Priority = Annotated[int, Field(ge=1, le=254)]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+def _relative_to_inventory(value: Path, info: ValidationInfo) -> Path:
+    """Relative paths in an inventory are relative to the inventory file's folder."""
+    base = (info.context or {}).get("base_dir")
+    value = value.expanduser()
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+FilePath = Annotated[Path, AfterValidator(_relative_to_inventory)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret lives: an environment variable or a file readable by its owner only (0600)."""
+
+    env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' or 'file'")
+        return self
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def resolve(self) -> str:
+        """Return the secret. Raises CredentialError (never including the secret) when unavailable."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise CredentialError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            st = self.file.stat()
+        except OSError:
+            raise CredentialError(f"credential file {self.file} does not exist") from None
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise CredentialError(
+                f"credential file {self.file} is readable by group or others "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); chmod 600 it"
+            )
+        return self.file.read_text(encoding="utf-8").strip()
+
+
+class Credential(_Strict):
+    """SSH login. ``username`` is not secret and may be literal; passwords only by reference."""
+
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")] | SecretRef
+    password: SecretRef | None = None
+    enable_secret: SecretRef | None = None
+    key_file: FilePath | None = None
+
+    def resolve_username(self) -> str:
+        return self.username if isinstance(self.username, str) else self.username.resolve()
+
+    def secret_refs(self) -> list[tuple[str, SecretRef]]:
+        refs = [("username", self.username)] if isinstance(self.username, SecretRef) else []
+        refs += [(k, v) for k, v in (("password", self.password), ("enable_secret", self.enable_secret)) if v]
+        return refs
+
+
+class SnmpProfile(_Strict):
+    """SNMP v2c (community) or v3 (USM user, authPriv or authNoPriv)."""
+
+    version: Literal["2c", "3"] = "2c"
+    community: SecretRef | None = None
+    user: SecretRef | Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,32}$")] | None = None
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "sha"
+    auth_key: SecretRef | None = None
+    priv_protocol: Literal["des", "aes", "aes192", "aes256"] | None = "aes"
+    priv_key: SecretRef | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 161
+    timeout: Annotated[float, Field(gt=0, le=30)] = 1.0
+    retries: Annotated[int, Field(ge=0, le=5)] = 1
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpProfile:
+        if self.version == "2c" and self.community is None:
+            raise ValueError("SNMP v2c needs 'community'")
+        if self.version == "3" and (self.user is None or self.auth_key is None):
+            raise ValueError("SNMP v3 needs 'user' and 'auth_key'")
+        if self.version == "3" and self.priv_protocol and self.priv_key is None:
+            raise ValueError("SNMP v3 with 'priv_protocol' needs 'priv_key' (or set priv_protocol: null)")
+        return self
+
+    def secret_refs(self) -> list[tuple[str, SecretRef]]:
+        refs = [(k, getattr(self, k)) for k in ("community", "auth_key", "priv_key")]
+        if isinstance(self.user, SecretRef):
+            refs.append(("user", self.user))
+        return [(k, v) for k, v in refs if v is not None]
+
+
+class SshSettings(_Strict):
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    known_hosts: FilePath | None = None
+    # Host keys are checked unless the inventory explicitly says otherwise.
+    strict_host_key_checking: bool = True
+    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    command_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
+class Device(_Strict):
+    host: ipaddress.IPv4Address | ipaddress.IPv6Address | HostName
+    platform: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+    credentials: Name
+    snmp: Name | None = None
+    ssh: SshSettings | None = None
+    description: str | None = None
+
+
+class Member(_Strict):
+    device: Name
+    priority: Priority
+    interface: InterfaceName | None = None
+    # The member's own address on the group's interface, with prefix length: defines the subnet.
+    address: ipaddress.IPv4Interface | None = None
+
+
+class Track(_Strict):
+    """A tracked object: an interface that must be up, or a route that must be present."""
+
+    interface: InterfaceName | None = None
+    route: ipaddress.IPv4Network | None = None
+    device: Name | None = None  # only on this member; default: every member
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Track:
+        if (self.interface is None) == (self.route is None):
+            raise ValueError("a tracked object is exactly one of 'interface' or 'route'")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"interface {self.interface}" if self.interface else f"route {self.route}"
+
+
+class Policy(_Strict):
+    """How the controller may act on a group. Unset fields fall back to the inventory defaults."""
+
+    automatic: bool | None = None  # act without an operator
+    failback: Literal["preempt", "hold_down", "manual"] | None = None
+    hold_down: Seconds | None = None
+    min_interval: Seconds | None = None
+    block_period: Seconds | None = None
+    dry_run: bool | None = None
+
+
+class ResolvedPolicy(_Strict):
+    automatic: bool = True
+    failback: Literal["preempt", "hold_down", "manual"] = "hold_down"
+    hold_down: Seconds = 30.0
+    min_interval: Seconds = 60.0
+    block_period: Seconds = 300.0
+    dry_run: bool = False
+
+    def merged(self, override: Policy | None) -> ResolvedPolicy:
+        if override is None:
+            return self
+        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        return self.model_copy(update=changes)
+
+
+class Group(_Strict):
+    mode: Literal["vrrp", "static"] = "vrrp"
+    vrid: VRID | None = None
+    version: Literal[2, 3] = 3
+    interface: InterfaceName
+    virtual_addresses: Annotated[list[ipaddress.IPv4Interface], Field(min_length=1)]
+    subnet: ipaddress.IPv4Network | None = None
+    advert_interval: Annotated[float, Field(ge=0.01, le=40.95)] = 1.0
+    preempt: bool = True
+    members: Annotated[list[Member], Field(min_length=2)]
+    track: list[Track] = []
+    policy: Policy | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _vrid_for_vrrp(self) -> Group:
+        if self.mode == "vrrp" and self.vrid is None:
+            raise ValueError("a VRRP group needs 'vrid' (1-255)")
+        return self
+
+    def member(self, device: str) -> Member:
+        for m in self.members:
+            if m.device == device:
+                return m
+        raise KeyError(device)
+
+    def interface_of(self, device: str) -> str:
+        return self.member(device).interface or self.interface
+
+    @property
+    def primary(self) -> str:
+        """The member that should be master when all is well: highest configured priority."""
+        return max(self.members, key=lambda m: m.priority).device
+
+    def tracks_for(self, device: str) -> list[Track]:
+        return [t for t in self.track if t.device in (None, device)]
+
+
+class StormBrake(_Strict):
+    max_actions: Annotated[int, Field(ge=1)] = 3
+    period: Annotated[float, Field(gt=0)] = 600.0
+
+
+class Listener(_Strict):
+    """Where the controller sniffs VRRP advertisements (one interface per LAN segment it sees)."""
+
+    interface: InterfaceName
+
+
+class Controller(_Strict):
+    poll_interval: Annotated[float, Field(ge=0.01, le=3600)] = 1.0
+    failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
+    recovery_threshold: Annotated[int, Field(ge=1, le=100)] = 3
+    state_dir: FilePath = Path("/var/lib/netha")
+    netns: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
+    listeners: list[Listener] = []
+    template_dir: FilePath | None = None
+    ssh: SshSettings = SshSettings()
+    storm_brake: StormBrake = StormBrake()
+    webhook: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
+
+
+class Defaults(_Strict):
+    policy: ResolvedPolicy = ResolvedPolicy()
+
+
+class Inventory(_Strict):
+    controller: Controller = Controller()
+    defaults: Defaults = Defaults()
+    credentials: dict[Name, Credential] = {}
+    snmp: dict[Name, SnmpProfile] = {}
+    devices: Annotated[dict[Name, Device], Field(min_length=1)]
+    groups: dict[Name, Group] = {}
+
+    source: Path | None = Field(default=None, exclude=True)
+
+    def policy_for(self, group: str) -> ResolvedPolicy:
+        return self.defaults.policy.merged(self.groups[group].policy)
+
+    def ssh_for(self, device: str) -> SshSettings:
+        return self.devices[device].ssh or self.controller.ssh
+
+    def groups_of(self, device: str) -> list[str]:
+        return [name for name, g in self.groups.items() if any(m.device == device for m in g.members)]

@@ -1,0 +1,105 @@
+"""Immutable observations: what the probes saw, gathered into one snapshot per poll cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+VrrpStateName = Literal["master", "backup", "init", "unknown"]
+Source = Literal["ssh", "snmp", "adverts"]
+
+
+@dataclass(frozen=True)
+class VrrpView:
+    """One device's own view of one of its VRRP instances (from SSH or SNMP)."""
+
+    vrid: int
+    interface: str
+    state: VrrpStateName
+    priority: int | None = None  # configured
+    effective_priority: int | None = None
+    virtual_addresses: tuple[str, ...] = ()
+    adverts_rx: int | None = None
+    adverts_tx: int | None = None
+    transitions: int | None = None
+    advert_interval: float | None = None  # seconds
+    preempt: bool | None = None
+    master_address: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one probe of one device: ok, or an error line; never an exception."""
+
+    ok: bool
+    at: float
+    error: str | None = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeviceObservation:
+    """Everything the probes last saw of one device. ``None`` means 'not observed'."""
+
+    device: str
+    ssh: ProbeResult | None = None
+    snmp: ProbeResult | None = None
+    reach: ProbeResult | None = None
+    vrrp: tuple[VrrpView, ...] | None = None  # from SSH (or SNMP where the device has the MIB)
+    vrrp_source: Source | None = None
+    interfaces: dict[str, bool] = field(default_factory=dict)  # name -> oper up
+    routes: dict[str, bool] = field(default_factory=dict)  # prefix -> present
+    uptime: float | None = None  # seconds since the device (re)started, from sysUpTime
+    rebooted: bool = False
+
+    @property
+    def managed(self) -> bool | None:
+        """Can the controller talk to the device at all? None when no probe ran yet."""
+        results = [r for r in (self.ssh, self.snmp) if r is not None]
+        if not results:
+            return None
+        return any(r.ok for r in results)
+
+    def vrrp_for(self, vrid: int, interface: str) -> VrrpView | None:
+        for view in self.vrrp or ():
+            if view.vrid == vrid and view.interface == interface:
+                return view
+        return None
+
+
+@dataclass(frozen=True)
+class AdvertSource:
+    """One router heard advertising one VRID on one segment (by the listener)."""
+
+    interface: str  # the listener's interface
+    vrid: int
+    source: str  # IPv4 source address of the adverts
+    priority: int
+    interval: float  # seconds, as advertised
+    version: int
+    last_seen: float  # monotonic seconds
+    first_seen: float
+    count: int
+    checksum_style: Literal["rfc5798", "rfc9568", "v2", "bad"] = "rfc5798"
+    addresses: tuple[str, ...] = ()
+
+    def master_down_interval(self, backup_priority: int = 100) -> float:
+        """RFC 5798: 3 * interval + skew, skew = (256 - priority) * interval / 256."""
+        return 3 * self.interval + (256 - backup_priority) * self.interval / 256
+
+    def silent_for(self, now: float) -> float:
+        return max(0.0, now - self.last_seen)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One immutable picture of the network that a decision is made from."""
+
+    at: float  # monotonic
+    wall: float  # time.time(), for humans and logs
+    devices: dict[str, DeviceObservation]
+    adverts: tuple[AdvertSource, ...] = ()
+    listening: tuple[str, ...] = ()  # listener interfaces that are running
+
+    def adverts_for(self, vrid: int) -> list[AdvertSource]:
+        return [a for a in self.adverts if a.vrid == vrid]

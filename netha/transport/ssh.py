@@ -1,0 +1,159 @@
+"""SSH transport and channel: netmiko opens and authenticates the session; this layer runs commands.
+
+netmiko's ``send_command`` is tuned for slow devices (it waits for the command echo and sleeps
+between reads). A poller that runs every 100 ms needs less: write the command, read until the
+prompt comes back at the end of the output, with a short read loop. Several commands can be
+pipelined in one write and split on the prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConnectionFailed, DeviceError
+from ..log import register_secret
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SshParams:
+    """How to reach one device. Secrets are resolved by the caller and never logged."""
+
+    device: str
+    host: str
+    username: str
+    password: str | None = None
+    key_file: Path | None = None
+    port: int = 22
+    known_hosts: Path | None = None
+    strict_host_key_checking: bool = True
+    timeout: float = 10.0
+    command_timeout: float = 10.0
+    netmiko_device_type: str = "cisco_ios"
+
+
+class SshChannel:
+    """A persistent interactive session to one device's CLI."""
+
+    READ_DELAY = 0.002
+
+    def __init__(self, params: SshParams, prompt_pattern: str):
+        self.params = params
+        self._prompt_re = re.compile(prompt_pattern, re.M)
+        self._conn = None  # netmiko BaseConnection
+        self.prompt: str | None = None
+
+    # -- session ---------------------------------------------------------------------------
+    def open(self) -> None:
+        from netmiko import ConnectHandler
+        from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+        from paramiko.ssh_exception import SSHException
+
+        p = self.params
+        if p.password:
+            register_secret(p.password)
+        kwargs = dict(
+            device_type=p.netmiko_device_type,
+            host=p.host,
+            port=p.port,
+            username=p.username,
+            password=p.password or "",
+            use_keys=p.key_file is not None,
+            key_file=str(p.key_file) if p.key_file else None,
+            allow_agent=False,
+            conn_timeout=p.timeout,
+            auth_timeout=p.timeout,
+            banner_timeout=p.timeout,
+            fast_cli=True,
+            ssh_strict=p.strict_host_key_checking,
+            system_host_keys=False,
+            alt_host_keys=p.known_hosts is not None,
+            alt_key_file=str(p.known_hosts) if p.known_hosts else "",
+        )
+        try:
+            self._conn = ConnectHandler(**kwargs)
+        except NetmikoAuthenticationException:
+            raise ConnectionFailed(p.device, f"authentication failed for user {p.username}") from None
+        except NetmikoTimeoutException:
+            raise ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} timed out") from None
+        except SSHException as exc:
+            text = str(exc)
+            if "not found in known_hosts" in text or "known_hosts" in text:
+                raise ConnectionFailed(p.device, f"host key of {p.host} is not in {p.known_hosts}") from None
+            raise ConnectionFailed(p.device, f"SSH error: {text.splitlines()[0] if text else type(exc).__name__}") from None
+        except (OSError, EOFError, ValueError) as exc:
+            raise ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} failed: {exc}") from None
+        self.prompt = self._conn.base_prompt
+        log.debug("%s: SSH session open (prompt %s)", p.device, self.prompt)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.disconnect()
+            except Exception:  # noqa: BLE001 - closing a dead session must never raise
+                pass
+
+    @property
+    def is_open(self) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        transport = conn.remote_conn.get_transport() if conn.remote_conn is not None else None
+        return bool(transport and transport.is_active())
+
+    # -- channel ---------------------------------------------------------------------------
+    def _raw(self):
+        if self._conn is None:
+            raise ConnectionFailed(self.params.device, "no SSH session")
+        return self._conn
+
+    def run(self, command: str, timeout: float | None = None) -> str:
+        """Run one command; return its output without the echo and the trailing prompt."""
+        if "\n" in command or "\r" in command:
+            raise DeviceError(self.params.device, "refusing to send a command containing a newline")
+        conn = self._raw()
+        timeout = timeout or self.params.command_timeout
+        try:
+            conn.read_channel()  # drop anything unsolicited
+            conn.write_channel(command + "\n")
+            buf = self._read_until_prompt(conn, timeout)
+        except (OSError, EOFError) as exc:
+            self.close()
+            raise ConnectionFailed(self.params.device, f"session lost: {exc or type(exc).__name__}") from None
+        except DeviceError:
+            self.close()
+            raise
+        lines = buf.replace("\r\n", "\n").replace("\r", "").split("\n")
+        # First line: the echoed command (after the prompt); last line: the new prompt.
+        if lines and lines[0].rstrip().endswith(command.strip()):
+            lines = lines[1:]
+        return "\n".join(lines[:-1]).strip("\n")
+
+    def run_many(self, commands: Sequence[str], timeout: float | None = None) -> list[str]:
+        return [self.run(c, timeout) for c in commands]
+
+    def _read_until_prompt(self, conn, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        buf = ""
+        while True:
+            chunk = conn.read_channel()
+            if chunk:
+                buf += chunk
+                if "\n" in buf and self._ends_with_prompt(buf):
+                    return buf
+            elif conn.remote_conn is not None and conn.remote_conn.closed:
+                raise ConnectionFailed(self.params.device, "session closed by the device")
+            if time.monotonic() > deadline:
+                raise ConnectionFailed(self.params.device, f"no prompt after {timeout:.1f}s (device hung?)")
+            time.sleep(self.READ_DELAY)
+
+    def _ends_with_prompt(self, text: str) -> bool:
+        last = text.replace("\r", "").rsplit("\n", 1)[-1]
+        return bool(self._prompt_re.fullmatch(last.rstrip()))

@@ -1,0 +1,50 @@
+"""FRR parsers on captured output: every fixture file is a test case with its expected result beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from netha.drivers.frr import parse_interfaces, parse_route, parse_vrrp
+from netha.errors import ParseError
+
+FIX = Path(__file__).parent / "fixtures" / "frr"
+
+
+def _cases(command: str) -> list[Path]:
+    return sorted((FIX / command).glob("*.txt"))
+
+
+def _expected(path: Path):
+    return json.loads(path.with_suffix(".expected.json").read_text())
+
+
+@pytest.mark.parametrize("path", _cases("show_vrrp_json"), ids=lambda p: p.stem)
+def test_show_vrrp_json_parses_to_expected_views(path):
+    expected = _expected(path)
+    if isinstance(expected, dict) and "error" in expected:
+        with pytest.raises(ParseError):
+            parse_vrrp(path.read_text(), "r1")
+        return
+    got = [dataclasses.asdict(v) for v in parse_vrrp(path.read_text(), "r1")]
+    assert json.loads(json.dumps(got)) == expected
+
+
+@pytest.mark.parametrize("path", _cases("show_interface_json"), ids=lambda p: p.stem)
+def test_show_interface_json_gives_oper_state(path):
+    assert parse_interfaces(path.read_text(), "r1") == _expected(path)
+
+
+@pytest.mark.parametrize("path", _cases("show_ip_route_json"), ids=lambda p: p.stem)
+def test_show_ip_route_json_gives_presence(path):
+    exp = _expected(path)
+    assert parse_route(path.read_text(), exp["prefix"], "r1") is exp["present"]
+
+
+@pytest.mark.parametrize("garbage", ["", "hello", "{not json", "% Unknown command: show vrrp json"])
+def test_garbage_output_is_a_parse_error_naming_the_device(garbage):
+    with pytest.raises(ParseError, match="^r9: "):
+        parse_vrrp(garbage, "r9")
