@@ -225,8 +225,10 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
             dev = devices[m.device]
             if dev.health in ("failed", "unreachable", "unknown"):
                 raw_m, why = dev.health, dev.reason
-            elif obs.vrrp is not None and group.vrid is not None and view is None:
+            elif group.mode == "vrrp" and obs.vrrp is not None and group.vrid is not None and view is None:
                 raw_m, why = "failed", f"no VRRP instance {group.vrid} on {group.interface_of(m.device)}"
+            elif obs.interfaces.get(group.interface_of(m.device)) is False:
+                raw_m, why = "failed", f"{group.interface_of(m.device)} is down"
             elif view is not None and view.state == "init":
                 raw_m, why = "failed", f"VRRP {group.vrid} on {view.interface} is not running (Initialize)"
             elif any(s == "down" for s in tracks.values()):
@@ -234,7 +236,12 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
             else:
                 raw_m, why = "healthy", ""
             mval = d(f"member/{gname}/{m.device}", raw_m, why)
-            if view is not None and view.state == "master":
+            if group.mode == "static":
+                held = obs.addresses.get(group.interface_of(m.device), ())
+                if any(vip.with_prefixlen in held for vip in group.virtual_addresses):
+                    ssh_masters.append(m.device)
+            elif view is not None and view.state == "master" and obs.interfaces.get(group.interface_of(m.device)) is not False:
+                # FRR keeps reporting Master on an interface that lost carrier; that is no master.
                 ssh_masters.append(m.device)
             adv = advert_of.get((gname, m.device))
             members[m.device] = MemberHealth(

@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import InventoryError
 from ..inventory import load_inventory
 from ..log import setup_logging
-from .common import console, err_console, handle_errors
+from .common import console, err_console
 
 app = typer.Typer(
     name="netha",
@@ -60,9 +60,12 @@ def validate(
 
 def _mount_subcommands() -> None:
     from .lab import lab_app
+    from .status import status
+    from .takeover import backup, failback, failover, history, restore, snapshots
 
+    for command in (status, failover, failback, backup, restore, snapshots, history):
+        app.command()(command)
     app.add_typer(lab_app, name="lab", help="Build, inspect and tear down the netns lab.")
 
 
 _mount_subcommands()
-handle_errors  # re-exported for command modules

@@ -41,6 +41,7 @@ class DeviceReading:
     vrrp: tuple[VrrpView, ...]
     interfaces: dict[str, bool]
     routes: dict[str, bool]
+    addresses: dict[str, tuple[str, ...]]  # interface -> its IPv4 addresses with prefix length
 
 
 class NetworkDriver(ABC):
@@ -104,6 +105,10 @@ class NetworkDriver(ABC):
         """Interface name -> operationally up."""
 
     @abstractmethod
+    def get_interface_details(self) -> dict[str, dict[str, object]]:
+        """Interface name -> {"mac": "aa:bb:..." or None, "addresses": ["198.18.1.2/24", ...]}."""
+
+    @abstractmethod
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         """Prefix -> present in the routing table (exact prefix, any protocol)."""
 
@@ -113,10 +118,12 @@ class NetworkDriver(ABC):
 
     def read(self, routes: Sequence[str] = ()) -> DeviceReading:
         """One poll: VRRP, interfaces and the tracked routes. Drivers may batch this."""
+        details = self.get_interface_details()
         return DeviceReading(
             vrrp=tuple(self.get_vrrp()),
             interfaces=self.get_interfaces(),
             routes=self.get_routes(routes) if routes else {},
+            addresses={k: tuple(v.get("addresses", ())) for k, v in details.items()},  # type: ignore[arg-type]
         )
 
     # -- changes -------------------------------------------------------------------------------

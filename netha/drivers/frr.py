@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import NetworkDriver, PlatformSpec
+from .base import DeviceReading, NetworkDriver, PlatformSpec
 from .textconfig import config_body, replace_commands
 
 SPEC = PlatformSpec(
@@ -79,6 +79,21 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     }
 
 
+def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str, object]]:
+    """``show interface json``: name -> {"mac": str|None, "addresses": [cidr, ...]}."""
+    data = _load_json(device, text, "show interface json")
+    if not isinstance(data, dict):
+        raise ParseError(device, "show interface json: expected an object")
+    return {
+        name: {
+            "mac": info.get("hardwareAddress"),
+            "addresses": [a["address"] for a in info.get("ipAddresses", []) if "address" in a],
+        }
+        for name, info in data.items()
+        if isinstance(info, dict)
+    }
+
+
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route PREFIX json``: present when an entry for exactly that prefix is selected."""
     data = _load_json(device, text, "show ip route json")
@@ -96,8 +111,23 @@ class FrrDriver(NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked("show interface json"), self.name)
 
+    def get_interface_details(self) -> dict[str, dict[str, object]]:
+        return parse_interface_details(self.run_checked("show interface json"), self.name)
+
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(f"show ip route {p} json"), p, self.name) for p in prefixes}
+
+    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+        """One poll in 2 + len(routes) commands: ``show interface json`` serves state and addresses."""
+        vrrp = self.get_vrrp()
+        ifout = self.run_checked("show interface json")
+        details = parse_interface_details(ifout, self.name)
+        return DeviceReading(
+            vrrp=tuple(vrrp),
+            interfaces=parse_interfaces(ifout, self.name),
+            routes=self.get_routes(routes) if routes else {},
+            addresses={k: tuple(v["addresses"]) for k, v in details.items()},  # type: ignore[arg-type]
+        )
 
     def get_config(self) -> str:
         return config_body(self.run_checked("show running-config"))

@@ -113,6 +113,13 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
                 )
 
 
+def _listener_problems(inv: Inventory) -> Iterator[Problem]:
+    for i, listener in enumerate(inv.controller.listeners):
+        for j, g in enumerate(listener.groups):
+            if g not in inv.groups:
+                yield ("controller", "listeners", i, "groups", j), f"listener {listener.interface}: unknown group {g!r}"
+
+
 def _secret_problems(inv: Inventory) -> Iterator[Problem]:
     def check(loc: Loc, ref: SecretRef) -> Iterator[Problem]:
         try:
@@ -135,7 +142,7 @@ def validate_document(doc: LocatedDocument, check_secrets: bool = True) -> Inven
         inv = Inventory.model_validate(doc.data, context={"base_dir": doc.path.parent})
     except ValidationError as exc:
         raise InventoryError([f"{doc.where(loc)}: {msg}" for loc, msg in _pydantic_problems(exc)]) from None
-    problems = list(_cross_checks(inv))
+    problems = list(_cross_checks(inv)) + list(_listener_problems(inv))
     if check_secrets:
         problems += list(_secret_problems(inv))
     if problems:

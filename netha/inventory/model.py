@@ -24,7 +24,8 @@ InterfaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.
 # Host names of management addresses (when not an IP literal).
 HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")]
 VRID = Annotated[int, Field(ge=1, le=255)]
-Priority = Annotated[int, Field(ge=1, le=254)]
+# 255 is the address owner's; 254 is reserved for the priority netha pins a new master at.
+Priority = Annotated[int, Field(ge=1, le=253)]
 Seconds = Annotated[float, Field(ge=0)]
 
 
@@ -243,6 +244,8 @@ class Listener(_Strict):
     """Where the controller sniffs VRRP advertisements (one interface per LAN segment it sees)."""
 
     interface: InterfaceName
+    # Groups on this segment: the controller announces their gateway moves here (gratuitous ARP).
+    groups: list[Name] = []
 
 
 class Controller(_Strict):

@@ -49,6 +49,7 @@ class DeviceObservation:
     vrrp_source: Source | None = None
     interfaces: dict[str, bool] = field(default_factory=dict)  # name -> oper up
     routes: dict[str, bool] = field(default_factory=dict)  # prefix -> present
+    addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # interface -> IPv4 CIDRs
     uptime: float | None = None  # seconds since the device (re)started, from sysUpTime
     rebooted: bool = False
 

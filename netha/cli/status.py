@@ -1,0 +1,118 @@
+"""``netha status``: a table per group, or the documented JSON; ``--watch`` refreshes in place."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group as RichGroup
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from ..health import assess
+from ..observe.observer import Observer
+from ..report import status_document
+from .common import InventoryOpt, JsonOpt, console, handle_errors, open_inventory
+
+VERDICT_STYLE = {
+    "ok": "bold green", "degraded": "bold yellow", "failed-over": "bold yellow",
+    "split-brain": "bold red", "down": "bold red", "unknown": "bold magenta",
+}
+HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "unreachable": "magenta", "failed": "red", "unknown": "dim"}
+
+
+def render(doc: dict[str, Any]) -> RichGroup:
+    parts = []
+    for name, g in doc["groups"].items():
+        title = Text.assemble(
+            (f"{name}", "bold"),
+            f"  VRID {g['vrid']} on {g['interface']}  {', '.join(g['virtual_addresses'])}  ",
+            (g["verdict"].upper(), VERDICT_STYLE[g["verdict"]]),
+            f"  {g['reason']}",
+        )
+        table = Table(title=title, title_justify="left", expand=False)
+        for col in ("member", "state", "prio cfg/eff", "health", "tracked", "heard", "advert age", "seen as master by"):
+            table.add_column(col)
+        for dev, m in g["members"].items():
+            sources = [src for src, devs in g["masters"].items() if dev in devs]
+            tracks = ", ".join(f"{k} {v}" for k, v in m["tracks"].items()) or "-"
+            table.add_row(
+                dev + (" (primary)" if dev == g["primary"] else ""),
+                m["state"],
+                f"{m['configured_priority']}/{m['effective_priority'] if m['effective_priority'] is not None else '?'}",
+                Text(m["health"] + (f": {m['reason']}" if m["reason"] else ""), HEALTH_STYLE[m["health"]]),
+                tracks,
+                "yes" if m["heard"] else "no",
+                "-" if m["advert_age"] is None else f"{m['advert_age'] * 1000:.0f} ms",
+                ", ".join(sources) or "-",
+            )
+        parts.append(table)
+    dev_table = Table(title="devices", title_justify="left")
+    for col in ("device", "host", "health", "ssh", "snmp"):
+        dev_table.add_column(col)
+    for name, d in doc["devices"].items():
+        def probe(p):
+            if p is None:
+                return "-"
+            return f"ok {p['ms']:.0f} ms" if p["ok"] else Text(f"error: {p['error']}", "red")
+        dev_table.add_row(
+            name, d["host"], Text(d["health"] + (f": {d['reason']}" if d["reason"] else ""), HEALTH_STYLE[d["health"]]),
+            probe(d["ssh"]), probe(d["snmp"]),
+        )
+    parts.append(dev_table)
+    return RichGroup(*parts)
+
+
+@handle_errors
+def status(
+    inventory: InventoryOpt,
+    as_json: JsonOpt = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep polling and refresh in place (JSON: one line per refresh).")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Refresh interval for --watch, seconds.")] = 1.0,
+    count: Annotated[int, typer.Option("--count", help="With --watch: stop after this many refreshes (0: forever).")] = 0,
+) -> None:
+    """Show each group's master, members, health and a one-word verdict (exit 0 ok, 1 warning, 2 critical, 3 unknown)."""
+    inv = open_inventory(inventory)
+    observer = Observer(inv)
+    try:
+        if not watch:
+            snap = observer.observe_once()
+            a = assess(inv, snap)
+            doc = status_document(inv, snap, a)
+            if as_json:
+                console.print_json(json.dumps(doc)) if console.is_terminal else print(json.dumps(doc, indent=1))
+            else:
+                console.print(render(doc))
+            raise typer.Exit(a.exit_code)
+        observer.start()
+        state = None
+        n = 0
+        doc: dict[str, Any] | None = None
+        live = None if as_json else Live(console=console, auto_refresh=False)
+        if live:
+            live.start()
+        try:
+            while True:
+                time.sleep(interval)
+                snap = observer.snapshot()
+                a = assess(inv, snap, state)
+                state = a.state
+                doc = status_document(inv, snap, a)
+                if as_json:
+                    print(json.dumps(doc), flush=True)
+                else:
+                    live.update(render(doc), refresh=True)
+                n += 1
+                if count and n >= count:
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if live:
+                live.stop()
+        raise typer.Exit(doc["exit_code"] if doc else 3)
+    finally:
+        observer.stop()

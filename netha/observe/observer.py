@@ -1,0 +1,245 @@
+"""The observer: runs every probe and merges what they saw into one immutable Snapshot.
+
+Two modes: ``start()`` keeps every probe running in the background (daemon, ``status --watch``)
+and sets ``changed`` whenever a probe reports, so a decision loop can wake early; and
+``observe_once()`` polls everything once, concurrently, for one-shot commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..connect import make_driver, tracked_interfaces, tracked_routes
+from ..errors import NethaError
+from ..inventory import Inventory
+from .ssh import SshSample, SshWorker
+from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObserverOptions:
+    ssh: bool = True
+    snmp: bool = True
+    listener: bool = True
+
+
+@dataclass
+class _Latest:
+    ssh: SshSample | None = None
+    snmp: object | None = None  # SnmpReading
+    snmp_at: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+class Observer:
+    def __init__(self, inv: Inventory, options: ObserverOptions = ObserverOptions()):
+        self.inv = inv
+        self.options = options
+        self.interval = inv.controller.poll_interval
+        self.changed = threading.Event()
+        self._lock = threading.Lock()
+        self._latest: dict[str, _Latest] = {name: _Latest() for name in inv.devices}
+        self._workers: dict[str, SshWorker] = {}
+        self._snmp = None
+        self._snmp_thread: threading.Thread | None = None
+        self._listener = None
+        self._stop = threading.Event()
+        self.stale_after = max(1.0, 5 * self.interval)
+        if options.ssh:
+            for name in inv.devices:
+                self._workers[name] = SshWorker(
+                    name,
+                    lambda name=name: make_driver(inv, name),
+                    tracked_routes(inv, name),
+                    self.interval,
+                    self._on_ssh,
+                )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start every probe in the background."""
+        self._start_listener()
+        for worker in self._workers.values():
+            worker.start()
+        if self.options.snmp and self._snmp_poller() is not None:
+            self._snmp_thread = threading.Thread(target=self._snmp_loop, name="snmp", daemon=True)
+            self._snmp_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for worker in self._workers.values():
+            worker.stop()
+        if self._snmp_thread is not None:
+            self._snmp_thread.join(5)
+        if self._snmp is not None:
+            self._snmp.close()
+            self._snmp = None
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+    def __enter__(self) -> Observer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def worker(self, device: str) -> SshWorker:
+        return self._workers[device]
+
+    # -- one shot ------------------------------------------------------------------------------
+    def observe_once(self, listen: float | None = None) -> Snapshot:
+        """Poll every device once (SSH and SNMP concurrently) while the listener listens."""
+        self._start_listener()
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=max(1, min(32, len(self._workers) + 1))) as pool:
+            futures = {name: pool.submit(w.poll_once) for name, w in self._workers.items()}
+            if self.options.snmp and self._snmp_poller() is not None:
+                self._poll_snmp()
+            for name, fut in futures.items():
+                self._on_ssh(name, fut.result())
+        if self._listener is not None:
+            # Hear at least a few advertisements of every group.
+            window = listen if listen is not None else max(
+                (3.5 * g.advert_interval for g in self.inv.groups.values()), default=0.5
+            )
+            remaining = window - (time.monotonic() - started)
+            if remaining > 0:
+                time.sleep(remaining)
+        return self.snapshot()
+
+    # -- probes ----------------------------------------------------------------------------------
+    def _on_ssh(self, device: str, sample: SshSample) -> None:
+        with self._lock:
+            self._latest[device].ssh = sample
+        self.changed.set()
+
+    def _snmp_poller(self):
+        if self._snmp is not None:
+            return self._snmp
+        targets = []
+        try:
+            from .snmp import SnmpPoller, target_from_profile
+        except ImportError:  # pragma: no cover - module always shipped
+            return None
+        for name, dev in self.inv.devices.items():
+            if dev.snmp is None:
+                continue
+            try:
+                targets.append(target_from_profile(name, str(dev.host), self.inv.snmp[dev.snmp]))
+            except NethaError as exc:
+                log.warning("%s: SNMP disabled: %s", name, exc)
+        if not targets:
+            return None
+        self._snmp = SnmpPoller(targets)
+        return self._snmp
+
+    def _poll_snmp(self) -> None:
+        poller = self._snmp_poller()
+        if poller is None:
+            return
+        requests = {name: tracked_interfaces(self.inv, name) for name in self.inv.devices if self.inv.devices[name].snmp}
+        readings = poller.poll(requests)
+        now = time.monotonic()
+        with self._lock:
+            for name, reading in readings.items():
+                self._latest[name].snmp = reading
+                self._latest[name].snmp_at = now
+        self.changed.set()
+
+    def _snmp_loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._poll_snmp()
+            except Exception as exc:  # noqa: BLE001 - keep polling whatever happens
+                log.warning("SNMP cycle failed: %s", exc)
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _start_listener(self) -> None:
+        if self._listener is not None or not self.options.listener or not self.inv.controller.listeners:
+            return
+        try:
+            from .adverts import AdvertListener
+        except ImportError:  # pragma: no cover
+            return
+        try:
+            listener = AdvertListener([l.interface for l in self.inv.controller.listeners], on_event=self._on_advert_event)
+            listener.start()
+        except (OSError, NethaError) as exc:
+            log.warning("advertisement listener not started: %s", exc)
+            return
+        self._listener = listener
+
+    def _on_advert_event(self, event) -> None:
+        log.info("adverts: %s vrid %s from %s on %s %s", event.kind, event.vrid, event.source, event.interface, event.detail or "")
+        self.changed.set()
+
+    def advert_sources(self) -> tuple[AdvertSource, ...]:
+        return self._listener.sources(time.monotonic()) if self._listener is not None else ()
+
+    def garp(self, group: str, ip: str, mac: str) -> None:
+        """Announce ``ip`` at ``mac`` on the listener interface that serves ``group``."""
+        iface = next((l.interface for l in self.inv.controller.listeners if group in l.groups), None)
+        if iface is None:
+            log.warning("%s: no listener interface serves this group: gratuitous ARP not sent", group)
+            return
+        from .adverts import send_gratuitous_arp
+
+        send_gratuitous_arp(iface, ip, mac or None)
+        log.info("%s: gratuitous ARP for %s at %s sent on %s", group, ip, mac, iface)
+
+    # -- snapshot --------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        now = time.monotonic()
+        with self._lock:
+            latest = {name: (l.ssh, l.snmp) for name, l in self._latest.items()}
+        devices = {name: self._merge(name, ssh, snmp, now) for name, (ssh, snmp) in latest.items()}
+        adverts: tuple[AdvertSource, ...] = ()
+        listening: tuple[str, ...] = ()
+        if self._listener is not None:
+            adverts = self._listener.sources(now)
+            listening = self._listener.running_interfaces()
+        return Snapshot(at=now, wall=time.time(), devices=devices, adverts=adverts, listening=listening)
+
+    def _merge(self, name: str, ssh: SshSample | None, snmp, now: float) -> DeviceObservation:
+        ssh_result = ssh.result if ssh else None
+        if ssh_result is not None and ssh_result.ok and now - ssh_result.at > self.stale_after:
+            ssh_result = ProbeResult(False, ssh_result.at, f"no answer for {now - ssh_result.at:.1f}s (hung?)")
+        reading = ssh.reading if ssh and ssh_result and ssh_result.ok else None
+        interfaces = dict(reading.interfaces) if reading else {}
+        vrrp = reading.vrrp if reading else None
+        vrrp_source = "ssh" if reading else None
+        snmp_result = None
+        uptime = None
+        rebooted = False
+        if snmp is not None:
+            snmp_result = snmp.result
+            if snmp_result.ok:
+                if ssh is None or snmp_result.at >= ssh.result.at:
+                    interfaces.update(snmp.if_oper)
+                else:
+                    for k, v in snmp.if_oper.items():
+                        interfaces.setdefault(k, v)
+                uptime = snmp.sys_uptime
+                rebooted = snmp.rebooted
+                if vrrp is None and snmp.vrrp is not None:
+                    vrrp, vrrp_source = snmp.vrrp, "snmp"
+        return DeviceObservation(
+            device=name,
+            ssh=ssh_result,
+            snmp=snmp_result,
+            vrrp=vrrp,
+            vrrp_source=vrrp_source,
+            interfaces=interfaces,
+            routes=dict(reading.routes) if reading else {},
+            addresses=dict(reading.addresses) if reading else {},
+            uptime=uptime,
+            rebooted=rebooted,
+        )

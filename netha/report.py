@@ -1,0 +1,72 @@
+"""The documented JSON shape of ``netha status --json`` (version 1; see docs/status-json.md)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .health import Assessment
+from .inventory import Inventory
+from .observe.types import ProbeResult, Snapshot
+
+SCHEMA_VERSION = 1
+
+
+def _probe(r: ProbeResult | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"ok": r.ok, "error": r.error, "ms": round(r.duration * 1000, 1)}
+
+
+def status_document(inv: Inventory, snap: Snapshot, a: Assessment) -> dict[str, Any]:
+    groups: dict[str, Any] = {}
+    for name, g in a.groups.items():
+        cfg = inv.groups[name]
+        groups[name] = {
+            "verdict": g.verdict,
+            "reason": g.reason,
+            "mode": cfg.mode,
+            "vrid": cfg.vrid,
+            "interface": cfg.interface,
+            "virtual_addresses": [str(v) for v in cfg.virtual_addresses],
+            "primary": g.primary,
+            "master": g.master,
+            "masters": g.masters,
+            "members": {
+                dev: {
+                    "health": m.health,
+                    "reason": m.reason,
+                    "state": m.state,
+                    "configured_priority": cfg.member(dev).priority,
+                    "priority": m.priority,
+                    "effective_priority": m.effective_priority,
+                    "tracks": m.tracks,
+                    "heard": m.heard,
+                    "advert_age": m.advert_age,
+                    "checksum_style": m.checksum_style,
+                }
+                for dev, m in g.members.items()
+            },
+        }
+    devices: dict[str, Any] = {}
+    for name, d in a.devices.items():
+        obs = snap.devices.get(name)
+        devices[name] = {
+            "health": d.health,
+            "reason": d.reason,
+            "managed": d.managed,
+            "host": str(inv.devices[name].host),
+            "platform": inv.devices[name].platform,
+            "ssh": _probe(obs.ssh) if obs else None,
+            "snmp": _probe(obs.snmp) if obs else None,
+            "vrrp_source": obs.vrrp_source if obs else None,
+            "uptime": obs.uptime if obs else None,
+        }
+    return {
+        "version": SCHEMA_VERSION,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.wall)),
+        "exit_code": a.exit_code,
+        "listening": list(snap.listening),
+        "groups": groups,
+        "devices": devices,
+    }

@@ -1,0 +1,225 @@
+"""The embedded default store: one SQLite file in the state directory.
+
+Holds config snapshots (backup and rollback), the audit log (who, when, what, diff, result),
+the journal of plan steps (intent before, result after: crash safety), and the controller's
+memory between scheduled runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import NethaError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    taken_at REAL NOT NULL,
+    reason TEXT NOT NULL,
+    config TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_device ON snapshots(device, taken_at);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    grp TEXT,
+    device TEXT,
+    detail TEXT,
+    diff TEXT,
+    result TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    step INTEGER NOT NULL,
+    device TEXT,
+    kind TEXT NOT NULL,      -- plan | intent | done | failed | rollback | closed
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_plan ON journal(plan_id, id);
+CREATE TABLE IF NOT EXISTS memory (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    id: int
+    device: str
+    taken_at: float
+    reason: str
+    config: str
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    ts: float
+    actor: str
+    action: str
+    group: str | None
+    device: str | None
+    detail: str | None
+    diff: str | None
+    result: str
+
+
+def actor() -> str:
+    """Who is acting: the OS user and host, or NETHA_ACTOR (e.g. 'daemon')."""
+    name = os.environ.get("NETHA_ACTOR")
+    if name:
+        return name
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+class Store:
+    def __init__(self, state_dir: Path):
+        self.state_dir = Path(state_dir)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise NethaError(f"state directory {self.state_dir}: {exc.strerror}") from None
+        self.path = self.state_dir / "netha.db"
+        self._local = threading.local()
+        with self._tx() as db:
+            db.executescript(SCHEMA)
+        os.chmod(self.path, 0o600)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a journal entry must survive kill -9 and power loss
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def save_snapshot(self, device: str, config: str, reason: str) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO snapshots(device, taken_at, reason, config) VALUES (?,?,?,?)",
+                (device, time.time(), reason, config),
+            )
+            return int(cur.lastrowid)
+
+    def snapshots(self, device: str) -> list[SnapshotRecord]:
+        rows = self._db().execute(
+            "SELECT id, device, taken_at, reason, config FROM snapshots WHERE device=? ORDER BY id DESC", (device,)
+        ).fetchall()
+        return [SnapshotRecord(*r) for r in rows]
+
+    def snapshot(self, snapshot_id: int) -> SnapshotRecord:
+        row = self._db().execute(
+            "SELECT id, device, taken_at, reason, config FROM snapshots WHERE id=?", (snapshot_id,)
+        ).fetchone()
+        if row is None:
+            raise NethaError(f"no snapshot {snapshot_id} in {self.path}")
+        return SnapshotRecord(*row)
+
+    # -- audit ----------------------------------------------------------------------------------
+    def audit(
+        self,
+        action: str,
+        result: str,
+        group: str | None = None,
+        device: str | None = None,
+        detail: str | None = None,
+        diff: str | None = None,
+    ) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO audit(ts, actor, action, grp, device, detail, diff, result) VALUES (?,?,?,?,?,?,?,?)",
+                (time.time(), actor(), action, group, device, detail, diff, result),
+            )
+            return int(cur.lastrowid)
+
+    def history(self, limit: int = 100, group: str | None = None) -> list[AuditRecord]:
+        sql = "SELECT id, ts, actor, action, grp, device, detail, diff, result FROM audit"
+        args: tuple[Any, ...] = ()
+        if group:
+            sql += " WHERE grp=?"
+            args = (group,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self._db().execute(sql, args + (limit,)).fetchall()
+        return [AuditRecord(*r) for r in reversed(rows)]
+
+    # -- journal --------------------------------------------------------------------------------
+    def journal(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO journal(plan_id, ts, step, device, kind, payload) VALUES (?,?,?,?,?,?)",
+                (plan_id, time.time(), step, device, kind, json.dumps(payload, default=str)),
+            )
+
+    def open_plans(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Plans with entries but no 'closed' entry: unfinished after a crash."""
+        db = self._db()
+        ids = [
+            r[0]
+            for r in db.execute(
+                "SELECT DISTINCT plan_id FROM journal WHERE plan_id NOT IN "
+                "(SELECT plan_id FROM journal WHERE kind='closed') ORDER BY id"
+            ).fetchall()
+        ]
+        result = []
+        for pid in ids:
+            rows = db.execute(
+                "SELECT ts, step, device, kind, payload FROM journal WHERE plan_id=? ORDER BY id", (pid,)
+            ).fetchall()
+            result.append(
+                (pid, [{"ts": r[0], "step": r[1], "device": r[2], "kind": r[3], **json.loads(r[4])} for r in rows])
+            )
+        return result
+
+    def journal_entries(self, plan_id: str) -> list[dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT ts, step, device, kind, payload FROM journal WHERE plan_id=? ORDER BY id", (plan_id,)
+        ).fetchall()
+        return [{"ts": r[0], "step": r[1], "device": r[2], "kind": r[3], **json.loads(r[4])} for r in rows]
+
+    # -- memory ---------------------------------------------------------------------------------
+    def put(self, key: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO memory(key, value, updated) VALUES (?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated=excluded.updated",
+                (key, json.dumps(value, default=str), time.time()),
+            )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self._db().execute("SELECT value FROM memory WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default

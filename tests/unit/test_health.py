@@ -1,0 +1,214 @@
+"""The health model is a pure function: these tests feed it snapshots, no devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netha.health import HealthState, assess, damp
+from netha.inventory import load_inventory
+from netha.observe.types import AdvertSource, DeviceObservation, ProbeResult, Snapshot, VrrpView
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def inv():
+    return load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+
+
+OK = ProbeResult(ok=True, at=0.0)
+DOWN = ProbeResult(ok=False, at=0.0, error="timed out")
+ADDR = {"r1": {1: "198.18.1.2", 2: "198.18.2.2"}, "r2": {1: "198.18.1.3", 2: "198.18.2.3"}}
+IFACE = {1: "eth1", 2: "eth2"}
+
+
+def device(name, managed=True, states=None, rx=0, ifaces=None, routes=None):
+    states = states or {}
+    if not managed:
+        return DeviceObservation(device=name, ssh=DOWN, snmp=DOWN)
+    vrrp = tuple(
+        VrrpView(vrid=v, interface=IFACE[v], state=s, priority=200 if name == "r1" else 100, adverts_rx=rx)
+        for v, s in states.items()
+    )
+    interfaces = {"eth1": True, "eth2": True, **(ifaces or {})}
+    return DeviceObservation(
+        device=name, ssh=OK, snmp=OK, vrrp=vrrp, interfaces=interfaces,
+        routes={"198.18.2.0/24": True, **(routes or {})},
+    )
+
+
+def advert(dev, vrid, last_seen, prio=None):
+    return AdvertSource(
+        interface=IFACE[vrid], vrid=vrid, source=ADDR[dev][vrid], priority=prio or (200 if dev == "r1" else 100),
+        interval=0.1, version=3, last_seen=last_seen, first_seen=0.0, count=10,
+    )
+
+
+def snap(at, r1, r2, adverts=()):
+    return Snapshot(at=at, wall=at, devices={"r1": r1, "r2": r2}, adverts=tuple(adverts), listening=("eth1", "eth2"))
+
+
+def healthy_pair(at, rx=0):
+    return snap(
+        at,
+        device("r1", states={1: "master", 2: "master"}),
+        device("r2", states={1: "backup", 2: "backup"}, rx=rx),
+        [advert("r1", 1, at), advert("r1", 2, at)],
+    )
+
+
+def run(inv, snaps, state=None):
+    result = None
+    for s in snaps:
+        result = assess(inv, s, state)
+        state = result.state
+    return result
+
+
+def test_all_healthy_is_ok_with_r1_master(inv):
+    a = run(inv, [healthy_pair(t * 0.1) for t in range(3)])
+    assert a.groups["lan"].verdict == "ok"
+    assert a.groups["lan"].master == "r1"
+    assert a.devices["r1"].health == "healthy"
+    assert a.exit_code == 0
+
+
+def test_damping_needs_failure_threshold_consecutive_polls():
+    d = damp(None, "healthy", 0, 3, 2)
+    d = damp(d, "failed", 1, 3, 2)
+    d = damp(d, "failed", 2, 3, 2)
+    assert d.state == "healthy"
+    d = damp(d, "failed", 3, 3, 2)
+    assert d.state == "failed"
+    d = damp(d, "healthy", 4, 3, 2)
+    assert d.state == "failed"
+    d = damp(d, "healthy", 5, 3, 2)
+    assert d.state == "healthy"
+
+
+def test_one_bad_poll_among_good_ones_changes_nothing():
+    d = damp(None, "healthy", 0, 3, 3)
+    for i, raw in enumerate(["failed", "healthy", "failed", "failed", "healthy"]):
+        d = damp(d, raw, i + 1, 3, 3)
+    assert d.state == "healthy"
+
+
+def test_blind_controller_sees_unreachable_never_failed(inv):
+    snaps = [healthy_pair(t * 0.1, rx=t) for t in range(3)]
+    # Management path to r1 cut: no SSH/SNMP, but its adverts keep arriving.
+    for t in range(3, 40):
+        at = t * 0.1
+        snaps.append(snap(at, device("r1", managed=False), device("r2", states={1: "backup", 2: "backup"}, rx=t),
+                          [advert("r1", 1, at), advert("r1", 2, at)]))
+    a = run(inv, snaps)
+    assert a.devices["r1"].health == "unreachable"
+    assert "heard" in a.devices["r1"].reason
+    assert a.groups["lan"].verdict == "ok"
+
+
+def test_blind_without_listener_peer_rx_counter_proves_r1_alive(inv):
+    state = None
+    for t in range(3):
+        state = assess(inv, Snapshot(at=t * 0.1, wall=0, devices={
+            "r1": device("r1", states={1: "master", 2: "master"}),
+            "r2": device("r2", states={1: "backup", 2: "backup"}, rx=t)}), state).state
+    for t in range(3, 30):
+        a = assess(inv, Snapshot(at=t * 0.1, wall=0, devices={
+            "r1": device("r1", managed=False),
+            "r2": device("r2", states={1: "backup", 2: "backup"}, rx=t)}), state)
+        state = a.state
+    assert a.devices["r1"].health == "unreachable"
+
+
+def test_hard_failure_unmanaged_and_silent_is_failed_and_r2_master(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 10):
+        at = t * 0.1
+        snaps.append(snap(at, device("r1", managed=False), device("r2", states={1: "master", 2: "master"}),
+                          [advert("r1", 1, 0.2), advert("r2", 1, at), advert("r2", 2, at)]))
+    a = run(inv, snaps)
+    assert a.devices["r1"].health == "failed"
+    assert a.groups["lan"].master == "r2"
+    assert a.groups["lan"].verdict == "failed-over"
+    assert a.exit_code == 1
+
+
+def test_failed_stays_failed_until_recovery_threshold(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 200):  # 20 s: beyond the master memory window
+        at = t * 0.1
+        snaps.append(snap(at, device("r1", managed=False), device("r2", states={1: "master", 2: "master"}),
+                          [advert("r2", 1, at), advert("r2", 2, at)]))
+    assert run(inv, snaps).devices["r1"].health == "failed"
+
+
+def test_unmanaged_backup_is_only_unreachable(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 10):
+        at = t * 0.1
+        snaps.append(snap(at, device("r1", states={1: "master", 2: "master"}), device("r2", managed=False),
+                          [advert("r1", 1, at), advert("r1", 2, at)]))
+    a = run(inv, snaps)
+    assert a.devices["r2"].health == "unreachable"
+    assert a.groups["lan"].verdict == "ok"
+
+
+def test_gray_failure_tracked_uplink_down_degrades_group_while_r1_still_master(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 8):
+        at = t * 0.1
+        snaps.append(snap(at,
+                          device("r1", states={1: "master", 2: "init"}, ifaces={"eth2": False},
+                                 routes={"198.18.2.0/24": False}),
+                          device("r2", states={1: "backup", 2: "master"}),
+                          [advert("r1", 1, at), advert("r2", 2, at)]))
+    a = run(inv, snaps)
+    lan = a.groups["lan"]
+    assert lan.master == "r1"
+    assert lan.verdict == "degraded"
+    assert "interface eth2 down" in lan.reason
+    assert lan.members["r1"].tracks["interface eth2"] == "down"
+    assert a.groups["upstream"].verdict == "failed-over"
+
+
+def test_split_brain_when_listener_hears_two_masters(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 8):
+        at = t * 0.1
+        snaps.append(snap(at, device("r1", states={1: "master", 2: "master"}),
+                          device("r2", states={1: "master", 2: "backup"}),
+                          [advert("r1", 1, at), advert("r2", 1, at), advert("r1", 2, at)]))
+    a = run(inv, snaps)
+    assert a.groups["lan"].verdict == "split-brain"
+    assert a.groups["lan"].masters["adverts"] == ["r1", "r2"]
+    assert a.exit_code == 2
+
+
+def test_short_overlap_during_takeover_is_not_split_brain(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    at = 0.3
+    snaps.append(snap(at, device("r1", states={1: "master", 2: "master"}), device("r2", states={1: "master", 2: "backup"}),
+                      [advert("r1", 1, at), advert("r2", 1, at), advert("r1", 2, at)]))
+    a = run(inv, snaps)
+    assert a.groups["lan"].verdict != "split-brain"
+
+
+def test_interface_down_while_frr_says_master_is_not_a_master(inv):
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 8):
+        at = t * 0.1
+        snaps.append(snap(at, device("r1", states={1: "master", 2: "master"}, ifaces={"eth1": False}),
+                          device("r2", states={1: "master", 2: "backup"}),
+                          [advert("r2", 1, at), advert("r1", 2, at)]))
+    a = run(inv, snaps)
+    assert a.groups["lan"].master == "r2"
+    assert a.groups["lan"].members["r1"].health == "failed"
+    assert a.groups["lan"].verdict == "failed-over"
+
+
+def test_nothing_observed_is_unknown(inv):
+    a = assess(inv, Snapshot(at=0, wall=0, devices={}), HealthState())
+    assert a.groups["lan"].verdict == "unknown"
+    assert a.exit_code == 3
