@@ -235,7 +235,12 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 raw_m, why = "degraded", ", ".join(f"{k} down" for k, s in tracks.items() if s == "down")
             else:
                 raw_m, why = "healthy", ""
-            mval = d(f"member/{gname}/{m.device}", raw_m, why)
+            if dev.health in ("failed", "unreachable", "unknown"):
+                # Already damped at the device level: do not damp twice.
+                mval = Damped(dev.health, dev.health, 0, now, dev.reason)
+                damped[f"member/{gname}/{m.device}"] = mval
+            else:
+                mval = d(f"member/{gname}/{m.device}", raw_m, why)
             if group.mode == "static":
                 held = obs.addresses.get(group.interface_of(m.device), ())
                 if any(vip.with_prefixlen in held for vip in group.virtual_addresses):

@@ -43,6 +43,7 @@ class Observer:
         self.options = options
         self.interval = inv.controller.poll_interval
         self.changed = threading.Event()
+        self.urgent = threading.Event()  # a master went silent, resigned, or a second master appeared
         self._lock = threading.Lock()
         self._latest: dict[str, _Latest] = {name: _Latest() for name in inv.devices}
         self._workers: dict[str, SshWorker] = {}
@@ -180,6 +181,8 @@ class Observer:
     def _on_advert_event(self, event) -> None:
         log.info("adverts: %s vrid %s from %s on %s %s", event.kind, event.vrid, event.source, event.interface, event.detail or "")
         self.changed.set()
+        if event.kind in ("silent", "resign", "second-master", "new-master"):
+            self.urgent.set()
 
     def advert_sources(self) -> tuple[AdvertSource, ...]:
         return self._listener.sources(time.monotonic()) if self._listener is not None else ()

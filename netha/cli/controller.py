@@ -1,0 +1,187 @@
+"""``netha run`` (the daemon), ``netha check`` (one scheduled cycle), ``netha ack``, ``netha maintenance``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..controller.core import Controller
+from ..controller.metrics import Metrics
+from ..controller.webhook import Webhook
+from ..errors import LockHeld, NethaError
+from ..lock import InventoryLock
+from ..observe.observer import Observer
+from ..report import status_document
+from ..store import Store, actor
+from ..takeover.execute import Executor, Sessions
+from .common import InventoryOpt, JsonOpt, console, err_console, handle_errors, open_inventory
+
+log = logging.getLogger("netha.daemon")
+
+
+def test_hook_from_env() -> callable:
+    """NETHA_TEST_PAUSE=POINT:FILE makes a plan stop at POINT, touch FILE and wait (for crash tests)."""
+    spec = os.environ.get("NETHA_TEST_PAUSE")
+    if not spec:
+        return lambda point: None
+    point, _, marker = spec.partition(":")
+
+    def hook(reached: str) -> None:
+        if reached == point:
+            Path(marker).write_text(str(os.getpid()))
+            while Path(marker).exists():
+                time.sleep(0.05)
+
+    return hook
+
+
+@handle_errors
+def run(
+    inventory: InventoryOpt,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and log, never push.")] = False,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: off).")] = 0,
+    metrics_addr: Annotated[str, typer.Option("--metrics-addr", help="Address for the metrics endpoint.")] = "127.0.0.1",
+) -> None:
+    """The daemon: observe every poll interval, decide, act; one controller per inventory."""
+    inv = open_inventory(inventory)
+    try:
+        lock = InventoryLock(inv.controller.state_dir).acquire("netha run")
+    except LockHeld as exc:
+        raise NethaError(f"refusing to start: {exc}") from None
+    os.environ.setdefault("NETHA_ACTOR", "daemon")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    store = Store(inv.controller.state_dir)
+    sessions = Sessions(inv)
+    observer = Observer(inv)
+    metrics = Metrics()
+    if metrics_port:
+        metrics.serve(metrics_port, metrics_addr)
+    webhook = Webhook(inv.controller.webhook)
+    executor = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=test_hook_from_env())
+    ctl = Controller(inv, store, executor, metrics, webhook, dry_run=dry_run)
+    try:
+        for line in executor.recover():
+            log.warning("recovered: %s", line)
+            webhook.send("recovered", message=line)
+        sessions.warm()
+        observer.start()
+        store.audit("daemon", "started", detail=f"pid {os.getpid()}, poll {inv.controller.poll_interval}s" + (", dry-run" if dry_run else ""))
+        log.warning("netha run: watching %d groups on %d devices every %gs%s", len(inv.groups), len(inv.devices),
+                    inv.controller.poll_interval, " (dry run)" if dry_run else "")
+        interval = inv.controller.poll_interval
+        # Let the probes report once before the first decision.
+        observer.changed.wait(max(1.0, 3 * interval))
+        next_tick = time.monotonic()
+        while not stop.is_set():
+            ctl.cycle(observer.snapshot())
+            next_tick += interval
+            delay = next_tick - time.monotonic()
+            if delay < 0:
+                next_tick = time.monotonic()
+                delay = 0
+            # An urgent observation (a master went silent, resigned, a second master) wakes us early.
+            if observer.urgent.wait(delay):
+                observer.urgent.clear()
+                next_tick = time.monotonic()
+    finally:
+        observer.stop()
+        sessions.close()
+        webhook.close()
+        store.audit("daemon", "stopped", detail=f"pid {os.getpid()}")
+        lock.release()
+
+
+@handle_errors
+def check(inventory: InventoryOpt, as_json: JsonOpt = False, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """One cycle for cron or a systemd timer: observe, decide, act, exit (Nagios exit codes)."""
+    inv = open_inventory(inventory)
+    store = Store(inv.controller.state_dir)
+    sessions = Sessions(inv)
+    observer = Observer(inv)
+    try:
+        try:
+            lock = InventoryLock(inv.controller.state_dir).acquire("netha check")
+        except LockHeld as exc:
+            lock = None
+            dry_run = True
+            err_console.print(f"[yellow]observe only:[/] {exc}", highlight=False)
+        executor = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp)
+        if lock is not None:
+            for line in executor.recover():
+                err_console.print(f"recovered: {line}", highlight=False)
+        ctl = Controller(inv, store, executor, dry_run=dry_run, persist_health=True)
+        snap = observer.observe_once()
+        result = ctl.cycle(snap)
+        doc = status_document(inv, snap, result.assessment)
+        doc["decision"] = {"kind": result.decision.kind, "group": result.decision.group, "target": result.decision.target,
+                           "reason": result.decision.reason, "dry_run": result.decision.dry_run,
+                           "ok": None if result.outcome is None else result.outcome.ok,
+                           "message": None if result.outcome is None else result.outcome.message}
+        code = result.assessment.exit_code
+        if result.outcome is not None and not result.outcome.ok:
+            code = 2
+        if as_json:
+            print(json.dumps(doc))
+        else:
+            for name, g in doc["groups"].items():
+                console.print(f"{name}: {g['verdict'].upper()} - {g['reason']}", highlight=False)
+            console.print(f"decision: {result.decision}", highlight=False)
+            if result.outcome is not None:
+                console.print(result.outcome.message, highlight=False)
+        if lock is not None:
+            lock.release()
+        raise typer.Exit(code)
+    finally:
+        observer.stop()
+        sessions.close()
+
+
+@handle_errors
+def ack(inventory: InventoryOpt, group: Annotated[str | None, typer.Argument(help="Only this group.")] = None) -> None:
+    """Acknowledge: release the storm brake and the block periods after an automatic failover."""
+    inv = open_inventory(inventory, enter_namespace=False)
+    if group is not None and group not in inv.groups:
+        raise NethaError(f"no group {group!r} in {inventory}")
+    store = Store(inv.controller.state_dir)
+    seq = (store.get("ack") or {}).get("seq", 0) + 1
+    store.put("ack", {"seq": seq, "group": group, "by": actor(), "ts": time.time()})
+    # A scheduled run has no daemon to read the request: apply it to the stored memory directly too.
+    from ..controller.decide import acknowledge
+    from ..controller.persist import memory_from_json, memory_to_json
+
+    store.put("memory", memory_to_json(acknowledge(memory_from_json(store.get("memory")), group)))
+    store.audit("ack", "ok", group, None, "storm brake and block periods cleared")
+    console.print(f"acknowledged{' ' + group if group else ''}: automatic actions may run again")
+
+
+@handle_errors
+def maintenance(
+    mode: Annotated[str, typer.Argument(help="on, off or list")],
+    inventory: InventoryOpt,
+    target: Annotated[str | None, typer.Argument(help="A device or group name.")] = None,
+) -> None:
+    """Maintenance mode for a device or group: nothing automatic touches it."""
+    inv = open_inventory(inventory, enter_namespace=False)
+    store = Store(inv.controller.state_dir)
+    current = set(store.get("maintenance", []))
+    if mode == "list":
+        console.print("\n".join(sorted(current)) or "nothing in maintenance")
+        return
+    if mode not in ("on", "off") or not target:
+        raise NethaError("usage: netha maintenance on|off TARGET, or netha maintenance list")
+    if target not in inv.devices and target not in inv.groups:
+        raise NethaError(f"{target!r} is neither a device nor a group in {inventory}")
+    (current.add if mode == "on" else current.discard)(target)
+    store.put("maintenance", sorted(current))
+    store.audit("maintenance", mode, target if target in inv.groups else None, target if target in inv.devices else None)
+    console.print(f"maintenance {mode}: {target}")

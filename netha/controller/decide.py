@@ -1,0 +1,200 @@
+"""The decision: a pure function of (inventory, assessment, controller memory, now) -> one Decision.
+
+Like Patroni's ``ha.py`` each cycle returns one readable decision, logged and asserted in tests;
+unlike it, the rules are a short explicit list, in order, per group:
+
+1. maintenance (group or member)           -> nothing automatic
+2. split-brain                             -> alert, never act (two masters need a human)
+3. unknown / down                          -> nothing (the controller cannot see enough to act)
+4. master degraded, healthy backup exists  -> emergency failover (the master resigns)
+5. primary failed, VRRP moved, not pinned  -> pin the new master
+6. failed over by netha, primary healthy   -> failback per policy (preempt / hold_down / manual)
+Every automatic action passes the gates: policy.automatic, min_interval, block_period (unless
+acknowledged), the storm brake across all groups, and dry_run.
+At most one action per cycle: one long action at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from ..health import Assessment
+from ..inventory import Inventory
+from ..takeover.plan import PIN_PRIORITY
+
+ActionKind = Literal["none", "failover", "pin", "failback", "alert"]
+
+
+@dataclass(frozen=True)
+class GroupMemory:
+    last_action_at: float | None = None  # last automatic failover or pin (wall time)
+    blocked_until: float = 0.0
+    failed_over_by: Literal["auto", "manual"] | None = None
+    pinned: str | None = None
+    primary_healthy_since: float | None = None
+    alerted: str | None = None  # last alert kind sent, so each alert fires once
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the controller remembers between cycles (and between scheduled runs)."""
+
+    groups: dict[str, GroupMemory] = field(default_factory=dict)
+    actions: tuple[float, ...] = ()  # wall times of automatic actions, for the storm brake
+    braked: bool = False
+    maintenance: frozenset[str] = frozenset()  # device or group names
+
+    def group(self, name: str) -> GroupMemory:
+        return self.groups.get(name, GroupMemory())
+
+    def with_group(self, name: str, **changes) -> Memory:
+        return replace(self, groups={**self.groups, name: replace(self.group(name), **changes)})
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: ActionKind
+    group: str | None = None
+    target: str | None = None
+    strategy: Literal["auto", "planned", "emergency"] = "emergency"
+    reason: str = ""
+    dry_run: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "none":
+            return f"no action: {self.reason}" if self.reason else "no action"
+        what = f"{self.kind} {self.group}" + (f" to {self.target}" if self.target else "")
+        return ("dry-run, would " if self.dry_run else "") + f"{what}: {self.reason}"
+
+
+NONE = Decision("none")
+
+
+def _best_backup(inv: Inventory, a: Assessment, group: str, exclude: str | None) -> str | None:
+    gh = a.groups[group]
+    candidates = [
+        m for m in inv.groups[group].members
+        if m.device != exclude and gh.members[m.device].health == "healthy" and a.devices[m.device].health == "healthy"
+    ]
+    return max(candidates, key=lambda m: m.priority).device if candidates else None
+
+
+def _gate(inv: Inventory, mem: Memory, group: str, now: float) -> str | None:
+    """Why an automatic failover may not run now, or None when it may."""
+    pol = inv.policy_for(group)
+    gm = mem.group(group)
+    if not pol.automatic:
+        return "automatic failover is off for this group (policy.automatic: false)"
+    if mem.braked:
+        return "storm brake engaged: waiting for `netha ack`"
+    if gm.blocked_until > now:
+        return f"blocked for {gm.blocked_until - now:.0f}s more after the last automatic failover (block_period; `netha ack` clears)"
+    if gm.last_action_at is not None and now - gm.last_action_at < pol.min_interval:
+        return f"min_interval: last automatic action {now - gm.last_action_at:.0f}s ago"
+    brake = inv.controller.storm_brake
+    recent = [t for t in mem.actions if now - t < brake.period]
+    if len(recent) >= brake.max_actions:
+        return "storm-brake"
+    return None
+
+
+def update_observations(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Memory:
+    """Bookkeeping that does not act: how long each primary has been healthy."""
+    for name, group in inv.groups.items():
+        gh = a.groups[name]
+        p = group.primary
+        healthy = gh.members[p].health == "healthy" and a.devices[p].health == "healthy"
+        gm = mem.group(name)
+        since = (gm.primary_healthy_since or now) if healthy else None
+        if since != gm.primary_healthy_since:
+            mem = mem.with_group(name, primary_healthy_since=since)
+        # A group back on its primary, by whatever means, is no longer failed over.
+        if gh.master == p and gh.verdict == "ok" and gm.failed_over_by is not None:
+            mem = mem.with_group(name, failed_over_by=None, pinned=None)
+        if gm.alerted == "split-brain" and gh.verdict != "split-brain":
+            mem = mem.with_group(name, alerted=None)
+    return mem
+
+
+def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
+    """The one action this cycle should take, with its reason. Pure."""
+    alerts: list[Decision] = []
+    for name, group in inv.groups.items():
+        gh = a.groups[name]
+        pol = inv.policy_for(name)
+        gm = mem.group(name)
+        if name in mem.maintenance or any(m.device in mem.maintenance for m in group.members):
+            continue
+        if gh.verdict == "split-brain":
+            if gm.alerted != "split-brain":
+                alerts.append(Decision("alert", name, None, reason=f"split-brain: {gh.reason}; not acting"))
+            continue
+        if gh.verdict in ("unknown", "down"):
+            continue
+        master = gh.master
+        if master is None:
+            continue
+
+        action: Decision | None = None
+        mh = gh.members[master]
+        if mh.health == "degraded":
+            target = _best_backup(inv, a, name, exclude=master)
+            if target:
+                action = Decision("failover", name, target, "emergency", f"master {master} degraded: {mh.reason}")
+            elif gm.alerted != "no-backup":
+                alerts.append(Decision("alert", name, None, reason=f"master {master} degraded ({mh.reason}) and no healthy backup"))
+        elif master != group.primary and gh.members[group.primary].health == "failed" and mh.effective_priority != PIN_PRIORITY:
+            action = Decision("pin", name, master, "emergency",
+                              f"primary {group.primary} failed ({gh.members[group.primary].reason}); VRRP moved to {master}")
+        elif master != group.primary and gm.failed_over_by == "auto":
+            since = gm.primary_healthy_since
+            if pol.failback == "manual" or since is None:
+                continue
+            waited = now - since
+            if pol.failback == "preempt" or waited >= pol.hold_down:
+                return Decision("failback", name, group.primary, "auto",
+                                f"primary {group.primary} healthy for {waited:.1f}s (policy {pol.failback}, hold_down {pol.hold_down:g}s)",
+                                pol.dry_run)
+            continue
+        if action is None:
+            continue
+        why_not = _gate(inv, mem, name, now)
+        if why_not == "storm-brake":
+            return Decision("alert", name, None, reason=f"storm brake: {inv.controller.storm_brake.max_actions} automatic actions "
+                            f"in {inv.controller.storm_brake.period:g}s; stopping until `netha ack` ({action})")
+        if why_not:
+            if gm.alerted != "blocked":
+                alerts.append(Decision("alert", name, None, reason=f"would {action.kind} to {action.target} ({action.reason}) but {why_not}"))
+            continue
+        return replace(action, dry_run=pol.dry_run)
+    return alerts[0] if alerts else NONE
+
+
+def after_action(inv: Inventory, mem: Memory, d: Decision, ok: bool, now: float) -> Memory:
+    """Memory after a decision was carried out (or alerted)."""
+    if d.kind == "alert":
+        kind = "split-brain" if d.reason.startswith("split-brain") else ("storm" if d.reason.startswith("storm") else "blocked")
+        if kind == "storm":
+            mem = replace(mem, braked=True)
+        if "no healthy backup" in d.reason:
+            kind = "no-backup"
+        return mem.with_group(d.group, alerted=kind) if d.group else mem
+    if d.kind in ("failover", "pin") and not d.dry_run:
+        pol = inv.policy_for(d.group)
+        mem = replace(mem, actions=tuple(t for t in mem.actions if now - t < inv.controller.storm_brake.period) + (now,))
+        mem = mem.with_group(d.group, last_action_at=now, blocked_until=now + pol.block_period, alerted=None)
+        if ok:
+            mem = mem.with_group(d.group, failed_over_by="auto", pinned=d.target)
+    if d.kind == "failback" and not d.dry_run and ok:
+        mem = mem.with_group(d.group, failed_over_by=None, pinned=None, alerted=None)
+    return mem
+
+
+def acknowledge(mem: Memory, group: str | None = None) -> Memory:
+    """`netha ack`: release the storm brake and the block periods."""
+    groups = {
+        name: replace(gm, blocked_until=0.0, alerted=None) if group in (None, name) else gm
+        for name, gm in mem.groups.items()
+    }
+    return replace(mem, groups=groups, braked=False if group is None else mem.braked, actions=() if group is None else mem.actions)

@@ -1,0 +1,37 @@
+"""Prometheus metrics for the daemon (one registry per controller, no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from ..health import Assessment
+
+VERDICT_CODE = {"ok": 0, "degraded": 1, "failed-over": 2, "split-brain": 3, "down": 4, "unknown": 5}
+LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.group_state = Gauge("netha_group_state", "Group verdict: 0 ok, 1 degraded, 2 failed-over, 3 split-brain, 4 down, 5 unknown", ["group"], registry=r)
+        self.master = Gauge("netha_group_master", "1 for the observed master of a group", ["group", "device"], registry=r)
+        self.device_health = Gauge("netha_device_healthy", "1 when the device is healthy", ["device"], registry=r)
+        self.failovers = Counter("netha_failovers", "Automatic failovers and pins", ["group", "reason"], registry=r)
+        self.failbacks = Counter("netha_failbacks", "Automatic failbacks", ["group"], registry=r)
+        self.alerts = Counter("netha_alerts", "Alerts (split-brain, storm brake, blocked)", ["group", "kind"], registry=r)
+        self.detection = Histogram("netha_detection_seconds", "From the first bad observation to the decision", ["group"], buckets=LATENCY_BUCKETS, registry=r)
+        self.takeover = Histogram("netha_takeover_seconds", "From the decision to the verified master", ["group"], buckets=LATENCY_BUCKETS, registry=r)
+        self.cycle = Histogram("netha_poll_cycle_seconds", "Duration of one decision cycle", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
+        self.probe_errors = Counter("netha_probe_errors", "Failed probes by device and probe", ["device", "probe"], registry=r)
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
+        start_http_server(port, addr=addr, registry=self.registry)
+
+    def observe(self, a: Assessment) -> None:
+        for name, g in a.groups.items():
+            self.group_state.labels(name).set(VERDICT_CODE[g.verdict])
+            for dev in g.members:
+                self.master.labels(name, dev).set(1 if g.master == dev else 0)
+        for name, d in a.devices.items():
+            self.device_health.labels(name).set(1 if d.health == "healthy" else 0)
