@@ -44,6 +44,8 @@ class ChangeValues:
     address: ipaddress.IPv4Interface | None = None
     mode: Literal["vrrp", "static"] = "vrrp"
     enabled: bool = True
+    protocol: Literal["vrrp", "hsrp", "varp"] = "vrrp"
+    version: int = 3
 
     def __post_init__(self) -> None:
         if not isinstance(self.interface, str) or not _IFACE.match(self.interface):
@@ -56,6 +58,10 @@ class ChangeValues:
             raise TemplateError(f"invalid address {self.address!r}")
         if self.mode not in ("vrrp", "static"):
             raise TemplateError(f"invalid mode {self.mode!r}")
+        if self.protocol not in ("vrrp", "hsrp", "varp"):
+            raise TemplateError(f"invalid protocol {self.protocol!r}")
+        if self.version not in (2, 3):
+            raise TemplateError(f"invalid VRRP version {self.version!r}")
 
 
 class Renderer:

@@ -199,6 +199,8 @@ class ResolvedPolicy(_Strict):
 
 class Group(_Strict):
     mode: Literal["vrrp", "static"] = "vrrp"
+    # The first-hop redundancy protocol of a 'vrrp'-mode group (VRRP, or the vendor's HSRP / Arista VARP).
+    protocol: Literal["vrrp", "hsrp", "varp"] = "vrrp"
     vrid: VRID | None = None
     version: Literal[2, 3] = 3
     interface: InterfaceName

@@ -75,7 +75,8 @@ class Planner:
         return self._renderers[platform]
 
     def _lines(self, group: Group, device: str, op: Operation, **values) -> tuple[str, ...]:
-        cv = ChangeValues(interface=group.interface_of(device), vrid=group.vrid, mode=group.mode, **values)
+        cv = ChangeValues(interface=group.interface_of(device), vrid=group.vrid, mode=group.mode,
+                          protocol=group.protocol, version=group.version, **values)
         return tuple(self.renderer(device).render(op, cv))
 
     def _step(self, group: Group, device: str, op: Operation, description: str, expect: Expect = Expect(), **values) -> Step:

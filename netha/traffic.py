@@ -1,0 +1,140 @@
+"""Probe traffic for the lab: a UDP sender with sequence numbers and a receiver that logs arrivals.
+
+    ip netns exec nh-wan python -m netha.traffic recv --bind 198.18.2.100 --out /tmp/arrivals
+    ip netns exec nh-h1  python -m netha.traffic send --to 198.18.2.100 --interval 0.01 --out /tmp/sent
+
+Both sides write one binary record per packet (seq, monotonic time) so that a test or a
+benchmark can count lost probes and the black-hole time (first lost probe to first delivered
+again). CLOCK_MONOTONIC is one clock for every namespace of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+RECORD = struct.Struct("!Qd")  # seq, monotonic seconds
+PORT = 9999
+
+
+def send(to: str, interval: float, out: Path, duration: float | None = None, port: int = PORT) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stop = _stopper()
+    seq = 0
+    start = time.monotonic()
+    with out.open("wb", buffering=0) as f:
+        next_at = start
+        while not stop["now"] and (duration is None or time.monotonic() - start < duration):
+            now = time.monotonic()
+            try:
+                sock.sendto(RECORD.pack(seq, now), (to, port))
+            except OSError:
+                pass  # no route / ARP failure counts as a lost probe, the receiver never sees it
+            f.write(RECORD.pack(seq, now))
+            seq += 1
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+def recv(bind: str, out: Path, port: int = PORT) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((bind, port))
+    sock.settimeout(0.2)
+    stop = _stopper()
+    with out.open("wb", buffering=0) as f:
+        while not stop["now"]:
+            try:
+                data = sock.recv(64)
+            except socket.timeout:
+                continue
+            if len(data) >= RECORD.size:
+                seq, _sent = RECORD.unpack_from(data)
+                f.write(RECORD.pack(seq, time.monotonic()))
+
+
+def _stopper() -> dict[str, bool]:
+    flag = {"now": False}
+
+    def handler(*_):
+        flag["now"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return flag
+
+
+def read_records(path: Path) -> list[tuple[int, float]]:
+    data = path.read_bytes()
+    n = len(data) // RECORD.size
+    return [RECORD.unpack_from(data, i * RECORD.size) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Loss:
+    sent: int
+    received: int
+    lost: int
+    blackhole: float  # seconds from the first lost probe to the first probe delivered after it (longest such gap)
+    first_lost_at: float | None  # monotonic send time of the first lost probe
+    recovered_at: float | None  # monotonic send time of the first probe delivered after the longest gap
+    lost_seqs: tuple[int, ...]
+
+
+def analyse(sent_path: Path, recv_path: Path, since: float | None = None, until: float | None = None) -> Loss:
+    """Lost probes among those sent in [since, until], and the longest run of consecutive losses."""
+    sent = read_records(sent_path)
+    got = {seq for seq, _ in read_records(recv_path)}
+    window = [(s, t) for s, t in sent if (since is None or t >= since) and (until is None or t <= until)]
+    # Probes sent in the last 50 ms may still be in flight: do not call them lost.
+    if window and until is None:
+        last_t = sent[-1][1]
+        window = [(s, t) for s, t in window if t <= last_t - 0.05]
+    lost = [(s, t) for s, t in window if s not in got]
+    best = (0.0, None, None)
+    run_start = None
+    prev_lost_seq = None
+    send_time = dict(window)
+    for s, t in lost:
+        if prev_lost_seq is None or s != prev_lost_seq + 1:
+            run_start = t
+        prev_lost_seq = s
+        nxt = send_time.get(s + 1)
+        if nxt is not None and (s + 1) in got:
+            gap = nxt - run_start
+            if gap > best[0]:
+                best = (gap, run_start, nxt)
+    if lost and prev_lost_seq is not None and (prev_lost_seq + 1) not in got:
+        # Still losing at the end of the window: the black hole lasts at least until then.
+        end = window[-1][1]
+        if end - run_start > best[0]:
+            best = (end - run_start, run_start, None)
+    return Loss(len(window), len(window) - len(lost), len(lost), best[0], best[1], best[2], tuple(s for s, _ in lost))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m netha.traffic")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("send")
+    s.add_argument("--to", required=True)
+    s.add_argument("--interval", type=float, default=0.01)
+    s.add_argument("--duration", type=float)
+    s.add_argument("--out", type=Path, required=True)
+    r = sub.add_parser("recv")
+    r.add_argument("--bind", required=True)
+    r.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    if args.cmd == "send":
+        send(args.to, args.interval, args.out, args.duration)
+    else:
+        recv(args.bind, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Loss analysis of probe records (the measurement every failover test and benchmark relies on)."""
+
+from __future__ import annotations
+
+from netha.traffic import RECORD, analyse
+
+
+def _write(path, records):
+    path.write_bytes(b"".join(RECORD.pack(s, t) for s, t in records))
+
+
+def test_one_run_of_losses_gives_its_black_hole_time(tmp_path):
+    sent = [(i, i * 0.01) for i in range(100)]
+    got = [(i, i * 0.01 + 0.001) for i in range(100) if not 40 <= i < 55]
+    _write(tmp_path / "s", sent)
+    _write(tmp_path / "r", got)
+    loss = analyse(tmp_path / "s", tmp_path / "r")
+    assert loss.lost == 15
+    assert abs(loss.blackhole - 0.15) < 1e-9
+    assert loss.lost_seqs[0] == 40
+
+
+def test_no_loss(tmp_path):
+    _write(tmp_path / "s", [(i, i * 0.01) for i in range(50)])
+    _write(tmp_path / "r", [(i, i * 0.01) for i in range(50)])
+    loss = analyse(tmp_path / "s", tmp_path / "r")
+    assert loss.lost == 0 and loss.blackhole == 0.0
+
+
+def test_loss_until_the_end_is_an_open_black_hole(tmp_path):
+    _write(tmp_path / "s", [(i, i * 0.01) for i in range(100)])
+    _write(tmp_path / "r", [(i, i * 0.01) for i in range(30)])
+    loss = analyse(tmp_path / "s", tmp_path / "r")
+    assert loss.recovered_at is None and loss.blackhole > 0.5
