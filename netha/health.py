@@ -48,7 +48,7 @@ def damp(
     good: tuple[str, ...] = ("healthy", "ok", "false"),
 ) -> Damped:
     """Advance one damped value by one poll."""
-    if prev is None or prev.state == "unknown":
+    if prev is None:
         return Damped(raw, raw, 1, now, reason)
     if raw == prev.state:
         return Damped(prev.state, raw, 0, prev.since, reason)
@@ -285,6 +285,9 @@ def _raw_device(
     if managed is None:
         return "unknown", "not polled yet"
     if managed:
+        if obs.ssh is not None and not obs.ssh.ok:
+            # SNMP answers but the CLI does not (hung, garbage): the VRRP view is unknown, not failed.
+            return "unknown", f"SSH: {obs.ssh.error}"
         if obs.rebooted:
             return "degraded", "rebooted (sysUpTime went back)"
         return "healthy", ""
