@@ -16,6 +16,8 @@ from ..inventory import Inventory, load_inventory
 from ..netns import enter_netns
 
 console = Console()
+if not console.is_terminal:
+    console = Console(width=160)  # logs and pipes: do not squeeze tables into 80 columns
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -58,7 +58,8 @@ class SshWorker:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         self._close()
 
     def poll_once(self) -> SshSample:

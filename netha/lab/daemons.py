@@ -1,0 +1,201 @@
+"""Start and stop the daemons of one lab node (FRR, sshd, snmpd) inside its network namespace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LabError
+from .topology import Node
+
+FRR_BIN = Path("/usr/lib/frr")
+FRR_DAEMONS = ("zebra", "staticd", "vrrpd")
+LAB_USER = "netha-lab"
+MARKER = ".netha-lab"
+
+
+def netns(node: str) -> str:
+    return f"nh-{node}"
+
+
+def run(*argv: str, check: bool = True, env: dict | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and r.returncode != 0:
+        raise LabError(f"`{' '.join(argv)}` failed: {(r.stderr or r.stdout).strip().splitlines()[-1:] or r.returncode}")
+    return r
+
+
+def in_ns(node: str, *argv: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    return run("ip", "netns", "exec", netns(node), *argv, check=check, env=env)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    ssh_user: str
+    ssh_password: str
+    community: str
+    v3_user: str
+    v3_auth: str
+    v3_priv: str
+
+
+def pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class NodeDaemons:
+    """The daemons of one node; every pid file lives under ``run_dir/<node>``."""
+
+    def __init__(self, node: Node, run_dir: Path):
+        self.node = node
+        self.dir = run_dir / node.name
+        self.frr_dir = Path("/etc/frr") / node.name
+        self.frr_sock = Path("/var/run/frr") / node.name
+
+    # -- which daemons -----------------------------------------------------------------------------
+    @property
+    def pidfiles(self) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        if "/etc/frr/frr.conf" in self.node.binds:
+            files.update({d: self.dir / "frr" / f"{d}.pid" for d in FRR_DAEMONS})
+        if "/etc/ssh/sshd_config" in self.node.binds:
+            files["sshd"] = self.dir / "sshd.pid"
+        if "/etc/snmp/snmpd.conf" in self.node.binds:
+            files["snmpd"] = self.dir / "snmpd.pid"
+        return files
+
+    def alive(self) -> dict[str, int | None]:
+        return {d: pid_alive(p) for d, p in self.pidfiles.items()}
+
+    # -- start -------------------------------------------------------------------------------------
+    def start(self, secrets: Secrets) -> str | None:
+        """Start every daemon; returns the node's SSH host public key line (or None without sshd)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o711)  # daemons that drop privileges (FRR) reach their own subfolder
+        if "/etc/frr/frr.conf" in self.node.binds:
+            self.start_frr()
+        hostkey = None
+        if "/etc/ssh/sshd_config" in self.node.binds:
+            hostkey = self.start_sshd()
+        if "/etc/snmp/snmpd.conf" in self.node.binds:
+            self.start_snmpd(secrets)
+        return hostkey
+
+    def start_frr(self, config: Path | None = None) -> None:
+        name = self.node.name
+        for d in (self.frr_dir, self.frr_sock, self.dir / "frr"):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.frr_dir / MARKER).write_text("made by netha lab up\n")
+        if config is not None or not (self.frr_dir / "frr.conf").exists():
+            shutil.copyfile(config or self.node.binds["/etc/frr/frr.conf"], self.frr_dir / "frr.conf")
+        (self.frr_dir / "vtysh.conf").write_text("")
+        run("chown", "-R", "frr:frr", str(self.frr_dir), str(self.frr_sock), str(self.dir / "frr"))
+        run("chgrp", "frrvty", str(self.frr_dir / "vtysh.conf"), str(self.frr_sock))
+        os.chmod(self.frr_dir / "vtysh.conf", 0o640)
+        os.chmod(self.frr_sock, 0o775)
+        for d in FRR_DAEMONS:
+            pidfile = self.dir / "frr" / f"{d}.pid"
+            if pid_alive(pidfile):
+                continue
+            in_ns(name, str(FRR_BIN / d), "-d", "-N", name, "-f", str(self.frr_dir / "frr.conf"),
+                  "-i", str(pidfile), "--log", f"file:{self.dir / 'frr' / 'frr.log'}")
+            if d == "zebra":
+                _wait(lambda: (self.frr_sock / "zserv.api").exists(), 5, f"{name}: zebra socket")
+
+    def start_sshd(self) -> str:
+        Path("/run/sshd").mkdir(exist_ok=True, mode=0o755)
+        key = self.dir / "ssh_host_ed25519_key"
+        if not key.exists():
+            run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.node.name}.netha-lab", "-f", str(key))
+        pidfile = self.dir / "sshd.pid"
+        if not pid_alive(pidfile):
+            in_ns(self.node.name, "/usr/sbin/sshd", "-f", str(self.node.binds["/etc/ssh/sshd_config"]),
+                  "-o", f"PidFile={pidfile}", "-o", f"HostKey={key}")
+            _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: sshd")
+        pub = (key.with_suffix(".pub")).read_text().split()
+        return f"{pub[0]} {pub[1]}"
+
+    def start_snmpd(self, s: Secrets) -> None:
+        conf = self.dir / "snmpd.conf"
+        persist = self.dir / "snmp"
+        persist.mkdir(exist_ok=True, mode=0o700)
+        base = self.node.binds["/etc/snmp/snmpd.conf"].read_text()
+        conf.write_text(
+            base
+            + f"\nrocommunity {s.community} 198.18.0.0/15\n"
+            + f'createUser {s.v3_user} SHA "{s.v3_auth}" AES "{s.v3_priv}"\n'
+            + f"rouser {s.v3_user} priv\n"
+        )
+        os.chmod(conf, 0o600)
+        pidfile = self.dir / "snmpd.pid"
+        if not pid_alive(pidfile):
+            env = {**os.environ, "SNMP_PERSISTENT_DIR": str(persist), "MIBS": "", "MIBDIRS": "/nonexistent"}
+            in_ns(self.node.name, "/usr/sbin/snmpd", "-C", "-c", str(conf), "-p", str(pidfile),
+                  "-Lf", str(self.dir / "snmpd.log"), env=env)
+            _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: snmpd")
+
+    # -- stop --------------------------------------------------------------------------------------
+    def stop(self, daemons: tuple[str, ...] | None = None, sig: int = signal.SIGTERM) -> None:
+        targets = {d: p for d, p in self.pidfiles.items() if daemons is None or d in daemons}
+        pids = [pid for p in targets.values() if (pid := pid_alive(p))]
+        _kill(pids, sig)
+        for p in targets.values():
+            p.unlink(missing_ok=True)
+
+    def remove_files(self) -> None:
+        for d in (self.frr_dir, self.frr_sock):
+            if d.exists() and (d == self.frr_sock or (d / MARKER).exists()):
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _kill(pids: list[int], sig: int = signal.SIGTERM, grace: float = 3.0) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_exists(p) for p in pids):
+        time.sleep(0.02)
+    for pid in pids:
+        if _exists(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still "exists"; treat it as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def kill_pids(pids: list[int], grace: float = 3.0) -> None:
+    _kill(pids, signal.SIGTERM, grace)
+
+
+def _wait(pred, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise LabError(f"{what} did not come up within {timeout:.0f}s")
+        time.sleep(0.02)
