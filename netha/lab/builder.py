@@ -125,6 +125,14 @@ def _make_secrets(rd: Path) -> Secrets:
                    values["snmpv3-user"], values["snmpv3-auth"], values["snmpv3-priv"])
 
 
+def _make_secrets_from_files() -> Secrets:
+    """The secrets of the running lab (to restart a node's daemons)."""
+    d = run_dir() / "secrets"
+    v = {n: (d / n).read_text().strip() for n in
+         ("ssh-username", "ssh-password", "snmp-community", "snmpv3-user", "snmpv3-auth", "snmpv3-priv")}
+    return Secrets(v["ssh-username"], v["ssh-password"], v["snmp-community"], v["snmpv3-user"], v["snmpv3-auth"], v["snmpv3-priv"])
+
+
 def _ensure_user(password: str) -> bool:
     created = False
     try:

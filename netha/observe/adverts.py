@@ -1,0 +1,334 @@
+"""The VRRP advertisement listener: who advertises which VRID on each segment, heard on the wire.
+
+A raw packet socket per interface with a kernel BPF filter (IPv4, protocol 112), read by one
+thread. It keeps, per (interface, VRID, source), the priority, advertised interval, version,
+checksum style and the time of the last advert, and raises events: a new master, a priority
+change, a master that resigned (priority 0), a master that went *silent* (no advert for 1.5
+advert intervals, well before VRRP's own Master_Down_Interval ends), a second master for one
+VRID (split brain), and sources of one VRID using different checksum styles (an interop fault:
+RFC 5798 includes the IPv4 pseudo-header, RFC 9568 and Cisco do not).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import logging
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from .types import AdvertSource
+
+log = logging.getLogger(__name__)
+
+ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
+VRRP_PROTO = 112
+VRRP_GROUP = "224.0.0.18"
+SO_ATTACH_FILTER = 26
+
+# Classic BPF: accept IPv4 frames whose protocol is 112 (VRRP); drop the rest in the kernel.
+_BPF = [
+    (0x28, 0, 0, 12),  # ldh [12]            ethertype
+    (0x15, 0, 3, ETH_P_IP),  # jeq #0x800
+    (0x30, 0, 0, 23),  # ldb [23]            IP protocol
+    (0x15, 0, 1, VRRP_PROTO),  # jeq #112
+    (0x06, 0, 0, 0x40000),  # ret #262144   accept
+    (0x06, 0, 0, 0),  # ret #0              drop
+]
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@dataclass(frozen=True)
+class ParsedAdvert:
+    source: str
+    dest: str
+    ttl: int
+    version: int
+    vrid: int
+    priority: int
+    interval: float  # seconds
+    addresses: tuple[str, ...]
+    checksum_style: str  # rfc5798 | rfc9568 | v2 | bad
+
+
+def parse_advert(ip: bytes) -> ParsedAdvert | None:
+    """Parse an IPv4 packet carrying a VRRP advertisement; None when it is not one (or is malformed)."""
+    if len(ip) < 20 or ip[0] >> 4 != 4:
+        return None
+    ihl = (ip[0] & 0x0F) * 4
+    total = struct.unpack("!H", ip[2:4])[0]
+    if ip[9] != VRRP_PROTO or ihl < 20 or len(ip) < ihl + 8:
+        return None
+    src, dst = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
+    msg = ip[ihl : min(len(ip), total) if total >= ihl + 8 else len(ip)]
+    version, vtype = msg[0] >> 4, msg[0] & 0x0F
+    if vtype != 1 or version not in (2, 3):
+        return None
+    vrid, priority, count = msg[1], msg[2], msg[3]
+    if version == 2:
+        interval = float(msg[5])
+        style = "v2" if _checksum(msg[:8 + 4 * count]) == 0 else "bad"
+        body = msg[8 : 8 + 4 * count]
+    else:
+        interval = (struct.unpack("!H", msg[4:6])[0] & 0x0FFF) / 100.0
+        body = msg[8 : 8 + 4 * count]
+        vmsg = msg[: 8 + 4 * count]
+        pseudo = ip[12:20] + struct.pack("!BBH", 0, VRRP_PROTO, len(vmsg))
+        if _checksum(pseudo + vmsg) == 0:
+            style = "rfc5798"
+        elif _checksum(vmsg) == 0:
+            style = "rfc9568"
+        else:
+            style = "bad"
+    if len(body) < 4 * count:
+        return None
+    addrs = tuple(socket.inet_ntoa(body[i : i + 4]) for i in range(0, 4 * count, 4))
+    return ParsedAdvert(src, dst, ip[8], version, vrid, priority, interval, addrs, style)
+
+
+def craft_advert(
+    src: str,
+    vrid: int,
+    priority: int,
+    interval: float = 1.0,
+    version: int = 3,
+    checksum_style: str = "rfc5798",
+    addresses: Sequence[str] = (),
+    ttl: int = 255,
+) -> bytes:
+    """An IPv4 packet with a VRRP advertisement, for tests and lab traffic."""
+    addrs = b"".join(socket.inet_aton(a) for a in addresses)
+    if version == 2:
+        head = struct.pack("!BBBBBBH", 0x21, vrid, priority, len(addresses), 0, int(interval), 0)
+        msg = head + addrs + b"\0" * 8
+        csum = _checksum(msg)
+    else:
+        head = struct.pack("!BBBBHH", 0x31, vrid, priority, len(addresses), int(round(interval * 100)) & 0x0FFF, 0)
+        msg = head + addrs
+        if checksum_style == "rfc9568":
+            csum = _checksum(msg)
+        else:
+            csum = _checksum(socket.inet_aton(src) + socket.inet_aton(VRRP_GROUP) + struct.pack("!BBH", 0, VRRP_PROTO, len(msg)) + msg)
+    msg = msg[:6] + struct.pack("!H", csum) + msg[8:]
+    if checksum_style == "bad":
+        msg = msg[:6] + struct.pack("!H", csum ^ 0xFFFF) + msg[8:]
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(msg), 0, 0, ttl, VRRP_PROTO, 0,
+                      socket.inet_aton(src), socket.inet_aton(VRRP_GROUP))
+    iph = iph[:10] + struct.pack("!H", _checksum(iph)) + iph[12:]
+    return iph + msg
+
+
+@dataclass(frozen=True)
+class AdvertEvent:
+    kind: str  # new-master | priority-change | resign | silent | second-master | checksum-mismatch
+    interface: str
+    vrid: int
+    source: str
+    at: float
+    detail: str = ""
+
+
+class AdvertListener:
+    """Sniffs VRRP adverts on interfaces and keeps per-source state. Thread-safe readers."""
+
+    def __init__(
+        self,
+        interfaces: Sequence[str],
+        on_event: Callable[[AdvertEvent], None] | None = None,
+        silence_factor: float = 1.5,
+    ):
+        self.interfaces = tuple(interfaces)
+        self.on_event = on_event
+        self.silence_factor = silence_factor
+        self._lock = threading.Lock()
+        self._sources: dict[tuple[str, int, str], AdvertSource] = {}
+        self._silent: set[tuple[str, int, str]] = set()
+        self._split: set[tuple[str, int]] = set()
+        self._mismatch: set[tuple[str, int]] = set()
+        self._socks: dict[socket.socket, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.counters = {"adverts": 0, "bad_ttl": 0, "malformed": 0, "bad_checksum": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        for iface in self.interfaces:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+            _attach_filter(s)
+            s.bind((iface, 0))
+            s.setblocking(False)
+            self._socks[s] = iface
+        self._thread = threading.Thread(target=self._run, name="adverts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(2)
+        for s in self._socks:
+            s.close()
+        self._socks.clear()
+
+    def __enter__(self) -> AdvertListener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def running_interfaces(self) -> tuple[str, ...]:
+        return tuple(self._socks.values()) if self._thread and self._thread.is_alive() else ()
+
+    def sources(self, now: float | None = None) -> tuple[AdvertSource, ...]:
+        with self._lock:
+            return tuple(self._sources.values())
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.counters)
+
+    def forget_older_than(self, seconds: float, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for key in [k for k, v in self._sources.items() if now - v.last_seen > seconds]:
+                del self._sources[key]
+
+    # -- the receive loop ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        socks = list(self._socks)
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select(socks, [], [], 0.01)
+            except (OSError, ValueError):
+                return
+            now = time.monotonic()
+            for s in ready:
+                while True:
+                    try:
+                        frame = s.recv(2048)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        break
+                    # A SOCK_RAW packet socket delivers the Ethernet frame.
+                    self.handle(self._socks[s], frame[14:], now)
+            self.tick(now)
+
+    def handle(self, interface: str, ip: bytes, now: float) -> None:
+        """Account one received IPv4 packet (public so tests can feed packets without sockets)."""
+        adv = parse_advert(ip)
+        if adv is None:
+            self.counters["malformed"] += 1
+            return
+        if adv.ttl != 255:
+            self.counters["bad_ttl"] += 1
+            return
+        if adv.checksum_style == "bad":
+            self.counters["bad_checksum"] += 1
+        self.counters["adverts"] += 1
+        key = (interface, adv.vrid, adv.source)
+        events: list[AdvertEvent] = []
+        with self._lock:
+            old = self._sources.get(key)
+            if old is None:
+                src = AdvertSource(interface, adv.vrid, adv.source, adv.priority, adv.interval, adv.version, now, now, 1,
+                                   adv.checksum_style, adv.addresses)  # type: ignore[arg-type]
+                if adv.priority > 0:
+                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, f"priority {adv.priority}"))
+            else:
+                src = replace(old, priority=adv.priority, interval=adv.interval, version=adv.version, last_seen=now,
+                              count=old.count + 1, checksum_style=adv.checksum_style, addresses=adv.addresses)  # type: ignore[arg-type]
+                if key in self._silent and adv.priority > 0:
+                    self._silent.discard(key)
+                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, "advertising again"))
+                elif old.priority != adv.priority and adv.priority > 0:
+                    events.append(AdvertEvent("priority-change", interface, adv.vrid, adv.source, now,
+                                              f"{old.priority} -> {adv.priority}"))
+            if adv.priority == 0 and (old is None or old.priority != 0):
+                events.append(AdvertEvent("resign", interface, adv.vrid, adv.source, now, "priority 0"))
+            self._sources[key] = src
+            peers = [v for k, v in self._sources.items() if k[0] == interface and k[1] == adv.vrid]
+            active = [p for p in peers if p.priority > 0 and now - p.last_seen <= 2 * p.interval + 0.02]
+            gkey = (interface, adv.vrid)
+            if len(active) > 1 and gkey not in self._split:
+                self._split.add(gkey)
+                events.append(AdvertEvent("second-master", interface, adv.vrid, adv.source, now,
+                                          "also advertising: " + ", ".join(p.source for p in active if p.source != adv.source)))
+            elif len(active) <= 1:
+                self._split.discard(gkey)
+            styles = {p.checksum_style for p in peers if p.checksum_style != "bad"}
+            if len(styles) > 1 and gkey not in self._mismatch:
+                self._mismatch.add(gkey)
+                events.append(AdvertEvent("checksum-mismatch", interface, adv.vrid, adv.source, now,
+                                          " / ".join(f"{p.source} {p.checksum_style}" for p in peers)))
+        self._emit(events)
+
+    def tick(self, now: float) -> None:
+        """Notice masters that stopped advertising (called about every 10 ms by the loop)."""
+        events = []
+        with self._lock:
+            for key, src in self._sources.items():
+                if key in self._silent or src.priority == 0:
+                    continue
+                if now - src.last_seen > self.silence_factor * src.interval:
+                    self._silent.add(key)
+                    events.append(AdvertEvent("silent", src.interface, src.vrid, src.source, now,
+                                              f"no advert for {now - src.last_seen:.3f}s (interval {src.interval:g}s)"))
+        self._emit(events)
+
+    def _emit(self, events: list[AdvertEvent]) -> None:
+        for e in events:
+            log.info("adverts: %s vrid %d %s on %s %s", e.kind, e.vrid, e.source, e.interface, e.detail)
+            if self.on_event is not None:
+                try:
+                    self.on_event(e)
+                except Exception:  # noqa: BLE001 - a consumer's bug must not stop the listener
+                    log.exception("advert event handler failed")
+
+
+def _attach_filter(sock: socket.socket) -> None:
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+
+    arr = (SockFilter * len(_BPF))(*[SockFilter(*ins) for ins in _BPF])
+    prog = SockFprog(len(_BPF), arr)
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(ctypes.string_at(ctypes.addressof(prog), ctypes.sizeof(prog))))
+
+
+def send_gratuitous_arp(interface: str, ip: str, mac: str | None = None, count: int = 3, gap: float = 0.01) -> None:
+    """Announce ``ip`` at ``mac`` (default: the interface's own MAC) with gratuitous ARP requests.
+
+    The Ethernet source is always the sending interface's own MAC, so the switch keeps learning
+    the real router's MAC on the router's port; hosts update their caches from the ARP payload.
+    """
+    ipaddress.IPv4Address(ip)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    try:
+        s.bind((interface, 0))
+        own = s.getsockname()[4]
+        sha = bytes.fromhex(mac.replace(":", "")) if mac else own
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, ETH_P_IP, 6, 4, 1, sha, socket.inet_aton(ip), b"\0" * 6, socket.inet_aton(ip))
+        frame = b"\xff" * 6 + own + struct.pack("!H", ETH_P_ARP) + arp
+        for i in range(count):
+            s.send(frame)
+            if i + 1 < count:
+                time.sleep(gap)
+    finally:
+        s.close()

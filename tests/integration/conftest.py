@@ -1,0 +1,77 @@
+"""The real lab for integration tests: built once per session, always torn down."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+
+import pytest
+
+from netha import lab as labmod
+from netha.lab.daemons import pid_alive
+
+REQUIRED = ["/usr/lib/frr/zebra", "/usr/lib/frr/vrrpd", "/usr/sbin/sshd", "/usr/sbin/snmpd", "/usr/bin/vtysh"]
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "integration tests need root (network namespaces)"
+    missing = [p for p in REQUIRED if not os.path.exists(p)] + [b for b in ("ip", "nft") if not shutil.which(b)]
+    if missing:
+        return f"missing binaries: {', '.join(missing)} (run scripts/install.sh)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _skip_reason()
+    if reason is None:
+        return
+    for item in items:
+        if "integration" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+class LabHandle:
+    """Fault injection on the running lab."""
+
+    def daemons(self, node: str):
+        return labmod.node_daemons(node)
+
+    def daemon_pid(self, node: str, daemon: str) -> int:
+        pid = pid_alive(self.daemons(node).pidfiles[daemon])
+        assert pid, f"{daemon} is not running on {node}"
+        return pid
+
+    def kill_daemons(self, node: str) -> None:
+        """The router dies: every process of the node is killed at once (FRR, sshd, snmpd, sessions)."""
+        from netha.lab.daemons import kill_pids
+
+        out = os.popen(f"ip netns pids nh-{node}").read().split()
+        for pid in map(int, out):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        kill_pids([int(p) for p in out], grace=2)
+        for f in self.daemons(node).pidfiles.values():
+            f.unlink(missing_ok=True)
+
+    def restart_daemons(self, node: str) -> None:
+        from netha.lab.builder import _make_secrets_from_files
+
+        self.daemons(node).start(_make_secrets_from_files())
+
+
+@pytest.fixture(scope="session")
+def lab():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    atexit.register(labmod.down)
+    labmod.up()
+    try:
+        yield LabHandle()
+    finally:
+        labmod.down()
