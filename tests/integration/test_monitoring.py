@@ -37,6 +37,12 @@ def latest(log):
     return d[-1] if d else None
 
 
+def all_healthy(log):
+    d = latest(log)
+    return bool(d) and d["groups"]["lan"]["verdict"] == "ok" and all(
+        v["health"] == "healthy" for v in d["devices"].values())
+
+
 def test_all_healthy_shows_r1_master_r2_backup_verdict_ok(lab, tmp_path):
     inv = make_inventory(tmp_path)
     code, doc = status(inv)
@@ -62,7 +68,7 @@ def test_controller_blindness_is_unreachable_never_failed(lab, tmp_path):
     inv = make_inventory(tmp_path)
     proc, log = watch(inv, tmp_path, "blind", interval=0.1)
     try:
-        wait_for(lambda: (latest(log) or {}).get("groups", {}).get("lan", {}).get("verdict") == "ok", 15, what="ok first")
+        wait_for(lambda: all_healthy(log), 15, what="all healthy first")
         cut_management("r1", True)
         t_cut = time.monotonic()
         time.sleep(3.5)  # >= 20 poll intervals at 100 ms, after the damping
@@ -81,7 +87,7 @@ def test_hard_failure_r1_failed_r2_master(lab, tmp_path):
     inv = make_inventory(tmp_path)
     proc, log = watch(inv, tmp_path, "hard", interval=0.1)
     try:
-        wait_for(lambda: (latest(log) or {}).get("groups", {}).get("lan", {}).get("verdict") == "ok", 15, what="ok first")
+        wait_for(lambda: all_healthy(log), 15, what="all healthy first")
         lab.kill_daemons("r1")
         t0 = time.monotonic()
         wait_for(lambda: latest(log)["devices"]["r1"]["health"] == "failed", 10, what="r1 failed")
@@ -119,9 +125,9 @@ def test_split_brain_when_adverts_between_routers_are_dropped(lab, tmp_path):
     inv = make_inventory(tmp_path)
     rules = [
         "add table bridge nh_split",
-        "add chain bridge nh_split fwd { type filter hook forward priority 0 ; policy accept ; }",
-        'add rule bridge nh_split fwd iifname "r1-eth1" oifname "r2-eth1" ip protocol 112 drop',
-        'add rule bridge nh_split fwd iifname "r2-eth1" oifname "r1-eth1" ip protocol 112 drop',
+        "add chain bridge nh_split drops { type filter hook forward priority 0 ; policy accept ; }",
+        'add rule bridge nh_split drops iifname "r1-eth1" oifname "r2-eth1" ip protocol 112 drop',
+        'add rule bridge nh_split drops iifname "r2-eth1" oifname "r1-eth1" ip protocol 112 drop',
     ]
     for rule in rules:
         sh("ip", "netns", "exec", "nh-sw", "nft", rule)
@@ -146,7 +152,7 @@ def test_hung_device_is_unknown_and_the_others_are_still_polled(lab, tmp_path):
     pid = lab.daemon_pid("r2", "vrrpd")
     proc, log = watch(inv, tmp_path, "hang", interval=0.2)
     try:
-        wait_for(lambda: (latest(log) or {}).get("groups", {}).get("lan", {}).get("verdict") == "ok", 15, what="ok first")
+        wait_for(lambda: all_healthy(log), 15, what="all healthy first")
         os.kill(pid, signal.SIGSTOP)
         doc = wait_for(lambda: (d := latest(log)) and d["devices"]["r2"]["health"] == "unknown" and d, 20, what="r2 unknown")
         n = len(docs(log))
