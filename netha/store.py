@@ -103,8 +103,7 @@ class Store:
             raise NethaError(f"state directory {self.state_dir}: {exc.strerror}") from None
         self.path = self.state_dir / "netha.db"
         self._local = threading.local()
-        with self._tx() as db:
-            db.executescript(SCHEMA)
+        self._db().executescript(SCHEMA)
         os.chmod(self.path, 0o600)
 
     def _db(self) -> sqlite3.Connection:

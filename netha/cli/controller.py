@@ -21,26 +21,10 @@ from ..lock import InventoryLock
 from ..observe.observer import Observer
 from ..report import status_document
 from ..store import Store, actor
-from ..takeover.execute import Executor, Sessions
+from ..takeover.execute import Executor, Sessions, hook_from_env
 from .common import InventoryOpt, JsonOpt, console, err_console, handle_errors, open_inventory
 
 log = logging.getLogger("netha.daemon")
-
-
-def test_hook_from_env() -> callable:
-    """NETHA_TEST_PAUSE=POINT:FILE makes a plan stop at POINT, touch FILE and wait (for crash tests)."""
-    spec = os.environ.get("NETHA_TEST_PAUSE")
-    if not spec:
-        return lambda point: None
-    point, _, marker = spec.partition(":")
-
-    def hook(reached: str) -> None:
-        if reached == point:
-            Path(marker).write_text(str(os.getpid()))
-            while Path(marker).exists():
-                time.sleep(0.05)
-
-    return hook
 
 
 @handle_errors
@@ -67,7 +51,7 @@ def run(
     if metrics_port:
         metrics.serve(metrics_port, metrics_addr)
     webhook = Webhook(inv.controller.webhook)
-    executor = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=test_hook_from_env())
+    executor = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=hook_from_env())
     ctl = Controller(inv, store, executor, metrics, webhook, dry_run=dry_run)
     try:
         for line in executor.recover():

@@ -20,7 +20,7 @@ from ..inventory import Inventory
 from ..lock import InventoryLock
 from ..observe.observer import Observer
 from ..store import Store
-from ..takeover.execute import Executor, Outcome, Sessions
+from ..takeover.execute import Executor, Outcome, Sessions, hook_from_env
 from ..takeover.plan import Plan, Planner, render_plan_text
 from .common import InventoryOpt, JsonOpt, console, err_console, handle_errors, open_inventory
 
@@ -62,7 +62,7 @@ def execute_plan(inv: Inventory, observer: Observer, plan: Plan, reason: str) ->
     sessions = Sessions(inv)
     try:
         with InventoryLock(inv.controller.state_dir).acquire(f"{plan.kind} of {plan.group}"):
-            ex = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp)
+            ex = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=hook_from_env())
             for line in ex.recover():
                 err_console.print(f"[yellow]recovered:[/] {line}", highlight=False)
             return ex.run(plan, reason)

@@ -9,11 +9,13 @@ and the outcome says which. Every step is written to the journal before (intent)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..connect import make_driver
 from ..drivers import NetworkDriver
@@ -92,6 +94,23 @@ class Outcome:
 
 # A test hook may pause a plan at a named point ("before-step-2", "after-push-1" ...).
 Hook = Callable[[str], None]
+
+
+def hook_from_env() -> Hook:
+    """NETHA_TEST_PAUSE=POINT:FILE: at POINT, write FILE and wait until it is removed (crash tests)."""
+    spec = os.environ.get("NETHA_TEST_PAUSE")
+    if not spec:
+        return lambda point: None
+    point, _, marker = spec.partition(":")
+
+    def hook(reached: str) -> None:
+        if reached == point:
+            log.warning("test hook: paused at %s", point)
+            Path(marker).write_text(str(os.getpid()))
+            while Path(marker).exists():
+                time.sleep(0.05)
+
+    return hook
 
 
 class Executor:
