@@ -315,7 +315,7 @@ def _track_state(obs: DeviceObservation, track) -> str:
 def _group_verdict(inv, gname, group, snap, members, ssh_masters, advert_of, d, last_master) -> GroupHealth:
     now = snap.at
     masters: dict[str, list[str]] = {"ssh": sorted(ssh_masters)}
-    if snap.listening:
+    if snap.listening and group.mode == "vrrp":
         masters["adverts"] = sorted(
             dev for (g, dev), adv in advert_of.items() if g == gname and _active(adv, now)
         )

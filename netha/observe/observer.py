@@ -108,7 +108,7 @@ class Observer:
         if self._listener is not None:
             # Hear at least a few advertisements of every group.
             window = listen if listen is not None else max(
-                (3.5 * g.advert_interval for g in self.inv.groups.values()), default=0.5
+                (3.5 * g.advert_interval for g in self.inv.groups.values() if g.mode == "vrrp"), default=0.0
             )
             remaining = window - (time.monotonic() - started)
             if remaining > 0:

@@ -114,13 +114,13 @@ class ProbeRun:
 
 
 @contextmanager
-def probes(tmp: Path, interval: float = 0.01):
-    """h1 sends a UDP probe to wan through the virtual gateway every 10 ms while the block runs."""
-    sent, received = tmp / "probes.sent", tmp / "probes.recv"
+def probes(tmp: Path, interval: float = 0.01, src: str = "h1"):
+    """SRC (h1) sends a UDP probe to wan through its gateway every 10 ms while the block runs."""
+    sent, received = tmp / f"probes-{src}.sent", tmp / f"probes-{src}.recv"
     rx = subprocess.Popen(["ip", "netns", "exec", "nh-wan", sys.executable, "-m", "netha.traffic", "recv",
                            "--bind", "198.18.2.100", "--out", str(received)], cwd=ROOT)
     time.sleep(0.3)
-    tx = subprocess.Popen(["ip", "netns", "exec", "nh-h1", sys.executable, "-m", "netha.traffic", "send",
+    tx = subprocess.Popen(["ip", "netns", "exec", f"nh-{src}", sys.executable, "-m", "netha.traffic", "send",
                            "--to", "198.18.2.100", "--interval", str(interval), "--out", str(sent)], cwd=ROOT)
     run = ProbeRun(sent, received, time.monotonic())
     try:

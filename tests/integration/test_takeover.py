@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from .labtools import (
-    Baseline, cut_management, drop_ssh_sessions, make_inventory, netha, probes, running_config, switch_port,
+    Baseline, cut_management, drop_ssh_sessions, make_inventory, netha, probes, running_config, status, switch_port,
     vrrp_state, wait_for,
 )
 
@@ -155,3 +155,25 @@ def test_restore_brings_vrrp_back_onto_a_wiped_router(baseline, tmp_path):
     wait_for(lambda: vrrp_state("r2") == "Backup", 5, what="r2 back in VRRP as backup")
     snaps = netha("snapshots", "r2", "-i", str(inv), "--json")
     assert snaps.returncode == 0 and '"netha backup"' in snaps.stdout
+
+
+def test_static_gateway_move_resumes_traffic_within_a_second_thanks_to_garp(baseline, tmp_path):
+    from .labtools import sh
+
+    inv = make_inventory(tmp_path)
+    code, doc = status(inv)
+    assert doc["groups"]["lan2"]["master"] == "r1", doc["groups"]["lan2"]
+    with probes(tmp_path, src="h2") as run:
+        t0 = time.monotonic()
+        r = netha("failover", "lan2", "--to", "r2", "-i", str(inv), "--yes")
+        assert r.returncode == 0, r.stdout + r.stderr
+        time.sleep(1.5)
+        loss = run.loss(since=t0)
+    neigh = sh("ip", "-n", "nh-h2", "neigh", "show", "198.18.3.1").stdout
+    r2_mac = sh("ip", "-n", "nh-r2", "-br", "link", "show", "eth3").stdout.split()[2]
+    assert r2_mac in neigh, neigh
+    assert "198.18.3.1/24" in sh("ip", "-n", "nh-r2", "-4", "addr", "show", "eth3").stdout
+    assert "198.18.3.1/24" not in sh("ip", "-n", "nh-r1", "-4", "addr", "show", "eth3").stdout
+    assert loss.lost == 0 or loss.recovered_at is not None, "traffic resumed"
+    assert loss.blackhole < 1.0, f"black hole {loss.blackhole:.3f}s"
+    print(f"static gateway move: {loss.lost} probes lost, black hole {loss.blackhole:.3f}s")
