@@ -33,9 +33,10 @@ def device(name, managed=True, states=None, rx=0, ifaces=None, routes=None):
         for v, s in states.items()
     )
     interfaces = {"eth1": True, "eth2": True, **(ifaces or {})}
+    addresses = {"eth3": ("198.18.3.2/24", "198.18.3.1/24")} if name == "r1" else {"eth3": ("198.18.3.3/24",)}
     return DeviceObservation(
         device=name, ssh=OK, snmp=OK, vrrp=vrrp, interfaces=interfaces,
-        routes={"198.18.2.0/24": True, **(routes or {})},
+        routes={"198.18.2.0/24": True, **(routes or {})}, addresses=addresses,
     )
 
 
@@ -132,7 +133,9 @@ def test_hard_failure_unmanaged_and_silent_is_failed_and_r2_master(inv):
     assert a.devices["r1"].health == "failed"
     assert a.groups["lan"].master == "r2"
     assert a.groups["lan"].verdict == "failed-over"
-    assert a.exit_code == 1
+    assert a.groups["lan"].exit_code == 1
+    assert a.groups["lan2"].verdict == "down"  # r1 held the static gateway and died with it
+    assert a.exit_code == 2
 
 
 def test_failed_stays_failed_until_recovery_threshold(inv):
