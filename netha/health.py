@@ -78,6 +78,7 @@ class MemberHealth:
     health: Health
     reason: str
     state: str  # VRRP state as the device reports it, or "unknown"
+    shutdown: bool  # the VRRP instance is shut down (a resigned master)
     priority: int | None
     effective_priority: int | None
     tracks: dict[str, str]  # track key -> "up" | "down" | "unknown" (damped)
@@ -151,9 +152,9 @@ def _in(addr: str, net) -> bool:
         return False
 
 
-def _active(adv: AdvertSource, now: float, slack: float = 0.05) -> bool:
-    """Heard within about two advert intervals: the source is advertising now."""
-    return adv.priority > 0 and adv.silent_for(now) <= 2 * adv.interval + slack
+def _active(adv: AdvertSource, now: float, slack: float = 0.02) -> bool:
+    """Heard within 1.5 advert intervals: the source is advertising now."""
+    return adv.priority > 0 and adv.silent_for(now) <= 1.5 * adv.interval + slack
 
 
 def _alive(adv: AdvertSource, now: float) -> bool:
@@ -229,6 +230,9 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 raw_m, why = "failed", f"no VRRP instance {group.vrid} on {group.interface_of(m.device)}"
             elif obs.interfaces.get(group.interface_of(m.device)) is False:
                 raw_m, why = "failed", f"{group.interface_of(m.device)} is down"
+            elif view is not None and view.shutdown:
+                down = [k for k, st in tracks.items() if st == "down"]
+                raw_m, why = ("degraded", ", ".join(f"{k} down" for k in down)) if down else ("healthy", "")
             elif view is not None and view.state == "init":
                 raw_m, why = "failed", f"VRRP {group.vrid} on {view.interface} is not running (Initialize)"
             elif any(s == "down" for s in tracks.values()):
@@ -254,6 +258,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 health=mval.state,  # type: ignore[arg-type]
                 reason=mval.reason,
                 state=view.state if view else "unknown",
+                shutdown=bool(view and view.shutdown),
                 priority=view.priority if view else None,
                 effective_priority=view.effective_priority if view else None,
                 tracks=tracks,

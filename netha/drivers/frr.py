@@ -60,6 +60,7 @@ def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
                     advert_interval=int(entry["advertisementInterval"]) / 1000.0,
                     preempt=bool(entry.get("preemptMode", True)),
                     master_address=v4.get("primaryAddress") if state == "master" else None,
+                    shutdown=bool(entry.get("shutdown", False)),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -25,6 +25,7 @@ class VrrpView:
     advert_interval: float | None = None  # seconds
     preempt: bool | None = None
     master_address: str | None = None
+    shutdown: bool = False  # the instance is administratively shut down (e.g. a master netha made resign)
 
 
 @dataclass(frozen=True)

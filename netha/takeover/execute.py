@@ -245,6 +245,15 @@ class Executor:
                 unknown.append(m.device)
         if target in unknown:
             return False, f"{target} cannot be read"
+        if len(masters) > 1 and group.mode == "vrrp":
+            # FRR keeps saying Master on an interface that lost carrier: such a member is no master.
+            for dev in list(masters):
+                try:
+                    with self.sessions.session(dev) as drv:
+                        if drv.get_interfaces().get(group.interface_of(dev)) is False:
+                            masters.remove(dev)
+                except NethaError:
+                    pass
         if masters != [target]:
             return False, f"masters seen: {', '.join(masters) or 'none'}" + (f"; unreadable: {', '.join(unknown)}" if unknown else "")
         if self.adverts is not None and group.mode == "vrrp":
