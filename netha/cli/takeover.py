@@ -60,6 +60,7 @@ def _report(outcome: Outcome) -> None:
 def execute_plan(inv: Inventory, observer: Observer, plan: Plan, reason: str) -> Outcome:
     store = Store(inv.controller.state_dir)
     sessions = Sessions(inv)
+    sessions.adopt(observer.release_sessions())
     try:
         with InventoryLock(inv.controller.state_dir).acquire(f"{plan.kind} of {plan.group}"):
             ex = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=hook_from_env())

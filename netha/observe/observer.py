@@ -94,6 +94,15 @@ class Observer:
     def worker(self, device: str) -> SshWorker:
         return self._workers[device]
 
+    def release_sessions(self) -> dict:
+        """The SSH sessions opened by ``observe_once``, handed over so a push need not log in again."""
+        out = {}
+        for name, w in self._workers.items():
+            drv = w.release()
+            if drv is not None:
+                out[name] = drv
+        return out
+
     # -- one shot ------------------------------------------------------------------------------
     def observe_once(self, listen: float | None = None) -> Snapshot:
         """Poll every device once (SSH and SNMP concurrently) while the listener listens."""

@@ -105,6 +105,8 @@ class SshWorker:
         if driver is not None:
             driver.close()
 
-    def borrow(self) -> NetworkDriver | None:
-        """The open driver, for a caller that already holds ``driver_lock``."""
-        return self._driver
+    def release(self) -> NetworkDriver | None:
+        """Hand the open session over (to the pusher, after a one-shot poll); the worker forgets it."""
+        with self.driver_lock:
+            driver, self._driver = self._driver, None
+        return driver

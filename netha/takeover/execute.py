@@ -55,6 +55,15 @@ class Sessions:
                     self._drivers.pop(device, None)
                 raise
 
+    def adopt(self, drivers: dict[str, NetworkDriver]) -> None:
+        """Take over sessions that are already open (e.g. from a one-shot observation)."""
+        for dev, drv in drivers.items():
+            with self._locks[dev]:
+                old = self._drivers.get(dev)
+                if old is not None and old is not drv:
+                    old.close()
+                self._drivers[dev] = drv
+
     def warm(self, devices: list[str] | None = None) -> None:
         """Open sessions ahead of need (the daemon does, so a takeover does not wait for a login)."""
         for dev in devices or list(self.inv.devices):

@@ -110,11 +110,11 @@ def test_hard_failure_pins_r2_then_fails_back_only_after_hold_down(baseline, tmp
         assert vrrp_state("r2") == "Master" and vrrp_state("r1") == "Backup", "no preemption before hold_down"
         wait_for(lambda: vrrp_state("r1") == "Master", 30, what="failback after hold_down")
         waited = time.monotonic() - t_back
+        wait_for(lambda: "priority 254" not in running_config("r2"), 15, what="every group failed back")
     finally:
         d.stop()
     assert any(x.startswith("failback lan to r1") for x in d.decisions()), d.decisions()
     assert waited >= 10 - 0.5, f"failback after {waited:.1f}s, hold_down is 10s"
-    assert "priority 254" not in running_config("r2")
 
 
 def test_flapping_uplink_gives_at_most_one_failover_and_one_failback(baseline, tmp_path):
@@ -130,9 +130,9 @@ def test_flapping_uplink_gives_at_most_one_failover_and_one_failback(baseline, t
         time.sleep(12)  # hold_down (10 s) after the last flap
     finally:
         d.stop()
-    lan = [x for x in d.decisions() if " lan " in f" {x} " or x.startswith(("failover lan", "failback lan", "pin lan"))]
-    failovers = [x for x in lan if x.startswith(("failover lan", "pin lan"))]
-    failbacks = [x for x in lan if x.startswith("failback lan")]
+    lan = [x for x in d.decisions() if x.split()[1] == "lan"]
+    failovers = [x for x in lan if x.split()[0] in ("failover", "pin")]
+    failbacks = [x for x in lan if x.split()[0] == "failback"]
     assert len(failovers) <= 1, failovers
     assert len(failbacks) <= 1, failbacks
 
@@ -180,16 +180,22 @@ def test_kill_9_mid_plan_restarted_daemon_ends_consistent(baseline, tmp_path):
 
 def test_scheduled_checks_take_the_daemons_decisions(baseline, tmp_path):
     inv = make_inventory(tmp_path, failure_threshold=2, recovery_threshold=1)
-    r = netha("check", "-i", str(inv), "--json")
-    assert json.loads(r.stdout)["decision"]["kind"] == "none", r.stdout
+
+    def check() -> dict:
+        r = netha("check", "-i", str(inv), "--json")
+        return json.loads(r.stdout)["decision"]
+
+    assert check()["kind"] == "none"
     switch_port("r1", "eth2", False)
-    first = json.loads(netha("check", "-i", str(inv), "--json").stdout)["decision"]
-    second = json.loads(netha("check", "-i", str(inv), "--json").stdout)["decision"]
-    assert first["kind"] == "none"  # damping: one bad observation is not enough
-    assert (second["kind"], second["group"], second["target"], second["ok"]) == ("failover", "lan", "r2", True)
+    runs = [check() for _ in range(4)]
+    kinds = [(d["kind"], d["group"]) for d in runs]
+    assert kinds[0] == ("none", None), kinds  # damping: one bad observation is not enough
+    assert ("failover", "lan") in kinds, kinds  # the master resigns, as the daemon does
+    assert ("pin", "upstream") in kinds, kinds  # VRRP moved the upstream group by itself: pinned
+    assert all(d["ok"] in (None, True) for d in runs), runs
     assert vrrp_state("r2") == "Master"
-    third = json.loads(netha("check", "-i", str(inv), "--json").stdout)["decision"]
-    assert third["kind"] != "failover" or third["group"] != "lan", "blocked: no second failover of lan"
+    assert "vrrp 1 shutdown" in running_config("r1")
+    assert kinds.count(("failover", "lan")) == 1, "block_period: no second failover of lan"
 
 
 def test_second_daemon_on_the_same_inventory_refuses(baseline, tmp_path):
