@@ -61,3 +61,16 @@ def exec(ctx: typer.Context, node: Annotated[str, typer.Argument(help="lab node"
     """Run a command inside a node: netha lab exec h1 -- ping -c1 198.18.2.100"""
     argv = [a for a in ctx.args if a != "--"] or ["/bin/sh"]
     raise typer.Exit(lab.exec_in(node, argv))
+
+
+@lab_app.command()
+@handle_errors
+def generate(
+    pairs: Annotated[int, typer.Option("--pairs", help="Number of FRR router pairs, each with its own LAN.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the topology, configs and inventory.")],
+) -> None:
+    """Generate a scaled topology (N router pairs) and its inventory, for `netha lab up FILE`."""
+    from ..lab.generate import generate as gen
+
+    topo, inv = gen(pairs, out)
+    console.print(f"topology {topo}\ninventory {inv}")

@@ -108,7 +108,7 @@ class Observer:
         """Poll every device once (SSH and SNMP concurrently) while the listener listens."""
         self._start_listener()
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=max(1, min(32, len(self._workers) + 1))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(256, len(self._workers) + 1))) as pool:
             futures = {name: pool.submit(w.poll_once) for name, w in self._workers.items()}
             if self.options.snmp and self._snmp_poller() is not None:
                 self._poll_snmp()

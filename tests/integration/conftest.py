@@ -45,23 +45,14 @@ class LabHandle:
         return pid
 
     def kill_daemons(self, node: str) -> None:
-        """The router dies: every process of the node is killed at once (FRR, sshd, snmpd, sessions)."""
-        from netha.lab.daemons import kill_pids
+        from netha.lab.faults import kill_node
 
-        out = os.popen(f"ip netns pids nh-{node}").read().split()
-        for pid in map(int, out):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        kill_pids([int(p) for p in out], grace=2)
-        for f in self.daemons(node).pidfiles.values():
-            f.unlink(missing_ok=True)
+        kill_node(node)
 
     def restart_daemons(self, node: str) -> None:
-        from netha.lab.builder import _make_secrets_from_files
+        from netha.lab.faults import restart_node
 
-        self.daemons(node).start(_make_secrets_from_files())
+        restart_node(node)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,138 @@
+"""Write bench/results/README.md and the PNG plots from failover.json and poll.json.
+
+    .venv/bin/python bench/report.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _ms(v) -> str:
+    return "-" if v is None else f"{v * 1000:.0f}"
+
+
+def failover_section(doc: dict) -> list[str]:
+    s = doc["summary"]
+    lines = [
+        "## Failover",
+        "",
+        f"`{doc['command']}` on {doc['date']}; {doc['machine']['cores']} cores, {doc['machine']['memory_gb']} GB; "
+        f"{doc['versions'].get('frr', '?')}; Python {doc['versions'].get('python')}.",
+        f"VRRP timers: {doc['vrrp_timers']['advertisement_interval_ms']} ms adverts, r1 priority 200, r2 100, preempt on "
+        f"(r2's Master_Down_Interval 360 ms). netha: {doc['netha']['poll_interval_s'] * 1000:.0f} ms polling, failure threshold "
+        f"{doc['netha']['failure_threshold']}. Probes every {doc['netha']['probe_interval_ms']} ms, "
+        f"{doc['netha']['window_s']:.0f} s observed after each injection.",
+        "",
+        "| scenario | runs | black hole median (ms) | p95 (ms) | lost probes median | recovered | detection median (ms) | takeover median (ms) | automatic actions |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, v in s.items():
+        bh, lost, det, tk = v["blackhole"], v["lost"], v["detection"], v["takeover"]
+        lines.append(
+            f"| {key} | {v['runs']} | {_ms(bh and bh['median'])} | {_ms(bh and bh['p95'])} | "
+            f"{'-' if lost is None else lost['median']:g} | {v['recovered']}/{v['runs']} | {_ms(det and det['median'])} | "
+            f"{_ms(tk and tk['median'])} | {'-' if v['actions'] is None else v['actions']} |"
+        )
+    lines += ["", "A black hole that never ends within the window counts as the window: VRRP alone never recovers "
+              "from a gray failure.", "", "![timelines](failover-timelines.png)", "", "![black holes](failover-blackholes.png)", ""]
+    return lines
+
+
+def failover_plots(doc: dict) -> None:
+    runs = doc["runs"]
+    firsts = {}
+    for r in runs:
+        firsts.setdefault((r["scenario"], r["mode"]), r)
+    fig, axes = plt.subplots(len(firsts), 1, figsize=(10, 1.6 * len(firsts)), sharex=True)
+    axes = axes if len(firsts) > 1 else [axes]
+    for ax, ((sc, mode), r) in zip(axes, sorted(firsts.items())):
+        tl = r["timeline"]
+        ok_t = [t for t, ok in zip(tl["t"], tl["ok"]) if ok]
+        lost_t = [t for t, ok in zip(tl["t"], tl["ok"]) if not ok]
+        ax.scatter(ok_t, [1] * len(ok_t), s=2, c="tab:green", label="delivered")
+        ax.scatter(lost_t, [0] * len(lost_t), s=2, c="tab:red", label="lost")
+        for name, color in (("inject", "black"), ("decision", "tab:orange"), ("verified", "tab:blue"), ("recovered", "tab:green")):
+            if name in r["marks"]:
+                ax.axvline(r["marks"][name], color=color, lw=1, ls="--", label=name)
+        ax.set_yticks([0, 1], ["lost", "ok"])
+        ax.set_ylim(-0.5, 1.5)
+        ax.set_title(f"{sc} / {mode}: {r['lost']} lost, black hole {r['blackhole'] * 1000:.0f} ms", fontsize=9, loc="left")
+    axes[-1].set_xlabel("seconds after the failure injection")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "failover-timelines.png", dpi=110)
+    plt.close(fig)
+
+    keys = sorted({(r["scenario"], r["mode"]) for r in runs})
+    data = [[r["blackhole"] * 1000 for r in runs if (r["scenario"], r["mode"]) == k] for k in keys]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.boxplot(data, labels=[f"{s}\n{m}" for s, m in keys], showfliers=True)
+    ax.set_ylabel("black hole (ms)")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.axhline(300, color="tab:orange", ls=":", lw=1, label="aim: gray median 300 ms")
+    ax.legend(fontsize=8)
+    ax.set_title("black-hole time per scenario (10 ms probes)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "failover-blackholes.png", dpi=110)
+    plt.close(fig)
+
+
+def poll_section(doc: dict) -> list[str]:
+    lines = [
+        "## Polling scale",
+        "",
+        f"`{doc['command']}` on {doc['date']}; {doc['machine']['cores']} cores, {doc['machine']['memory_gb']} GB.",
+        "",
+        "| routers | netha SSH cycle (ms) | netha SNMP cycle (ms) | Nornir cycle (ms) | netha CPU per SSH cycle (ms) | netha RSS (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in doc["points"]:
+        lines.append(f"| {p['routers']} | {p['netha_ssh_ms']:.0f} | {p['netha_snmp_ms']:.0f} | "
+                     f"{p['nornir_ms']:.0f} | {p['netha_cpu_ms']:.0f} | {p['netha_rss_mb']:.0f} |")
+    lines += ["", "![cycle time](poll-cycle.png)", ""]
+    return lines
+
+
+def poll_plot(doc: dict) -> None:
+    pts = doc["points"]
+    x = [p["routers"] for p in pts]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("netha_ssh_ms", "netha SSH (persistent sessions)"), ("netha_snmp_ms", "netha SNMP"),
+                       ("nornir_ms", "Nornir + nornir_netmiko (new run per cycle)")):
+        ax.plot(x, [p[key] for p in pts], marker="o", label=label)
+    ax.set_xlabel("routers")
+    ax.set_ylabel("one full observation cycle (ms)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "poll-cycle.png", dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    lines = ["# netha benchmarks", "", "Produced by `bench/failover.py` and `bench/poll.py`, written by `bench/report.py`.", ""]
+    f = RESULTS / "failover.json"
+    if f.exists():
+        doc = json.loads(f.read_text())
+        failover_plots(doc)
+        lines += failover_section(doc)
+    p = RESULTS / "poll.json"
+    if p.exists():
+        doc = json.loads(p.read_text())
+        poll_plot(doc)
+        lines += poll_section(doc)
+    (RESULTS / "README.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
