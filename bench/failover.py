@@ -8,7 +8,7 @@ probe delivered again), the lost probes, and, for netha, detection and takeover 
 daemon's log. Scenarios:
 
 - gray:    r1's uplink goes down (r1 keeps advertising on the LAN)
-- hard:    r1 dies (every process of the router killed)
+- hard:    r1 dies (every process of the router killed, its links down)
 - planned: `netha failover lan --to r2`, then `netha failback lan`
 - blind:   the controller's management path to r1 is cut for 5 s (figure: false actions, must be 0)
 
@@ -104,7 +104,9 @@ def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
             if scenario == "gray":
                 switch_port("r1", "eth2", False)
             elif scenario == "hard":
-                kill_node("r1")
+                kill_node("r1")  # the router dies: its processes, and its links with it
+                switch_port("r1", "eth1", False)
+                switch_port("r1", "eth2", False)
             elif scenario == "blind":
                 cut_management("r1", True)
             elif scenario == "planned":
@@ -247,7 +249,7 @@ def main() -> None:
         "versions": versions(),
         "vrrp_timers": {"advertisement_interval_ms": 100, "priorities": {"r1": 200, "r2": 100},
                         "master_down_interval_ms": {"r2 (priority 100)": 360}, "preempt": True},
-        "netha": {"poll_interval_s": 0.1, "failure_threshold": 3, "probe_interval_ms": 10, "window_s": WINDOW},
+        "netha": {"poll_interval_s": 0.1, "failure_threshold": 2, "probe_interval_ms": 10, "window_s": WINDOW},
         "summary": summarise(runs),
         "runs": runs,
     }

@@ -36,6 +36,7 @@ class Damped:
     streak: int
     since: float  # when ``state`` was entered (snapshot time)
     reason: str = ""
+    sample: float = 0.0  # time of the observation last counted: a poll is counted once, however often we look
 
 
 def damp(
@@ -46,19 +47,22 @@ def damp(
     recovery_threshold: int,
     reason: str = "",
     good: tuple[str, ...] = ("healthy", "ok", "false"),
+    sample: float = 0.0,
 ) -> Damped:
-    """Advance one damped value by one poll."""
+    """Advance one damped value by one poll (``sample``: the observation's time; 0 = always new)."""
     if prev is None:
-        return Damped(raw, raw, 1, now, reason)
+        return Damped(raw, raw, 1, now, reason, sample)
+    if sample and sample == prev.sample:
+        return prev  # the same observation, looked at again: not another poll
     if raw == prev.state:
-        return Damped(prev.state, raw, 0, prev.since, reason)
+        return Damped(prev.state, raw, 0, prev.since, reason, sample)
     streak = prev.streak + 1 if raw == prev.candidate else 1
     needed = recovery_threshold if raw in good else failure_threshold
     if raw == "unknown":
         needed = failure_threshold
     if streak >= needed:
-        return Damped(raw, raw, streak, now, reason)
-    return Damped(prev.state, raw, streak, prev.since, prev.reason)
+        return Damped(raw, raw, streak, now, reason, sample)
+    return Damped(prev.state, raw, streak, prev.since, prev.reason, sample)
 
 
 @dataclass(frozen=True)
@@ -173,8 +177,9 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
     last_master = dict(prev.last_master)
     master_seen = dict(prev.master_seen)
 
-    def d(key: str, raw: str, reason: str = "", good: tuple[str, ...] = ("healthy", "ok", "up", "false")) -> Damped:
-        value = damp(prev.damped.get(key), raw, now, ft, rt, reason, good)
+    def d(key: str, raw: str, reason: str = "", good: tuple[str, ...] = ("healthy", "ok", "up", "false"),
+          sample: float = 0.0) -> Damped:
+        value = damp(prev.damped.get(key), raw, now, ft, rt, reason, good, sample)
         damped[key] = value
         return value
 
@@ -208,7 +213,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
     for name in inv.devices:
         obs = snap.devices.get(name) or DeviceObservation(device=name)
         raw, reason = _raw_device(inv, name, obs, heard, prev, now)
-        value = d(f"device/{name}", raw, reason)
+        value = d(f"device/{name}", raw, reason, sample=_sample(obs))
         devices[name] = DeviceHealth(name, value.state, value.reason or reason, obs.managed)  # type: ignore[arg-type]
 
     # 3. Members, tracked objects and groups.
@@ -222,7 +227,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
             tracks: dict[str, str] = {}
             for t in group.tracks_for(m.device):
                 raw_t = _track_state(obs, t)
-                tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t).state
+                tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=_sample(obs)).state
             dev = devices[m.device]
             if dev.health in ("failed", "unreachable", "unknown"):
                 raw_m, why = dev.health, dev.reason
@@ -244,7 +249,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 mval = Damped(dev.health, dev.health, 0, now, dev.reason)
                 damped[f"member/{gname}/{m.device}"] = mval
             else:
-                mval = d(f"member/{gname}/{m.device}", raw_m, why)
+                mval = d(f"member/{gname}/{m.device}", raw_m, why, sample=_sample(obs))
             if group.mode == "static":
                 held = obs.addresses.get(group.interface_of(m.device), ())
                 if any(vip.with_prefixlen in held for vip in group.virtual_addresses):
@@ -309,6 +314,11 @@ def _raw_device(
     return "unreachable", f"no management access ({errors}); not master, so its silence proves nothing"
 
 
+def _sample(obs: DeviceObservation) -> float:
+    """When the newest probe result about this device arrived (0: never)."""
+    return max((r.at for r in (obs.ssh, obs.snmp) if r is not None), default=0.0)
+
+
 def _track_state(obs: DeviceObservation, track) -> str:
     if track.interface is not None:
         up = obs.interfaces.get(track.interface)
@@ -327,7 +337,8 @@ def _group_verdict(inv, gname, group, snap, members, ssh_masters, advert_of, d, 
     claimed = sorted({dev for devs in masters.values() for dev in devs})
     # A member that cannot be managed or heard cannot be master, whatever its last word was.
     split_raw = "true" if len(ssh_masters) > 1 or len(masters.get("adverts", [])) > 1 else "false"
-    split = d(f"split/{gname}", split_raw, good=("false",))
+    # Counted once per poll interval: advertisements arrive many times a poll, and a takeover overlaps briefly.
+    split = d(f"split/{gname}", split_raw, good=("false",), sample=float(int(now / inv.controller.poll_interval)) + 1)
     primary = group.primary
     master = claimed[0] if len(claimed) == 1 else None
     if master:

@@ -63,20 +63,20 @@ def run(
         log.warning("netha run: watching %d groups on %d devices every %gs%s", len(inv.groups), len(inv.devices),
                     inv.controller.poll_interval, " (dry run)" if dry_run else "")
         interval = inv.controller.poll_interval
+        min_gap = min(0.02, interval / 5)
         # Let the probes report once before the first decision.
         observer.changed.wait(max(1.0, 3 * interval))
-        next_tick = time.monotonic()
         while not stop.is_set():
+            started = time.monotonic()
+            observer.changed.clear()
+            observer.urgent.clear()
             ctl.cycle(observer.snapshot())
-            next_tick += interval
-            delay = next_tick - time.monotonic()
-            if delay < 0:
-                next_tick = time.monotonic()
-                delay = 0
-            # An urgent observation (a master went silent, resigned, a second master) wakes us early.
-            if observer.urgent.wait(delay):
-                observer.urgent.clear()
-                next_tick = time.monotonic()
+            # Decide again as soon as a probe reports something new (damping counts each poll once),
+            # or after one interval at the latest; never more often than every min_gap.
+            observer.changed.wait(interval)
+            rest = min_gap - (time.monotonic() - started)
+            if rest > 0:
+                stop.wait(rest)
     finally:
         observer.stop()
         sessions.close()

@@ -234,11 +234,11 @@ class Observer:
         if snmp is not None:
             snmp_result = snmp.result
             if snmp_result.ok:
-                if ssh is None or snmp_result.at >= ssh.result.at:
-                    interfaces.update(snmp.if_oper)
-                else:
-                    for k, v in snmp.if_oper.items():
-                        interfaces.setdefault(k, v)
+                # The CLI (zebra) sees carrier changes at once; snmpd caches its interface table for
+                # seconds. Two sources taking turns would make a state flap, so SNMP only fills in
+                # what a fresh CLI reading does not have.
+                for k, v in snmp.if_oper.items():
+                    interfaces.setdefault(k, v)
                 uptime = snmp.sys_uptime
                 rebooted = snmp.rebooted
                 if vrrp is None and snmp.vrrp is not None:

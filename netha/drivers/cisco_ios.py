@@ -1,0 +1,235 @@
+"""Cisco IOS: VRRP (classic ``vrrp N ...``) and HSRP (``standby N ...``), read with ntc-templates.
+
+IOS has no structured output, so ``show`` output goes through the ntc-templates TextFSM
+templates (platform name from netutils). ``show ip route A.B.C.D M.M.M.M`` (the routing entry
+of one prefix) has no ntc-template; its small TextFSM template is embedded below. Pushes go
+through NAPALM's ``ios`` driver (merge file + ``copy ... running-config``, ``configure replace``).
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+from collections.abc import Sequence
+
+import textfsm
+from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAPPER_REVERSE
+
+from ..errors import ParseError
+from ..observe.types import VrrpStateName, VrrpView
+from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups, stable_config
+
+
+def ios_spec(name: str) -> PlatformSpec:
+    return PlatformSpec(
+        name=name,
+        netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE[name],
+        prompt_pattern=r"[A-Za-z0-9][\w.:/-]*(?:\([\w./-]+\))?[>#]\s?",
+        # Only real refusals: "% Network not in table" is an answer, not an error.
+        error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad)\b",),
+    )
+
+
+SPEC = ios_spec("cisco_ios")
+
+# The commands the parsers below expect.
+SHOW_VRRP = "show vrrp all"  # 'all' lists shut-down groups too (state Init)
+SHOW_STANDBY = "show standby"
+SHOW_IP_INTERFACE_BRIEF = "show ip interface brief"
+# The lines of 'show ip interface' the ntc-template needs, without the other ~30 per interface.
+SHOW_IP_INTERFACE = "show ip interface | include line protocol|Internet address|Secondary address"
+SHOW_INTERFACES_MAC = "show interfaces | include line protocol|address is"
+# Read only when a VRRP group is in Init: was it shut down on purpose (a resigned master)?
+SHOW_INTERFACE_CONFIG = "show running-config | section ^interface"
+
+_VRRP_STATES: dict[str, VrrpStateName] = {"master": "master", "backup": "backup", "init": "init"}
+_HSRP_STATES: dict[str, VrrpStateName] = {"active": "master", "standby": "backup"}
+
+# 'show ip route 198.18.2.0 255.255.255.0' answers "Routing entry for 198.18.2.0/24" when that
+# exact prefix is in the table and "% Subnet not in table" / "% Network not in table" otherwise.
+# No ntc-template covers this form (cisco_ios_show_ip_route parses the full table).
+ROUTE_ENTRY_TEMPLATE = r"""Value Required NETWORK (\d+\.\d+\.\d+\.\d+)
+Value PREFIX_LENGTH (\d+)
+
+Start
+  ^Routing\s+entry\s+for\s+${NETWORK}/${PREFIX_LENGTH} -> Record
+"""
+
+
+def ntc_parse(platform: str, command: str, text: str, device: str = "?") -> list[dict[str, object]]:
+    """Parse ``text`` with the ntc-template that matches (platform, command); [] for empty output."""
+    from ntc_templates.parse import parse_output
+
+    if not text.strip():
+        return []
+    try:
+        return parse_output(platform=platform, command=command, data=text)
+    except Exception as exc:  # noqa: BLE001 - ntc-templates/TextFSM raise several types
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise ParseError(device, f"{command}: output does not match the ntc-template ({why})") from None
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _ip(value: object) -> str | None:
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError:
+        return None
+
+
+def parse_vrrp(text: str, device: str = "?", platform: str = "cisco_ios") -> list[VrrpView]:
+    """``show vrrp all``: classic VRRPv2 and VRRPv3 (address-family) output; IPv4 groups only."""
+    views = []
+    for row in ntc_parse(platform, SHOW_VRRP, text, device):
+        family = str(row.get("addr_family") or "IPv4")
+        if family.lower() != "ipv4":
+            continue
+        state = _VRRP_STATES.get(str(row["state"]).lower(), "unknown")
+        effective = _int(row.get("priority"))
+        configured = _int(row.get("priority_configured")) or effective
+        interval = row.get("adv_interval")
+        # VRRPv3 (address-family) prints milliseconds, classic VRRP seconds ("1.000 sec").
+        seconds = None
+        if isinstance(interval, str) and re.fullmatch(r"\d+(\.\d+)?", interval):
+            seconds = float(interval) / 1000.0 if row.get("addr_family") else float(interval)
+        views.append(VrrpView(
+            vrid=int(str(row["group"])),
+            interface=str(row["interface"]),
+            state=state,
+            priority=configured,
+            effective_priority=effective,
+            virtual_addresses=tuple(a for a in [_ip(row.get("virtual_ip_address"))] if a),
+            advert_interval=seconds,
+            preempt=str(row.get("preempt", "")).lower() == "enabled" if row.get("preempt") else None,
+            master_address=_ip(row.get("master_ip_address")),
+        ))
+    return views
+
+
+def parse_hsrp(text: str, device: str = "?", platform: str = "cisco_ios") -> list[VrrpView]:
+    """``show standby``: HSRP groups as VRRP views (Active -> master, Standby -> backup, others -> init)."""
+    views = []
+    for row in ntc_parse(platform, SHOW_STANDBY, text, device):
+        vip = _ip(row.get("virtual_ip"))
+        secondaries = [a for a in (_ip(s) for s in row.get("secondary_ips") or []) if a]
+        active = str(row.get("active_router") or "")
+        views.append(VrrpView(
+            vrid=int(str(row["group"])),
+            interface=str(row["interface"]),
+            state=_HSRP_STATES.get(str(row["state"]).lower(), "init"),
+            # The template captures the current priority only ("Priority 90 (configured 110)").
+            effective_priority=_int(row.get("priority")),
+            virtual_addresses=tuple([vip] if vip else []) + tuple(secondaries),
+            preempt=str(row.get("preemption", "")).lower() == "enabled" if row.get("preemption") else None,
+            master_address=_ip(active),
+        ))
+    return views
+
+
+def parse_interfaces_brief(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, bool]:
+    """``show ip interface brief``: name -> status up and protocol up."""
+    return {
+        str(r["interface"]): r.get("status") == "up" and r.get("proto") == "up"
+        for r in ntc_parse(platform, SHOW_IP_INTERFACE_BRIEF, text, device)
+    }
+
+
+def parse_ip_interfaces(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, dict[str, object]]:
+    """``show ip interface`` (filtered or not): name -> {"up": bool, "addresses": [cidr, ...]}."""
+    out: dict[str, dict[str, object]] = {}
+    for r in ntc_parse(platform, "show ip interface", text, device):
+        addrs = []
+        for ip, plen in zip(r.get("ip_address") or [], r.get("prefix_length") or []):
+            if _ip(ip) and str(plen).isdigit():
+                addrs.append(f"{ip}/{plen}")
+        out[str(r["interface"])] = {
+            "up": r.get("link_status") == "up" and r.get("protocol_status") == "up",
+            "addresses": addrs,
+        }
+    return out
+
+
+def parse_macs(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, str | None]:
+    """``show interfaces`` (filtered or not): name -> MAC as aa:bb:cc:dd:ee:ff (None when it has none)."""
+    out: dict[str, str | None] = {}
+    for r in ntc_parse(platform, "show interfaces", text, device):
+        mac = str(r.get("mac_address") or "").replace(".", "").lower()
+        out[str(r["interface"])] = ":".join(mac[i:i + 2] for i in range(0, 12, 2)) if len(mac) == 12 else None
+    return out
+
+
+def route_command(prefix: str) -> str:
+    net = ipaddress.IPv4Network(prefix)
+    return f"show ip route {net.network_address} {net.netmask}"
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show ip route A.B.C.D M.M.M.M``: is exactly ``prefix`` in the routing table?"""
+    fsm = textfsm.TextFSM(io.StringIO(ROUTE_ENTRY_TEMPLATE))
+    try:
+        rows = fsm.ParseText(text)
+    except textfsm.TextFSMError as exc:
+        raise ParseError(device, f"show ip route {prefix}: {exc}") from None
+    header = fsm.header
+    want = ipaddress.IPv4Network(prefix)
+    for row in rows:
+        entry = dict(zip(header, row))
+        if entry["PREFIX_LENGTH"] and ipaddress.IPv4Network(f"{entry['NETWORK']}/{entry['PREFIX_LENGTH']}", strict=False) == want:
+            return True
+    return False
+
+
+class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
+    spec = SPEC
+
+    def __init__(self, params):
+        super().__init__(params)
+        self._macs: dict[str, str | None] | None = None
+
+    @property
+    def ntc_platform(self) -> str:
+        return NTCTEMPLATES_LIB_MAPPER_REVERSE[self.spec.name]
+
+    def close(self) -> None:
+        self._macs = None
+        super().close()
+
+    def get_vrrp(self) -> list[VrrpView]:
+        p = self.ntc_platform
+        vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name, p)
+        if any(v.state == "init" for v in vrrp):
+            vrrp = mark_shutdown(vrrp, shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG)))
+        return vrrp + parse_hsrp(self.run_checked(SHOW_STANDBY), self.name, p)
+
+    def get_interfaces(self) -> dict[str, bool]:
+        return parse_interfaces_brief(self.run_checked(SHOW_IP_INTERFACE_BRIEF), self.name, self.ntc_platform)
+
+    def get_interface_details(self) -> dict[str, dict[str, object]]:
+        ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name, self.ntc_platform)
+        if self._macs is None:  # MACs do not change: one read per session
+            self._macs = parse_macs(self.run_checked(SHOW_INTERFACES_MAC), self.name, self.ntc_platform)
+        return {name: {"mac": self._macs.get(name), "addresses": info["addresses"]} for name, info in ips.items()}
+
+    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+        return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
+
+    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+        """One poll: VRRP, HSRP, one filtered ``show ip interface`` (state and addresses), the routes."""
+        ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name, self.ntc_platform)
+        return DeviceReading(
+            vrrp=tuple(self.get_vrrp()),
+            interfaces={k: bool(v["up"]) for k, v in ips.items()},
+            routes=self.get_routes(routes) if routes else {},
+            addresses={k: tuple(v["addresses"]) for k, v in ips.items()},  # type: ignore[arg-type]
+        )
+
+    def get_config(self) -> str:
+        return stable_config(self.run_checked("show running-config"))
+
+
+Driver = CiscoIosDriver

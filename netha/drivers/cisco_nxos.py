@@ -1,0 +1,260 @@
+"""Cisco NX-OS: VRRP (``vrrp N``; VRRPv3 ``vrrpv3 N address-family ipv4``) and HSRP (``hsrp N``).
+
+Reads use NX-OS's ``| json`` outputs (``TABLE_x`` / ``ROW_x``, where one row is an object and
+several are a list). A ``show`` of a feature that is not enabled is refused by the CLI; that
+means "no groups of that protocol", not an error. Pushes go through NAPALM's SSH driver for
+NX-OS (``nxos_ssh``: config lines, checkpoint rollback; replace via ``rollback running-config``),
+since netha manages devices over SSH and NX-API may be off.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Sequence
+
+from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
+
+from ..errors import ParseError
+from ..observe.types import VrrpStateName, VrrpView
+from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .napalm_push import NapalmPushMixin, load_json, mark_shutdown, prefix_of, shutdown_vrrp_groups, stable_config, table_rows
+
+log = logging.getLogger(__name__)
+
+SPEC = PlatformSpec(
+    name="cisco_nxos",
+    netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE["cisco_nxos"],
+    prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))?[>#]\s?",
+    error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous)", r"Syntax error while parsing"),
+)
+
+SHOW_VRRP = "show vrrp detail | json"
+SHOW_VRRPV3 = "show vrrpv3 | json"
+SHOW_HSRP = "show hsrp detail | json"
+SHOW_INTERFACE = "show interface | json"
+SHOW_IP_INTERFACE = "show ip interface | json"
+# Read only when a VRRP group is in Init: the JSON does not say whether it was shut down on purpose.
+SHOW_INTERFACE_CONFIG = "show running-config interface"
+
+_STATES: dict[str, VrrpStateName] = {"master": "master", "backup": "backup", "init": "init"}
+_HSRP_STATES: dict[str, VrrpStateName] = {"active": "master", "standby": "backup"}
+
+
+def _body(text: str, device: str, what: str) -> dict:
+    """The JSON object of an NX-OS ``| json`` output; {} when the device printed nothing (no rows)."""
+    if not text.strip():
+        return {}
+    data = load_json(text, device, what)
+    if not isinstance(data, dict):
+        raise ParseError(device, f"{what}: expected an object")
+    return data
+
+
+def _int(v: object) -> int | None:
+    try:
+        return int(str(v))
+    except ValueError:
+        return None
+
+
+def _ip(v: object) -> str | None:
+    """An IPv4 address, or None for a missing one (NX-OS prints 0.0.0.0 for "unknown")."""
+    try:
+        addr = ipaddress.IPv4Address(str(v))
+    except ValueError:
+        return None
+    return None if addr.is_unspecified else str(addr)
+
+
+def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrp detail | json``: ``TABLE_vrrp_group`` / ``ROW_vrrp_group`` (VRRPv2), IPv4 groups."""
+    views = []
+    for r in table_rows(_body(text, device, SHOW_VRRP), "TABLE_vrrp_group", "ROW_vrrp_group"):
+        if str(r.get("sh_group_type", "IPV4")).upper() not in ("IPV4", "IPV4_GROUP"):
+            continue
+        try:
+            vip = _ip(r.get("sh_vip_addr"))
+            prio = _int(r.get("sh_priority"))
+            views.append(VrrpView(
+                vrid=int(r["sh_group_id"]),
+                interface=str(r["sh_if_index"]),
+                state=_STATES.get(str(r.get("sh_group_state", "")).lower(), "unknown"),
+                priority=prio,
+                effective_priority=prio,
+                virtual_addresses=(vip,) if vip else (),
+                advert_interval=float(r["sh_adv_interval"]) if _int(r.get("sh_adv_interval")) is not None else None,
+                preempt=str(r["sh_group_preempt"]).lower() == "enable" if "sh_group_preempt" in r else None,
+            ))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(device, f"{SHOW_VRRP}: unexpected row ({exc})") from None
+    return views
+
+
+def parse_vrrpv3(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrpv3 | json``: ``TABLE_grp`` / ``ROW_grp``, IPv4 groups (advertisement interval in ms)."""
+    views = []
+    for r in table_rows(_body(text, device, SHOW_VRRPV3), "TABLE_grp", "ROW_grp"):
+        if str(r.get("af", "IPv4")).lower() != "ipv4":
+            continue
+        try:
+            vip = _ip(r.get("vip"))
+            prio = _int(r.get("priority"))
+            state = _STATES.get(str(r.get("state", "")).lower(), "unknown")
+            views.append(VrrpView(
+                vrid=int(r["id"]),
+                interface=str(r["intf"]),
+                state=state,
+                priority=prio,
+                effective_priority=prio,
+                virtual_addresses=(vip,) if vip else (),
+                advert_interval=int(r["adv"]) / 1000.0 if _int(r.get("adv")) is not None else None,
+                preempt=str(r["preempt"]).lower() == "enabled" if "preempt" in r else None,
+                master_address=_ip(r.get("m_addr")),
+            ))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(device, f"{SHOW_VRRPV3}: unexpected row ({exc})") from None
+    return views
+
+
+def parse_hsrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show hsrp detail | json``: ``TABLE_grp_detail`` / ``ROW_grp_detail``, IPv4 groups."""
+    views = []
+    for r in table_rows(_body(text, device, SHOW_HSRP), "TABLE_grp_detail", "ROW_grp_detail"):
+        if str(r.get("sh_group_type", "IPV4")).upper() != "IPV4":
+            continue
+        try:
+            vips = [a for a in [_ip(r.get("sh_vip"))] if a]
+            vips += [a for a in (_ip(s.get("sh_vip_sec")) for s in table_rows(r, "TABLE_grp_vip_sec", "ROW_grp_vip_sec")) if a]
+            views.append(VrrpView(
+                vrid=int(r["sh_group_num"]),
+                interface=str(r["sh_if_index"]),
+                state=_HSRP_STATES.get(str(r.get("sh_group_state", "")).lower(), "init"),
+                priority=_int(r.get("sh_cfg_prio")),
+                effective_priority=_int(r.get("sh_prio")),
+                virtual_addresses=tuple(vips),
+                transitions=_int(r.get("sh_num_of_state_changes")),
+                preempt=str(r["sh_preempt"]).lower() == "enabled" if "sh_preempt" in r else None,
+                master_address=_ip(r.get("sh_active_router_addr")),
+            ))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(device, f"{SHOW_HSRP}: unexpected row ({exc})") from None
+    return views
+
+
+def _row_up(r: dict) -> bool:
+    if "state" in r:
+        return str(r["state"]).lower() == "up"
+    return str(r.get("svi_line_proto", "")).lower() == "up"  # SVIs (Vlan10) report their own fields
+
+
+def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
+    """``show interface | json``: name -> operationally up (``state``; ``svi_line_proto`` for SVIs)."""
+    return {str(r["interface"]): _row_up(r)
+            for r in table_rows(_body(text, device, SHOW_INTERFACE), "TABLE_interface", "ROW_interface")
+            if "interface" in r}
+
+
+def parse_macs(text: str, device: str = "?") -> dict[str, str | None]:
+    """``show interface | json``: name -> MAC (``eth_hw_addr`` or ``svi_mac``), aa:bb:cc:dd:ee:ff."""
+    out: dict[str, str | None] = {}
+    for r in table_rows(_body(text, device, SHOW_INTERFACE), "TABLE_interface", "ROW_interface"):
+        if "interface" not in r:
+            continue
+        raw = str(r.get("eth_hw_addr") or r.get("svi_mac") or "").strip().replace(".", "").replace(":", "").lower()
+        out[str(r["interface"])] = ":".join(raw[i:i + 2] for i in range(0, 12, 2)) if len(raw) == 12 else None
+    return out
+
+
+def parse_ip_addresses(text: str, device: str = "?") -> dict[str, list[str]]:
+    """``show ip interface | json``: ``TABLE_intf`` / ``ROW_intf`` -> primary and secondary CIDRs."""
+    out: dict[str, list[str]] = {}
+    for r in table_rows(_body(text, device, SHOW_IP_INTERFACE), "TABLE_intf", "ROW_intf"):
+        name = r.get("intf-name")
+        if not name:
+            continue
+        addrs = out.setdefault(str(name), [])
+        try:
+            if _ip(r.get("prefix")) and _int(r.get("masklen")) is not None:
+                addrs.append(prefix_of(str(r["prefix"]), str(r["masklen"])))
+            for s in table_rows(r, "TABLE_secondary_address", "ROW_secondary_address"):
+                if _ip(s.get("prefix1")) and _int(s.get("masklen1")) is not None:
+                    addrs.append(prefix_of(str(s["prefix1"]), str(s["masklen1"])))
+        except ValueError as exc:
+            raise ParseError(device, f"{SHOW_IP_INTERFACE}: bad address ({exc})") from None
+    return out
+
+
+def route_command(prefix: str) -> str:
+    return f"show ip route {ipaddress.IPv4Network(prefix)} | json"
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show ip route PREFIX | json``: an ``ipprefix`` equal to ``prefix`` in some VRF/address family."""
+    want = ipaddress.IPv4Network(prefix)
+    for vrf in table_rows(_body(text, device, "show ip route"), "TABLE_vrf", "ROW_vrf"):
+        for af in table_rows(vrf, "TABLE_addrf", "ROW_addrf"):
+            for p in table_rows(af, "TABLE_prefix", "ROW_prefix"):
+                try:
+                    if ipaddress.IPv4Network(str(p.get("ipprefix")), strict=False) == want:
+                        return True
+                except ValueError:
+                    continue
+    return False
+
+
+class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
+    spec = SPEC
+    napalm_transport = "ssh"
+
+    def __init__(self, params):
+        super().__init__(params)
+        self._feature_off: set[str] = set()
+
+    def _show_feature(self, command: str) -> str:
+        """Output of a protocol's show command, or '' when the device refuses it (feature not enabled)."""
+        if command in self._feature_off:
+            return ""
+        out = self.run(command)
+        bad = self.rejected_line(out)
+        if bad:
+            log.info("%s: %r refused (%s): feature not enabled, no groups of it", self.name, command, bad)
+            self._feature_off.add(command)
+            return ""
+        return out
+
+    def close(self) -> None:
+        self._feature_off = set()
+        super().close()
+
+    def get_vrrp(self) -> list[VrrpView]:
+        vrrp = parse_vrrp(self._show_feature(SHOW_VRRP), self.name) + parse_vrrpv3(self._show_feature(SHOW_VRRPV3), self.name)
+        if any(v.state == "init" for v in vrrp):
+            vrrp = mark_shutdown(vrrp, shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG)))
+        return vrrp + parse_hsrp(self._show_feature(SHOW_HSRP), self.name)
+
+    def get_interfaces(self) -> dict[str, bool]:
+        return parse_interfaces(self.run_checked(SHOW_INTERFACE), self.name)
+
+    def get_interface_details(self) -> dict[str, dict[str, object]]:
+        macs = parse_macs(self.run_checked(SHOW_INTERFACE), self.name)
+        addrs = parse_ip_addresses(self.run_checked(SHOW_IP_INTERFACE), self.name)
+        return {name: {"mac": macs.get(name), "addresses": addrs.get(name, [])} for name in {*macs, *addrs}}
+
+    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+        return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
+
+    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+        """One poll: VRRP, VRRPv3, HSRP, interface state, IP addresses, the routes."""
+        return DeviceReading(
+            vrrp=tuple(self.get_vrrp()),
+            interfaces=self.get_interfaces(),
+            routes=self.get_routes(routes) if routes else {},
+            addresses={k: tuple(v) for k, v in parse_ip_addresses(self.run_checked(SHOW_IP_INTERFACE), self.name).items()},
+        )
+
+    def get_config(self) -> str:
+        return stable_config(self.run_checked("show running-config"))
+
+
+Driver = CiscoNxosDriver

@@ -1,0 +1,19 @@
+"""Cisco IOS-XE: the IOS driver with its own templates (VRRPv3 ``vrrp N address-family ipv4`` form).
+
+Reads are the IOS ones: ``show vrrp all`` prints the same layout for VRRPv3 groups (with
+"Address-Family IPv4"), and netutils maps ``cisco_xe`` to the ``cisco_ios`` ntc-templates.
+NAPALM's ``ios`` driver serves both.
+"""
+
+from __future__ import annotations
+
+from .cisco_ios import CiscoIosDriver, ios_spec
+
+SPEC = ios_spec("cisco_xe")
+
+
+class CiscoXeDriver(CiscoIosDriver):
+    spec = SPEC
+
+
+Driver = CiscoXeDriver

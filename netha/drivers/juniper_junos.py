@@ -1,0 +1,284 @@
+"""Juniper Junos: VRRP (``vrrp-group`` under an interface address), read with ``| display json``.
+
+Junos JSON wraps every value as ``[{"data": value}]`` and gathers repeated sibling elements
+into one list per name, so ``show vrrp detail`` (whose records are loose siblings inside
+``vrrp-interface``) is read by position: the i-th ``group`` belongs with the i-th ``vrrp-state``.
+
+Junos nests a VRRP group under the interface's *own* address (``family inet address
+198.19.50.2/24 vrrp-group 50``); netha's templates do not know that address, so they write the
+placeholder :data:`LOCAL_ADDRESS` and :meth:`JuniperJunosDriver.load_config` replaces it with
+the address that carries the group in the device's configuration, right before the push.
+Pushes go through NAPALM's ``junos`` driver (NETCONF over SSH: load, diff, commit; atomic).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+
+from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
+
+from ..errors import CommandRejected, ParseError
+from ..observe.types import VrrpStateName, VrrpView
+from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .napalm_push import NapalmPushMixin, as_list, load_json, stable_config
+
+SPEC = PlatformSpec(
+    name="juniper_junos",
+    netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE["juniper_junos"],
+    prompt_pattern=r"[\w.-]+@[\w.-]+[>#%]\s?",
+    error_patterns=(r"^error:", r"^syntax error", r"^unknown command"),
+    config_enter=("configure private",),
+    config_exit=("commit and-quit",),
+    comment_prefixes=("#",),
+)
+
+SHOW_VRRP = "show vrrp detail | display json"
+SHOW_TERSE = "show interfaces terse | display json"
+SHOW_INTERFACES = "show interfaces | display json"
+SHOW_CONFIG = "show configuration"
+
+# The template's stand-in for the member's own address on the interface (see the module doc).
+LOCAL_ADDRESS = "__local_address__"
+# What the device says when VRRP is not configured at all: no groups, not an error.
+_NO_VRRP = re.compile(r"vrrp.*(?:not running|not configured)|subsystem is not running", re.I)
+
+_STATES: dict[str, VrrpStateName] = {
+    "master": "master", "backup": "backup", "init": "init", "idle": "init", "bringup": "init", "transition": "init",
+}
+
+
+def data(node: object, key: str) -> str | None:
+    """Junos JSON leaf: ``{"key": [{"data": "v"}]}`` -> "v" (first occurrence)."""
+    values = data_all(node, key)
+    return values[0] if values else None
+
+
+def data_all(node: object, key: str) -> list[str]:
+    """Every occurrence of a leaf, in order."""
+    if not isinstance(node, dict):
+        return []
+    # Some releases keep the XML's whitespace: "\nge-0/0/1\n".
+    return [str(v["data"]).strip() for v in as_list(node.get(key)) if isinstance(v, dict) and "data" in v]
+
+
+def _root(text: str, device: str, what: str, key: str) -> list[dict]:
+    value = load_json(text, device, what)
+    if not isinstance(value, dict):
+        raise ParseError(device, f"{what}: expected an object")
+    return [n for n in as_list(value.get(key)) if isinstance(n, dict)]
+
+
+def split_interface(name: str) -> tuple[str, str]:
+    """'ge-0/0/1.0' -> ('ge-0/0/1', '0'); a name without a unit is unit 0."""
+    ifd, dot, unit = name.rpartition(".")
+    return (ifd, unit) if dot and unit.isdigit() else (name, "0")
+
+
+def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrp detail | display json``: one view per (logical interface, group)."""
+    if not text.strip() or _NO_VRRP.search(text):
+        return []
+    views = []
+    for info in _root(text, device, SHOW_VRRP, "vrrp-information"):
+        for vi in as_list(info.get("vrrp-interface")):
+            if not isinstance(vi, dict):
+                continue
+            groups = data_all(vi, "group")
+            names = data_all(vi, "interface")
+            if not names:  # detail layout: <vrrp-vlan><physical-interface/><unit/></vrrp-vlan> per record
+                names = [f"{data(v, 'physical-interface')}.{data(v, 'unit') or '0'}"
+                         for v in as_list(vi.get("vrrp-vlan")) if isinstance(v, dict)]
+            states = data_all(vi, "vrrp-state")
+            vips = data_all(vi, "virtual-ip-address")
+            for i, group in enumerate(groups):
+                if not group.isdigit() or i >= len(names):
+                    raise ParseError(device, f"{SHOW_VRRP}: record {i + 1} has no interface or group")
+                state = _STATES.get(states[i].lower(), "unknown") if i < len(states) else "unknown"
+                # Per-record values are only trusted when every record has one.
+                vip = vips[i] if len(vips) == len(groups) else None
+                views.append(VrrpView(
+                    vrid=int(group),
+                    interface=names[i],
+                    state=state,
+                    virtual_addresses=(vip,) if vip else (),
+                ))
+    return views
+
+
+def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
+    """``show interfaces terse | display json``: physical and logical names -> admin and oper up."""
+    out: dict[str, bool] = {}
+    for info in _root(text, device, SHOW_TERSE, "interface-information"):
+        for phy in as_list(info.get("physical-interface")):
+            name = data(phy, "name")
+            if not name:
+                continue
+            phy_up = data(phy, "admin-status") == "up" and data(phy, "oper-status") == "up"
+            out[name] = phy_up
+            for log in as_list(phy.get("logical-interface")):
+                lname = data(log, "name")
+                if lname:
+                    out[lname] = phy_up and data(log, "admin-status") == "up" and data(log, "oper-status") == "up"
+    return out
+
+
+def parse_addresses(text: str, device: str = "?") -> dict[str, list[str]]:
+    """``show interfaces terse | display json``: logical interface -> its inet addresses (CIDR)."""
+    out: dict[str, list[str]] = {}
+    for info in _root(text, device, SHOW_TERSE, "interface-information"):
+        for phy in as_list(info.get("physical-interface")):
+            for log in as_list(phy.get("logical-interface")):
+                lname = data(log, "name")
+                if not lname:
+                    continue
+                addrs = []
+                for fam in as_list(log.get("address-family")):
+                    if data(fam, "address-family-name") != "inet":
+                        continue
+                    for ia in as_list(fam.get("interface-address")):
+                        local = data(ia, "ifa-local")
+                        if local:  # a host address (loopback) is printed without its /32
+                            addrs.append(local if "/" in local else f"{local}/32")
+                out[lname] = addrs
+    return out
+
+
+def parse_macs(text: str, device: str = "?") -> dict[str, str]:
+    """``show interfaces | display json``: physical interface -> current MAC."""
+    out: dict[str, str] = {}
+    for info in _root(text, device, SHOW_INTERFACES, "interface-information"):
+        for phy in as_list(info.get("physical-interface")):
+            name, mac = data(phy, "name"), data(phy, "current-physical-address")
+            if name and mac:
+                out[name] = mac.lower()
+    return out
+
+
+def route_command(prefix: str) -> str:
+    return f"show route {ipaddress.IPv4Network(prefix)} exact table inet.0 | display json"
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show route PREFIX exact table inet.0 | display json``: a destination equal to ``prefix``."""
+    want = ipaddress.IPv4Network(prefix)
+    for info in _root(text, device, "show route", "route-information"):
+        for table in as_list(info.get("route-table")):
+            for rt in as_list(table.get("rt") if isinstance(table, dict) else None):
+                dest = data(rt, "rt-destination")
+                if dest and ipaddress.IPv4Network(dest, strict=False) == want:
+                    return True
+    return False
+
+
+def vrrp_address_command(ifd: str, unit: str) -> str:
+    return f"show configuration interfaces {ifd} unit {unit} family inet | display set"
+
+
+def resolve_local_address(config_set: str, ifd: str, unit: str, vrid: int) -> str | None:
+    """The interface address that carries ``vrrp-group vrid`` (from ``... | display set`` lines)."""
+    pat = re.compile(
+        rf"^set interfaces {re.escape(ifd)} unit {re.escape(unit)} family inet address (\S+) vrrp-group {vrid}(?:\s|$)"
+    )
+    found = {m.group(1) for ln in config_set.splitlines() if (m := pat.match(ln.strip()))}
+    return found.pop() if len(found) == 1 else None
+
+
+_PLACEHOLDER_LINE = re.compile(
+    rf"^(?:set|delete) interfaces (\S+) unit (\d+) family inet address {LOCAL_ADDRESS} vrrp-group (\d+)(?:\s|$)"
+)
+
+
+class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
+    spec = SPEC
+    atomic_commit = True
+
+    def __init__(self, params):
+        super().__init__(params)
+        self._macs: dict[str, str] | None = None
+
+    def close(self) -> None:
+        self._macs = None
+        super().close()
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get_vrrp(self) -> list[VrrpView]:
+        out = self.run(SHOW_VRRP)
+        if _NO_VRRP.search(out):
+            return []
+        bad = self.rejected_line(out)
+        if bad:
+            raise CommandRejected(self.name, f"{SHOW_VRRP!r} rejected: {bad}")
+        return parse_vrrp(out, self.name)
+
+    def get_interfaces(self) -> dict[str, bool]:
+        return parse_interfaces(self.run_checked(SHOW_TERSE), self.name)
+
+    def get_interface_details(self) -> dict[str, dict[str, object]]:
+        addrs = parse_addresses(self.run_checked(SHOW_TERSE), self.name)
+        if self._macs is None:  # MACs do not change: one (long) read per session
+            self._macs = parse_macs(self.run_checked(SHOW_INTERFACES), self.name)
+        return {name: {"mac": self._macs.get(split_interface(name)[0]), "addresses": a} for name, a in addrs.items()}
+
+    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+        return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
+
+    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+        """One poll: VRRP, one ``show interfaces terse`` (state and addresses), the routes."""
+        terse = self.run_checked(SHOW_TERSE)
+        return DeviceReading(
+            vrrp=tuple(self.get_vrrp()),
+            interfaces=parse_interfaces(terse, self.name),
+            routes=self.get_routes(routes) if routes else {},
+            addresses={k: tuple(v) for k, v in parse_addresses(terse, self.name).items()},
+        )
+
+    def get_config(self) -> str:
+        return stable_config(self.run_checked(SHOW_CONFIG))
+
+    # -- changes ---------------------------------------------------------------------------------
+    def resolve_lines(self, lines: Sequence[str]) -> list[str]:
+        """Replace :data:`LOCAL_ADDRESS` with the address that carries the VRRP group on the device."""
+        cache: dict[tuple[str, str, int], str] = {}
+        out = []
+        for line in lines:
+            m = _PLACEHOLDER_LINE.match(line.strip())
+            if m:
+                ifd, unit, vrid = m.group(1), m.group(2), int(m.group(3))
+                key = (ifd, unit, vrid)
+                if key not in cache:
+                    found = resolve_local_address(self.run_checked(vrrp_address_command(ifd, unit)), ifd, unit, vrid)
+                    if found is None:
+                        raise CommandRejected(self.name, f"no single address on {ifd}.{unit} carries vrrp-group {vrid}")
+                    cache[key] = found
+                line = line.replace(LOCAL_ADDRESS, cache[key])
+            out.append(line)
+        return out
+
+    def load_config(self, lines: Sequence[str]) -> str:
+        return super().load_config(self.resolve_lines(lines))
+
+    def prepare_napalm(self, device) -> None:
+        """Make PyEZ/ncclient check the host key like the CLI session does (PyEZ does not by default)."""
+        p = self.params
+        pyez = getattr(device, "device", None)
+        if pyez is None or not p.strict_host_key_checking:
+            return
+        if p.known_hosts is not None:
+            conf = f"Host *\n    UserKnownHostsFile {p.known_hosts}\n    StrictHostKeyChecking yes\n"
+            path = self.napalm_private_file("ssh_config", conf)
+            if hasattr(pyez, "_ssh_config"):
+                pyez._ssh_config = path
+        if hasattr(pyez, "_hostkey_verify"):
+            pyez._hostkey_verify = True
+
+    def napalm_optional_args(self) -> dict[str, object]:
+        p = self.params
+        args: dict[str, object] = {"port": p.port}
+        if p.key_file:
+            args["key_file"] = str(p.key_file)
+        return args
+
+
+Driver = JuniperJunosDriver

@@ -1,0 +1,487 @@
+"""Vendor drivers without devices: parsers on captured output, and the drivers' commands and pushes.
+
+Every fixture file ``fixtures/<platform>/<command>/<case>.txt`` is a test case with its expected
+result beside it (``<case>.expected.json``; ``{"error": "..."}`` when the parser must refuse it).
+The outputs are written from the vendors' documented formats, not captured on a lab device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE, NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAPPER_REVERSE
+
+from netha.drivers import arista_eos, cisco_ios, cisco_nxos, cisco_xe, driver_class, juniper_junos
+from netha.drivers.napalm_push import napalm_driver_name, shutdown_vrrp_groups, stable_config
+from netha.errors import CommandRejected, ConnectionFailed, ParseError
+from netha.observe.types import VrrpView
+from netha.transport.ssh import SshParams
+
+FIX = Path(__file__).parent / "fixtures"
+VENDORS = ("cisco_ios", "cisco_xe", "arista_eos", "juniper_junos", "cisco_nxos")
+
+
+def _views(fn: Callable) -> Callable:
+    return lambda text: [dataclasses.asdict(v) for v in fn(text, "r1")]
+
+
+def _route(fn: Callable) -> Callable:
+    def run(text: str, expected: dict) -> dict:
+        return {"prefix": expected["prefix"], "present": fn(text, expected["prefix"], "r1")}
+    return run
+
+
+def _resolve(text: str, expected: dict) -> dict:
+    found = juniper_junos.resolve_local_address(text, expected["ifd"], expected["unit"], expected["vrid"])
+    return {**expected, "address": found}
+
+
+XE_NTC = NTCTEMPLATES_LIB_MAPPER_REVERSE["cisco_xe"]
+
+# (platform, command folder) -> parser of the text (or of the text and the expected value, for
+# results that depend on the question asked: routes, address resolution).
+PARSERS: dict[tuple[str, str], Callable] = {
+    ("cisco_ios", "show_vrrp_all"): _views(cisco_ios.parse_vrrp),
+    ("cisco_xe", "show_vrrp_all"): _views(lambda t, d: cisco_ios.parse_vrrp(t, d, XE_NTC)),
+    ("cisco_ios", "show_standby"): _views(cisco_ios.parse_hsrp),
+    ("cisco_ios", "show_ip_interface_brief"): lambda t: cisco_ios.parse_interfaces_brief(t, "r1"),
+    ("cisco_ios", "show_ip_interface"): lambda t: cisco_ios.parse_ip_interfaces(t, "r1"),
+    ("cisco_ios", "show_interfaces"): lambda t: cisco_ios.parse_macs(t, "r1"),
+    ("cisco_ios", "show_ip_route"): _route(cisco_ios.parse_route),
+    ("cisco_ios", "running_config_interfaces"): lambda t: sorted(map(list, shutdown_vrrp_groups(t))),
+    ("arista_eos", "show_vrrp_all_json"): _views(arista_eos.parse_vrrp),
+    ("arista_eos", "show_ip_virtual_router_json"): _views(arista_eos.parse_varp),
+    ("arista_eos", "show_interfaces_json"): lambda t: {
+        "up": arista_eos.parse_interfaces(t, "r1"), "details": arista_eos.parse_interface_details(t, "r1")},
+    ("arista_eos", "show_ip_route_json"): _route(arista_eos.parse_route),
+    ("juniper_junos", "show_vrrp_detail_json"): _views(juniper_junos.parse_vrrp),
+    ("juniper_junos", "show_interfaces_terse_json"): lambda t: {
+        "up": juniper_junos.parse_interfaces(t, "r1"), "addresses": juniper_junos.parse_addresses(t, "r1")},
+    ("juniper_junos", "show_interfaces_json"): lambda t: juniper_junos.parse_macs(t, "r1"),
+    ("juniper_junos", "show_route_json"): _route(juniper_junos.parse_route),
+    ("juniper_junos", "show_configuration_inet_set"): _resolve,
+    ("cisco_nxos", "show_vrrp_detail_json"): _views(cisco_nxos.parse_vrrp),
+    ("cisco_nxos", "show_vrrpv3_json"): _views(cisco_nxos.parse_vrrpv3),
+    ("cisco_nxos", "show_hsrp_detail_json"): _views(cisco_nxos.parse_hsrp),
+    ("cisco_nxos", "show_interface_json"): lambda t: {
+        "up": cisco_nxos.parse_interfaces(t, "r1"), "macs": cisco_nxos.parse_macs(t, "r1")},
+    ("cisco_nxos", "show_ip_interface_json"): lambda t: cisco_nxos.parse_ip_addresses(t, "r1"),
+    ("cisco_nxos", "show_ip_route_json"): _route(cisco_nxos.parse_route),
+    ("cisco_nxos", "running_config_interface"): lambda t: sorted(map(list, shutdown_vrrp_groups(t))),
+}
+_NEEDS_EXPECTED = {k for k, fn in PARSERS.items() if k[1] in (
+    "show_ip_route", "show_ip_route_json", "show_route_json", "show_configuration_inet_set")}
+
+
+def parse_case(key: tuple[str, str], path: Path, expected=None):
+    fn = PARSERS[key]
+    out = fn(path.read_text(), expected) if key in _NEEDS_EXPECTED else fn(path.read_text())
+    return json.loads(json.dumps(out))
+
+
+def _cases():
+    for key in PARSERS:
+        for path in sorted((FIX / key[0] / key[1]).glob("*.txt")):
+            yield pytest.param(key, path, id=f"{key[0]}/{key[1]}/{path.stem}")
+
+
+@pytest.mark.parametrize("key,path", list(_cases()))
+def test_parser_on_captured_output(key, path):
+    expected = json.loads(path.with_suffix(".expected.json").read_text())
+    if isinstance(expected, dict) and set(expected) == {"error"}:
+        with pytest.raises(ParseError, match=f"^r1: .*{expected['error']}"):
+            parse_case(key, path, expected)
+        return
+    assert parse_case(key, path, expected) == expected
+
+
+@pytest.mark.parametrize("key", list(PARSERS), ids=lambda k: f"{k[0]}/{k[1]}")
+def test_every_parser_has_several_cases_and_every_case_an_expectation(key):
+    cases = sorted((FIX / key[0] / key[1]).glob("*.txt"))
+    assert len(cases) >= 2, f"{key}: a parser needs several captured outputs"
+    for case in cases:
+        assert case.with_suffix(".expected.json").is_file(), f"{case} has no expected result"
+
+
+def test_vrrp_parsers_cover_master_backup_several_and_empty():
+    for key in PARSERS:
+        if not key[1].startswith(("show_vrrp", "show_standby", "show_hsrp")):
+            continue
+        states = set()
+        sizes = set()
+        for path in (FIX / key[0] / key[1]).glob("*.txt"):
+            expected = json.loads(path.with_suffix(".expected.json").read_text())
+            if isinstance(expected, list):
+                states |= {v["state"] for v in expected}
+                sizes.add(len(expected))
+        assert {"master", "backup", "init"} <= states, key
+        assert 0 in sizes and max(sizes) >= 2, key
+
+
+# -- platform data comes from netutils, not from a table of our own ------------------------------
+
+@pytest.mark.parametrize("platform", VENDORS)
+def test_platform_is_a_driver_with_netutils_names(platform):
+    cls = driver_class(platform)
+    assert cls.spec.name == platform
+    assert cls.spec.netmiko_device_type == NETMIKO_LIB_MAPPER_REVERSE[platform]
+    expected_napalm = NAPALM_LIB_MAPPER_REVERSE[platform] + ("_ssh" if platform == "cisco_nxos" else "")
+    assert napalm_driver_name(platform, cls.napalm_transport) == expected_napalm
+
+
+def test_napalm_driver_names():
+    assert napalm_driver_name("cisco_xe") == "ios"
+    assert napalm_driver_name("arista_eos") == "eos"
+    assert napalm_driver_name("juniper_junos") == "junos"
+    assert napalm_driver_name("cisco_nxos") == "nxos"
+    assert napalm_driver_name("cisco_nxos", "ssh") == "nxos_ssh"
+    assert napalm_driver_name("arista_eos", "ssh") == "eos"  # NAPALM's eos driver takes transport=ssh instead
+
+
+# -- drivers with a scripted CLI: which commands, how the answers combine --------------------------
+
+def _params(**kw) -> SshParams:
+    return SshParams(device="d1", host="198.19.255.1", username="netops", password="x", **kw)
+
+
+class ScriptedCli:
+    """Stands in for the SSH channel: answers each command from a dict (missing -> empty output)."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.sent: list[str] = []
+
+    def __call__(self, command: str, timeout: float | None = None) -> str:
+        self.sent.append(command)
+        return self.answers.get(command, "")
+
+
+def _fixture(platform: str, command: str, case: str) -> str:
+    return (FIX / platform / command / f"{case}.txt").read_text()
+
+
+def _driver(cls, answers: dict[str, str]):
+    drv = cls(_params())
+    drv.run = ScriptedCli(answers)  # type: ignore[method-assign]
+    return drv
+
+
+def test_ios_read_is_vrrp_hsrp_one_interface_command_and_the_routes():
+    drv = _driver(cisco_ios.CiscoIosDriver, {
+        cisco_ios.SHOW_VRRP: _fixture("cisco_ios", "show_vrrp_all", "master"),
+        cisco_ios.SHOW_STANDBY: _fixture("cisco_ios", "show_standby", "standby"),
+        cisco_ios.SHOW_IP_INTERFACE: _fixture("cisco_ios", "show_ip_interface", "static_gateway_held"),
+        "show ip route 0.0.0.0 0.0.0.0": _fixture("cisco_ios", "show_ip_route", "default_present"),
+    })
+    reading = drv.read(["0.0.0.0/0"])
+    assert [(v.vrid, v.state) for v in reading.vrrp] == [(10, "master"), (40, "backup")]
+    assert reading.interfaces["Vlan10"] is True and reading.interfaces["TenGigabitEthernet1/1/1"] is False
+    assert reading.addresses["Vlan10"] == ("198.19.10.2/24", "198.19.10.1/24")
+    assert reading.routes == {"0.0.0.0/0": True}
+    assert drv.run.sent == [cisco_ios.SHOW_IP_INTERFACE, cisco_ios.SHOW_VRRP, cisco_ios.SHOW_STANDBY,
+                            "show ip route 0.0.0.0 0.0.0.0"]
+
+
+def test_ios_group_in_init_is_checked_against_the_config_for_a_resign():
+    drv = _driver(cisco_xe.CiscoXeDriver, {
+        cisco_ios.SHOW_VRRP: _fixture("cisco_xe", "show_vrrp_all", "several_groups"),
+        cisco_ios.SHOW_INTERFACE_CONFIG: "interface Vlan20\n vrrp 20 address-family ipv4\n  shutdown\n",
+    })
+    views = {v.vrid: v for v in drv.get_vrrp()}
+    assert views[20].state == "init" and views[20].shutdown is True   # resigned by netha: standby
+    assert views[30].state == "init" and views[30].shutdown is False  # interface down: a failure
+    assert cisco_ios.SHOW_INTERFACE_CONFIG in drv.run.sent
+
+
+def test_ios_does_not_read_the_config_when_no_group_is_in_init():
+    drv = _driver(cisco_ios.CiscoIosDriver, {cisco_ios.SHOW_VRRP: _fixture("cisco_ios", "show_vrrp_all", "backup")})
+    drv.get_vrrp()
+    assert cisco_ios.SHOW_INTERFACE_CONFIG not in drv.run.sent
+
+
+def test_ios_interface_details_read_macs_once_per_session():
+    drv = _driver(cisco_ios.CiscoIosDriver, {
+        cisco_ios.SHOW_IP_INTERFACE: _fixture("cisco_ios", "show_ip_interface", "static_gateway_held"),
+        cisco_ios.SHOW_INTERFACES_MAC: _fixture("cisco_ios", "show_interfaces", "macs"),
+    })
+    first = drv.get_interface_details()
+    drv.get_interface_details()
+    assert first["Vlan10"] == {"mac": "70:b3:17:1e:3c:41", "addresses": ["198.19.10.2/24", "198.19.10.1/24"]}
+    assert drv.run.sent.count(cisco_ios.SHOW_INTERFACES_MAC) == 1
+
+
+def test_ios_route_command_asks_for_the_exact_prefix():
+    assert cisco_ios.route_command("198.19.2.0/24") == "show ip route 198.19.2.0 255.255.255.0"
+
+
+def test_ios_refusal_is_rejected_but_a_missing_route_is_an_answer():
+    drv = _driver(cisco_ios.CiscoIosDriver, {
+        "show ip route 0.0.0.0 0.0.0.0": "% Network not in table",
+        cisco_ios.SHOW_VRRP: "show vrrp all\n          ^\n% Invalid input detected at '^' marker.",
+    })
+    assert drv.get_routes(["0.0.0.0/0"]) == {"0.0.0.0/0": False}
+    with pytest.raises(CommandRejected, match="^d1: .*Invalid input"):
+        drv.get_vrrp()
+
+
+def test_eos_read_combines_vrrp_and_varp_and_one_interfaces_command():
+    drv = _driver(arista_eos.AristaEosDriver, {
+        arista_eos.SHOW_VRRP: _fixture("arista_eos", "show_vrrp_all_json", "several_groups"),
+        arista_eos.SHOW_VARP: _fixture("arista_eos", "show_ip_virtual_router_json", "active"),
+        arista_eos.SHOW_INTERFACES: _fixture("arista_eos", "show_interfaces_json", "uplink_down"),
+    })
+    reading = drv.read()
+    assert [(v.vrid, v.interface, v.state, v.shutdown) for v in reading.vrrp] == [
+        (100, "Vlan100", "master", False), (101, "Vlan101", "init", True), (102, "Vlan102", "init", False),
+        (arista_eos.VARP_VRID, "Vlan200", "master", False)]
+    assert reading.interfaces["Ethernet49/1"] is False
+    assert drv.run.sent.count(arista_eos.SHOW_INTERFACES) == 1
+
+
+def test_junos_read_and_macs_of_logical_interfaces():
+    drv = _driver(juniper_junos.JuniperJunosDriver, {
+        juniper_junos.SHOW_VRRP: _fixture("juniper_junos", "show_vrrp_detail_json", "master"),
+        juniper_junos.SHOW_TERSE: _fixture("juniper_junos", "show_interfaces_terse_json", "uplink_down"),
+        juniper_junos.SHOW_INTERFACES: _fixture("juniper_junos", "show_interfaces_json", "macs"),
+        juniper_junos.route_command("0.0.0.0/0"): _fixture("juniper_junos", "show_route_json", "default_present"),
+    })
+    reading = drv.read(["0.0.0.0/0"])
+    assert [(v.interface, v.vrid, v.state) for v in reading.vrrp] == [("ge-0/0/1.0", 50, "master")]
+    assert reading.interfaces["ge-0/0/0.0"] is False and reading.routes == {"0.0.0.0/0": True}
+    assert drv.get_interface_details()["ge-0/0/1.0"] == {"mac": "2c:6b:f5:01:02:01", "addresses": ["198.19.50.2/24"]}
+
+
+def test_junos_without_vrrp_configured_has_no_groups():
+    drv = _driver(juniper_junos.JuniperJunosDriver, {juniper_junos.SHOW_VRRP: "error: the vrrp subsystem is not running"})
+    assert drv.get_vrrp() == []
+
+
+def test_junos_interface_name_split():
+    assert juniper_junos.split_interface("ge-0/0/1.0") == ("ge-0/0/1", "0")
+    assert juniper_junos.split_interface("ae0.120") == ("ae0", "120")
+    assert juniper_junos.split_interface("irb") == ("irb", "0")
+
+
+def test_nxos_feature_not_enabled_means_no_groups_and_is_asked_once():
+    refused = "% Invalid command at '^' marker."
+    drv = _driver(cisco_nxos.CiscoNxosDriver, {
+        cisco_nxos.SHOW_VRRP: _fixture("cisco_nxos", "show_vrrp_detail_json", "several_groups"),
+        cisco_nxos.SHOW_VRRPV3: refused,
+        cisco_nxos.SHOW_HSRP: refused,
+        cisco_nxos.SHOW_INTERFACE_CONFIG: _fixture("cisco_nxos", "running_config_interface", "none_shut"),
+    })
+    assert [v.vrid for v in drv.get_vrrp()] == [10, 20, 30]
+    drv.get_vrrp()
+    assert drv.run.sent.count(cisco_nxos.SHOW_HSRP) == 1 and drv.run.sent.count(cisco_nxos.SHOW_VRRP) == 2
+
+
+def test_nxos_details_merge_macs_and_secondary_addresses():
+    drv = _driver(cisco_nxos.CiscoNxosDriver, {
+        cisco_nxos.SHOW_INTERFACE: _fixture("cisco_nxos", "show_interface_json", "uplink_down"),
+        cisco_nxos.SHOW_IP_INTERFACE: _fixture("cisco_nxos", "show_ip_interface_json", "static_gateway_held"),
+    })
+    details = drv.get_interface_details()
+    assert details["Vlan10"] == {"mac": "52:54:00:12:34:00", "addresses": ["198.19.10.2/24", "198.19.10.1/24"]}
+    assert details["Ethernet1/2"]["addresses"] == []
+
+
+@pytest.mark.parametrize("garbage", ["hello", "{not json", "% Invalid input detected"])
+@pytest.mark.parametrize("parse", [arista_eos.parse_vrrp, cisco_nxos.parse_vrrp, juniper_junos.parse_vrrp,
+                                   juniper_junos.parse_interfaces, cisco_nxos.parse_interfaces])
+def test_garbage_is_a_parse_error_naming_the_device(parse, garbage):
+    with pytest.raises(ParseError, match="^r9: "):
+        parse(garbage, "r9")
+
+
+# -- configs ----------------------------------------------------------------------------------
+
+def test_stable_config_drops_lines_that_change_on_every_commit():
+    ios = ("Building configuration...\n\nCurrent configuration : 4242 bytes\n!\n"
+           "! Last configuration change at 10:00:01 UTC Wed Nov 25 2026 by netops\n"
+           "! NVRAM config last updated at 10:00:02 UTC Wed Nov 25 2026 by netops\n!\nversion 17.9\nhostname d1\nend\n")
+    junos = "## Last commit: 2026-11-25 10:00:01 UTC by netops\nversion 21.4R3;\nsystem {\n    host-name edge1;\n}\n"
+    nxos = "\n!Command: show running-config\n!Running configuration last done at: Wed Nov 25 10:00:01 2026\n!Time: Wed Nov 25 10:00:09 2026\n\nversion 10.2(5)\nhostname n1\n"
+    assert stable_config(ios) == "!\n!\nversion 17.9\nhostname d1\nend\n"
+    assert stable_config(junos) == "version 21.4R3;\nsystem {\n    host-name edge1;\n}\n"
+    assert stable_config(nxos) == "version 10.2(5)\nhostname n1\n"
+
+
+# -- pushes through NAPALM (a fake NAPALM driver object) ------------------------------------------
+
+class FakeNapalm:
+    def __init__(self, diff="+ vrrp 10 priority 254", fail: dict[str, Exception] | None = None):
+        self.diff = diff
+        self.fail = fail or {}
+        self.calls: list[tuple[str, str | None]] = []
+
+    def _call(self, name, arg=None):
+        self.calls.append((name, arg))
+        if name in self.fail:
+            raise self.fail[name]
+
+    def load_merge_candidate(self, filename=None, config=None):
+        self._call("load_merge_candidate", config)
+
+    def load_replace_candidate(self, filename=None, config=None):
+        self._call("load_replace_candidate", config)
+
+    def compare_config(self):
+        self._call("compare_config")
+        return self.diff
+
+    def commit_config(self, message="", revert_in=None):
+        self._call("commit_config")
+
+    def discard_config(self):
+        self._call("discard_config")
+
+    def rollback(self):
+        self._call("rollback")
+
+    def close(self):
+        self._call("close")
+
+
+def _pusher(cls=cisco_xe.CiscoXeDriver, fake=None):
+    drv = cls(_params())
+    drv._napalm = fake or FakeNapalm()
+    return drv, drv._napalm
+
+
+def test_load_config_merges_compares_commits_and_returns_the_diff():
+    drv, fake = _pusher()
+    lines = ["interface Vlan10", " vrrp 10 address-family ipv4", "  priority 254", "! comment", ""]
+    assert drv.load_config(lines) == "+ vrrp 10 priority 254"
+    assert [c[0] for c in fake.calls] == ["load_merge_candidate", "compare_config", "commit_config"]
+    assert fake.calls[0][1] == "interface Vlan10\n vrrp 10 address-family ipv4\n  priority 254\n"
+
+
+def test_load_config_without_a_difference_commits_nothing():
+    drv, fake = _pusher(fake=FakeNapalm(diff=""))
+    assert drv.load_config(["interface Vlan10", " vrrp 10 priority 120"]) == ""
+    assert [c[0] for c in fake.calls] == ["load_merge_candidate", "compare_config", "discard_config"]
+
+
+def test_rejected_candidate_is_discarded_and_reported_with_the_device_name():
+    from napalm.base.exceptions import MergeConfigException
+
+    drv, fake = _pusher(fake=FakeNapalm(fail={"load_merge_candidate": MergeConfigException("% Invalid input detected")}))
+    with pytest.raises(CommandRejected, match="^d1: merge rejected: % Invalid input detected"):
+        drv.load_config(["interface Vlan10", " vrrp 10 bogus"])
+    assert [c[0] for c in fake.calls] == ["load_merge_candidate", "discard_config"]
+
+
+def test_failed_commit_is_discarded():
+    from napalm.base.exceptions import CommitError
+
+    drv, fake = _pusher(arista_eos.AristaEosDriver, FakeNapalm(fail={"commit_config": CommitError("session aborted")}))
+    with pytest.raises(CommandRejected, match="^d1: merge commit rejected: session aborted"):
+        drv.load_config(["interface Vlan100", "   vrrp 100 priority-level 254"])
+    assert [c[0] for c in fake.calls][-1] == "discard_config"
+
+
+def test_lost_session_during_a_push_is_a_connection_failure_and_drops_the_session():
+    drv, fake = _pusher(fake=FakeNapalm(fail={"commit_config": EOFError("socket closed")}))
+    with pytest.raises(ConnectionFailed, match="^d1: NAPALM session lost during merge commit"):
+        drv.load_config(["interface Vlan10", " vrrp 10 priority 254"])
+    assert drv._napalm is None and ("close", None) in fake.calls
+
+
+def test_replace_config_uses_the_device_replace_on_a_stable_config():
+    drv, fake = _pusher(cisco_nxos.CiscoNxosDriver)
+    drv.replace_config("!Time: Wed Nov 25 10:00:09 2026\nhostname n1\ninterface Vlan10\n  vrrp 10\n    priority 120\n")
+    assert fake.calls[0] == ("load_replace_candidate", "hostname n1\ninterface Vlan10\n  vrrp 10\n    priority 120\n")
+    assert [c[0] for c in fake.calls] == ["load_replace_candidate", "compare_config", "commit_config"]
+    with pytest.raises(CommandRejected, match="empty"):
+        drv.replace_config("\n")
+
+
+def test_rollback_only_undoes_this_session_commit():
+    drv, fake = _pusher()
+    with pytest.raises(CommandRejected, match="no change committed"):
+        drv.rollback_last_commit()
+    drv.load_config(["interface Vlan10", " vrrp 10 priority 254"])
+    drv.rollback_last_commit()
+    assert fake.calls[-1] == ("rollback", None)
+
+
+def test_napalm_session_failure_names_the_device(monkeypatch):
+    import napalm
+
+    def broken(name):
+        class Broken:
+            def __init__(self, **kw):
+                raise ConnectionRefusedError("connection refused")
+        return Broken
+
+    monkeypatch.setattr(napalm, "get_network_driver", broken)
+    drv = cisco_ios.CiscoIosDriver(_params())
+    with pytest.raises(ConnectionFailed, match=r"^d1: NAPALM \(ios\) session to 198.19.255.1:22 failed: connection refused"):
+        drv.load_config(["interface Vlan10", " vrrp 10 priority 254"])
+
+
+def test_napalm_connection_arguments_follow_the_ssh_settings(tmp_path):
+    kh = tmp_path / "known_hosts"
+    eos = arista_eos.AristaEosDriver(_params(known_hosts=kh, port=2222))
+    args = eos.napalm_optional_args()
+    assert args["transport"] == "ssh" and args["port"] == 2222
+    assert args["ssh_strict"] is True and args["alt_host_keys"] is True and args["alt_key_file"] == str(kh)
+    junos = juniper_junos.JuniperJunosDriver(_params(known_hosts=kh))
+    assert junos.napalm_optional_args() == {"port": 22}
+
+
+def test_junos_napalm_session_checks_the_host_key(tmp_path):
+    kh = tmp_path / "known_hosts"
+    drv = juniper_junos.JuniperJunosDriver(_params(known_hosts=kh))
+
+    class PyEz:
+        _hostkey_verify = False
+        _ssh_config = None
+
+    class NapalmJunos:
+        device = PyEz()
+
+    dev = NapalmJunos()
+    drv.prepare_napalm(dev)
+    assert dev.device._hostkey_verify is True
+    conf = Path(dev.device._ssh_config)
+    assert f"UserKnownHostsFile {kh}" in conf.read_text() and (conf.stat().st_mode & 0o777) == 0o600
+    drv.close_napalm()
+    assert not conf.exists()
+
+
+def test_junos_push_resolves_the_local_address_of_the_group():
+    drv = _driver(juniper_junos.JuniperJunosDriver, {
+        juniper_junos.vrrp_address_command("ge-0/0/1", "0"): _fixture("juniper_junos", "show_configuration_inet_set", "one_group"),
+    })
+    drv._napalm = FakeNapalm()
+    drv.load_config(["set interfaces ge-0/0/1 unit 0 family inet address __local_address__ vrrp-group 50 priority 254"])
+    assert drv._napalm.calls[0] == (
+        "load_merge_candidate", "set interfaces ge-0/0/1 unit 0 family inet address 198.19.50.2/24 vrrp-group 50 priority 254\n")
+
+
+def test_junos_push_refuses_when_no_address_carries_the_group():
+    drv = _driver(juniper_junos.JuniperJunosDriver, {
+        juniper_junos.vrrp_address_command("ge-0/0/1", "0"): "set interfaces ge-0/0/1 unit 0 family inet address 198.19.50.2/24",
+    })
+    drv._napalm = FakeNapalm()
+    with pytest.raises(CommandRejected, match="^d1: no single address on ge-0/0/1.0 carries vrrp-group 50"):
+        drv.load_config(["set interfaces ge-0/0/1 unit 0 family inet address __local_address__ vrrp-group 50 priority 1"])
+    assert drv._napalm.calls == []
+
+
+def test_close_closes_the_napalm_session_too():
+    drv, fake = _pusher()
+    drv.close()
+    assert ("close", None) in fake.calls and drv._napalm is None
+
+
+def test_vrrp_view_type_is_what_the_parsers_return():
+    # The expected files are dataclasses.asdict(VrrpView): a new field must show up in them too.
+    fields = {f.name for f in dataclasses.fields(VrrpView)}
+    sample = json.loads((FIX / "cisco_ios" / "show_vrrp_all" / "master.expected.json").read_text())[0]
+    assert set(sample) == fields
