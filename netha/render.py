@@ -46,6 +46,7 @@ class ChangeValues:
     enabled: bool = True
     protocol: Literal["vrrp", "hsrp", "varp"] = "vrrp"
     version: int = 3
+    local_address: ipaddress.IPv4Interface | None = None  # the member's own address on the interface
 
     def __post_init__(self) -> None:
         if not isinstance(self.interface, str) or not _IFACE.match(self.interface):
@@ -54,8 +55,10 @@ class ChangeValues:
             raise TemplateError(f"invalid VRID {self.vrid!r} (1-255)")
         if self.priority is not None and (type(self.priority) is not int or not 1 <= self.priority <= 254):
             raise TemplateError(f"invalid priority {self.priority!r} (1-254)")
-        if self.address is not None and not isinstance(self.address, ipaddress.IPv4Interface):
-            raise TemplateError(f"invalid address {self.address!r}")
+        for name in ("address", "local_address"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, ipaddress.IPv4Interface):
+                raise TemplateError(f"invalid {name} {value!r}")
         if self.mode not in ("vrrp", "static"):
             raise TemplateError(f"invalid mode {self.mode!r}")
         if self.protocol not in ("vrrp", "hsrp", "varp"):

@@ -71,7 +71,20 @@ def execute_plan(inv: Inventory, observer: Observer, plan: Plan, reason: str) ->
         sessions.close()
 
 
-def _take_over(inventory: Path, build, what: str, dry_run: bool, yes: bool) -> None:
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="With --dry-run: plan from the inventory alone (primaries master, all healthy); contact no device.")]
+
+
+def _take_over(inventory: Path, build, what: str, dry_run: bool, yes: bool, offline: bool = False) -> None:
+    if offline:
+        if not dry_run:
+            raise NethaError("--offline plans only: add --dry-run")
+        from ..nominal import nominal_assessment
+
+        inv = open_inventory(inventory, enter_namespace=False)
+        _print_plan(build(inv, nominal_assessment(inv)))
+        console.print("dry run (offline): no device was contacted, nothing was changed", style="bold")
+        return
     inv = open_inventory(inventory)
     with Observer(inv) as observer:
         snap = observer.observe_once()
@@ -97,13 +110,14 @@ def failover(
     inventory: InventoryOpt,
     strategy: Annotated[str, typer.Option("--strategy", help="auto, planned (make-before-break) or emergency.")] = "auto",
     dry_run: DryRunOpt = False,
+    offline: OfflineOpt = False,
     yes: YesOpt = False,
 ) -> None:
     """Move a group's master to another device: print the plan and the config changes, push, verify, roll back on failure."""
     if strategy not in ("auto", "planned", "emergency"):
         raise NethaError(f"--strategy must be auto, planned or emergency, not {strategy!r}")
     _take_over(inventory, lambda inv, a: Planner(inv).failover(group, to, a, strategy),  # type: ignore[arg-type]
-               f"fail over {group} to {to}", dry_run, yes)
+               f"fail over {group} to {to}", dry_run, yes, offline)
 
 
 @handle_errors

@@ -76,7 +76,8 @@ class Planner:
 
     def _lines(self, group: Group, device: str, op: Operation, **values) -> tuple[str, ...]:
         cv = ChangeValues(interface=group.interface_of(device), vrid=group.vrid, mode=group.mode,
-                          protocol=group.protocol, version=group.version, **values)
+                          protocol=group.protocol, version=group.version,
+                          local_address=group.member(device).address, **values)
         return tuple(self.renderer(device).render(op, cv))
 
     def _step(self, group: Group, device: str, op: Operation, description: str, expect: Expect = Expect(), **values) -> Step:

@@ -202,21 +202,21 @@ def campus():
 
 XE = lambda iface, vrid, line: ("interface " + iface, f" vrrp {vrid} address-family ipv4", "  " + line)  # noqa: E731
 EOS = lambda vrid, line: ("interface Vlan100", f"   vrrp {vrid} {line}")  # noqa: E731
-JUNOS = lambda line: (f"set interfaces ge-0/0/1 unit 0 family inet address __local_address__ vrrp-group 50 {line}",)  # noqa: E731
+JUNOS = lambda addr, line: (f"set interfaces ge-0/0/1 unit 0 family inet address {addr} vrrp-group 50 {line}",)  # noqa: E731
 FRR = lambda line: ("interface eth1", f" vrrp 30 {line}", "exit")  # noqa: E731
 
 PLANNED = {
     "users-vlan10": [("dist2-bldg-a", XE("Vlan10", 10, "priority 254")), ("dist1-bldg-a", XE("Vlan10", 10, "priority 1"))],
     "voice-vlan20": [("dist2-bldg-a", XE("Vlan20", 20, "priority 254")), ("dist1-bldg-a", XE("Vlan20", 20, "priority 1"))],
     "servers-vlan100": [("leaf2-dc", EOS(100, "priority-level 254")), ("leaf1-dc", EOS(100, "priority-level 1"))],
-    "internet-edge": [("edge2", JUNOS("priority 254")), ("edge1", JUNOS("priority 1"))],
+    "internet-edge": [("edge2", JUNOS("198.19.50.3/24", "priority 254")), ("edge1", JUNOS("198.19.50.2/24", "priority 1"))],
     "lab-vlan": [("lab-gw2", FRR("priority 254")), ("lab-gw1", FRR("priority 1"))],
 }
 EMERGENCY = {
     "users-vlan10": [("dist1-bldg-a", XE("Vlan10", 10, "shutdown")), ("dist2-bldg-a", XE("Vlan10", 10, "priority 254"))],
     "voice-vlan20": [("dist1-bldg-a", XE("Vlan20", 20, "shutdown")), ("dist2-bldg-a", XE("Vlan20", 20, "priority 254"))],
     "servers-vlan100": [("leaf1-dc", EOS(100, "disabled")), ("leaf2-dc", EOS(100, "priority-level 254"))],
-    "internet-edge": [("edge1", JUNOS("priority 1")), ("edge2", JUNOS("priority 254"))],
+    "internet-edge": [("edge1", JUNOS("198.19.50.2/24", "priority 1")), ("edge2", JUNOS("198.19.50.3/24", "priority 254"))],
     "lab-vlan": [("lab-gw1", FRR("shutdown")), ("lab-gw2", FRR("priority 254"))],
 }
 

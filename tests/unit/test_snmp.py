@@ -1,0 +1,52 @@
+"""SNMP probe: target construction, secrets, and the pure parsing of walks (no network)."""
+
+from __future__ import annotations
+
+from netha.inventory import SnmpProfile
+from netha.log import SECRETS
+from netha.observe.snmp import IF_DESCR, VRRP3_OPER, parse_if_map, parse_vrrp3, rebooted, target_from_profile
+
+
+def test_v2c_target_resolves_and_registers_the_community(monkeypatch):
+    monkeypatch.setenv("NETHA_T_COMM", "c0mmunity-x")
+    t = target_from_profile("r1", "198.18.0.11", SnmpProfile(version="2c", community={"env": "NETHA_T_COMM"}))
+    assert (t.version, t.community, t.port) == ("2c", "c0mmunity-x", 161)
+    assert "c0mmunity-x" not in repr(t)
+    assert SECRETS.redact("sent c0mmunity-x to r1") == "sent ******** to r1"
+
+
+def test_v3_authpriv_target(monkeypatch):
+    monkeypatch.setenv("NETHA_T_AUTH", "authkey123")
+    monkeypatch.setenv("NETHA_T_PRIV", "privkey123")
+    prof = SnmpProfile(version="3", user="netha", auth_protocol="sha256", auth_key={"env": "NETHA_T_AUTH"},
+                       priv_protocol="aes", priv_key={"env": "NETHA_T_PRIV"})
+    t = target_from_profile("r2", "198.18.0.12", prof)
+    assert (t.user, t.auth_protocol, t.priv_protocol, t.auth_key, t.priv_key) == (
+        "netha", "sha256", "aes", "authkey123", "privkey123")
+
+
+def test_v3_auth_no_priv_target(monkeypatch):
+    monkeypatch.setenv("NETHA_T_AUTH", "authkey123")
+    prof = SnmpProfile(version="3", user="netha", auth_key={"env": "NETHA_T_AUTH"}, priv_protocol=None)
+    assert target_from_profile("r2", "198.18.0.12", prof).priv_key is None
+
+
+def test_if_descr_walk_maps_names_to_indexes():
+    rows = [(f"{IF_DESCR}.1", "lo"), (f"{IF_DESCR}.2", "eth1"), (f"{IF_DESCR}.17", "eth2"), ("1.3.6.1.2.1.2.2.1.3.1", 24)]
+    assert parse_if_map(rows) == {"lo": 1, "eth1": 2, "eth2": 17}
+
+
+def test_vrrpv3_mib_rows_become_views():
+    rows = [
+        (f"{VRRP3_OPER}.6.2.11.1", 3), (f"{VRRP3_OPER}.7.2.11.1", 200),
+        (f"{VRRP3_OPER}.6.3.12.1", 2), (f"{VRRP3_OPER}.7.3.12.1", 100),
+        (f"{VRRP3_OPER}.6.3.12.2", 3),  # IPv6 row: ignored
+    ]
+    views = parse_vrrp3(rows, {2: "eth1", 3: "eth2"})
+    assert [(v.vrid, v.interface, v.state, v.priority) for v in views] == [(11, "eth1", "master", 200), (12, "eth2", "backup", 100)]
+
+
+def test_reboot_is_a_sysuptime_that_went_back():
+    assert rebooted(1000.0, 5.0)
+    assert not rebooted(1000.0, 1000.5)
+    assert not rebooted(None, 5.0)
