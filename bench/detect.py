@@ -91,9 +91,9 @@ def main() -> None:
                             if scenario == "gray":
                                 switch_port("r1", "eth2", False)
                             else:
-                                kill_node("r1")
                                 switch_port("r1", "eth1", False)
                                 switch_port("r1", "eth2", False)
+                                kill_node("r1")
                             time.sleep(max(3.0, 8 * poll))
                             recs = records(log)
                         finally:

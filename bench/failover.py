@@ -104,9 +104,9 @@ def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
             if scenario == "gray":
                 switch_port("r1", "eth2", False)
             elif scenario == "hard":
-                kill_node("r1")  # the router dies: its processes, and its links with it
-                switch_port("r1", "eth1", False)
+                switch_port("r1", "eth1", False)  # the router dies: links and processes at once
                 switch_port("r1", "eth2", False)
+                kill_node("r1")
             elif scenario == "blind":
                 cut_management("r1", True)
             elif scenario == "planned":
