@@ -38,7 +38,7 @@ import yaml  # noqa: E402
 
 from netha import lab  # noqa: E402
 from netha.lab.faults import (  # noqa: E402
-    Baseline, cut_management, kill_node, probes, switch_port, vrrp_state, wait_for,
+    Baseline, cut_management, kill_node, probes, switch_port, wait_for,
 )
 from netha.traffic import read_records  # noqa: E402
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from .labtools import (
-    ROOT, Baseline, cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
-    vrrp_state, vtysh, wait_for,
+    Baseline, cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
+    vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration

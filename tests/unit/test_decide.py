@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pytest
 
 from netha.controller.decide import Memory, acknowledge, after_action, decide, update_observations
 from netha.controller.persist import memory_from_json, memory_to_json
 from netha.health import assess
-from netha.inventory import load_inventory
-from netha.observe.types import AdvertSource, DeviceObservation, ProbeResult, Snapshot, VrrpView
+from netha.observe.types import AdvertSource, DeviceObservation, Snapshot, VrrpView
 
-ROOT = Path(__file__).resolve().parents[2]
-OK = ProbeResult(True, 0.0)
-DOWN = ProbeResult(False, 0.0, "timed out")
-
-
-@pytest.fixture(scope="module")
-def inv():
-    return load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+from .conftest import DOWN, OK
 
 
 def obs(name, lan="backup", up="backup", eth2=True, managed=True, prio=None):

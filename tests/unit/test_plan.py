@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 
 import pytest
 
 from netha.errors import PlanError, TemplateError
 from netha.health import assess
-from netha.inventory import load_inventory
-from netha.observe.types import DeviceObservation, ProbeResult, Snapshot, VrrpView
+from netha.observe.types import DeviceObservation, Snapshot, VrrpView
 from netha.render import OPERATIONS, ChangeValues, Renderer
 from netha.takeover.plan import PIN_PRIORITY, Planner
 
-ROOT = Path(__file__).resolve().parents[2]
-OK = ProbeResult(True, 0.0)
-DOWN = ProbeResult(False, 0.0, "timed out")
-
-
-@pytest.fixture(scope="module")
-def inv():
-    return load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+from .conftest import DOWN, OK
 
 
 def obs(name, lan, up="master", managed=True, eth2=True):
