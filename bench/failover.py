@@ -94,7 +94,8 @@ def timeline(run, since: float, until: float) -> dict:
 
 def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
     inv = inventory(tmp)
-    daemon = Daemon(tmp, inv) if mode == "netha" else None
+    # A planned failover is an operator's command: no daemon (it would hold the inventory lock).
+    daemon = Daemon(tmp, inv) if mode == "netha" and scenario != "planned" else None
     result: dict = {"scenario": scenario, "mode": mode}
     marks: dict[str, float] = {}
     try:
@@ -142,6 +143,7 @@ def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
             decisions = [r for r in recs if r.get("msg", "").startswith("decision:")]
             actions = [r for r in decisions if not r["msg"].startswith("decision: alert")]
             result["actions"] = len(actions)
+            result["decisions"] = [f"{round(wall_to_mono(r['ts']) - t0, 3)}s {r['msg']}" for r in decisions]
             lan = [r for r in actions if " lan " in r["msg"]]
             if lan:
                 marks["decision"] = wall_to_mono(lan[0]["ts"]) - t0
@@ -219,6 +221,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--scenarios", default="gray,hard,planned,blind")
+    ap.add_argument("--merge", action="store_true", help="replace only these scenarios' runs in an existing failover.json")
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     lab.up()
@@ -241,10 +244,17 @@ def main() -> None:
                       + (f" actions {r['actions']}" if "actions" in r else ""), flush=True)
     finally:
         lab.down()
+    if args.merge and (RESULTS / "failover.json").exists():
+        old = json.loads((RESULTS / "failover.json").read_text())
+        wanted = set(args.scenarios.split(","))
+        runs = [r for r in old["runs"] if r["scenario"] not in wanted] + runs
+        command = f"{old['command']} ; {' '.join(sys.argv)}"
+    else:
+        command = " ".join(sys.argv)
     doc = {
         "benchmark": "failover",
         "date": datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
+        "command": command,
         "machine": machine(),
         "versions": versions(),
         "vrrp_timers": {"advertisement_interval_ms": 100, "priorities": {"r1": 200, "r2": 100},

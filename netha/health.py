@@ -48,9 +48,16 @@ def damp(
     reason: str = "",
     good: tuple[str, ...] = ("healthy", "ok", "false"),
     sample: float = 0.0,
+    strict_start: bool = False,
 ) -> Damped:
-    """Advance one damped value by one poll (``sample``: the observation's time; 0 = always new)."""
+    """Advance one damped value by one poll (``sample``: the observation's time; 0 = always new).
+
+    The first observation is taken as it is for a one-shot look (``netha status``); a controller
+    that may act (``strict_start``) needs ``failure_threshold`` polls for a bad first state too.
+    """
     if prev is None:
+        if strict_start and raw not in good:
+            return Damped("unknown", raw, 1, now, reason, sample)
         return Damped(raw, raw, 1, now, reason, sample)
     if sample and sample == prev.sample:
         return prev  # the same observation, looked at again: not another poll
@@ -74,6 +81,7 @@ class HealthState:
     last_master: dict[str, str] = field(default_factory=dict)  # group -> device last seen master
     master_seen: dict[str, float] = field(default_factory=dict)  # "group/device" -> last time seen master
     at: float = 0.0
+    strict_start: bool = False  # a controller that acts: no bad state from a single first observation
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
 
     def d(key: str, raw: str, reason: str = "", good: tuple[str, ...] = ("healthy", "ok", "up", "false"),
           sample: float = 0.0) -> Damped:
-        value = damp(prev.damped.get(key), raw, now, ft, rt, reason, good, sample)
+        value = damp(prev.damped.get(key), raw, now, ft, rt, reason, good, sample, prev.strict_start)
         damped[key] = value
         return value
 
@@ -275,7 +283,8 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         for dev in {x for devs in groups[gname].masters.values() for x in devs}:
             master_seen[f"{gname}/{dev}"] = now
 
-    state = HealthState(damped=damped, last_rx=last_rx, last_master=last_master, master_seen=master_seen, at=now)
+    state = HealthState(damped=damped, last_rx=last_rx, last_master=last_master, master_seen=master_seen, at=now,
+                        strict_start=prev.strict_start)
     return Assessment(state=state, devices=devices, groups=groups)
 
 

@@ -87,10 +87,19 @@ class Loss:
     lost_seqs: tuple[int, ...]
 
 
-def analyse(sent_path: Path, recv_path: Path, since: float | None = None, until: float | None = None) -> Loss:
-    """Lost probes among those sent in [since, until], and the longest run of consecutive losses."""
+LATE = 0.1  # a probe arriving more than this after it was sent was held in a queue: for traffic, lost
+
+
+def analyse(sent_path: Path, recv_path: Path, since: float | None = None, until: float | None = None,
+            late: float = LATE) -> Loss:
+    """Lost probes among those sent in [since, until], and the longest run of consecutive losses.
+
+    A probe that arrives more than ``late`` seconds after it was sent counts as lost: hosts queue
+    packets while they re-resolve the gateway, and a voice or control packet that late is gone.
+    """
     sent = read_records(sent_path)
-    got = {seq for seq, _ in read_records(recv_path)}
+    sent_at = dict(sent)
+    got = {seq for seq, arrived in read_records(recv_path) if seq in sent_at and arrived - sent_at[seq] <= late}
     window = [(s, t) for s, t in sent if (since is None or t >= since) and (until is None or t <= until)]
     # Probes sent in the last 50 ms may still be in flight: do not call them lost.
     if window and until is None:

@@ -48,7 +48,9 @@ class Controller:
         self.dry_run = dry_run
         self.persist_health = persist_health
         self.memory = memory_from_json(store.get("memory"))
-        self.health: HealthState | None = health_from_json(store.get("health")) if persist_health else None
+        saved = health_from_json(store.get("health")) if persist_health else None
+        # A controller acts on what it sees: at start, a bad state needs failure_threshold polls too.
+        self.health: HealthState = saved or HealthState(strict_start=True)
         self._ack_seen = (store.get("ack") or {}).get("seq", 0)
         self._verdicts: dict[str, str] = {}
         self._bad_since: dict[str, float] = {}

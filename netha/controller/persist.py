@@ -37,6 +37,7 @@ def health_to_json(state: HealthState) -> dict[str, Any]:
         "last_master": state.last_master,
         "master_seen": state.master_seen,
         "at": state.at,
+        "strict_start": state.strict_start,
         "boot": _boot_id(),
     }
 
@@ -51,6 +52,7 @@ def health_from_json(doc: dict[str, Any] | None) -> HealthState | None:
         last_master=dict(doc.get("last_master", {})),
         master_seen=dict(doc.get("master_seen", {})),
         at=float(doc.get("at", 0.0)),
+        strict_start=bool(doc.get("strict_start", True)),
     )
 
 

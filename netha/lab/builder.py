@@ -184,7 +184,25 @@ def _vrrp_states(node: str) -> dict[int, str]:
         return {}
 
 
+def _vip_holders(topo: Topology) -> dict[str, list[str]]:
+    """keepalived puts the virtual address on the interface itself: who holds which?"""
+    holders: dict[str, list[str]] = {}
+    for node in topo.of_role("keepalived-router"):
+        out = run("ip", "-n", netns(node.name), "-4", "-o", "addr", "show", check=False).stdout
+        for line in out.splitlines():
+            if " secondary " in line or "/32" in line:
+                holders.setdefault(line.split()[3], []).append(node.name)
+    return holders
+
+
 def _wait_ready(topo: Topology, timeout: float = 30.0) -> None:
+    keepalived = topo.of_role("keepalived-router")
+    if keepalived:
+        deadline = time.monotonic() + timeout
+        while not (_vip_holders(topo) and all(len(v) == 1 for v in _vip_holders(topo).values())):
+            if time.monotonic() > deadline:
+                raise LabError(f"keepalived pair not ready after {timeout:.0f}s: {_vip_holders(topo)}")
+            time.sleep(0.1)
     routers = [n.name for n in topo.of_role("frr-router")]
     deadline = time.monotonic() + timeout
     while True:

@@ -72,6 +72,8 @@ class NodeDaemons:
             files["sshd"] = self.dir / "sshd.pid"
         if "/etc/snmp/snmpd.conf" in self.node.binds:
             files["snmpd"] = self.dir / "snmpd.pid"
+        if "/etc/keepalived/keepalived.conf" in self.node.binds:
+            files["keepalived"] = self.dir / "keepalived.pid"
         return files
 
     def alive(self) -> dict[str, int | None]:
@@ -89,6 +91,8 @@ class NodeDaemons:
             hostkey = self.start_sshd()
         if "/etc/snmp/snmpd.conf" in self.node.binds:
             self.start_snmpd(secrets)
+        if "/etc/keepalived/keepalived.conf" in self.node.binds:
+            self.start_keepalived()
         return hostkey
 
     def start_frr(self, config: Path | None = None) -> None:
@@ -143,6 +147,18 @@ class NodeDaemons:
             in_ns(self.node.name, "/usr/sbin/snmpd", "-C", "-c", str(conf), "-p", str(pidfile),
                   "-Lf", str(self.dir / "snmpd.log"), env=env)
             _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: snmpd")
+
+    def start_keepalived(self) -> None:
+        pidfile = self.dir / "keepalived.pid"
+        if pid_alive(pidfile):
+            return
+        conf = self.dir / "keepalived.conf"
+        if not conf.exists():
+            shutil.copyfile(self.node.binds["/etc/keepalived/keepalived.conf"], conf)
+        in_ns(self.node.name, "/usr/sbin/keepalived", "--vrrp", "-f", str(conf), "-p", str(pidfile),
+              "-r", str(self.dir / "keepalived-vrrp.pid"), "-c", str(self.dir / "keepalived-checkers.pid"),
+              "-l", "-D", "-i", self.node.name)
+        _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: keepalived")
 
     # -- stop --------------------------------------------------------------------------------------
     def stop(self, daemons: tuple[str, ...] | None = None, sig: int = signal.SIGTERM) -> None:

@@ -215,3 +215,13 @@ def test_nothing_observed_is_unknown(inv):
     a = assess(inv, Snapshot(at=0, wall=0, devices={}), HealthState())
     assert a.groups["lan"].verdict == "unknown"
     assert a.exit_code == 3
+
+
+def test_a_controller_never_takes_a_bad_first_observation_as_final(inv):
+    gray = snap(0.0, device("r1", states={1: "master", 2: "init"}, ifaces={"eth2": False}),
+                device("r2", states={1: "backup", 2: "master"}), [advert("r1", 1, 0.0), advert("r2", 2, 0.0)])
+    one_shot = assess(inv, gray)
+    assert one_shot.groups["lan"].verdict == "degraded"
+    first = assess(inv, gray, HealthState(strict_start=True))
+    assert first.groups["lan"].verdict != "degraded"
+    assert first.groups["lan"].members["r1"].tracks["interface eth2"] == "unknown"

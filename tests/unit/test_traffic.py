@@ -32,3 +32,12 @@ def test_loss_until_the_end_is_an_open_black_hole(tmp_path):
     _write(tmp_path / "r", [(i, i * 0.01) for i in range(30)])
     loss = analyse(tmp_path / "s", tmp_path / "r")
     assert loss.recovered_at is None and loss.blackhole > 0.5
+
+
+def test_a_probe_held_in_a_queue_and_delivered_late_counts_as_lost(tmp_path):
+    _write(tmp_path / "s", [(i, i * 0.01) for i in range(100)])
+    # Probes 40-59 were queued (e.g. while the host re-resolved the gateway) and all arrive at t=0.65 s.
+    _write(tmp_path / "r", [(i, 0.65 if 40 <= i < 60 else i * 0.01 + 0.001) for i in range(100)])
+    loss = analyse(tmp_path / "s", tmp_path / "r")
+    assert loss.lost == 15  # 40-54 are more than 100 ms late; 55-59 arrive within 100 ms
+    assert abs(loss.blackhole - 0.15) < 1e-9
