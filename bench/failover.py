@@ -92,6 +92,47 @@ def timeline(run, since: float, until: float) -> dict:
     return {"t": [round(t - since, 4) for _, t in sent], "ok": [s in got for s, _ in sent]}
 
 
+class KeepalivedBaseline:
+    """Links up, daemons running, k1 holding both virtual addresses again."""
+
+    def restore(self) -> None:
+        for port in ("eth1", "eth2"):
+            switch_port("k1", port, True)
+            switch_port("k2", port, True)
+        for node in ("k1", "k2"):
+            if not all(node_daemons(node).alive().values()):
+                restart_node(node)
+
+        def k1_holds_both() -> bool:
+            out = subprocess.run(["ip", "-n", "nh-k1", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+            return "198.18.1.1/24" in out and "198.18.2.1/24" in out
+
+        wait_for(k1_holds_both, 15, what="k1 master of both groups")
+        time.sleep(0.5)
+
+
+def one_run_keepalived(scenario: str, tmp: Path, base: KeepalivedBaseline) -> dict:
+    result: dict = {"scenario": scenario, "mode": "keepalived"}
+    try:
+        with probes(tmp) as run:
+            t0 = time.monotonic()
+            if scenario == "gray":
+                switch_port("k1", "eth2", False)
+            else:
+                switch_port("k1", "eth1", False)
+                switch_port("k1", "eth2", False)
+                kill_node("k1")
+            time.sleep(WINDOW)
+            loss = run.loss(since=t0)
+            result["timeline"] = timeline(run, t0, t0 + WINDOW)
+        result.update(lost=loss.lost, sent=loss.sent, blackhole=round(loss.blackhole, 4),
+                      recovered=loss.recovered_at is not None or loss.lost == 0,
+                      marks={"inject": 0.0, **({"recovered": round(loss.recovered_at - t0, 4)} if loss.recovered_at else {})})
+    finally:
+        base.restore()
+    return result
+
+
 def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
     inv = inventory(tmp)
     # A planned failover is an operator's command: no daemon (it would hold the inventory lock).
@@ -222,6 +263,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--scenarios", default="gray,hard,planned,blind")
     ap.add_argument("--merge", action="store_true", help="replace only these scenarios' runs in an existing failover.json")
+    ap.add_argument("--no-keepalived", action="store_true", help="skip the keepalived (track_interface) baseline")
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     lab.up()
@@ -242,6 +284,18 @@ def main() -> None:
                 print(f"run {i} {sc:8s} {mode:11s} lost {r['lost']:4d} black hole {r['blackhole'] * 1000:7.0f} ms"
                       + (f" detection {r['detection'] * 1000:.0f} ms" if r.get("detection") is not None else "")
                       + (f" actions {r['actions']}" if "actions" in r else ""), flush=True)
+        keepalived = [sc for sc in args.scenarios.split(",") if sc in ("gray", "hard")] if not args.no_keepalived else []
+        if keepalived:
+            lab.down()
+            lab.up(ROOT / "lab" / "keepalived.clab.yml")
+            kbase = KeepalivedBaseline()
+            for i in range(args.runs):
+                for sc in keepalived:
+                    with tempfile.TemporaryDirectory(prefix="netha-bench-") as tmp:
+                        r = one_run_keepalived(sc, Path(tmp), kbase)
+                    r["run"] = i
+                    runs.append(r)
+                    print(f"run {i} {sc:8s} keepalived  lost {r['lost']:4d} black hole {r['blackhole'] * 1000:7.0f} ms", flush=True)
     finally:
         lab.down()
     if args.merge and (RESULTS / "failover.json").exists():
