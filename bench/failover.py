@@ -37,8 +37,9 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from netha import lab  # noqa: E402
+from netha.lab import node_daemons  # noqa: E402
 from netha.lab.faults import (  # noqa: E402
-    Baseline, cut_management, kill_node, probes, switch_port, wait_for,
+    Baseline, cut_management, kill_node, probes, restart_node, switch_port, wait_for,
 )
 from netha.traffic import read_records  # noqa: E402
 
@@ -258,6 +259,30 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "memory_gb": round(int(mem) / 1024 / 1024, 1), "kernel": platform.release()}
 
 
+def save(args, runs: list[dict]) -> dict:
+    if args.merge and (RESULTS / "failover.json").exists():
+        old = json.loads((RESULTS / "failover.json").read_text())
+        wanted = set(args.scenarios.split(","))
+        runs = [r for r in old["runs"] if r["scenario"] not in wanted] + runs
+        command = f"{old['command']} ; {' '.join(sys.argv)}"
+    else:
+        command = " ".join(sys.argv)
+    doc = {
+        "benchmark": "failover",
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine(),
+        "versions": versions(),
+        "vrrp_timers": {"advertisement_interval_ms": 100, "priorities": {"r1": 200, "r2": 100},
+                        "master_down_interval_ms": {"r2 (priority 100)": 360}, "preempt": True},
+        "netha": {"poll_interval_s": 0.1, "failure_threshold": 2, "probe_interval_ms": 10, "window_s": WINDOW},
+        "summary": summarise(runs),
+        "runs": runs,
+    }
+    (RESULTS / "failover.json").write_text(json.dumps(doc, indent=1))
+    return doc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
@@ -286,6 +311,7 @@ def main() -> None:
                       + (f" actions {r['actions']}" if "actions" in r else ""), flush=True)
         keepalived = [sc for sc in args.scenarios.split(",") if sc in ("gray", "hard")] if not args.no_keepalived else []
         if keepalived:
+            save(args, runs)  # the FRR part is safe on disk before the keepalived part starts
             lab.down()
             lab.up(ROOT / "lab" / "keepalived.clab.yml")
             kbase = KeepalivedBaseline()
@@ -298,26 +324,7 @@ def main() -> None:
                     print(f"run {i} {sc:8s} keepalived  lost {r['lost']:4d} black hole {r['blackhole'] * 1000:7.0f} ms", flush=True)
     finally:
         lab.down()
-    if args.merge and (RESULTS / "failover.json").exists():
-        old = json.loads((RESULTS / "failover.json").read_text())
-        wanted = set(args.scenarios.split(","))
-        runs = [r for r in old["runs"] if r["scenario"] not in wanted] + runs
-        command = f"{old['command']} ; {' '.join(sys.argv)}"
-    else:
-        command = " ".join(sys.argv)
-    doc = {
-        "benchmark": "failover",
-        "date": datetime.now().isoformat(timespec="seconds"),
-        "command": command,
-        "machine": machine(),
-        "versions": versions(),
-        "vrrp_timers": {"advertisement_interval_ms": 100, "priorities": {"r1": 200, "r2": 100},
-                        "master_down_interval_ms": {"r2 (priority 100)": 360}, "preempt": True},
-        "netha": {"poll_interval_s": 0.1, "failure_threshold": 2, "probe_interval_ms": 10, "window_s": WINDOW},
-        "summary": summarise(runs),
-        "runs": runs,
-    }
-    (RESULTS / "failover.json").write_text(json.dumps(doc, indent=1))
+    doc = save(args, runs)
     print(json.dumps(doc["summary"], indent=1))
 
 
