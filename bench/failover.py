@@ -37,9 +37,8 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from netha import lab  # noqa: E402
-from netha.lab import node_daemons  # noqa: E402
 from netha.lab.faults import (  # noqa: E402
-    Baseline, cut_management, kill_node, probes, restart_node, switch_port, wait_for,
+    Baseline, KeepalivedBaseline, cut_management, kill_node, probes, switch_port, wait_for,
 )
 from netha.traffic import read_records  # noqa: E402
 
@@ -91,25 +90,6 @@ def timeline(run, since: float, until: float) -> dict:
     sent = [(s, t) for s, t in read_records(run.sent) if since - 0.5 <= t <= until]
     got = {s for s, _ in read_records(run.received)}
     return {"t": [round(t - since, 4) for _, t in sent], "ok": [s in got for s, _ in sent]}
-
-
-class KeepalivedBaseline:
-    """Links up, daemons running, k1 holding both virtual addresses again."""
-
-    def restore(self) -> None:
-        for port in ("eth1", "eth2"):
-            switch_port("k1", port, True)
-            switch_port("k2", port, True)
-        for node in ("k1", "k2"):
-            if not all(node_daemons(node).alive().values()):
-                restart_node(node)
-
-        def k1_holds_both() -> bool:
-            out = subprocess.run(["ip", "-n", "nh-k1", "-4", "-o", "addr"], capture_output=True, text=True).stdout
-            return "198.18.1.1/24" in out and "198.18.2.1/24" in out
-
-        wait_for(k1_holds_both, 15, what="k1 master of both groups")
-        time.sleep(0.5)
 
 
 def one_run_keepalived(scenario: str, tmp: Path, base: KeepalivedBaseline) -> dict:
@@ -314,7 +294,7 @@ def main() -> None:
             save(args, runs)  # the FRR part is safe on disk before the keepalived part starts
             lab.down()
             lab.up(ROOT / "lab" / "keepalived.clab.yml")
-            kbase = KeepalivedBaseline()
+            kbase = KeepalivedBaseline(ifaces=("eth1", "eth2"), vips=("198.18.1.1", "198.18.2.1"))
             for i in range(args.runs):
                 for sc in keepalived:
                     with tempfile.TemporaryDirectory(prefix="netha-bench-") as tmp:

@@ -76,7 +76,8 @@ def failover_plots(doc: dict) -> None:
     keys = sorted({(r["scenario"], r["mode"]) for r in runs})
     data = [[r["blackhole"] * 1000 for r in runs if (r["scenario"], r["mode"]) == k] for k in keys]
     fig, ax = plt.subplots(figsize=(10, 4))
-    ax.boxplot(data, labels=[f"{s}\n{m}" for s, m in keys], showfliers=True)
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(keys) + 1), [f"{s}\n{m}" for s, m in keys])
     ax.set_ylabel("black hole (ms)")
     ax.set_yscale("symlog", linthresh=10)
     ax.axhline(300, color="tab:orange", ls=":", lw=1, label="aim: gray median 300 ms")

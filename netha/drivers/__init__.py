@@ -10,7 +10,7 @@ from .base import DeviceReading, NetworkDriver, PlatformSpec
 
 __all__ = ["DeviceReading", "NetworkDriver", "PlatformSpec", "driver_class", "platforms"]
 
-_NOT_PLATFORMS = {"base", "textconfig", "napalm_push"}
+_NOT_PLATFORMS = {"base", "textconfig", "napalm_push", "keepalived_conf"}
 
 
 def platforms() -> list[str]:

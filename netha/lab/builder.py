@@ -121,8 +121,22 @@ def _make_secrets(rd: Path) -> Secrets:
         with os.fdopen(fd, "w") as f:
             f.write(value + "\n")
         os.chmod(path, 0o600)
+    _make_ssh_key(sdir)
     return Secrets(values["ssh-username"], values["ssh-password"], values["snmp-community"],
                    values["snmpv3-user"], values["snmpv3-auth"], values["snmpv3-priv"])
+
+
+def _make_ssh_key(sdir: Path) -> None:
+    """A client key for the Linux (keepalived) routers, whose sshd takes root by this key only."""
+    key = sdir / "ssh-key"
+    key.unlink(missing_ok=True)
+    key.with_suffix(".pub").unlink(missing_ok=True)
+    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "netha-lab-controller", "-f", str(key))
+    pub = key.with_suffix(".pub").read_text().strip()
+    auth = sdir / "authorized_keys"
+    auth.write_text(f'from="198.18.0.0/15",no-port-forwarding,no-agent-forwarding,no-X11-forwarding {pub}\n')
+    for path in (key, key.with_suffix(".pub"), auth):
+        os.chmod(path, 0o600)
 
 
 def _make_secrets_from_files() -> Secrets:
@@ -176,10 +190,11 @@ def _veth(node: str, iface: str, bridge: str, port: str) -> None:
     run("ip", "-n", netns(node), "link", "set", "dev", iface, "up")
 
 
-def _vrrp_states(node: str) -> dict[int, str]:
+def _vrrp_states(node: str) -> dict[tuple[str, int], str]:
+    """(interface, VRID) -> FRR's state of that instance on NODE."""
     r = run("vtysh", "-N", node, "-c", "show vrrp json", check=False)
     try:
-        return {g["vrid"]: g["v4"]["status"] for g in json.loads(r.stdout[r.stdout.find("["):])}
+        return {(g["interface"], g["vrid"]): g["v4"]["status"] for g in json.loads(r.stdout[r.stdout.find("["):])}
     except (ValueError, KeyError, TypeError):
         return {}
 
@@ -207,8 +222,14 @@ def _wait_ready(topo: Topology, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         states = {r: _vrrp_states(r) for r in routers}
-        vrids = {v for s in states.values() for v in s}
-        masters = {v: [r for r, s in states.items() if s.get(v) == "Master"] for v in vrids}
+        # One master per VRID per segment (a scaled lab reuses VRIDs on every pair's own LAN).
+        segment = {(ln.node, ln.iface): ln.bridge for ln in topo.links}
+        masters: dict[tuple[str, int], list[str]] = {}
+        for r, s in states.items():
+            for (iface, vrid), st in s.items():
+                group = masters.setdefault((segment.get((r, iface), f"{r}:{iface}"), vrid), [])
+                if st == "Master":
+                    group.append(r)
         ok = all(states.values()) and all(len(m) == 1 for m in masters.values())
         if ok and _sshd_listening(topo):
             return

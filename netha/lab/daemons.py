@@ -124,7 +124,9 @@ class NodeDaemons:
         pidfile = self.dir / "sshd.pid"
         if not pid_alive(pidfile):
             in_ns(self.node.name, "/usr/sbin/sshd", "-f", str(self.node.binds["/etc/ssh/sshd_config"]),
-                  "-o", f"PidFile={pidfile}", "-o", f"HostKey={key}")
+                  "-o", f"PidFile={pidfile}", "-o", f"HostKey={key}",
+                  # Key logins (root on the Linux routers): the lab's own key, never a user's.
+                  "-o", f"AuthorizedKeysFile={self.dir.parent / 'secrets' / 'authorized_keys'}")
             _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: sshd")
         pub = (key.with_suffix(".pub")).read_text().split()
         return f"{pub[0]} {pub[1]}"
@@ -155,9 +157,11 @@ class NodeDaemons:
         conf = self.dir / "keepalived.conf"
         if not conf.exists():
             shutil.copyfile(self.node.binds["/etc/keepalived/keepalived.conf"], conf)
+        snmp = ["-x"] if "/etc/snmp/snmpd.conf" in self.node.binds else []  # AgentX to this node's snmpd
+        # TMPDIR: keepalived writes its state dumps there; one folder per node, as pid files.
         in_ns(self.node.name, "/usr/sbin/keepalived", "--vrrp", "-f", str(conf), "-p", str(pidfile),
               "-r", str(self.dir / "keepalived-vrrp.pid"), "-c", str(self.dir / "keepalived-checkers.pid"),
-              "-l", "-D", "-i", self.node.name)
+              "-l", "-D", "-i", self.node.name, *snmp, env={**os.environ, "TMPDIR": str(self.dir)})
         _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: keepalived")
 
     # -- stop --------------------------------------------------------------------------------------

@@ -130,6 +130,47 @@ class Baseline:
                 raise AssertionError(f"{node} config not restored")
 
 
+def holds(node: str, address: str) -> bool:
+    """NODE has ADDRESS on one of its interfaces (keepalived puts a virtual address there when master)."""
+    out = sh("ip", "-n", f"nh-{node}", "-4", "-o", "addr", "show", check=False).stdout
+    return f" {address}/" in out
+
+
+def keepalived_conf(node: str) -> str:
+    return (node_daemons(node).dir / "keepalived.conf").read_text()
+
+
+class KeepalivedBaseline:
+    """The keepalived pair as the lab built it: configs, links, daemons, PRIMARY holding every VIP."""
+
+    def __init__(self, nodes: tuple[str, ...] = ("k1", "k2"), ifaces: tuple[str, ...] = ("eth0", "eth1", "eth2"),
+                 vips: tuple[str, ...] = ("198.18.4.1", "198.18.5.1"), primary: str = "k1"):
+        self.nodes, self.ifaces, self.vips, self.primary = nodes, ifaces, vips, primary
+        self.configs = {n: keepalived_conf(n) for n in nodes}
+
+    def restore(self) -> None:
+        sh("ip", "netns", "exec", "nh-sw", "nft", "flush", "ruleset", check=False)
+        for node in self.nodes:
+            for iface in self.ifaces:
+                switch_port(node, iface, True)
+            if not all(node_daemons(node).alive().values()):
+                restart_node(node)
+        for node, cfg in self.configs.items():
+            if keepalived_conf(node) != cfg:
+                d = node_daemons(node)
+                (d.dir / "keepalived.conf").write_text(cfg)
+                pid = d.alive().get("keepalived")
+                if pid:
+                    os.kill(pid, signal.SIGHUP)
+
+        def nominal() -> bool:
+            return all(holds(self.primary, v) for v in self.vips) and not any(
+                holds(n, v) for n in self.nodes if n != self.primary for v in self.vips)
+
+        wait_for(nominal, 15, what=f"{self.primary} holding {', '.join(self.vips)}")
+        time.sleep(0.3)
+
+
 @dataclass
 class ProbeRun:
     sent: Path

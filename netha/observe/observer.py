@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -234,11 +235,8 @@ class Observer:
         if snmp is not None:
             snmp_result = snmp.result
             if snmp_result.ok:
-                # The CLI (zebra) sees carrier changes at once; snmpd caches its interface table for
-                # seconds. Two sources taking turns would make a state flap, so SNMP only fills in
-                # what a fresh CLI reading does not have.
-                for k, v in snmp.if_oper.items():
-                    interfaces.setdefault(k, v)
+                interfaces = merge_interfaces(interfaces if reading else None,
+                                              ssh_result is not None and not ssh_result.ok, snmp.if_oper)
                 uptime = snmp.sys_uptime
                 rebooted = snmp.rebooted
                 if vrrp is None and snmp.vrrp is not None:
@@ -255,3 +253,16 @@ class Observer:
             uptime=uptime,
             rebooted=rebooted,
         )
+
+
+def merge_interfaces(cli: Mapping[str, bool] | None, cli_failed: bool, snmp: Mapping[str, bool]) -> dict[str, bool]:
+    """Interface states from a CLI reading (``None``: none yet or failed) and SNMP's ifOperStatus.
+
+    The CLI sees carrier changes at once; snmpd caches its interface table for seconds. Two sources
+    taking turns would make a state flap, so SNMP only fills in what a fresh CLI reading does not
+    have, or stands in when the CLI has failed. Before the CLI's first answer SNMP is not used at
+    all: a cached "down" from a link that just came back must not look like a failure at start.
+    """
+    if cli is not None:
+        return {**snmp, **cli}
+    return dict(snmp) if cli_failed else {}

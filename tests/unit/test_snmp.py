@@ -50,3 +50,14 @@ def test_reboot_is_a_sysuptime_that_went_back():
     assert rebooted(1000.0, 5.0)
     assert not rebooted(1000.0, 1000.5)
     assert not rebooted(None, 5.0)
+
+
+def test_snmp_interface_state_is_not_trusted_before_the_cli_answers():
+    from netha.observe.observer import merge_interfaces
+
+    # snmpd's cached "down" right after the link came back: no CLI reading yet -> no state at all.
+    assert merge_interfaces(None, False, {"eth2": False}) == {}
+    # The CLI failed: SNMP stands in.
+    assert merge_interfaces(None, True, {"eth2": False}) == {"eth2": False}
+    # A fresh CLI reading wins; SNMP only fills what it lacks.
+    assert merge_interfaces({"eth2": True}, False, {"eth2": False, "eth9": True}) == {"eth2": True, "eth9": True}

@@ -1,0 +1,328 @@
+"""Linux with keepalived, over an SSH shell (netmiko ``linux``).
+
+Reads: keepalived's JSON state dump (``keepalived --signum=JSON``; Debian builds keepalived with
+``--enable-json``), ``ip -j addr`` for interfaces and addresses, ``ip -j route`` for tracked
+routes. The running config is keepalived.conf; a change is an edit of that file
+(:mod:`.keepalived_conf`), checked with ``keepalived -t`` before it replaces the file, then a
+reload (SIGHUP). keepalived keeps the state of unchanged instances across a reload.
+
+The driver finds the keepalived of the login's network namespace by itself (its pid, config file,
+``TMPDIR`` and the JSON signal number), so one host may run one keepalived per namespace, as
+the lab does. The login needs the rights to signal keepalived and write its config (root, or a
+user with those rights).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import CommandRejected, DeviceError, ParseError
+from ..observe.types import VrrpStateName, VrrpView
+from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .keepalived_conf import ConfEditError, apply_changes, instances
+
+log = logging.getLogger(__name__)
+
+PROMPT = "netha-ka# "
+SPEC = PlatformSpec(
+    name="keepalived",
+    netmiko_device_type="linux",
+    prompt_pattern=r"netha-ka# ?",
+    error_patterns=(r"^netha-error: ",),
+    config_enter=(),
+    config_exit=(),
+    comment_prefixes=("#", "!"),
+)
+
+# keepalived's vrrp_t states: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (FAULT: not serving, as INIT).
+_STATES: dict[int, VrrpStateName] = {0: "init", 1: "backup", 2: "master", 3: "init"}
+_SEP = "#netha-sep#"
+DEFAULT_CONF = "/etc/keepalived/keepalived.conf"
+APPLY_TIMEOUT = 3.0
+_CHUNK = 3000  # base64 characters per shell line (a tty line holds 4095)
+
+
+@dataclass(frozen=True)
+class Keepalived:
+    """The keepalived process of the login's namespace, as found on the device."""
+
+    pid: int
+    conf: str
+    tmpdir: str
+    json_signal: int
+
+    @property
+    def json_file(self) -> str:
+        return f"{self.tmpdir}/keepalived.json"
+
+
+def _ip_only(entry: str) -> str:
+    return entry.split()[0].split("/")[0] if entry.split() else entry
+
+
+def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
+    """keepalived's JSON dump -> one view per instance; instances netha shut down come from ``conf``."""
+    start = text.find("[")
+    if start < 0:
+        raise ParseError(device, f"keepalived JSON dump: no JSON in output: {text.strip()[:80]!r}")
+    try:
+        data = json.loads(text[start:])
+    except json.JSONDecodeError as exc:
+        raise ParseError(device, f"keepalived JSON dump: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise ParseError(device, "keepalived JSON dump: expected a list")
+    views = []
+    for entry in data:
+        try:
+            d, st = entry["data"], entry.get("stats", {})
+            views.append(VrrpView(
+                vrid=int(d["vrid"]),
+                interface=str(d["ifp_ifname"]),
+                state=_STATES.get(int(d["state"]), "unknown"),
+                priority=int(d["base_priority"]),
+                effective_priority=int(d["effective_priority"]),
+                virtual_addresses=tuple(_ip_only(v) for v in d.get("vips", [])),
+                adverts_rx=int(st["advert_rcvd"]) if "advert_rcvd" in st else None,
+                adverts_tx=int(st["advert_sent"]) if "advert_sent" in st else None,
+                transitions=int(st["become_master"]) + int(st["release_master"]) if "become_master" in st else None,
+                advert_interval=float(d["adver_int"]),
+                preempt=not bool(d.get("nopreempt", False)),
+            ))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(device, f"keepalived JSON dump: unexpected entry ({exc})") from None
+    running = {(v.interface, v.vrid) for v in views}
+    for inst in instances(conf):
+        if inst.shutdown and inst.interface and inst.vrid and (inst.interface, inst.vrid) not in running:
+            views.append(VrrpView(vrid=inst.vrid, interface=inst.interface, state="init", priority=inst.priority,
+                                  effective_priority=inst.priority, virtual_addresses=tuple(map(_ip_only, inst.addresses)),
+                                  preempt=not inst.nopreempt, shutdown=True))
+    return views
+
+
+def _ip_json(text: str, device: str, what: str) -> list[dict]:
+    start = text.find("[")
+    try:
+        data = json.loads(text[start:]) if start >= 0 else None
+    except json.JSONDecodeError as exc:
+        raise ParseError(device, f"{what}: invalid JSON ({exc.msg})") from None
+    if not isinstance(data, list):
+        raise ParseError(device, f"{what}: no JSON list in output: {text.strip()[:80]!r}")
+    return [x for x in data if isinstance(x, dict)]
+
+
+def parse_links(text: str, device: str = "?") -> dict[str, bool]:
+    """``ip -j addr show`` (or ``ip -j link show``): name -> admin up and carrier (LOWER_UP)."""
+    return {x["ifname"]: "UP" in x.get("flags", ()) and "LOWER_UP" in x.get("flags", ())
+            for x in _ip_json(text, device, "ip -j addr") if "ifname" in x}
+
+
+def parse_addresses(text: str, device: str = "?") -> dict[str, dict[str, object]]:
+    """``ip -j addr show``: name -> {"mac", "addresses": [IPv4 with prefix length]}."""
+    return {
+        x["ifname"]: {
+            "mac": x.get("address"),
+            "addresses": [f"{a['local']}/{a['prefixlen']}" for a in x.get("addr_info", [])
+                          if a.get("family") == "inet" and "local" in a],
+        }
+        for x in _ip_json(text, device, "ip -j addr") if "ifname" in x
+    }
+
+
+def parse_route(text: str, device: str = "?") -> bool:
+    """``ip -j route show exact PREFIX``: present when the list is not empty."""
+    return bool(_ip_json(text, device, "ip -j route"))
+
+
+def parse_process_table(text: str) -> int | None:
+    """Lines "PID PPID" of this namespace's keepalived processes -> the parent's pid."""
+    rows = [tuple(map(int, ln.split()[:2])) for ln in text.splitlines() if len(ln.split()) >= 2 and ln.split()[0].isdigit()]
+    pids = {p for p, _ in rows}
+    parents = [p for p, pp in rows if pp not in pids]
+    return parents[0] if len(parents) == 1 else None
+
+
+def parse_cmdline(cmdline: str) -> str:
+    """keepalived's command line (NUL-separated, or spaces) -> its config file."""
+    args = cmdline.replace("\0", " ").split()
+    for i, a in enumerate(args):
+        if a in ("-f", "--use-file") and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--use-file="):
+            return a.split("=", 1)[1]
+        if a.startswith("-f") and len(a) > 2:
+            return a[2:]
+    return DEFAULT_CONF
+
+
+class KeepalivedDriver(NetworkDriver):
+    spec = SPEC
+
+    _ka: Keepalived | None = None
+
+    # -- session ----------------------------------------------------------------------------------
+    def prepare_session(self) -> None:
+        # No line editing (the tty echoes each command as sent, no redraws), a prompt the channel can find.
+        self.run(f"set +o emacs +o vi 2>/dev/null; unset PROMPT_COMMAND; "
+                 f"export LC_ALL=C PS2= PS1={shlex.quote(PROMPT)}")
+        self._ka = None
+
+    def keepalived(self, refresh: bool = False) -> Keepalived:
+        """Find this namespace's keepalived (cached; ``refresh`` after it restarted)."""
+        if self._ka is not None and not refresh:
+            return self._ka
+        table = self.run(
+            'for p in $(pgrep -x keepalived); do [ "$(readlink /proc/$p/ns/net)" = "$(readlink /proc/$$/ns/net)" ] '
+            "&& echo \"$p $(cut -d' ' -f4 /proc/$p/stat)\"; done"
+        )
+        pid = parse_process_table(table)
+        if pid is None:
+            raise DeviceError(self.name, "keepalived is not running (no keepalived process in this namespace)")
+        info = self.run(f"tr '\\0' ' ' < /proc/{pid}/cmdline; echo; tr '\\0' '\\n' < /proc/{pid}/environ | grep '^TMPDIR=';"
+                        " keepalived --signum=JSON 2>/dev/null").splitlines()
+        conf = parse_cmdline(info[0] if info else "")
+        tmpdir = next((ln.split("=", 1)[1] for ln in info if ln.startswith("TMPDIR=")), "") or "/tmp"
+        signum = next((ln.strip() for ln in info[1:] if ln.strip().isdigit()), None)
+        if signum is None:
+            raise DeviceError(self.name, "this keepalived has no JSON dump (built without --enable-json)")
+        self._ka = Keepalived(pid, conf, tmpdir, int(signum))
+        log.debug("%s: keepalived pid %s, config %s", self.name, pid, conf)
+        return self._ka
+
+    # -- getters ----------------------------------------------------------------------------------
+    def _dump(self) -> tuple[str, str]:
+        """keepalived's JSON dump and its config file, read in one round trip."""
+        for attempt in range(2):
+            ka = self.keepalived(refresh=attempt > 0)
+            f, lock = shlex.quote(ka.json_file), shlex.quote(f"{ka.tmpdir}/.netha-json.lock")
+            out = self.run(
+                f"( flock -w 2 9; rm -f {f}; kill -{ka.json_signal} {ka.pid} 2>/dev/null || echo netha-error: no-process; "
+                f"for i in $(seq 200); do [ -s {f} ] && break; sleep 0.005; done; sleep 0.002; cat {f} ) 9>{lock}; "
+                f"echo {_SEP}; cat {shlex.quote(ka.conf)}"
+            )
+            if "netha-error: no-process" in out:
+                continue  # keepalived restarted: find it again
+            state, _, conf = out.partition(_SEP)
+            try:
+                json.loads(state[state.find("["):]) if "[" in state else None
+            except json.JSONDecodeError:
+                continue  # read while keepalived was still writing: once more
+            return state, conf.lstrip("\n")
+        raise ParseError(self.name, "keepalived did not write a complete JSON dump")
+
+    def get_vrrp(self) -> list[VrrpView]:
+        state, conf = self._dump()
+        views = parse_state(state, conf, self.name)
+        return self._with_master_address(views, parse_addresses(self.run_checked("ip -j addr show"), self.name))
+
+    @staticmethod
+    def _with_master_address(views: list[VrrpView], addrs: dict[str, dict[str, object]]) -> list[VrrpView]:
+        from dataclasses import replace
+
+        out = []
+        for v in views:
+            own = [a for a in addrs.get(v.interface, {}).get("addresses", []) if a.split("/")[0] not in v.virtual_addresses]  # type: ignore[union-attr]
+            out.append(replace(v, master_address=own[0].split("/")[0]) if v.state == "master" and own else v)
+        return out
+
+    def get_interfaces(self) -> dict[str, bool]:
+        return parse_links(self.run_checked("ip -j addr show"), self.name)
+
+    def get_interface_details(self) -> dict[str, dict[str, object]]:
+        return parse_addresses(self.run_checked("ip -j addr show"), self.name)
+
+    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+        return {p: parse_route(self.run_checked(f"ip -j route show table main exact {shlex.quote(str(p))}"), self.name)
+                for p in prefixes}
+
+    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+        state, conf = self._dump()
+        ipout = self.run_checked("ip -j addr show")
+        addrs = parse_addresses(ipout, self.name)
+        return DeviceReading(
+            vrrp=tuple(self._with_master_address(parse_state(state, conf, self.name), addrs)),
+            interfaces=parse_links(ipout, self.name),
+            routes=self.get_routes(routes) if routes else {},
+            addresses={k: tuple(v["addresses"]) for k, v in addrs.items()},  # type: ignore[arg-type]
+        )
+
+    def get_config(self) -> str:
+        ka = self.keepalived()
+        out = self.run(f"cat {shlex.quote(ka.conf)} || echo netha-error: cannot read {shlex.quote(ka.conf)}")
+        bad = self.rejected_line(out)
+        if bad:
+            raise CommandRejected(self.name, bad.removeprefix("netha-error: "))
+        return out.rstrip("\n") + "\n"
+
+    # -- changes ----------------------------------------------------------------------------------
+    def load_config(self, lines: Sequence[str]) -> str:
+        """Apply netha's change lines to keepalived.conf, test it, install it, reload, wait for it."""
+        if any(ln.strip() and not ln[0].isspace() and not ln.startswith(("vrrp_instance", "#", "!")) for ln in lines):
+            first = next(ln for ln in lines if ln.strip() and not ln[0].isspace() and not ln.startswith(("vrrp_instance", "#", "!")))
+            raise CommandRejected(self.name, f"keepalived platform cannot apply {first.strip()!r} "
+                                             "(static gateway moves need a VRRP instance on keepalived)")
+        current = self.get_config()
+        try:
+            new = apply_changes(current, list(lines))
+        except ConfEditError as exc:
+            raise CommandRejected(self.name, f"{self.keepalived().conf}: {exc}") from None
+        if new == current:
+            return "keepalived.conf unchanged"
+        self.install_config(new)
+        return f"keepalived.conf updated and reloaded (pid {self.keepalived().pid})"
+
+    def replace_config(self, config: str) -> None:
+        config = config.rstrip("\n") + "\n"
+        if config != self.get_config():
+            self.install_config(config)
+
+    def install_config(self, text: str) -> None:
+        """Upload ``text``, check it with ``keepalived -t``, put it in place, reload, wait until loaded."""
+        ka = self.keepalived()
+        conf = shlex.quote(ka.conf)
+        new, b64 = shlex.quote(ka.conf + ".netha-new"), shlex.quote(ka.conf + ".netha-b64")
+        self.run_checked(f"umask 077; rm -f {new} {b64}")
+        payload = base64.b64encode(text.encode()).decode()
+        for i in range(0, len(payload), _CHUNK):
+            self.run_checked(f"printf %s {payload[i:i + _CHUNK]} >> {b64}")
+        self.run_checked(f"base64 -d {b64} > {new} && rm -f {b64} || echo netha-error: upload failed")
+        log_ = shlex.quote(ka.conf + ".netha-check")
+        check = self.run(f"keepalived -t -f {new} > {log_} 2>&1; echo netha-rc=$?; head -5 {log_}; rm -f {log_}")
+        rc = next((ln.split("=", 1)[1] for ln in check.splitlines() if ln.startswith("netha-rc=")), "?")
+        if rc != "0":
+            self.run(f"rm -f {new}")
+            why = next((ln.strip() for ln in check.splitlines() if ln.strip() and not ln.startswith("netha-rc=")), f"exit {rc}")
+            raise CommandRejected(self.name, f"keepalived -t rejected the new config: {why}")
+        self.run_checked(f"chmod --reference={conf} {new} && chown --reference={conf} {new} && mv -f {new} {conf} "
+                         f"&& kill -HUP {ka.pid} || echo netha-error: could not install {conf}")
+        self._wait_loaded(text)
+
+    def _wait_loaded(self, text: str) -> None:
+        """After SIGHUP: wait until the dump shows what the new config says for every instance."""
+        want = {(i.interface, i.vrid): i for i in instances(text) if i.interface and i.vrid}
+        deadline = time.monotonic() + APPLY_TIMEOUT
+        while True:
+            state, _ = self._dump()
+            views = {(v.interface, v.vrid): v for v in parse_state(state, "", self.name)}
+
+            def loaded(key: tuple[str, int], inst) -> bool:
+                if inst.shutdown:
+                    return key not in views
+                v = views.get(key)
+                return v is not None and (inst.priority is None or v.priority == inst.priority) \
+                    and v.preempt == (not inst.nopreempt) \
+                    and set(v.virtual_addresses) == {a.split("/")[0] for a in inst.addresses}
+
+            if all(loaded(k, i) for k, i in want.items()):
+                return
+            if time.monotonic() > deadline:
+                raise CommandRejected(self.name, f"keepalived did not load the new config within {APPLY_TIMEOUT:.0f}s")
+            time.sleep(0.02)
+
+
+Driver = KeepalivedDriver

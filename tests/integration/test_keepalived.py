@@ -1,0 +1,105 @@
+"""The keepalived pair (k1, k2) of the lab: status, failover, failback and the daemon, as on the FRR pair.
+
+k1 and k2 run Debian's keepalived (VRRPv3, 100 ms adverts) with sshd (root by the lab's key,
+netmiko ``linux``) and snmpd as AgentX master for keepalived's VRRPv3 MIB. h3 probes wan's
+second leg (198.18.5.100) through the keepalived LAN gateway 198.18.4.1 every 10 ms.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from netha.lab.faults import KeepalivedBaseline, holds, keepalived_conf
+
+from .labtools import make_inventory, netha, netha_bg, probes, status, stop, switch_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+KLAN_VIP = "198.18.4.1"
+
+
+def kprobes(tmp: Path):
+    return probes(tmp, src="h3", dst="198.18.5.100", dst_node="wan")
+
+
+@pytest.fixture
+def kbase(lab):
+    base = KeepalivedBaseline()
+    yield base
+    base.restore()
+
+
+def test_status_reads_the_keepalived_pair_over_ssh_and_snmp(kbase, tmp_path):
+    inv = make_inventory(tmp_path)
+    rc, doc = status(inv)
+    groups = doc["groups"]
+    assert groups["klan"]["master"] == "k1" and groups["kup"]["master"] == "k1", groups["klan"]
+    for dev in ("k1", "k2"):
+        assert doc["devices"][dev]["health"] == "healthy", doc["devices"][dev]
+    members = groups["klan"]["members"]
+    assert members["k1"]["state"] == "master" and members["k2"]["state"] == "backup"
+    assert members["k1"]["priority"] == 200 and members["k2"]["priority"] == 100
+    assert members["k1"]["heard"] is True  # the controller's listener on the keepalived LAN hears k1
+    assert doc["devices"]["k1"]["snmp"]["ok"] and doc["devices"]["k2"]["snmp"]["ok"]
+
+
+def test_planned_failover_and_failback_on_keepalived_lose_at_most_one_probe(kbase, tmp_path):
+    inv = make_inventory(tmp_path)
+    with kprobes(tmp_path) as run:
+        r = netha("failover", "klan", "--to", "k2", "-i", str(inv), "--yes")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert holds("k2", KLAN_VIP) and not holds("k1", KLAN_VIP)
+        assert "priority 254" in keepalived_conf("k2") and "priority 1\n" in keepalived_conf("k1")
+        lost_failover = run.loss().lost
+        mark = time.monotonic()
+        time.sleep(0.3)
+        r = netha("failback", "klan", "-i", str(inv), "--yes")
+        assert r.returncode == 0, r.stdout + r.stderr
+        time.sleep(0.3)
+        lost_failback = run.loss(since=mark).lost
+    assert holds("k1", KLAN_VIP) and not holds("k2", KLAN_VIP)
+    assert keepalived_conf("k1") == kbase.configs["k1"] and keepalived_conf("k2") == kbase.configs["k2"]
+    print(f"keepalived planned failover lost {lost_failover}, failback lost {lost_failback}")
+    assert lost_failover <= 1 and lost_failback <= 1
+
+
+def test_rejected_change_on_k1_rolls_k2_back_byte_identical(kbase, tmp_path):
+    tpl = tmp_path / "templates" / "keepalived"
+    tpl.mkdir(parents=True)
+    # Lowering the old master renders a directive keepalived's driver refuses: the plan fails at step 2.
+    (tpl / "set_priority.j2").write_text(
+        "vrrp_instance {{ interface }} {{ vrid }}\n priority {{ priority }}\n"
+        "{% if priority < 100 %}\n track_script not_a_netha_change\n{% endif %}\n"
+    )
+    inv = make_inventory(tmp_path, template_dir=str(tmp_path / "templates"))
+    r = netha("failover", "klan", "--to", "k2", "-i", str(inv), "--yes")
+    assert r.returncode != 0
+    assert "rolled back" in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
+    assert keepalived_conf("k1") == kbase.configs["k1"] and keepalived_conf("k2") == kbase.configs["k2"]
+    wait_for(lambda: holds("k1", KLAN_VIP) and not holds("k2", KLAN_VIP), 5, what="k1 master again")
+
+
+def test_gray_failure_daemon_makes_k1_resign_and_traffic_flows_via_k2(kbase, tmp_path):
+    inv = make_inventory(tmp_path)
+    log = tmp_path / "daemon.log"
+    proc = netha_bg("--log-level", "info", "run", "-i", str(inv), log=log)
+    try:
+        wait_for(lambda: "watching" in log.read_text() or proc.poll() is not None, 20, what="daemon start")
+        assert proc.poll() is None, log.read_text()
+        time.sleep(1.0)
+        with kprobes(tmp_path) as run:
+            t_fail = time.monotonic()
+            switch_port("k1", "eth2", False)  # k1 loses its uplink but keeps advertising on the LAN
+            wait_for(lambda: holds("k2", KLAN_VIP), 5, what="k2 master of klan")
+            time.sleep(1.0)
+            loss = run.loss(since=t_fail)
+    finally:
+        stop(proc)
+    decisions = [ln.split("decision: ", 1)[1] for ln in log.read_text().splitlines() if "decision: " in ln]
+    assert any(d.startswith("failover klan to k2") for d in decisions), decisions
+    assert "#netha-shutdown# vrrp_instance klan" in keepalived_conf("k1")
+    assert loss.recovered_at is not None, "probes from h3 reach wan again through k2"
+    print(f"keepalived gray failure with the daemon: {loss.lost} probes lost, black hole {loss.blackhole * 1000:.0f} ms")

@@ -1,0 +1,69 @@
+"""keepalived driver parsers on output captured from the lab's k1/k2: each fixture file is a test case."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from netha.drivers.keepalived import (
+    parse_addresses, parse_cmdline, parse_links, parse_process_table, parse_route, parse_state,
+)
+from netha.errors import ParseError
+
+FIX = Path(__file__).parent / "fixtures" / "keepalived"
+
+
+def _cases(command: str) -> list[Path]:
+    return sorted((FIX / command).glob("*.txt"))
+
+
+def _expected(path: Path):
+    return json.loads(path.with_suffix(".expected.json").read_text())
+
+
+@pytest.mark.parametrize("path", _cases("json_dump"), ids=lambda p: p.stem)
+def test_json_dump_parses_to_expected_views(path):
+    conf = path.with_suffix(".conf").read_text() if path.with_suffix(".conf").exists() else ""
+    expected = _expected(path)
+    if isinstance(expected, dict) and "error" in expected:
+        with pytest.raises(ParseError, match=expected["error"]):
+            parse_state(path.read_text(), conf, "k1")
+        return
+    got = [dataclasses.asdict(v) for v in parse_state(path.read_text(), conf, "k1")]
+    assert json.loads(json.dumps(got)) == expected
+
+
+@pytest.mark.parametrize("path", _cases("ip_addr"), ids=lambda p: p.stem)
+def test_ip_addr_gives_carrier_and_addresses(path):
+    expected = _expected(path)
+    assert parse_links(path.read_text(), "k1") == expected["links"]
+    assert parse_addresses(path.read_text(), "k1") == expected["addresses"]
+
+
+@pytest.mark.parametrize("path", _cases("ip_route"), ids=lambda p: p.stem)
+def test_ip_route_exact_gives_presence(path):
+    assert parse_route(path.read_text(), "k1") is _expected(path)
+
+
+def test_garbage_instead_of_ip_json_is_a_parse_error_naming_the_device():
+    with pytest.raises(ParseError, match="k1"):
+        parse_links("-bash: ip: command not found", "k1")
+
+
+def test_the_parent_keepalived_process_is_found_among_its_children():
+    # pid ppid, as the driver's shell loop prints them: the parent and its VRRP child.
+    assert parse_process_table("4242 1\n4243 4242\n") == 4242
+    assert parse_process_table("") is None
+    assert parse_process_table("10 1\n20 1\n") is None  # two keepalived in one namespace: refuse to guess
+
+
+@pytest.mark.parametrize(("cmdline", "conf"), [
+    ("/usr/sbin/keepalived\0--vrrp\0-f\0/run/netha-lab/k1/keepalived.conf\0-D\0", "/run/netha-lab/k1/keepalived.conf"),
+    ("keepalived --use-file=/etc/ka/main.conf -D", "/etc/ka/main.conf"),
+    ("/usr/sbin/keepalived --dont-fork -D", "/etc/keepalived/keepalived.conf"),
+])
+def test_the_config_file_comes_from_keepalived_command_line(cmdline, conf):
+    assert parse_cmdline(cmdline) == conf
