@@ -211,14 +211,15 @@ def summarise(runs: list[dict]) -> dict:
 def versions() -> dict:
     def cmd(*argv: str) -> str:
         try:
-            return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[0]
+            r = subprocess.run(argv, capture_output=True, text=True)
+            return (r.stdout.strip() or r.stderr.strip()).splitlines()[0]
         except (OSError, IndexError):
             return "?"
 
     import importlib.metadata as md
 
     return {
-        "frr": cmd("vtysh", "--version"), "keepalived": cmd("keepalived", "--version") or "?",
+        "frr": cmd("/usr/lib/frr/zebra", "--version"), "keepalived": cmd("keepalived", "--version") or "?",
         "python": platform.python_version(),
         **{p: md.version(p) for p in ("netha", "netmiko", "pysnmp", "scapy") if _has(p)},
     }
@@ -244,7 +245,8 @@ def save(args, runs: list[dict]) -> dict:
         old = json.loads((RESULTS / "failover.json").read_text())
         wanted = set(args.scenarios.split(","))
         runs = [r for r in old["runs"] if r["scenario"] not in wanted] + runs
-        command = f"{old['command']} ; {' '.join(sys.argv)}"
+        this = " ".join(sys.argv)
+        command = old["command"] if old["command"].endswith(this) else f"{old['command']} ; {this}"
     else:
         command = " ".join(sys.argv)
     doc = {

@@ -120,18 +120,76 @@ def poll_plot(doc: dict) -> None:
     plt.close(fig)
 
 
+def detect_section(doc: dict) -> list[str]:
+    lines = ["## Detection latency and idle cost", "",
+             f"`{doc['command']}` on {doc['date']}: the daemon in dry-run mode; seconds from the fault to the group "
+             "verdict and to the decision (median of the runs).", "",
+             "| case | verdict (ms) | decision (ms) | listener: master silent (ms) |", "|---|---|---|---|"]
+    for key, v in doc["results"].items():
+        m = v["median"]
+        lines.append(f"| {key} | {_ms(m.get('verdict'))} | {_ms(m.get('decision'))} | {_ms(m.get('listener_silent'))} |")
+    idle = doc.get("idle") or {}
+    if idle:
+        lines += ["", f"Idle daemon (lab inventory, 100 ms polling): {idle.get('cpu_percent')} % of one core, "
+                      f"RSS {idle.get('rss_mb')} MB."]
+    return lines + [""]
+
+
+def _summary(doc: dict | None, key: str) -> dict | None:
+    return (doc or {}).get("summary", {}).get(key)
+
+
+def aims_section(failover: dict | None, poll: dict | None) -> list[str]:
+    """Each aim of the benchmark issue against what was measured."""
+    rows = []
+    gray = _summary(failover, "gray/netha")
+    if gray and gray.get("blackhole"):
+        med, p95 = gray["blackhole"]["median"] * 1000, gray["blackhole"]["p95"] * 1000
+        rows.append(("gray black hole median <= 300 ms", f"{med:.0f} ms", med <= 300))
+        rows.append(("gray black hole p95 <= 500 ms", f"{p95:.0f} ms", p95 <= 500))
+    planned = [r for r in (failover or {}).get("runs", []) if r["scenario"] == "planned"]
+    if planned:
+        worst = max(max(r["lost"], r.get("failback_lost") or 0) for r in planned)
+        rows.append(("planned failover and failback <= 1 lost probe", f"worst run {worst}", worst <= 1))
+    hard, alone = _summary(failover, "hard/netha"), _summary(failover, "hard/vrrp-alone")
+    if hard and alone and hard.get("blackhole") and alone.get("blackhole"):
+        diff = (hard["blackhole"]["median"] - alone["blackhole"]["median"]) * 1000
+        rows.append(("hard failure within 50 ms of VRRP alone", f"{diff:+.0f} ms (medians)", diff <= 50))
+    blind = _summary(failover, "blind/netha")
+    if blind and blind.get("actions") is not None:
+        rows.append(("blind: 0 actions", f"{blind['actions']} actions", blind["actions"] == 0))
+    pts = sorted((poll or {}).get("points", []), key=lambda p: p["routers"])
+    if pts:
+        p = pts[-1]
+        rows.append((f"SNMP cycle <= 200 ms at {p['routers']} routers", f"{p['netha_snmp_ms']:.0f} ms", p["netha_snmp_ms"] <= 200))
+        rows.append(("SNMP cycle >= 10x faster than Nornir", f"{p['nornir_ms'] / p['netha_snmp_ms']:.0f}x",
+                     p["nornir_ms"] >= 10 * p["netha_snmp_ms"]))
+        rows.append(("SSH cycle >= 5x faster than Nornir", f"{p['nornir_ms'] / p['netha_ssh_ms']:.0f}x",
+                     p["nornir_ms"] >= 5 * p["netha_ssh_ms"]))
+    if not rows:
+        return []
+    lines = ["## Aims", "", "| aim | measured | met |", "|---|---|---|"]
+    lines += [f"| {a} | {m} | {'yes' if ok else '**no**'} |" for a, m, ok in rows]
+    return lines + [""]
+
+
 def main() -> None:
-    lines = ["# netha benchmarks", "", "Produced by `bench/failover.py` and `bench/poll.py`, written by `bench/report.py`.", ""]
-    f = RESULTS / "failover.json"
-    if f.exists():
-        doc = json.loads(f.read_text())
-        failover_plots(doc)
-        lines += failover_section(doc)
-    p = RESULTS / "poll.json"
-    if p.exists():
-        doc = json.loads(p.read_text())
-        poll_plot(doc)
-        lines += poll_section(doc)
+    lines = ["# netha benchmarks", "", "Produced by `bench/failover.py`, `bench/detect.py` and `bench/poll.py`, written by "
+             "`bench/report.py`.", ""]
+    docs = {name: json.loads((RESULTS / f"{name}.json").read_text()) if (RESULTS / f"{name}.json").exists() else None
+            for name in ("failover", "detect", "poll")}
+    lines += aims_section(docs["failover"], docs["poll"])
+    notes = RESULTS / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    if docs["failover"]:
+        failover_plots(docs["failover"])
+        lines += failover_section(docs["failover"])
+    if docs["detect"]:
+        lines += detect_section(docs["detect"])
+    if docs["poll"]:
+        poll_plot(docs["poll"])
+        lines += poll_section(docs["poll"])
     (RESULTS / "README.md").write_text("\n".join(lines) + "\n")
 
 

@@ -11,7 +11,8 @@ import pytest
 from netha import lab as labmod
 from netha.lab.daemons import pid_alive
 
-REQUIRED = ["/usr/lib/frr/zebra", "/usr/lib/frr/vrrpd", "/usr/sbin/sshd", "/usr/sbin/snmpd", "/usr/bin/vtysh"]
+REQUIRED = ["/usr/lib/frr/zebra", "/usr/lib/frr/vrrpd", "/usr/sbin/sshd", "/usr/sbin/snmpd", "/usr/bin/vtysh",
+            "/usr/sbin/keepalived"]
 
 
 def _skip_reason() -> str | None:

@@ -11,15 +11,14 @@ import pytest
 from netha.drivers.frr import parse_interfaces, parse_route, parse_vrrp
 from netha.errors import ParseError
 
-FIX = Path(__file__).parent / "fixtures" / "frr"
+from .captured import cases, expected
 
 
 def _cases(command: str) -> list[Path]:
-    return sorted((FIX / command).glob("*.txt"))
+    return cases("frr", command)
 
 
-def _expected(path: Path):
-    return json.loads(path.with_suffix(".expected.json").read_text())
+_expected = expected
 
 
 @pytest.mark.parametrize("path", _cases("show_vrrp_json"), ids=lambda p: p.stem)

@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def inv():
-    return load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+    """The lab inventory's FRR pair and its groups (these tests feed observations of r1 and r2 only)."""
+    full = load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+    return full.model_copy(update={
+        "devices": {k: v for k, v in full.devices.items() if k in ("r1", "r2")},
+        "groups": {k: v for k, v in full.groups.items() if k in ("lan", "upstream", "lan2")},
+    })
 
 
 OK = ProbeResult(ok=True, at=0.0)

@@ -13,15 +13,14 @@ from netha.drivers.keepalived import (
 )
 from netha.errors import ParseError
 
-FIX = Path(__file__).parent / "fixtures" / "keepalived"
+from .captured import cases, expected
 
 
 def _cases(command: str) -> list[Path]:
-    return sorted((FIX / command).glob("*.txt"))
+    return cases("keepalived", command)
 
 
-def _expected(path: Path):
-    return json.loads(path.with_suffix(".expected.json").read_text())
+_expected = expected
 
 
 @pytest.mark.parametrize("path", _cases("json_dump"), ids=lambda p: p.stem)

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_lab_parses():
     t = load_topology(ROOT / "lab" / "netha.clab.yml")
     assert {n.name for n in t.of_role("frr-router")} == {"r1", "r2"}
-    assert set(t.bridges) == {"lan", "uplink", "lan2"}
+    assert set(t.bridges) == {"lan", "uplink", "lan2", "klan", "kup"}
+    assert {n.name for n in t.of_role("keepalived-router")} == {"k1", "k2"}
     assert str(t.nodes["r1"].mgmt_ipv4) == "198.18.0.11"
     assert any(l.node == "ctl" and l.bridge == "lan" for l in t.links)
 
