@@ -103,3 +103,28 @@ def test_gray_failure_daemon_makes_k1_resign_and_traffic_flows_via_k2(kbase, tmp
     assert "#netha-shutdown# vrrp_instance klan" in keepalived_conf("k1")
     assert loss.recovered_at is not None, "probes from h3 reach wan again through k2"
     print(f"keepalived gray failure with the daemon: {loss.lost} probes lost, black hole {loss.blackhole * 1000:.0f} ms")
+
+
+def test_hard_failure_of_k1_keepalived_moves_by_itself_and_the_daemon_pins_k2(kbase, tmp_path, lab):
+    inv = make_inventory(tmp_path)
+    log = tmp_path / "daemon.log"
+    proc = netha_bg("--log-level", "info", "run", "-i", str(inv), log=log)
+    try:
+        wait_for(lambda: "watching" in log.read_text() or proc.poll() is not None, 20, what="daemon start")
+        assert proc.poll() is None, log.read_text()
+        time.sleep(1.0)
+        with kprobes(tmp_path) as run:
+            t_fail = time.monotonic()
+            for port in ("eth1", "eth2"):
+                switch_port("k1", port, False)
+            lab.kill_daemons("k1")  # keepalived, sshd, snmpd: the router is gone
+            wait_for(lambda: "priority 254" in keepalived_conf("k2"), 10, what="k2 pinned at 254")
+            time.sleep(0.5)
+            loss = run.loss(since=t_fail)
+    finally:
+        stop(proc)
+    decisions = [ln.split("decision: ", 1)[1] for ln in log.read_text().splitlines() if "decision: " in ln]
+    assert any(d.startswith("pin klan to k2") for d in decisions), decisions
+    assert holds("k2", KLAN_VIP)
+    assert loss.recovered_at is not None
+    print(f"keepalived hard failure: {loss.lost} probes lost, black hole {loss.blackhole * 1000:.0f} ms (VRRP's own takeover)")
