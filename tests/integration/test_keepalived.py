@@ -8,6 +8,7 @@ second leg (198.18.5.100) through the keepalived LAN gateway 198.18.4.1 every 10
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,19 @@ KLAN_VIP = "198.18.4.1"
 
 def kprobes(tmp: Path):
     return probes(tmp, src="h3", dst="198.18.5.100", dst_node="wan")
+
+
+@contextmanager
+def daemon(inv: Path, log: Path):
+    """`netha run` on INV, started and settled; stopped on the way out."""
+    proc = netha_bg("--log-level", "info", "run", "-i", str(inv), log=log)
+    try:
+        wait_for(lambda: "watching" in log.read_text() or proc.poll() is not None, 20, what="daemon start")
+        assert proc.poll() is None, log.read_text()
+        time.sleep(1.0)
+        yield proc
+    finally:
+        stop(proc)
 
 
 @pytest.fixture
@@ -85,19 +99,13 @@ def test_rejected_change_on_k1_rolls_k2_back_byte_identical(kbase, tmp_path):
 def test_gray_failure_daemon_makes_k1_resign_and_traffic_flows_via_k2(kbase, tmp_path):
     inv = make_inventory(tmp_path)
     log = tmp_path / "daemon.log"
-    proc = netha_bg("--log-level", "info", "run", "-i", str(inv), log=log)
-    try:
-        wait_for(lambda: "watching" in log.read_text() or proc.poll() is not None, 20, what="daemon start")
-        assert proc.poll() is None, log.read_text()
-        time.sleep(1.0)
+    with daemon(inv, log):
         with kprobes(tmp_path) as run:
             t_fail = time.monotonic()
             switch_port("k1", "eth2", False)  # k1 loses its uplink but keeps advertising on the LAN
             wait_for(lambda: holds("k2", KLAN_VIP), 5, what="k2 master of klan")
             time.sleep(1.0)
             loss = run.loss(since=t_fail)
-    finally:
-        stop(proc)
     decisions = [ln.split("decision: ", 1)[1] for ln in log.read_text().splitlines() if "decision: " in ln]
     assert any(d.startswith("failover klan to k2") for d in decisions), decisions
     assert "#netha-shutdown# vrrp_instance klan" in keepalived_conf("k1")
@@ -108,11 +116,7 @@ def test_gray_failure_daemon_makes_k1_resign_and_traffic_flows_via_k2(kbase, tmp
 def test_hard_failure_of_k1_keepalived_moves_by_itself_and_the_daemon_pins_k2(kbase, tmp_path, lab):
     inv = make_inventory(tmp_path)
     log = tmp_path / "daemon.log"
-    proc = netha_bg("--log-level", "info", "run", "-i", str(inv), log=log)
-    try:
-        wait_for(lambda: "watching" in log.read_text() or proc.poll() is not None, 20, what="daemon start")
-        assert proc.poll() is None, log.read_text()
-        time.sleep(1.0)
+    with daemon(inv, log):
         with kprobes(tmp_path) as run:
             t_fail = time.monotonic()
             for port in ("eth1", "eth2"):
@@ -121,8 +125,6 @@ def test_hard_failure_of_k1_keepalived_moves_by_itself_and_the_daemon_pins_k2(kb
             wait_for(lambda: "priority 254" in keepalived_conf("k2"), 10, what="k2 pinned at 254")
             time.sleep(0.5)
             loss = run.loss(since=t_fail)
-    finally:
-        stop(proc)
     decisions = [ln.split("decision: ", 1)[1] for ln in log.read_text().splitlines() if "decision: " in ln]
     assert any(d.startswith("pin klan to k2") for d in decisions), decisions
     assert holds("k2", KLAN_VIP)
