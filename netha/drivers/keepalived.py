@@ -20,7 +20,7 @@ import logging
 import shlex
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import CommandRejected, DeviceError, ParseError
 from ..observe.types import VrrpStateName, VrrpView
@@ -222,8 +222,7 @@ class KeepalivedDriver(NetworkDriver):
 
     @staticmethod
     def _with_master_address(views: list[VrrpView], addrs: dict[str, dict[str, object]]) -> list[VrrpView]:
-        from dataclasses import replace
-
+        """A master's own (non-virtual) address on the instance's interface, as FRR reports it."""
         out = []
         for v in views:
             own = [a for a in addrs.get(v.interface, {}).get("addresses", []) if a.split("/")[0] not in v.virtual_addresses]  # type: ignore[union-attr]
@@ -262,9 +261,9 @@ class KeepalivedDriver(NetworkDriver):
     # -- changes ----------------------------------------------------------------------------------
     def load_config(self, lines: Sequence[str]) -> str:
         """Apply netha's change lines to keepalived.conf, test it, install it, reload, wait for it."""
-        if any(ln.strip() and not ln[0].isspace() and not ln.startswith(("vrrp_instance", "#", "!")) for ln in lines):
-            first = next(ln for ln in lines if ln.strip() and not ln[0].isspace() and not ln.startswith(("vrrp_instance", "#", "!")))
-            raise CommandRejected(self.name, f"keepalived platform cannot apply {first.strip()!r} "
+        foreign = [ln for ln in lines if ln.strip() and not ln[0].isspace() and not ln.startswith(("vrrp_instance", "#", "!"))]
+        if foreign:
+            raise CommandRejected(self.name, f"keepalived platform cannot apply {foreign[0].strip()!r} "
                                              "(static gateway moves need a VRRP instance on keepalived)")
         current = self.get_config()
         try:
