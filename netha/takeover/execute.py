@@ -267,8 +267,12 @@ class Executor:
             return False, f"masters seen: {', '.join(masters) or 'none'}" + (f"; unreadable: {', '.join(unknown)}" if unknown else "")
         if self.adverts is not None and group.mode == "vrrp":
             addr = group.member(target).address
-            heard = [a for a in self.adverts() if a.vrid == group.vrid and addr and a.source == str(addr.ip)]
-            if addr and not any(a.last_seen >= since and a.priority > 0 for a in heard):
+            # Only where the listener covers this group's segment (it has heard one of its members):
+            # a group without a listener leg is verified on the devices alone.
+            members = {str(m.address.ip) for m in group.members if m.address}
+            covering = [a for a in self.adverts() if a.vrid == group.vrid and a.source in members]
+            heard = [a for a in covering if addr and a.source == str(addr.ip)]
+            if addr and covering and not any(a.last_seen >= since and a.priority > 0 for a in heard):
                 return False, f"{target} reports master but its advertisements are not heard yet"
         return True, "ok"
 

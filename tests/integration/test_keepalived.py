@@ -106,6 +106,9 @@ def test_gray_failure_daemon_makes_k1_resign_and_traffic_flows_via_k2(kbase, tmp
             wait_for(lambda: holds("k2", KLAN_VIP), 5, what="k2 master of klan")
             time.sleep(1.0)
             loss = run.loss(since=t_fail)
+        # kup (on k1's dead uplink) moved by VRRP itself; the daemon pins k2 there, verified on the
+        # devices alone: the controller has no listener on that segment.
+        wait_for(lambda: "emergency of kup: k2 is master (verified" in log.read_text(), 10, what="kup pinned to k2")
     decisions = [ln.split("decision: ", 1)[1] for ln in log.read_text().splitlines() if "decision: " in ln]
     assert any(d.startswith("failover klan to k2") for d in decisions), decisions
     assert "#netha-shutdown# vrrp_instance klan" in keepalived_conf("k1")
