@@ -170,7 +170,13 @@ class KeepalivedDriver(NetworkDriver):
         # No line editing (the tty echoes each command as sent, no redraws), a prompt the channel can find.
         self.run(f"set +o emacs +o vi 2>/dev/null; unset PROMPT_COMMAND; "
                  f"export LC_ALL=C PS2= PS1={shlex.quote(PROMPT)}")
+        # Find keepalived now, so a takeover on a warm session does not pay for it; a keepalived that
+        # is not running yet is looked for again on first use.
         self._ka = None
+        try:
+            self.keepalived()
+        except DeviceError as exc:
+            log.debug("%s: %s", self.name, exc)
 
     def keepalived(self, refresh: bool = False) -> Keepalived:
         """Find this namespace's keepalived (cached; ``refresh`` after it restarted)."""
