@@ -10,9 +10,12 @@ daemon's log. Scenarios:
 - gray:    r1's uplink goes down (r1 keeps advertising on the LAN)
 - hard:    r1 dies (every process of the router killed, its links down)
 - planned: `netha failover lan --to r2`, then `netha failback lan`
-- blind:   the controller's management path to r1 is cut for 5 s (figure: false actions, must be 0)
+- blind:   the controller's management path to r1 is cut for 4 s (figure: false actions, must be 0)
 
-Baseline in the same run, same lab, same probes: VRRP alone (no controller) for gray and hard.
+Baselines in the same run, same probes: VRRP alone (no controller) for gray and hard, and
+keepalived's own track_interface on the benchmark's keepalived pair (lab/keepalived.clab.yml).
+netha also runs gray and planned on the main lab's keepalived pair (k1/k2, h3 probing wan).
+`--modes` and `--scenarios` pick a part; `--merge` replaces only that part in failover.json.
 Writes bench/results/failover.json and the plots; bench/report.py writes the Markdown report.
 """
 
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +49,9 @@ from netha.traffic import read_records  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 NETHA = [sys.executable, "-m", "netha"]
 WINDOW = 4.0  # seconds observed after each failure injection
+# netha on the FRR pair, VRRP alone (no controller), netha on the lab's keepalived pair (gray and
+# planned), keepalived's own track_interface on the benchmark's keepalived pair (gray and hard).
+MODES = ("netha", "vrrp-alone", "netha-keepalived", "keepalived")
 
 
 def inventory(tmp: Path) -> Path:
@@ -114,26 +121,38 @@ def one_run_keepalived(scenario: str, tmp: Path, base: KeepalivedBaseline) -> di
     return result
 
 
-def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
+@dataclass(frozen=True)
+class Pair:
+    """The routers a run breaks: the FRR pair (r1/r2, group lan) or the keepalived pair (k1/k2, klan)."""
+
+    primary: str
+    backup: str
+    group: str
+    src: str  # the probing host on the group's LAN
+    dst: str  # wan's address behind the pair
+    base: Baseline | KeepalivedBaseline
+
+
+def one_run(scenario: str, mode: str, tmp: Path, pair: Pair) -> dict:
     inv = inventory(tmp)
     # A planned failover is an operator's command: no daemon (it would hold the inventory lock).
-    daemon = Daemon(tmp, inv) if mode == "netha" and scenario != "planned" else None
+    daemon = Daemon(tmp, inv) if mode.startswith("netha") and scenario != "planned" else None
     result: dict = {"scenario": scenario, "mode": mode}
     marks: dict[str, float] = {}
     try:
-        with probes(tmp) as run:
+        with probes(tmp, src=pair.src, dst=pair.dst, dst_node="wan") as run:
             t0 = time.monotonic()
             marks["inject"] = 0.0
             if scenario == "gray":
-                switch_port("r1", "eth2", False)
+                switch_port(pair.primary, "eth2", False)
             elif scenario == "hard":
-                switch_port("r1", "eth1", False)  # the router dies: links and processes at once
-                switch_port("r1", "eth2", False)
-                kill_node("r1")
+                switch_port(pair.primary, "eth1", False)  # the router dies: links and processes at once
+                switch_port(pair.primary, "eth2", False)
+                kill_node(pair.primary)
             elif scenario == "blind":
-                cut_management("r1", True)
+                cut_management(pair.primary, True)
             elif scenario == "planned":
-                r = subprocess.run([*NETHA, "failover", "lan", "--to", "r2", "-i", str(inv), "--yes"], cwd=ROOT,
+                r = subprocess.run([*NETHA, "failover", pair.group, "--to", pair.backup, "-i", str(inv), "--yes"], cwd=ROOT,
                                    capture_output=True, text=True)
                 marks["verified"] = time.monotonic() - t0
                 result["command_ok"] = r.returncode == 0
@@ -141,11 +160,11 @@ def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
                 result["plan_seconds"] = float(m.group(1)) if m else None
             time.sleep(WINDOW)
             if scenario == "blind":
-                cut_management("r1", False)
+                cut_management(pair.primary, False)
                 time.sleep(1)
             if scenario == "planned":
                 t1 = time.monotonic()
-                r = subprocess.run([*NETHA, "failback", "lan", "-i", str(inv), "--yes"], cwd=ROOT,
+                r = subprocess.run([*NETHA, "failback", pair.group, "-i", str(inv), "--yes"], cwd=ROOT,
                                    capture_output=True, text=True)
                 result["failback_ok"] = r.returncode == 0
                 result["failback_seconds"] = round(time.monotonic() - t1, 3)
@@ -166,10 +185,10 @@ def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
             actions = [r for r in decisions if not r["msg"].startswith("decision: alert")]
             result["actions"] = len(actions)
             result["decisions"] = [f"{round(wall_to_mono(r['ts']) - t0, 3)}s {r['msg']}" for r in decisions]
-            lan = [r for r in actions if " lan " in r["msg"]]
+            lan = [r for r in actions if f" {pair.group} " in r["msg"]]
             if lan:
                 marks["decision"] = wall_to_mono(lan[0]["ts"]) - t0
-            verified = [r for r in recs if "is master (verified" in r.get("msg", "") and " of lan:" in r["msg"]]
+            verified = [r for r in recs if "is master (verified" in r.get("msg", "") and f" of {pair.group}:" in r["msg"]]
             if verified:
                 marks["verified"] = wall_to_mono(verified[0]["ts"]) - t0
                 m = re.search(r"verified in ([0-9.]+)s", verified[0]["msg"])
@@ -180,7 +199,7 @@ def one_run(scenario: str, mode: str, tmp: Path, base: Baseline) -> dict:
     finally:
         if daemon is not None:
             daemon.stop()
-        base.restore()
+        pair.base.restore()
     return result
 
 
@@ -202,7 +221,7 @@ def summarise(runs: list[dict]) -> dict:
             "recovered": sum(1 for r in rs if r["recovered"]),
             "detection": stats([r.get("detection") for r in rs]),
             "takeover": stats([r.get("takeover") for r in rs]),
-            "actions": sum(r.get("actions", 0) for r in rs) if key[1] == "netha" else None,
+            "actions": sum(r.get("actions", 0) for r in rs) if key[1].startswith("netha") else None,
             "failback_lost": stats([r.get("failback_lost") for r in rs]),
         }
     return out
@@ -243,8 +262,8 @@ def machine() -> dict:
 def save(args, runs: list[dict]) -> dict:
     if args.merge and (RESULTS / "failover.json").exists():
         old = json.loads((RESULTS / "failover.json").read_text())
-        wanted = set(args.scenarios.split(","))
-        runs = [r for r in old["runs"] if r["scenario"] not in wanted] + runs
+        measured = {(r["scenario"], r["mode"]) for r in runs}
+        runs = [r for r in old["runs"] if (r["scenario"], r["mode"]) not in measured] + runs
         this = " ".join(sys.argv)
         command = old["command"] if old["command"].endswith(this) else f"{old['command']} ; {this}"
     else:
@@ -269,29 +288,35 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--scenarios", default="gray,hard,planned,blind")
-    ap.add_argument("--merge", action="store_true", help="replace only these scenarios' runs in an existing failover.json")
-    ap.add_argument("--no-keepalived", action="store_true", help="skip the keepalived (track_interface) baseline")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"which of {', '.join(MODES)} to run")
+    ap.add_argument("--merge", action="store_true",
+                    help="replace only the (scenario, mode) pairs measured now in an existing failover.json")
     args = ap.parse_args()
+    modes = set(args.modes.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)
     lab.up()
-    base = Baseline()
+    frr = Pair("r1", "r2", "lan", "h1", "198.18.2.100", Baseline())
+    kpair = Pair("k1", "k2", "klan", "h3", "198.18.5.100", KeepalivedBaseline())
     plan = []
     for sc in args.scenarios.split(","):
-        plan.append((sc, "netha"))
-        if sc in ("gray", "hard"):
-            plan.append((sc, "vrrp-alone"))
+        if "netha" in modes:
+            plan.append((sc, "netha", frr))
+        if sc in ("gray", "hard") and "vrrp-alone" in modes:
+            plan.append((sc, "vrrp-alone", frr))
+        if sc in ("gray", "planned") and "netha-keepalived" in modes:
+            plan.append((sc, "netha-keepalived", kpair))
     runs = []
     try:
         for i in range(args.runs):
-            for sc, mode in plan:
+            for sc, mode, pair in plan:
                 with tempfile.TemporaryDirectory(prefix="netha-bench-") as tmp:
-                    r = one_run(sc, mode, Path(tmp), base)
+                    r = one_run(sc, mode, Path(tmp), pair)
                 r["run"] = i
                 runs.append(r)
-                print(f"run {i} {sc:8s} {mode:11s} lost {r['lost']:4d} black hole {r['blackhole'] * 1000:7.0f} ms"
+                print(f"run {i} {sc:8s} {mode:16s} lost {r['lost']:4d} black hole {r['blackhole'] * 1000:7.0f} ms"
                       + (f" detection {r['detection'] * 1000:.0f} ms" if r.get("detection") is not None else "")
                       + (f" actions {r['actions']}" if "actions" in r else ""), flush=True)
-        keepalived = [sc for sc in args.scenarios.split(",") if sc in ("gray", "hard")] if not args.no_keepalived else []
+        keepalived = [sc for sc in args.scenarios.split(",") if sc in ("gray", "hard")] if "keepalived" in modes else []
         if keepalived:
             save(args, runs)  # the FRR part is safe on disk before the keepalived part starts
             lab.down()
