@@ -67,19 +67,23 @@ def failover_plots(doc: dict) -> None:
         ax.set_ylim(-0.5, 1.5)
         ax.set_title(f"{sc} / {mode}: {r['lost']} lost, black hole {r['blackhole'] * 1000:.0f} ms", fontsize=9, loc="left")
     axes[-1].set_xlabel("seconds after the failure injection")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=7)
+    legend: dict = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    fig.legend(list(legend.values()), list(legend), loc="upper right", fontsize=7, ncol=len(legend))
     fig.tight_layout()
     fig.savefig(RESULTS / "failover-timelines.png", dpi=110)
     plt.close(fig)
 
     keys = sorted({(r["scenario"], r["mode"]) for r in runs})
     data = [[r["blackhole"] * 1000 for r in runs if (r["scenario"], r["mode"]) == k] for k in keys]
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = plt.subplots(figsize=(12, 4.5))
     ax.boxplot(data, showfliers=True)
-    ax.set_xticks(range(1, len(keys) + 1), [f"{s}\n{m}" for s, m in keys])
+    ax.set_xticks(range(1, len(keys) + 1), [f"{s}\n{m}" for s, m in keys], fontsize=8)
     ax.set_ylabel("black hole (ms)")
     ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylim(0, max(max(d) for d in data if d) * 1.5 if any(data) else 1)
     ax.axhline(300, color="tab:orange", ls=":", lw=1, label="aim: gray median 300 ms")
     ax.legend(fontsize=8)
     ax.set_title("black-hole time per scenario (10 ms probes)")
