@@ -15,8 +15,8 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec
-from .napalm_push import NapalmPushMixin, load_json, stable_config
+from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .napalm_push import NapalmPushMixin, stable_config
 
 SPEC = PlatformSpec(
     name="arista_eos",

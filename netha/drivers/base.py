@@ -8,17 +8,31 @@ only ever calls the methods below.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..errors import CommandRejected
+from ..errors import CommandRejected, ParseError
 from ..observe.types import VrrpView
 from ..transport.ssh import SshChannel, SshParams
 
 log = logging.getLogger(__name__)
+
+
+def load_json(text: str, device: str, what: str) -> Any:
+    """The first JSON value in ``text`` (devices print banners before it and prompts after it)."""
+    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    if not starts:
+        raise ParseError(device, f"{what}: no JSON in output: {text.strip()[:80]!r}")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[min(starts):])
+    except json.JSONDecodeError as exc:
+        raise ParseError(device, f"{what}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    return value
 
 
 @dataclass(frozen=True)

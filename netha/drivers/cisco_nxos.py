@@ -17,8 +17,8 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec
-from .napalm_push import NapalmPushMixin, load_json, mark_shutdown, prefix_of, shutdown_vrrp_groups, stable_config, table_rows
+from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, stable_config, table_rows
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
 from .textconfig import config_body, replace_commands
 
 SPEC = PlatformSpec(
@@ -21,19 +20,9 @@ SPEC = PlatformSpec(
 _STATES: dict[str, VrrpStateName] = {"Master": "master", "Backup": "backup", "Initialize": "init"}
 
 
-def _load_json(device: str, text: str, what: str):
-    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
-    if start < 0:
-        raise ParseError(device, f"{what}: no JSON in output: {text.strip()[:80]!r}")
-    try:
-        return json.loads(text[start:])
-    except json.JSONDecodeError as exc:
-        raise ParseError(device, f"{what}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
-
-
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrp json``: one entry per (VRID, interface), IPv4 family."""
-    data = _load_json(device, text, "show vrrp json")
+    data = load_json(text, device, "show vrrp json")
     if not isinstance(data, list):
         raise ParseError(device, "show vrrp json: expected a list")
     views = []
@@ -70,7 +59,7 @@ def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
 
 def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     """``show interface json``: name -> operationally up (admin down counts as down)."""
-    data = _load_json(device, text, "show interface json")
+    data = load_json(text, device, "show interface json")
     if not isinstance(data, dict):
         raise ParseError(device, "show interface json: expected an object")
     return {
@@ -82,7 +71,7 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
 
 def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str, object]]:
     """``show interface json``: name -> {"mac": str|None, "addresses": [cidr, ...]}."""
-    data = _load_json(device, text, "show interface json")
+    data = load_json(text, device, "show interface json")
     if not isinstance(data, dict):
         raise ParseError(device, "show interface json: expected an object")
     return {
@@ -97,7 +86,7 @@ def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str,
 
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route PREFIX json``: present when an entry for exactly that prefix is selected."""
-    data = _load_json(device, text, "show ip route json")
+    data = load_json(text, device, "show ip route json")
     if not isinstance(data, dict):
         raise ParseError(device, "show ip route json: expected an object")
     return any(e.get("selected") or e.get("installed") for e in data.get(prefix, []))

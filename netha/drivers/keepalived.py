@@ -15,7 +15,6 @@ user with those rights).
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import shlex
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import CommandRejected, DeviceError, ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
 from .keepalived_conf import ConfEditError, apply_changes, instances
 
 log = logging.getLogger(__name__)
@@ -68,13 +67,7 @@ def _ip_only(entry: str) -> str:
 
 def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
     """keepalived's JSON dump -> one view per instance; instances netha shut down come from ``conf``."""
-    start = text.find("[")
-    if start < 0:
-        raise ParseError(device, f"keepalived JSON dump: no JSON in output: {text.strip()[:80]!r}")
-    try:
-        data = json.loads(text[start:])
-    except json.JSONDecodeError as exc:
-        raise ParseError(device, f"keepalived JSON dump: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = load_json(text, device, "keepalived JSON dump")
     if not isinstance(data, list):
         raise ParseError(device, "keepalived JSON dump: expected a list")
     views = []
@@ -106,13 +99,9 @@ def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
 
 
 def _ip_json(text: str, device: str, what: str) -> list[dict]:
-    start = text.find("[")
-    try:
-        data = json.loads(text[start:]) if start >= 0 else None
-    except json.JSONDecodeError as exc:
-        raise ParseError(device, f"{what}: invalid JSON ({exc.msg})") from None
+    data = load_json(text, device, what)
     if not isinstance(data, list):
-        raise ParseError(device, f"{what}: no JSON list in output: {text.strip()[:80]!r}")
+        raise ParseError(device, f"{what}: expected a JSON list")
     return [x for x in data if isinstance(x, dict)]
 
 
@@ -201,22 +190,22 @@ class KeepalivedDriver(NetworkDriver):
         return self._ka
 
     # -- getters ----------------------------------------------------------------------------------
-    def _dump(self) -> tuple[str, str]:
-        """keepalived's JSON dump and its config file, read in one round trip."""
+    def _dump(self, with_conf: bool = True) -> tuple[str, str]:
+        """keepalived's JSON dump, and its config file (where instances netha shut down are), in one round trip."""
         for attempt in range(2):
             ka = self.keepalived(refresh=attempt > 0)
             f, lock = shlex.quote(ka.json_file), shlex.quote(f"{ka.tmpdir}/.netha-json.lock")
             out = self.run(
                 f"( flock -w 2 9; rm -f {f}; kill -{ka.json_signal} {ka.pid} 2>/dev/null || echo netha-error: no-process; "
-                f"for i in $(seq 200); do [ -s {f} ] && break; sleep 0.005; done; sleep 0.002; cat {f} ) 9>{lock}; "
-                f"echo {_SEP}; cat {shlex.quote(ka.conf)}"
+                f"for i in $(seq 200); do [ -s {f} ] && break; sleep 0.005; done; sleep 0.002; cat {f} ) 9>{lock}"
+                + (f"; echo {_SEP}; cat {shlex.quote(ka.conf)}" if with_conf else "")
             )
             if "netha-error: no-process" in out:
                 continue  # keepalived restarted: find it again
             state, _, conf = out.partition(_SEP)
             try:
-                json.loads(state[state.find("["):]) if "[" in state else None
-            except json.JSONDecodeError:
+                load_json(state, self.name, "keepalived JSON dump")
+            except ParseError:
                 continue  # read while keepalived was still writing: once more
             return state, conf.lstrip("\n")
         raise ParseError(self.name, "keepalived did not write a complete JSON dump")
@@ -267,10 +256,6 @@ class KeepalivedDriver(NetworkDriver):
     # -- changes ----------------------------------------------------------------------------------
     def load_config(self, lines: Sequence[str]) -> str:
         """Apply netha's change lines to keepalived.conf, test it, install it, reload, wait for it."""
-        foreign = [ln for ln in lines if ln.strip() and not ln[0].isspace() and not ln.startswith(("vrrp_instance", "#", "!"))]
-        if foreign:
-            raise CommandRejected(self.name, f"keepalived platform cannot apply {foreign[0].strip()!r} "
-                                             "(static gateway moves need a VRRP instance on keepalived)")
         current = self.get_config()
         try:
             new = apply_changes(current, list(lines))
@@ -312,7 +297,7 @@ class KeepalivedDriver(NetworkDriver):
         want = {(i.interface, i.vrid): i for i in instances(text) if i.interface and i.vrid}
         deadline = time.monotonic() + APPLY_TIMEOUT
         while True:
-            state, _ = self._dump()
+            state, _ = self._dump(with_conf=False)
             views = {(v.interface, v.vrid): v for v in parse_state(state, "", self.name)}
 
             def loaded(key: tuple[str, int], inst) -> bool:

@@ -224,6 +224,9 @@ def apply_changes(text: str, change_lines: list[str]) -> str:
             continue
         if not raw[0].isspace():
             m = _SELECTOR.match(raw.strip())
+            if raw.startswith("interface "):
+                raise ConfEditError(f"cannot apply {raw.strip()!r}: a static gateway address is not keepalived config "
+                                    "(give the group a VRRP instance on keepalived)")
             if not m:
                 raise ConfEditError(f"unknown keepalived change {raw.strip()!r} (expected 'vrrp_instance IFACE VRID')")
             selected = (m.group(1), int(m.group(2)))

@@ -12,7 +12,6 @@ This module is not a platform (it exports no ``Driver``); the platform modules m
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ from typing import Any
 
 from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE
 
-from ..errors import CommandRejected, ConnectionFailed, DeviceError, ParseError
+from ..errors import CommandRejected, ConnectionFailed, DeviceError
 from .textconfig import config_body
 
 log = logging.getLogger(__name__)
@@ -46,18 +45,6 @@ def stable_config(text: str) -> str:
     Two reads of an unchanged config must compare equal (the executor verifies a rollback that way).
     """
     return config_body("\n".join(ln for ln in text.replace("\r", "").splitlines() if not _VOLATILE.match(ln)))
-
-
-def load_json(text: str, device: str, what: str) -> Any:
-    """The first JSON value in ``text`` (devices print banners before it and prompts after it)."""
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if not starts:
-        raise ParseError(device, f"{what}: no JSON in output: {text.strip()[:80]!r}")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text[min(starts):])
-    except json.JSONDecodeError as exc:
-        raise ParseError(device, f"{what}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
-    return value
 
 
 def as_list(value: Any) -> list:

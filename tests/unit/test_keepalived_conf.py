@@ -122,5 +122,5 @@ def test_anything_but_netha_changes_is_refused(lines):
 def test_static_gateway_lines_render_but_are_not_keepalived_changes():
     lines = render("add_address", mode="static", address=ipaddress.IPv4Interface("198.18.3.1/24"))
     assert lines[0] == "interface eth1"
-    with pytest.raises(ConfEditError):
+    with pytest.raises(ConfEditError, match="static gateway address is not keepalived config"):
         apply_changes(CONF, lines)
