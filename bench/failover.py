@@ -99,28 +99,6 @@ def timeline(run, since: float, until: float) -> dict:
     return {"t": [round(t - since, 4) for _, t in sent], "ok": [s in got for s, _ in sent]}
 
 
-def one_run_keepalived(scenario: str, tmp: Path, base: KeepalivedBaseline) -> dict:
-    result: dict = {"scenario": scenario, "mode": "keepalived"}
-    try:
-        with probes(tmp) as run:
-            t0 = time.monotonic()
-            if scenario == "gray":
-                switch_port("k1", "eth2", False)
-            else:
-                switch_port("k1", "eth1", False)
-                switch_port("k1", "eth2", False)
-                kill_node("k1")
-            time.sleep(WINDOW)
-            loss = run.loss(since=t0)
-            result["timeline"] = timeline(run, t0, t0 + WINDOW)
-        result.update(lost=loss.lost, sent=loss.sent, blackhole=round(loss.blackhole, 4),
-                      recovered=loss.recovered_at is not None or loss.lost == 0,
-                      marks={"inject": 0.0, **({"recovered": round(loss.recovered_at - t0, 4)} if loss.recovered_at else {})})
-    finally:
-        base.restore()
-    return result
-
-
 @dataclass(frozen=True)
 class Pair:
     """The routers a run breaks: the FRR pair (r1/r2, group lan) or the keepalived pair (k1/k2, klan)."""
@@ -321,11 +299,13 @@ def main() -> None:
             save(args, runs)  # the FRR part is safe on disk before the keepalived part starts
             lab.down()
             lab.up(ROOT / "lab" / "keepalived.clab.yml")
-            kbase = KeepalivedBaseline(ifaces=("eth1", "eth2"), vips=("198.18.1.1", "198.18.2.1"))
+            # keepalived's own track_interface: the benchmark's pair, with the FRR pair's addresses.
+            track = Pair("k1", "k2", "lan", "h1", "198.18.2.100",
+                         KeepalivedBaseline(ifaces=("eth1", "eth2"), vips=("198.18.1.1", "198.18.2.1")))
             for i in range(args.runs):
                 for sc in keepalived:
                     with tempfile.TemporaryDirectory(prefix="netha-bench-") as tmp:
-                        r = one_run_keepalived(sc, Path(tmp), kbase)
+                        r = one_run(sc, "keepalived", Path(tmp), track)
                     r["run"] = i
                     runs.append(r)
                     print(f"run {i} {sc:8s} keepalived  lost {r['lost']:4d} black hole {r['blackhole'] * 1000:7.0f} ms", flush=True)
