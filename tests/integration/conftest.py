@@ -66,3 +66,23 @@ def lab():
         yield LabHandle()
     finally:
         labmod.down()
+
+
+@pytest.fixture
+def baseline(lab):
+    """The FRR pair as the lab built it; put back after the test, whatever it changed."""
+    from netha.lab.faults import Baseline
+
+    base = Baseline()
+    yield base
+    base.restore()
+
+
+@pytest.fixture
+def kbase(lab):
+    """The keepalived pair as the lab built it; put back after the test."""
+    from netha.lab.faults import KeepalivedBaseline
+
+    base = KeepalivedBaseline()
+    yield base
+    base.restore()

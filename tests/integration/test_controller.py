@@ -12,20 +12,13 @@ from pathlib import Path
 import pytest
 
 from .labtools import (
-    Baseline, cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
+    cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
     vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration
 
 WEBHOOK_PORT = 18080
-
-
-@pytest.fixture
-def baseline(lab):
-    base = Baseline()
-    yield base
-    base.restore()
 
 
 class Daemon:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from netha.lab.faults import KeepalivedBaseline, holds, keepalived_conf
+from netha.lab.faults import holds, keepalived_conf
 
 from .labtools import make_inventory, netha, netha_bg, probes, status, stop, switch_port, wait_for
 
@@ -37,13 +37,6 @@ def daemon(inv: Path, log: Path):
         yield proc
     finally:
         stop(proc)
-
-
-@pytest.fixture
-def kbase(lab):
-    base = KeepalivedBaseline()
-    yield base
-    base.restore()
 
 
 def test_status_reads_the_keepalived_pair_over_ssh_and_snmp(kbase, tmp_path):

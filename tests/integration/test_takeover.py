@@ -10,18 +10,11 @@ import pytest
 import yaml
 
 from .labtools import (
-    Baseline, cut_management, drop_ssh_sessions, make_inventory, netha, probes, running_config, status, switch_port,
+    cut_management, drop_ssh_sessions, make_inventory, netha, probes, running_config, status, switch_port,
     vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def baseline(lab):
-    base = Baseline()
-    yield base
-    base.restore()
 
 
 def test_planned_failover_and_failback_lose_at_most_one_probe(baseline, tmp_path):
