@@ -217,10 +217,17 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 heard[(gname, master)] = True
 
     # 2. Device health.
+    # A witness of a group: a member the controller manages, or one the listener hears now. Without
+    # one, a member's silence says nothing about it: the controller itself is blind there.
+    witnessed = {
+        gname for gname, group in inv.groups.items()
+        if any((snap.devices.get(m.device) or DeviceObservation(device=m.device)).managed or heard.get((gname, m.device))
+               for m in group.members)
+    }
     devices: dict[str, DeviceHealth] = {}
     for name in inv.devices:
         obs = snap.devices.get(name) or DeviceObservation(device=name)
-        raw, reason = _raw_device(inv, name, obs, heard, prev, now)
+        raw, reason = _raw_device(inv, name, obs, heard, prev, now, witnessed)
         value = d(f"device/{name}", raw, reason, sample=_sample(obs))
         devices[name] = DeviceHealth(name, value.state, value.reason or reason, obs.managed)  # type: ignore[arg-type]
 
@@ -299,6 +306,7 @@ def _raw_device(
     heard: dict[tuple[str, str], bool],
     prev: HealthState,
     now: float,
+    witnessed: set[str] | None = None,
 ) -> tuple[Health, str]:
     managed = obs.managed
     if managed is None:
@@ -314,6 +322,9 @@ def _raw_device(
     groups = inv.groups_of(name)
     if any(heard.get((g, name)) for g in groups):
         return "unreachable", f"no management access ({errors}) but its advertisements are heard"
+    if witnessed is not None and groups and not any(g in witnessed for g in groups):
+        # Nothing the controller can see of these groups answers: that is the controller's blindness.
+        return "unknown", f"no management access ({errors}) and no witness (no peer reachable, nothing heard): blind here"
     was_failed = prev.damped.get(f"device/{name}")
     was_master = [g for g in groups if now - prev.master_seen.get(f"{g}/{name}", -1e9) <= MASTER_MEMORY]
     if was_failed is not None and was_failed.state == "failed":

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NethaError
+from .log import SECRETS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -70,6 +71,20 @@ class SnapshotRecord:
 
 
 @dataclass(frozen=True)
+class JournalEntry:
+    """One journal row. ``kind`` is the row's own kind (plan, snapshots, intent, pushed, done, failed,
+    rollback, rolled-back, rollback-pending, closed); ``data`` is its payload, which never overrides it."""
+
+    id: int
+    plan_id: str
+    ts: float
+    step: int
+    device: str | None
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     id: int
     ts: float
@@ -97,14 +112,22 @@ def actor() -> str:
 class Store:
     def __init__(self, state_dir: Path):
         self.state_dir = Path(state_dir)
+        self.path = self.state_dir / "netha.db"
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # The database holds config snapshots: the directory and every file of the database
+            # (main file, -wal, -shm) are the owner's alone, also when they existed with looser modes.
+            # SQLite creates -wal and -shm with the main file's mode, so the main file is made 0600 first.
+            os.chmod(self.state_dir, 0o700)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                f = self.path.with_name(self.path.name + suffix)
+                if f.exists():
+                    os.chmod(f, 0o600)
         except OSError as exc:
             raise NethaError(f"state directory {self.state_dir}: {exc.strerror}") from None
-        self.path = self.state_dir / "netha.db"
         self._local = threading.local()
         self._db().executescript(SCHEMA)
-        os.chmod(self.path, 0o600)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -162,7 +185,7 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO audit(ts, actor, action, grp, device, detail, diff, result) VALUES (?,?,?,?,?,?,?,?)",
-                (time.time(), actor(), action, group, device, detail, diff, result),
+                (time.time(), actor(), action, group, device, _redact(detail), _redact(diff), result),
             )
             return int(cur.lastrowid)
 
@@ -184,31 +207,32 @@ class Store:
                 (plan_id, time.time(), step, device, kind, json.dumps(payload, default=str)),
             )
 
-    def open_plans(self) -> list[tuple[str, list[dict[str, Any]]]]:
+    def open_plans(self) -> list[tuple[str, list[JournalEntry]]]:
         """Plans with entries but no 'closed' entry: unfinished after a crash."""
         db = self._db()
         ids = [
             r[0]
             for r in db.execute(
-                "SELECT DISTINCT plan_id FROM journal WHERE plan_id NOT IN "
-                "(SELECT plan_id FROM journal WHERE kind='closed') ORDER BY id"
+                "SELECT plan_id FROM journal WHERE plan_id NOT IN "
+                "(SELECT plan_id FROM journal WHERE kind='closed') GROUP BY plan_id ORDER BY MIN(id)"
             ).fetchall()
         ]
-        result = []
-        for pid in ids:
-            rows = db.execute(
-                "SELECT ts, step, device, kind, payload FROM journal WHERE plan_id=? ORDER BY id", (pid,)
-            ).fetchall()
-            result.append(
-                (pid, [{"ts": r[0], "step": r[1], "device": r[2], "kind": r[3], **json.loads(r[4])} for r in rows])
-            )
-        return result
+        return [(pid, self.journal_entries(pid)) for pid in ids]
 
-    def journal_entries(self, plan_id: str) -> list[dict[str, Any]]:
+    def journal_entries(self, plan_id: str) -> list[JournalEntry]:
         rows = self._db().execute(
-            "SELECT ts, step, device, kind, payload FROM journal WHERE plan_id=? ORDER BY id", (plan_id,)
+            "SELECT id, plan_id, ts, step, device, kind, payload FROM journal WHERE plan_id=? ORDER BY id", (plan_id,)
         ).fetchall()
-        return [{"ts": r[0], "step": r[1], "device": r[2], "kind": r[3], **json.loads(r[4])} for r in rows]
+        return [JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], _payload(r[6])) for r in rows]
+
+    def pending_rollbacks(self) -> list[JournalEntry]:
+        """Devices whose rollback did not complete (last rollback word is 'rollback-pending'), oldest first."""
+        rows = self._db().execute(
+            "SELECT id, plan_id, ts, step, device, kind, payload FROM journal j WHERE kind='rollback-pending' AND id = "
+            "(SELECT MAX(id) FROM journal k WHERE k.plan_id=j.plan_id AND k.device IS j.device AND "
+            "k.kind IN ('rollback', 'rolled-back', 'rollback-pending', 'rollback-abandoned')) ORDER BY id"
+        ).fetchall()
+        return [JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], _payload(r[6])) for r in rows]
 
     # -- memory ---------------------------------------------------------------------------------
     def put(self, key: str, value: Any) -> None:
@@ -222,3 +246,16 @@ class Store:
     def get(self, key: str, default: Any = None) -> Any:
         row = self._db().execute("SELECT value FROM memory WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _redact(text: str | None) -> str | None:
+    """Audit details and diffs hold device config: secrets are redacted as in the logs."""
+    return None if text is None else SECRETS.redact(text)

@@ -11,19 +11,36 @@ import time
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..controller.core import Controller
 from ..controller.metrics import Metrics
 from ..controller.webhook import Webhook
 from ..errors import LockHeld, NethaError
+from ..health import assess
 from ..lock import InventoryLock
 from ..observe.observer import Observer
+from ..observe.types import Snapshot
 from ..report import status_document
 from ..store import Store, actor
 from ..takeover.execute import Executor, Sessions, hook_from_env
 from .common import InventoryOpt, JsonOpt, console, err_console, handle_errors, open_inventory
 
 log = logging.getLogger("netha.daemon")
+
+# How often the daemon retries rollbacks left pending (a device that was unreachable at the time).
+PENDING_RETRY = 30.0
+
+
+def first_look(observer: Observer, timeout: float) -> Snapshot:
+    """The first snapshot in which every device has been polled once (or the newest at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = observer.snapshot()
+        if all(o.managed is not None for o in snap.devices.values()) or time.monotonic() >= deadline:
+            return snap
+        observer.changed.wait(0.1)
+        observer.changed.clear()
 
 
 @handle_errors
@@ -53,23 +70,36 @@ def run(
     executor = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=hook_from_env())
     ctl = Controller(inv, store, executor, metrics, webhook, dry_run=dry_run)
     try:
-        for line in executor.recover():
-            log.warning("recovered: %s", line)
-            webhook.send("recovered", message=line)
-        sessions.warm()
         observer.start()
+        # Open plans are resolved against one fresh look at the network (every device polled once).
+        first = first_look(observer, max(3.0, 10 * inv.controller.poll_interval))
+        for r in ctl.recover(assess(inv, first)):
+            log.warning("recovered: %s", r.message)
+        sessions.warm()
         store.audit("daemon", "started", detail=f"pid {os.getpid()}, poll {inv.controller.poll_interval}s" + (", dry-run" if dry_run else ""))
         log.warning("netha run: watching %d groups on %d devices every %gs%s", len(inv.groups), len(inv.devices),
                     inv.controller.poll_interval, " (dry run)" if dry_run else "")
         interval = inv.controller.poll_interval
         min_gap = min(0.02, interval / 5)
-        # Let the probes report once before the first decision.
-        observer.changed.wait(max(1.0, 3 * interval))
+        failures = 0
+        next_retry = time.monotonic() + PENDING_RETRY
         while not stop.is_set():
             started = time.monotonic()
             observer.changed.clear()
             observer.urgent.clear()
-            ctl.cycle(observer.snapshot())
+            try:
+                ctl.cycle(observer.snapshot())
+                failures = 0
+                if started >= next_retry:
+                    next_retry = started + PENDING_RETRY
+                    for r in executor.retry_pending():
+                        webhook.send("recovered", group=r.record.group, plan=r.record.id, ok=r.ok, message=r.message)
+            except Exception:  # noqa: BLE001 - one bad cycle never ends the daemon
+                failures += 1
+                metrics.cycle_errors.inc()
+                log.exception("cycle failed (%d in a row); the daemon goes on", failures)
+                stop.wait(min(5.0, interval * 2 ** min(failures, 6)))
+                continue
             # Decide again as soon as a probe reports something new (damping counts each poll once),
             # or after one interval at the latest; never more often than every min_gap.
             observer.changed.wait(interval)
@@ -97,13 +127,16 @@ def check(inventory: InventoryOpt, as_json: JsonOpt = False, dry_run: Annotated[
         except LockHeld as exc:
             lock = None
             dry_run = True
-            err_console.print(f"[yellow]observe only:[/] {exc}", highlight=False)
+            err_console.print(f"[yellow]observe only:[/] {escape(str(exc))}", highlight=False)
         executor = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp)
-        if lock is not None:
-            for line in executor.recover():
-                err_console.print(f"recovered: {line}", highlight=False)
         ctl = Controller(inv, store, executor, dry_run=dry_run, persist_health=True)
         snap = observer.observe_once()
+        if lock is not None:
+            recovered = ctl.recover(assess(inv, snap))
+            for r in recovered:
+                err_console.print(f"recovered: {r.message}", highlight=False, markup=False)
+            if recovered:
+                snap = observer.observe_once()
         result = ctl.cycle(snap)
         doc = status_document(inv, snap, result.assessment)
         doc["decision"] = {"kind": result.decision.kind, "group": result.decision.group, "target": result.decision.target,
@@ -117,10 +150,10 @@ def check(inventory: InventoryOpt, as_json: JsonOpt = False, dry_run: Annotated[
             print(json.dumps(doc))
         else:
             for name, g in doc["groups"].items():
-                console.print(f"{name}: {g['verdict'].upper()} - {g['reason']}", highlight=False)
-            console.print(f"decision: {result.decision}", highlight=False)
+                console.print(f"{name}: {g['verdict'].upper()} - {g['reason']}", highlight=False, markup=False)
+            console.print(f"decision: {result.decision}", highlight=False, markup=False)
             if result.outcome is not None:
-                console.print(result.outcome.message, highlight=False)
+                console.print(result.outcome.message, highlight=False, markup=False)
         if lock is not None:
             lock.release()
         raise typer.Exit(code)
@@ -144,7 +177,7 @@ def ack(inventory: InventoryOpt, group: Annotated[str | None, typer.Argument(hel
 
     store.put("memory", memory_to_json(acknowledge(memory_from_json(store.get("memory")), group)))
     store.audit("ack", "ok", group, None, "storm brake and block periods cleared")
-    console.print(f"acknowledged{' ' + group if group else ''}: automatic actions may run again")
+    console.print(f"acknowledged{' ' + group if group else ''}: automatic actions may run again", markup=False)
 
 
 @handle_errors
@@ -158,7 +191,7 @@ def maintenance(
     store = Store(inv.controller.state_dir)
     current = set(store.get("maintenance", []))
     if mode == "list":
-        console.print("\n".join(sorted(current)) or "nothing in maintenance")
+        console.print("\n".join(sorted(current)) or "nothing in maintenance", markup=False)
         return
     if mode not in ("on", "off") or not target:
         raise NethaError("usage: netha maintenance on|off TARGET, or netha maintenance list")
@@ -167,4 +200,4 @@ def maintenance(
     (current.add if mode == "on" else current.discard)(target)
     store.put("maintenance", sorted(current))
     store.audit("maintenance", mode, target if target in inv.groups else None, target if target in inv.devices else None)
-    console.print(f"maintenance {mode}: {target}")
+    console.print(f"maintenance {mode}: {target}", markup=False)

@@ -11,7 +11,7 @@ from ..health import Assessment, HealthState, assess
 from ..inventory import Inventory
 from ..observe.types import Snapshot
 from ..store import Store
-from ..takeover.execute import Executor, Outcome
+from ..takeover.execute import Executor, Outcome, Recovered
 from ..takeover.plan import Planner
 from .decide import Decision, Memory, acknowledge, after_action, decide, update_observations
 from .metrics import Metrics
@@ -54,6 +54,35 @@ class Controller:
         self._ack_seen = (store.get("ack") or {}).get("seq", 0)
         self._verdicts: dict[str, str] = {}
         self._bad_since: dict[str, float] = {}
+        self._refused: dict[str, str] = {}  # group -> the last refusal said, so it is said once
+
+    # -- start-up ----------------------------------------------------------------------------------
+    def recover(self, a: Assessment | None) -> list[Recovered]:
+        """Resolve the plans a previous controller left open, judging the devices by ``a`` (one fresh
+        look); an automatic plan that is finished now counts in the gates as if it had never stopped."""
+
+        def healthy(group: str, device: str) -> bool | None:
+            if a is None or group not in a.groups or device not in a.groups[group].members:
+                return None
+            return a.groups[group].members[device].health == "healthy" and a.devices[device].health == "healthy"
+
+        done = self.executor.recover(healthy)
+        now = time.monotonic()
+        mem = self.memory
+        for r in done:
+            rec = r.record
+            if self.metrics:
+                self.metrics.recoveries.labels(r.resolution.kind, str(r.ok).lower()).inc()
+            self.webhook.send("recovered", group=rec.group, plan=rec.id, resolution=r.resolution.kind, ok=r.ok,
+                              message=r.message)
+            if rec.origin == "auto" and rec.action in ("failover", "pin", "failback") and rec.group in self.inv.groups \
+                    and r.resolution.kind in ("finish", "close", "rollback"):
+                d = Decision(rec.action, rec.group, rec.target, "emergency", f"recovered plan {rec.id}")  # type: ignore[arg-type]
+                mem = after_action(self.inv, mem, d, r.ok and r.resolution.kind in ("finish", "close"), now)
+        if mem != self.memory:
+            self.memory = mem
+            self.store.put("memory", memory_to_json(mem, now))
+        return done
 
     # -- operator inputs written by the CLI ------------------------------------------------------
     def _operator_inputs(self, mem: Memory) -> Memory:
@@ -73,7 +102,7 @@ class Controller:
         t0 = time.monotonic()
         a = assess(self.inv, snap, self.health)
         self.health = a.state
-        now = time.time()
+        now = time.monotonic()
         mem = self._operator_inputs(self.memory)
         mem = update_observations(self.inv, a, mem, now)
         self._log_changes(a)
@@ -88,11 +117,13 @@ class Controller:
         if self.dry_run and d.kind in ("failover", "pin", "failback"):
             d = Decision(d.kind, d.group, d.target, d.strategy, d.reason, dry_run=True)
         outcome = None
-        if d.kind != "none":
+        acting = d.kind in ("failover", "pin", "failback") and not d.dry_run
+        if d.kind != "none" and not (acting and self._refused.get(d.group or "") == str(d)):
             log.warning("decision: %s", d, extra={"decision": d.kind, "group": d.group})
-        if d.kind in ("failover", "pin", "failback") and not d.dry_run:
+        if acting:
             outcome = self._act(d, a)
-            mem = after_action(self.inv, mem, d, outcome is not None and outcome.ok, now)
+            if outcome is not None:  # a refused plan changed nothing: it costs no gate
+                mem = after_action(self.inv, mem, d, outcome.ok, now)
         elif d.kind == "alert":
             self.webhook.send("storm-brake" if d.reason.startswith("storm") else
                               "split-brain" if d.reason.startswith("split-brain") else "alert",
@@ -104,7 +135,7 @@ class Controller:
         elif d.dry_run:
             self.store.audit(d.kind, "dry-run", d.group, d.target, str(d))
         if mem != self.memory:
-            self.store.put("memory", memory_to_json(mem))
+            self.store.put("memory", memory_to_json(mem, now))
             self.memory = mem
         if self.persist_health:
             self.store.put("health", health_to_json(a.state))
@@ -121,10 +152,14 @@ class Controller:
             else:
                 plan = self.planner.failover(d.group, d.target or "", a, "emergency")
         except NethaError as exc:
-            log.warning("%s: cannot act: %s", d.group, exc)
-            self.store.audit(d.kind, "refused", d.group, d.target, f"{d.reason}: {exc}")
+            # Said once per distinct decision: the same refusal every poll would flood log and audit.
+            if self._refused.get(d.group) != str(d):
+                log.warning("%s: cannot act: %s", d.group, exc)
+                self.store.audit(d.kind, "refused", d.group, d.target, f"{d.reason}: {exc}")
+                self._refused[d.group] = str(d)
             return None
-        outcome = self.executor.run(plan, reason=f"automatic: {d.reason}")
+        self._refused.pop(d.group, None)
+        outcome = self.executor.run(plan, reason=f"automatic: {d.reason}", origin="auto", action=d.kind)
         log.warning("%s", outcome.message, extra={"event": d.kind, "group": d.group})
         bad_since = self._bad_since.pop(d.group, None)
         if self.metrics:

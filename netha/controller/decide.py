@@ -4,13 +4,16 @@ Like Patroni's ``ha.py`` each cycle returns one readable decision, logged and as
 unlike it, the rules are a short explicit list, in order, per group:
 
 1. maintenance (group or member)           -> nothing automatic
-2. split-brain                             -> alert, never act (two masters need a human)
+2. split-brain                             -> alert, never act (two masters need a human); not while
+                                              netha's own action on the group settles (expected overlap)
 3. unknown / down                          -> nothing (the controller cannot see enough to act)
 4. master degraded, healthy backup exists  -> emergency failover (the master resigns)
 5. primary failed, VRRP moved, not pinned  -> pin the new master
 6. failed over by netha, primary healthy   -> failback per policy (preempt / hold_down / manual)
-Every automatic action passes the gates: policy.automatic, min_interval, block_period (unless
-acknowledged), the storm brake across all groups, and dry_run.
+Every automatic action, failback included, passes the gates: policy.automatic, min_interval,
+block_period (unless acknowledged), the storm brake across all groups, and dry_run; every action
+carried out counts in the storm brake. A refused action (the planner found it unsafe) costs nothing.
+Every time here is the monotonic clock (``time.monotonic()``): an NTP step cannot open a gate.
 At most one action per cycle: one long action at a time.
 """
 
@@ -28,12 +31,13 @@ ActionKind = Literal["none", "failover", "pin", "failback", "alert"]
 
 @dataclass(frozen=True)
 class GroupMemory:
-    last_action_at: float | None = None  # last automatic failover or pin (wall time)
-    blocked_until: float = 0.0
+    last_action_at: float | None = None  # last automatic action (monotonic time)
+    blocked_until: float = 0.0  # no automatic failover or failback before this (monotonic)
     failed_over_by: Literal["auto", "manual"] | None = None
     pinned: str | None = None
     primary_healthy_since: float | None = None
     alerted: str | None = None  # last alert kind sent, so each alert fires once
+    settling_until: float = 0.0  # netha's own change is settling: two masters for a moment are expected
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Memory:
     """What the controller remembers between cycles (and between scheduled runs)."""
 
     groups: dict[str, GroupMemory] = field(default_factory=dict)
-    actions: tuple[float, ...] = ()  # wall times of automatic actions, for the storm brake
+    actions: tuple[float, ...] = ()  # monotonic times of automatic actions, for the storm brake
     braked: bool = False
     maintenance: frozenset[str] = frozenset()  # device or group names
 
@@ -127,6 +131,8 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
         if name in mem.maintenance or any(m.device in mem.maintenance for m in group.members):
             continue
         if gh.verdict == "split-brain":
+            if gm.settling_until > now:
+                continue  # netha's own action moves the master: the overlap is expected, not split-brain
             if gm.alerted != "split-brain":
                 alerts.append(Decision("alert", name, None, reason=f"split-brain: {gh.reason}; not acting"))
             continue
@@ -142,9 +148,12 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
             target = _best_backup(inv, a, name, exclude=master)
             if target:
                 action = Decision("failover", name, target, "emergency", f"master {master} degraded: {mh.reason}")
+            elif any(gh.members[m.device].health == "unknown" for m in group.members if m.device != master):
+                continue  # a peer has not been seen yet: no alert before every member was polled once
             elif gm.alerted != "no-backup":
                 alerts.append(Decision("alert", name, None, reason=f"master {master} degraded ({mh.reason}) and no healthy backup"))
-        elif master != group.primary and gh.members[group.primary].health == "failed" and mh.effective_priority != PIN_PRIORITY:
+        elif (master != group.primary and gh.members[group.primary].health == "failed"
+              and mh.effective_priority != PIN_PRIORITY and gm.pinned != master):
             action = Decision("pin", name, master, "emergency",
                               f"primary {group.primary} failed ({gh.members[group.primary].reason}); VRRP moved to {master}")
         elif master != group.primary and gm.failed_over_by == "auto":
@@ -152,17 +161,18 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
             if pol.failback == "manual" or since is None:
                 continue
             waited = now - since
-            if pol.failback == "preempt" or waited >= pol.hold_down:
-                return Decision("failback", name, group.primary, "auto",
-                                f"primary {group.primary} healthy for {waited:.1f}s (policy {pol.failback}, hold_down {pol.hold_down:g}s)",
-                                pol.dry_run)
-            continue
+            if pol.failback != "preempt" and waited < pol.hold_down:
+                continue
+            action = Decision("failback", name, group.primary, "auto",
+                              f"primary {group.primary} healthy for {waited:.1f}s (policy {pol.failback}, hold_down {pol.hold_down:g}s)")
         if action is None:
             continue
         why_not = _gate(inv, mem, name, now)
         if why_not == "storm-brake":
             return Decision("alert", name, None, reason=f"storm brake: {inv.controller.storm_brake.max_actions} automatic actions "
                             f"in {inv.controller.storm_brake.period:g}s; stopping until `netha ack` ({action})")
+        if why_not and action.kind == "failback":
+            continue  # a failback waits for its gates quietly: the group is served meanwhile
         if why_not:
             if gm.alerted != "blocked":
                 alerts.append(Decision("alert", name, None, reason=f"would {action.kind} to {action.target} ({action.reason}) but {why_not}"))
@@ -171,8 +181,15 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
     return alerts[0] if alerts else NONE
 
 
+def settle_time(inv: Inventory, group: str) -> float:
+    """How long after netha's own change on ``group`` two masters are an expected overlap."""
+    g = inv.groups[group]
+    return 3 * inv.controller.poll_interval + 4 * g.advert_interval + 1.0
+
+
 def after_action(inv: Inventory, mem: Memory, d: Decision, ok: bool, now: float) -> Memory:
-    """Memory after a decision was carried out (or alerted)."""
+    """Memory after a decision was carried out (or alerted). Not called for a refused action:
+    a plan that was never built changed nothing and costs no gate."""
     if d.kind == "alert":
         kind = "split-brain" if d.reason.startswith("split-brain") else ("storm" if d.reason.startswith("storm") else "blocked")
         if kind == "storm":
@@ -180,14 +197,18 @@ def after_action(inv: Inventory, mem: Memory, d: Decision, ok: bool, now: float)
         if "no healthy backup" in d.reason:
             kind = "no-backup"
         return mem.with_group(d.group, alerted=kind) if d.group else mem
-    if d.kind in ("failover", "pin") and not d.dry_run:
+    if d.kind in ("failover", "pin", "failback") and not d.dry_run and d.group is not None:
         pol = inv.policy_for(d.group)
         mem = replace(mem, actions=tuple(t for t in mem.actions if now - t < inv.controller.storm_brake.period) + (now,))
-        mem = mem.with_group(d.group, last_action_at=now, blocked_until=now + pol.block_period, alerted=None)
-        if ok:
-            mem = mem.with_group(d.group, failed_over_by="auto", pinned=d.target)
-    if d.kind == "failback" and not d.dry_run and ok:
-        mem = mem.with_group(d.group, failed_over_by=None, pinned=None, alerted=None)
+        mem = mem.with_group(d.group, last_action_at=now, alerted=None, settling_until=now + settle_time(inv, d.group))
+        if d.kind in ("failover", "pin"):
+            # A failback starts no block period: a primary that fails again right after it must be
+            # failed over at once (min_interval and the storm brake still hold).
+            mem = mem.with_group(d.group, blocked_until=now + pol.block_period)
+            if ok:
+                mem = mem.with_group(d.group, failed_over_by="auto", pinned=d.target)
+        elif ok:
+            mem = mem.with_group(d.group, failed_over_by=None, pinned=None)
     return mem
 
 

@@ -23,6 +23,8 @@ class Metrics:
         self.detection = Histogram("netha_detection_seconds", "From the first bad observation to the decision", ["group"], buckets=LATENCY_BUCKETS, registry=r)
         self.takeover = Histogram("netha_takeover_seconds", "From the decision to the verified master", ["group"], buckets=LATENCY_BUCKETS, registry=r)
         self.cycle = Histogram("netha_poll_cycle_seconds", "Duration of one decision cycle", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
+        self.cycle_errors = Counter("netha_cycle_errors", "Decision cycles that raised an unexpected exception (the daemon went on)", registry=r)
+        self.recoveries = Counter("netha_recoveries", "Open plans resolved at start, by resolution", ["resolution", "ok"], registry=r)
         self.probe_errors = Counter("netha_probe_errors", "Failed probes by device and probe", ["device", "probe"], registry=r)
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:

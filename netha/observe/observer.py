@@ -212,8 +212,8 @@ class Observer:
     def snapshot(self) -> Snapshot:
         now = time.monotonic()
         with self._lock:
-            latest = {name: (l.ssh, l.snmp) for name, l in self._latest.items()}
-        devices = {name: self._merge(name, ssh, snmp, now) for name, (ssh, snmp) in latest.items()}
+            latest = {name: (l.ssh, l.snmp, l.snmp_at) for name, l in self._latest.items()}
+        devices = {name: self._merge(name, ssh, snmp, now, snmp_at) for name, (ssh, snmp, snmp_at) in latest.items()}
         adverts: tuple[AdvertSource, ...] = ()
         listening: tuple[str, ...] = ()
         if self._listener is not None:
@@ -221,19 +221,16 @@ class Observer:
             listening = self._listener.running_interfaces()
         return Snapshot(at=now, wall=time.time(), devices=devices, adverts=adverts, listening=listening)
 
-    def _merge(self, name: str, ssh: SshSample | None, snmp, now: float) -> DeviceObservation:
-        ssh_result = ssh.result if ssh else None
-        if ssh_result is not None and ssh_result.ok and now - ssh_result.at > self.stale_after:
-            ssh_result = ProbeResult(False, ssh_result.at, f"no answer for {now - ssh_result.at:.1f}s (hung?)")
+    def _merge(self, name: str, ssh: SshSample | None, snmp, now: float, snmp_at: float = 0.0) -> DeviceObservation:
+        ssh_result = expire(ssh.result if ssh else None, now, self.stale_after)
+        snmp_result = expire(snmp.result if snmp is not None else None, now, self.stale_after, snmp_at)
         reading = ssh.reading if ssh and ssh_result and ssh_result.ok else None
         interfaces = dict(reading.interfaces) if reading else {}
         vrrp = reading.vrrp if reading else None
         vrrp_source = "ssh" if reading else None
-        snmp_result = None
         uptime = None
         rebooted = False
-        if snmp is not None:
-            snmp_result = snmp.result
+        if snmp is not None and snmp_result is not None:
             if snmp_result.ok:
                 interfaces = merge_interfaces(interfaces if reading else None,
                                               ssh_result is not None and not ssh_result.ok, snmp.if_oper)
@@ -253,6 +250,15 @@ class Observer:
             uptime=uptime,
             rebooted=rebooted,
         )
+
+
+def expire(result: ProbeResult | None, now: float, stale_after: float, at: float = 0.0) -> ProbeResult | None:
+    """A good reading older than ``stale_after`` is no reading: the probe has stopped answering
+    (hung session, SNMP poller stuck). ``at``: when the reading arrived, if not the result's own time."""
+    when = max(at, result.at) if result is not None else 0.0
+    if result is not None and result.ok and now - when > stale_after:
+        return ProbeResult(False, result.at, f"no answer for {now - when:.1f}s (hung?)")
+    return result
 
 
 def merge_interfaces(cli: Mapping[str, bool] | None, cli_failed: bool, snmp: Mapping[str, bool]) -> dict[str, bool]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from ..inventory import Inventory
 from ..observe.types import AdvertSource
 from ..store import Store
 from .plan import Plan, Step
+from .recover import MAX_PLAN_AGE, ConfigState, PlanRecord, Resolution, config_state, plan_header, resolve
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class Sessions:
                 self._drivers[device] = drv
             try:
                 yield drv
-            except NethaError:
+            except Exception:
                 if not drv.is_open:
                     self._drivers.pop(device, None)
                 raise
@@ -70,8 +72,8 @@ class Sessions:
             try:
                 with self.session(dev):
                     pass
-            except NethaError as exc:
-                log.info("%s: push session not open yet: %s", dev, exc)
+            except Exception as exc:  # noqa: BLE001 - warming is best effort
+                log.info("%s: push session not open yet: %s", dev, describe(exc))
 
     def close(self) -> None:
         for drv in self._drivers.values():
@@ -101,25 +103,58 @@ class Outcome:
     snapshots: dict[str, int] = field(default_factory=dict)
 
 
-# A test hook may pause a plan at a named point ("before-step-2", "after-push-1" ...).
+# A test hook may pause or kill a plan at a named point ("after-snapshots", "before-step-2",
+# "after-push-1", "after-record-1", "after-verify-1", "before-close").
 Hook = Callable[[str], None]
 
 
 def hook_from_env() -> Hook:
-    """NETHA_TEST_PAUSE=POINT:FILE: at POINT, write FILE and wait until it is removed (crash tests)."""
-    spec = os.environ.get("NETHA_TEST_PAUSE")
-    if not spec:
+    """Test hooks for the fault-injection suite (never set in production):
+
+    - ``NETHA_TEST_PAUSE=POINT:FILE``: at POINT, write FILE and wait until it is removed;
+    - ``NETHA_TEST_KILL=POINT``: at POINT, the process kills itself with SIGKILL (a crash, no clean-up);
+    - ``NETHA_TEST_RAISE=POINT``: at POINT, raise a RuntimeError (an unexpected exception).
+    """
+    pause = os.environ.get("NETHA_TEST_PAUSE")
+    kill = os.environ.get("NETHA_TEST_KILL")
+    boom = os.environ.get("NETHA_TEST_RAISE")
+    if not (pause or kill or boom):
         return lambda point: None
-    point, _, marker = spec.partition(":")
+    point, _, marker = (pause or "").partition(":")
 
     def hook(reached: str) -> None:
-        if reached == point:
+        if kill and reached == kill:
+            log.warning("test hook: killed at %s", reached)
+            os.kill(os.getpid(), signal.SIGKILL)
+        if boom and reached == boom:
+            raise RuntimeError(f"test hook: unexpected exception at {reached}")
+        if pause and reached == point:
             log.warning("test hook: paused at %s", point)
             Path(marker).write_text(str(os.getpid()))
             while Path(marker).exists():
                 time.sleep(0.05)
 
     return hook
+
+
+def describe(exc: BaseException) -> str:
+    """One line for any exception: netha's own say what happened; others name their type."""
+    if isinstance(exc, NethaError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What recovery did with one open plan."""
+
+    record: PlanRecord
+    resolution: Resolution
+    ok: bool
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Executor:
@@ -144,43 +179,66 @@ class Executor:
         self.hook = hook or (lambda point: None)
 
     # -- the plan ------------------------------------------------------------------------------
-    def run(self, plan: Plan, reason: str = "") -> Outcome:
+    def run(self, plan: Plan, reason: str = "", origin: str = "manual", action: str | None = None) -> Outcome:
+        """Snapshot, push, verify; on any failure (or any exception) roll back what the plan touched."""
         t0 = time.monotonic()
-        self.store.journal(plan.id, 0, "plan", {"kind": plan.kind, "group": plan.group, "target": plan.target,
-                                               "reason": reason, "steps": [s.description for s in plan.steps]})
+        self.store.journal(plan.id, 0, "plan", plan_header(plan, reason, origin, action))
         snapshots: dict[str, int] = {}
         before: dict[str, str] = {}
         for dev in plan.devices:
             try:
                 with self.sessions.session(dev) as drv:
                     cfg = drv.get_config()
-            except NethaError as exc:
-                msg = f"could not back up {dev} before the change ({exc}); nothing was changed"
+            except Exception as exc:  # noqa: BLE001 - any failure here means: change nothing
+                msg = f"could not back up {dev} before the change ({describe(exc)}); nothing was changed"
                 self._close(plan, "failed", msg)
                 self.store.audit(plan.kind, "refused", plan.group, dev, msg)
                 return Outcome(plan, False, True, msg, (), time.monotonic() - t0)
             snapshots[dev] = self.store.save_snapshot(dev, cfg, f"before {plan.kind} of {plan.group} (plan {plan.id})")
             before[dev] = cfg
         self.store.journal(plan.id, 0, "snapshots", {"snapshots": snapshots})
+        try:
+            self.hook("after-snapshots")
+        except Exception as exc:  # noqa: BLE001
+            msg = f"{plan.kind} of {plan.group} stopped before any change ({describe(exc)}); nothing was changed"
+            self._close(plan, "failed", msg)
+            self.store.audit(plan.kind, "failed", plan.group, None, msg)
+            return Outcome(plan, False, True, msg, (), time.monotonic() - t0, {}, snapshots)
+        return self._steps(plan, 1, snapshots, before, [], {}, t0)
 
-        touched: list[str] = []
+    def _steps(self, plan: Plan, first: int, snapshots: dict[str, int], before: dict[str, str],
+               touched: list[str], pushed: dict[str, str | None], t0: float) -> Outcome:
+        """Push steps ``first``.. of ``plan``; ``pushed``: device -> config right after netha's push
+        (None: netha pushed to it in this process and could not read it back: still netha's)."""
         results: list[StepResult] = []
         for n, step in enumerate(plan.steps, 1):
-            self.hook(f"before-step-{n}")
-            self.store.journal(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)}, step.device)
+            if n < first:
+                continue
             started = time.monotonic()
             try:
+                self.hook(f"before-step-{n}")
+                self.store.journal(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
+                                   step.device)
                 if step.lines and step.device not in touched:
                     touched.append(step.device)
+                if step.lines:
+                    pushed.setdefault(step.device, None)
                 self._apply(plan, step)
                 self.hook(f"after-push-{n}")
+                if step.lines:
+                    pushed[step.device] = self._record_pushed(plan, n, step.device)
+                    self.hook(f"after-record-{n}")
                 if step.expect.master:
                     self._verify(plan, step, started)
-            except NethaError as exc:
-                results.append(StepResult(n, step.device, step.description, False, str(exc), time.monotonic() - started))
-                self.store.journal(plan.id, n, "failed", {"error": str(exc)}, step.device)
-                rolled, detail = self.rollback(plan.id, touched, snapshots)
-                msg = f"step {n} ({step.description}) failed: {exc}; " + (
+                self.hook(f"after-verify-{n}")
+            except Exception as exc:  # noqa: BLE001 - a parser's ValueError is a failed step too, never a half-applied plan
+                if not isinstance(exc, NethaError):
+                    log.error("%s: step %d on %s raised an unexpected exception; rolling back", plan.group, n,
+                              step.device, exc_info=True)
+                results.append(StepResult(n, step.device, step.description, False, describe(exc), time.monotonic() - started))
+                self.store.journal(plan.id, n, "failed", {"error": describe(exc)}, step.device)
+                rolled, detail = self.rollback(plan.id, list(touched), snapshots, pushed)
+                msg = f"step {n} ({step.description}) failed: {describe(exc)}; " + (
                     f"rolled back: {', '.join(touched) or 'no device'} restored to its snapshot"
                     if rolled else f"ROLLBACK INCOMPLETE: {detail}"
                 )
@@ -191,12 +249,28 @@ class Executor:
             results.append(StepResult(n, step.device, step.description, True, "", time.monotonic() - started))
             self.store.journal(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
         elapsed = time.monotonic() - t0
+        try:
+            self.hook("before-close")
+        except Exception as exc:  # noqa: BLE001 - every step is verified: the plan stands
+            log.error("hook before close: %s", describe(exc))
         diffs = self._diffs(before)
         msg = f"{plan.kind} of {plan.group}: {plan.target} is master (verified in {elapsed:.2f}s)"
         self._close(plan, "done", msg)
         for dev, diff in diffs.items():
             self.store.audit(plan.kind, "ok", plan.group, dev, msg, diff)
         return Outcome(plan, True, False, msg, tuple(results), elapsed, diffs, snapshots)
+
+    def _record_pushed(self, plan: Plan, n: int, device: str) -> str | None:
+        """Keep the config netha's push left on ``device``: recovery rolls back only what is still netha's."""
+        try:
+            with self.sessions.session(device) as drv:
+                cfg = drv.get_config()
+        except Exception as exc:  # noqa: BLE001 - the push itself went through; verification decides
+            log.warning("%s: config after step %d could not be read: %s", device, n, describe(exc))
+            return None
+        sid = self.store.save_snapshot(device, cfg, f"after step {n} of {plan.kind} of {plan.group} (plan {plan.id})")
+        self.store.journal(plan.id, n, "pushed", {"snapshot": sid}, device)
+        return cfg
 
     def _close(self, plan: Plan, result: str, message: str) -> None:
         self.store.journal(plan.id, len(plan.steps) + 1, "closed", {"result": result, "message": message})
@@ -250,7 +324,8 @@ class Executor:
                         for v in drv.get_vrrp():
                             if v.vrid == group.vrid and v.interface == iface and v.state == "master":
                                 masters.append(m.device)
-            except NethaError:
+            except Exception as exc:  # noqa: BLE001 - unreadable, whatever the reason
+                log.info("%s: VRRP state not readable: %s", m.device, describe(exc))
                 unknown.append(m.device)
         if target in unknown:
             return False, f"{target} cannot be read"
@@ -261,7 +336,7 @@ class Executor:
                     with self.sessions.session(dev) as drv:
                         if drv.get_interfaces().get(group.interface_of(dev)) is False:
                             masters.remove(dev)
-                except NethaError:
+                except Exception:  # noqa: BLE001
                     pass
         if masters != [target]:
             return False, f"masters seen: {', '.join(masters) or 'none'}" + (f"; unreadable: {', '.join(unknown)}" if unknown else "")
@@ -277,52 +352,153 @@ class Executor:
         return True, "ok"
 
     # -- crash recovery ---------------------------------------------------------------------------
-    def recover(self) -> list[str]:
-        """Finish or undo every plan a previous controller left open. Returns one line per plan."""
-        lines = []
+    def recover(self, healthy: Callable[[str, str], bool | None] | None = None, now: float | None = None,
+                max_age: float = MAX_PLAN_AGE) -> list[Recovered]:
+        """Resolve every plan a previous controller left open, against what the devices say now,
+        then retry every rollback still pending. ``healthy(group, device)``: the device is healthy as
+        a member of the group now (None: not known; without it only the devices' VRRP state counts)."""
+        done: list[Recovered] = []
         for plan_id, entries in self.store.open_plans():
-            head = next((e for e in entries if e["kind"] == "plan"), {})
-            snaps = {k: int(v) for k, v in next((e["snapshots"] for e in entries if e["kind"] == "snapshots"), {}).items()}
-            steps = len(head.get("steps", []))
-            done = {e["step"] for e in entries if e["kind"] == "done"}
-            touched: list[str] = []
-            for e in entries:
-                if e["kind"] == "intent" and e.get("lines") and e["device"] not in touched:
-                    touched.append(e["device"])
-            what = f"plan {plan_id} ({head.get('kind', '?')} of {head.get('group', '?')} to {head.get('target', '?')})"
-            if steps and len(done) == steps:
-                msg = f"{what}: every step was done and verified before the crash; closed"
-                ok = True
+            try:
+                done.append(self._recover_one(PlanRecord.from_entries(plan_id, entries), healthy, now, max_age))
+            except Exception as exc:  # noqa: BLE001 - one plan must not stop the recovery of the others
+                msg = f"plan {plan_id}: recovery failed: {describe(exc)}; left open"
+                log.error("%s", msg, exc_info=not isinstance(exc, NethaError))
+                self.store.audit("recover", "failed", None, None, msg)
+        done.extend(self.retry_pending())
+        return done
+
+    def _recover_one(self, rec: PlanRecord, healthy: Callable[[str, str], bool | None] | None,
+                     now: float | None, max_age: float) -> Recovered:
+        states: dict[str, ConfigState] = {}
+        running: dict[str, str | None] = {}
+        for dev in rec.touched:
+            running[dev] = self._read_config(dev)
+            snap = self.store.snapshot(rec.snapshots[dev]).config if dev in rec.snapshots else None
+            pushed = self.store.snapshot(rec.pushed[dev]).config if dev in rec.pushed else None
+            states[dev] = config_state(running[dev], snap, pushed) if snap is not None else "unreadable"
+        holds = self._target_holds(rec, healthy)
+        res = resolve(rec, states, holds, time.time() if now is None else now, max_age)
+        ok = True
+        if res.kind == "finish":
+            outcome = self._steps(rec.plan(), rec.next_step, rec.snapshots, {d: c for d, c in running.items() if c},
+                                  list(rec.touched), {d: running[d] for d in rec.touched if states[d] == "pushed"},
+                                  time.monotonic())
+            ok = outcome.ok
+            message = f"{rec.what}: {res.reason}; " + outcome.message
+            return self._recovered(rec, res, ok, message, close=False)
+        if res.kind == "rollback":
+            ok, detail = self.rollback(rec.id, list(reversed(res.rollback)), rec.snapshots,
+                                       {d: running[d] for d in res.rollback})
+            for dev in res.unreadable:
+                self.store.journal(rec.id, 0, "rollback-pending",
+                                   {"snapshot": rec.snapshots.get(dev), "error": f"{dev}: config unreadable at recovery"}, dev)
+            ok = ok and not res.unreadable and not res.foreign
+            message = f"{rec.what} was interrupted after {len(rec.done)}/{rec.step_count} steps; {res.reason}: " + (
+                f"rolled back {', '.join(res.rollback) or 'nothing'}" + (f" ({detail})" if detail else ""))
+        else:
+            message = f"{rec.what}: {res.reason}"
+            ok = res.kind != "stale"
+        if res.foreign:
+            message += (f"; NOT rolled back (changed by someone else since netha pushed; check by hand): "
+                        f"{', '.join(res.foreign)}")
+        if res.unreadable:
+            message += f"; unreadable now, rollback pending and retried: {', '.join(res.unreadable)}"
+        return self._recovered(rec, res, ok, message, close=True)
+
+    def _recovered(self, rec: PlanRecord, res: Resolution, ok: bool, message: str, close: bool) -> Recovered:
+        if close:
+            self.store.journal(rec.id, rec.step_count + 1, "closed",
+                               {"result": f"recovered-{res.kind}" if ok else f"recovery-{res.kind}-incomplete",
+                                "message": message})
+        self.store.audit("recover", "ok" if ok else "attention", rec.group, None, message)
+        (log.warning if ok else log.error)("%s", message)
+        return Recovered(rec, res, ok, message)
+
+    def _read_config(self, device: str) -> str | None:
+        try:
+            with self.sessions.session(device) as drv:
+                return drv.get_config()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s: config not readable: %s", device, describe(exc))
+            return None
+
+    def _target_holds(self, rec: PlanRecord, healthy: Callable[[str, str], bool | None] | None) -> bool | None:
+        if rec.group not in self.inv.groups or rec.target is None:
+            return False
+        try:
+            only, _ = self._observe_master(rec.group, rec.target, 0.0)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s: master not readable: %s", rec.group, describe(exc))
+            return None
+        if not only:
+            return False
+        return True if healthy is None else healthy(rec.group, rec.target)
+
+    def retry_pending(self) -> list[Recovered]:
+        """Retry every rollback left pending (device unreachable at the time); never forget one."""
+        out: list[Recovered] = []
+        for e in self.store.pending_rollbacks():
+            dev = e.device
+            if dev is None or dev not in self.inv.devices:
+                continue
+            entries = self.store.journal_entries(e.plan_id)
+            rec = PlanRecord.from_entries(e.plan_id, entries)
+            sid = rec.snapshots.get(dev)
+            running = self._read_config(dev)
+            if running is None or sid is None:
+                continue  # still unreachable: stays pending, retried later
+            pushed = self.store.snapshot(rec.pushed[dev]).config if dev in rec.pushed else None
+            state = config_state(running, self.store.snapshot(sid).config, pushed)
+            if state == "snapshot":
+                self.store.journal(e.plan_id, 0, "rolled-back", {"snapshot": sid, "note": "already equal"}, dev)
+                msg, ok = f"{rec.what}: {dev} already equals snapshot {sid}: pending rollback closed", True
+            elif state == "pushed":
+                ok, detail = self.rollback(e.plan_id, [dev], rec.snapshots, {dev: running})
+                msg = f"{rec.what}: pending rollback of {dev} " + ("done" if ok else f"failed again: {detail}")
             else:
-                ok, detail = self.rollback(plan_id, touched, snaps)
-                msg = f"{what} was interrupted after {len(done)}/{steps} steps: " + (
-                    f"rolled back {', '.join(touched) or 'nothing'} to the snapshots" if ok else f"ROLLBACK INCOMPLETE: {detail}"
-                )
-            self.store.journal(plan_id, steps + 1, "closed", {"result": "recovered" if ok else "rollback-incomplete", "message": msg})
-            self.store.audit("recover", "ok" if ok else "rollback-incomplete", head.get("group"), None, msg)
-            log.warning("%s", msg)
-            lines.append(msg)
-        return lines
+                self.store.journal(e.plan_id, 0, "rollback-abandoned", {"snapshot": sid}, dev)
+                msg, ok = (f"{rec.what}: pending rollback of {dev} abandoned: its config was changed by someone "
+                           f"else since netha pushed; not overwritten, check by hand"), False
+            self.store.audit("recover", "ok" if ok else "attention", rec.group, dev, msg)
+            (log.warning if ok else log.error)("%s", msg)
+            out.append(Recovered(rec, Resolution("rollback", "pending rollback retried"), ok, msg))
+        return out
 
     # -- rollback ---------------------------------------------------------------------------------
-    def rollback(self, plan_id: str, devices: list[str], snapshots: dict[str, int]) -> tuple[bool, str]:
-        """Restore each device to its snapshot, newest change first; retry while a device is unreachable."""
+    def rollback(self, plan_id: str, devices: list[str], snapshots: dict[str, int],
+                 pushed: dict[str, str | None] | None = None) -> tuple[bool, str]:
+        """Restore each device to its snapshot, newest change first; retry while a device is unreachable.
+
+        ``pushed``: the config netha left on each device (None: netha's push in this very process,
+        not read back). A device whose running config is neither its snapshot nor what netha pushed
+        was changed by someone else: it is never overwritten."""
         problems = []
+        pushed = pushed or {}
         for dev in reversed(devices):
             snap = self.store.snapshot(snapshots[dev])
             self.store.journal(plan_id, 0, "rollback", {"snapshot": snap.id}, dev)
             deadline = time.monotonic() + self.rollback_timeout
+            guard = pushed.get(dev)
             while True:
                 try:
                     with self.sessions.session(dev) as drv:
+                        if guard is not None:
+                            state = config_state(drv.get_config(), snap.config, guard)
+                            if state == "other":
+                                problem = (f"{dev}: running config changed by someone else since netha pushed; "
+                                           "not overwritten")
+                                problems.append(problem)
+                                self.store.journal(plan_id, 0, "rollback-abandoned", {"snapshot": snap.id, "error": problem}, dev)
+                                break
                         drv.replace_config(snap.config)
                         now = drv.get_config()
                     if config_body(now) == config_body(snap.config):
                         self.store.journal(plan_id, 0, "rolled-back", {"snapshot": snap.id}, dev)
                         break
                     problem = f"{dev}: running config still differs from snapshot {snap.id}"
-                except NethaError as exc:
-                    problem = f"{dev}: {exc}"
+                except Exception as exc:  # noqa: BLE001 - keep trying until the deadline, whatever it is
+                    problem = f"{dev}: {describe(exc)}"
                 if time.monotonic() > deadline:
                     problems.append(problem)
                     self.store.journal(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": problem}, dev)
@@ -336,8 +512,8 @@ class Executor:
             try:
                 with self.sessions.session(dev) as drv:
                     after = drv.get_config()
-            except NethaError as exc:
-                diffs[dev] = f"(config after the change could not be read: {exc})"
+            except Exception as exc:  # noqa: BLE001
+                diffs[dev] = f"(config after the change could not be read: {describe(exc)})"
                 continue
             diffs[dev] = unified_diff(config_body(cfg), config_body(after), dev)
         return diffs

@@ -230,3 +230,21 @@ def test_a_controller_never_takes_a_bad_first_observation_as_final(inv):
     first = assess(inv, gray, HealthState(strict_start=True))
     assert first.groups["lan"].verdict != "degraded"
     assert first.groups["lan"].members["r1"].tracks["interface eth2"] == "unknown"
+
+
+def test_controller_losing_sight_of_a_whole_group_says_unknown_not_down(inv):
+    from .test_decide import obs, steady
+
+    state = steady(inv, obs("r1", "master", "master"), obs("r2")).state
+    a = steady(inv, obs("r1", managed=False), obs("r2", managed=False), state=state)
+    assert a.devices["r1"].health == "unknown", a.devices["r1"]
+    assert a.groups["lan"].verdict == "unknown"
+    assert a.exit_code == 3
+
+
+def test_a_silent_master_is_failed_when_a_peer_is_a_witness(inv):
+    from .test_decide import obs, steady
+
+    state = steady(inv, obs("r1", "master", "master"), obs("r2")).state
+    a = steady(inv, obs("r1", managed=False), obs("r2", "master", "master"), state=state)
+    assert a.devices["r1"].health == "failed"

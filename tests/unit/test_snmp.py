@@ -61,3 +61,16 @@ def test_snmp_interface_state_is_not_trusted_before_the_cli_answers():
     assert merge_interfaces(None, True, {"eth2": False}) == {"eth2": False}
     # A fresh CLI reading wins; SNMP only fills what it lacks.
     assert merge_interfaces({"eth2": True}, False, {"eth2": False, "eth9": True}) == {"eth2": True, "eth9": True}
+
+
+def test_an_snmp_reading_expires_like_an_ssh_reading():
+    from netha.observe.observer import expire
+    from netha.observe.types import ProbeResult
+
+    good = ProbeResult(True, 100.0)
+    assert expire(good, 100.4, 0.5) is good
+    old = expire(good, 101.0, 0.5)
+    assert old is not None and not old.ok and "no answer for 1.0s" in (old.error or "")
+    assert expire(good, 101.0, 0.5, at=100.8) is good  # arrived later than its own time says
+    bad = ProbeResult(False, 0.0, "timed out")
+    assert expire(bad, 1000.0, 0.5) is bad
