@@ -127,6 +127,35 @@ def analyse(sent_path: Path, recv_path: Path, since: float | None = None, until:
     return Loss(len(window), len(window) - len(lost), len(lost), best[0], best[1], best[2], tuple(s for s, _ in lost))
 
 
+def outages(sent_path: Path, recv_path: Path, since: float | None = None, late: float = LATE,
+            min_lost: int = 3) -> list[tuple[float, float]]:
+    """Every run of at least ``min_lost`` consecutive lost probes sent after ``since``: (start, seconds).
+
+    A "second outage" is a second such run: what a crash or a bad rollback costs on top of the failure.
+    """
+    sent = read_records(sent_path)
+    if not sent:
+        return []
+    sent_at = dict(sent)
+    got = {seq for seq, arrived in read_records(recv_path) if seq in sent_at and arrived - sent_at[seq] <= late}
+    last_t = sent[-1][1]
+    window = [(s, t) for s, t in sent if (since is None or t >= since) and t <= last_t - 0.05]
+    runs: list[tuple[float, float]] = []
+    start: float | None = None
+    count = 0
+    for s, t in window:
+        if s in got:
+            if start is not None and count >= min_lost:
+                runs.append((start, t - start))
+            start, count = None, 0
+        else:
+            start = t if start is None else start
+            count += 1
+    if start is not None and count >= min_lost:
+        runs.append((start, window[-1][1] - start))
+    return runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m netha.traffic")
     sub = ap.add_subparsers(dest="cmd", required=True)

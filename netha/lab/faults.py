@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..drivers.textconfig import config_body, replace_commands
-from ..traffic import Loss, analyse
+from ..traffic import Loss, analyse, outages
 from .builder import _make_secrets_from_files, node_daemons
 from .daemons import kill_pids
 
@@ -180,6 +180,9 @@ class ProbeRun:
     def loss(self, since: float | None = None) -> Loss:
         return analyse(self.sent, self.received, since)
 
+    def outages(self, since: float | None = None) -> list[tuple[float, float]]:
+        return outages(self.sent, self.received, since)
+
 
 @contextmanager
 def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.18.2.100", dst_node: str = "wan"):
@@ -203,3 +206,13 @@ def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.1
                     p.wait(5)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+@contextmanager
+def both_ways(tmp: Path, interval: float = 0.01, lan: str = "h1", lan_addr: str = "198.18.1.100",
+              upstream: str = "wan", upstream_addr: str = "198.18.2.100"):
+    """Probes LAN->upstream and upstream->LAN at once: a failover figure is only honest in both directions
+    (the return path can break alone, e.g. a neighbour entry left on the virtual MAC's interface)."""
+    with probes(tmp, interval, src=lan, dst=upstream_addr, dst_node=upstream) as out, \
+            probes(tmp, interval, src=upstream, dst=lan_addr, dst_node=lan) as back:
+        yield out, back

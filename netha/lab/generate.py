@@ -72,7 +72,7 @@ def generate(pairs: int, out: Path) -> tuple[Path, Path]:
                     "sysctl -qw net.ipv4.conf.all.arp_ignore=1",
                     "ip link add eth1-v1 link eth1 type macvlan mode bridge",
                     "ip link set eth1-v1 address 00:00:5e:00:01:01 addrgenmode random",
-                    f"ip addr add {vip}/24 dev eth1-v1",
+                    f"ip addr add {vip}/32 dev eth1-v1",
                     "ip link set eth1-v1 up",
                 ],
             }

@@ -21,11 +21,11 @@ from pathlib import Path
 from ..connect import make_driver
 from ..drivers import NetworkDriver
 from ..drivers.textconfig import config_body, unified_diff
-from ..errors import NethaError
+from ..errors import ConnectionFailed, NethaError
 from ..inventory import Inventory
 from ..observe.types import AdvertSource
 from ..store import Store
-from .plan import Plan, Step
+from .plan import Expect, Plan, Step
 from .recover import MAX_PLAN_AGE, ConfigState, PlanRecord, Resolution, config_state, plan_header, resolve
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,10 @@ class Executor:
         """Push steps ``first``.. of ``plan``; ``pushed``: device -> config right after netha's push
         (None: netha pushed to it in this process and could not read it back: still netha's)."""
         results: list[StepResult] = []
+        # An emergency plan whose target is master (its old master resigned) has reached a safe state:
+        # a later failure (the pin, a read) undoes only the target's own change, never the resign,
+        # which would hand the LAN back to the master that failed.
+        checkpoint = first > 1 and plan.kind == "emergency"
         for n, step in enumerate(plan.steps, 1):
             if n < first:
                 continue
@@ -237,6 +241,16 @@ class Executor:
                               step.device, exc_info=True)
                 results.append(StepResult(n, step.device, step.description, False, describe(exc), time.monotonic() - started))
                 self.store.journal(plan.id, n, "failed", {"error": describe(exc)}, step.device)
+                if plan.kind == "emergency" and (checkpoint or self._target_is_master(plan, step, started)):
+                    after = [d for d in touched if d == plan.target]
+                    rolled, detail = self.rollback(plan.id, after, snapshots, pushed)
+                    if rolled:
+                        msg = (f"{plan.kind} of {plan.group}: {plan.target} is master (verified); step {n} "
+                               f"({step.description}) failed: {describe(exc)}; undone alone: "
+                               f"{', '.join(after) or 'no device'} restored, the verified state kept")
+                        self._close(plan, "done-partial", msg)
+                        self.store.audit(plan.kind, "partial", plan.group, step.device, msg)
+                        return Outcome(plan, True, False, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
                 rolled, detail = self.rollback(plan.id, list(touched), snapshots, pushed)
                 msg = f"step {n} ({step.description}) failed: {describe(exc)}; " + (
                     f"rolled back: {', '.join(touched) or 'no device'} restored to its snapshot"
@@ -248,6 +262,8 @@ class Executor:
                 return Outcome(plan, False, rolled, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
             results.append(StepResult(n, step.device, step.description, True, "", time.monotonic() - started))
             self.store.journal(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
+            if plan.kind == "emergency" and step.expect.master == plan.target:
+                checkpoint = True
         elapsed = time.monotonic() - t0
         try:
             self.hook("before-close")
@@ -259,6 +275,16 @@ class Executor:
         for dev, diff in diffs.items():
             self.store.audit(plan.kind, "ok", plan.group, dev, msg, diff)
         return Outcome(plan, True, False, msg, tuple(results), elapsed, diffs, snapshots)
+
+    def _target_is_master(self, plan: Plan, step: Step, started: float) -> bool:
+        """After a failed step: is the plan's target the only master anyway (within the step's settle time)?"""
+        expect = Expect(master=plan.target, settle=max(step.expect.settle, self.inv.groups[plan.group].advert_interval * 4))
+        try:
+            self._verify(plan, Step(step.device, step.description, step.operation, (), expect), started)
+        except Exception as exc:  # noqa: BLE001
+            log.info("%s: %s is not master after the failure: %s", plan.group, plan.target, describe(exc))
+            return False
+        return True
 
     def _record_pushed(self, plan: Plan, n: int, device: str) -> str | None:
         """Keep the config netha's push left on ``device``: recovery rolls back only what is still netha's."""
@@ -279,8 +305,15 @@ class Executor:
         if step.operation == "garp":
             self._announce(plan, step)
             return
-        with self.sessions.session(step.device) as drv:
-            drv.load_config(step.lines)
+        try:
+            with self.sessions.session(step.device) as drv:
+                drv.load_config(step.lines)
+        except ConnectionFailed as exc:
+            # The session dropped (a stale warm session, a reset): log in again and push once more.
+            # Every step's lines set a value, so pushing them twice is the same as once.
+            log.warning("%s: session lost during the push (%s); pushing again on a new session", step.device, exc)
+            with self.sessions.session(step.device) as drv:
+                drv.load_config(step.lines)
 
     def _announce(self, plan: Plan, step: Step) -> None:
         group = self.inv.groups[plan.group]

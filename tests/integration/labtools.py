@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
 from netha.lab.faults import (  # noqa: F401 - re-exported for the tests
-    Baseline, ProbeRun, cut_management, drop_ssh_sessions, kill_node, netns_pids, probes, restart_node,
+    Baseline, ProbeRun, both_ways, cut_management, drop_ssh_sessions, kill_node, netns_pids, probes, restart_node,
     running_config, sh, switch_port, vrrp_state, vtysh, wait_for,
 )
 
@@ -56,3 +57,26 @@ def status(inv: Path, *extra: str) -> tuple[int, dict]:
     r = netha("status", "-i", str(inv), "--json", *extra)
     assert r.stdout.strip(), r.stderr
     return r.returncode, json.loads(r.stdout)
+
+
+class Daemon:
+    def __init__(self, tmp: Path, inv: Path, name: str = "daemon", env: dict | None = None, metrics: int = 0):
+        self.log = tmp / f"{name}.log"
+        args = ["--log-level", "info", "run", "-i", str(inv)]
+        if metrics:
+            args += ["--metrics-port", str(metrics)]
+        self.proc = netha_bg(*args, log=self.log, env=env)
+
+    def text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def wait_started(self, timeout: float = 20) -> None:
+        wait_for(lambda: "watching" in self.text() or self.proc.poll() is not None, timeout, what="daemon start")
+        assert self.proc.poll() is None, self.text()
+        time.sleep(1.0)  # probes report, damping settles
+
+    def decisions(self) -> list[str]:
+        return [line.split("decision: ", 1)[1] for line in self.text().splitlines() if "decision: " in line]
+
+    def stop(self) -> None:
+        stop(self.proc)

@@ -12,36 +12,13 @@ from pathlib import Path
 import pytest
 
 from .labtools import (
-    cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
+    Daemon, cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
     vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration
 
 WEBHOOK_PORT = 18080
-
-
-class Daemon:
-    def __init__(self, tmp: Path, inv: Path, name: str = "daemon", env: dict | None = None, metrics: int = 0):
-        self.log = tmp / f"{name}.log"
-        args = ["--log-level", "info", "run", "-i", str(inv)]
-        if metrics:
-            args += ["--metrics-port", str(metrics)]
-        self.proc = netha_bg(*args, log=self.log, env=env)
-
-    def text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
-
-    def wait_started(self, timeout: float = 20) -> None:
-        wait_for(lambda: "watching" in self.text() or self.proc.poll() is not None, timeout, what="daemon start")
-        assert self.proc.poll() is None, self.text()
-        time.sleep(1.0)  # probes report, damping settles
-
-    def decisions(self) -> list[str]:
-        return [line.split("decision: ", 1)[1] for line in self.text().splitlines() if "decision: " in line]
-
-    def stop(self) -> None:
-        stop(self.proc)
 
 
 @pytest.fixture

@@ -41,3 +41,15 @@ def test_a_probe_held_in_a_queue_and_delivered_late_counts_as_lost(tmp_path):
     loss = analyse(tmp_path / "s", tmp_path / "r")
     assert loss.lost == 15  # 40-54 are more than 100 ms late; 55-59 arrive within 100 ms
     assert abs(loss.blackhole - 0.15) < 1e-9
+
+
+def test_outages_lists_every_run_of_lost_probes(tmp_path):
+    from netha.traffic import RECORD, outages
+
+    sent, recv = tmp_path / "s", tmp_path / "r"
+    lost = set(range(10, 20)) | set(range(50, 55)) | {70}  # two outages, one single lost probe
+    sent.write_bytes(b"".join(RECORD.pack(i, i * 0.01) for i in range(100)))
+    recv.write_bytes(b"".join(RECORD.pack(i, i * 0.01 + 0.001) for i in range(100) if i not in lost))
+    runs = outages(sent, recv)
+    assert [round(s, 2) for s, _ in runs] == [0.10, 0.50]
+    assert [round(d, 2) for _, d in runs] == [0.10, 0.05]
