@@ -15,7 +15,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .base import DeviceReading, NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
 from .napalm_push import NapalmPushMixin, stable_config
 
 SPEC = PlatformSpec(
@@ -41,94 +41,127 @@ def _object(text: str, device: str, what: str) -> dict:
     return data
 
 
+def _list(value: object, device: str, what: str, name: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ParseError(device, f"{what}: {name} is not a list")
+    return value
+
+
+def _dicts(value: object, device: str, what: str, name: str) -> list[dict]:
+    rows = _list(value, device, what, name)
+    if not all(isinstance(r, dict) for r in rows):
+        raise ParseError(device, f"{what}: unexpected entry in {name} (not an object)")
+    return rows
+
+
+def _addr(value: object) -> str | None:
+    """An address EOS printed, None for none (0.0.0.0, empty, not a string)."""
+    return value if isinstance(value, str) and value and value != "0.0.0.0" else None
+
+
+@parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrp all | json``: ``virtualRouters``, one entry per (interface, group)."""
     data = _object(text, device, SHOW_VRRP)
     views = []
-    for vr in data.get("virtualRouters", []):
-        try:
-            if not vr.get("interface"):
-                continue
-            vips = [vr["virtualIp"]] if vr.get("virtualIp") and vr["virtualIp"] != "0.0.0.0" else []
-            vips += [a for a in vr.get("virtualIpSecondary", []) if a]
-            raw_state = str(vr.get("state", "")).lower()
-            state = _STATES.get(raw_state, "unknown")
-            master = vr.get("masterAddr")
-            views.append(VrrpView(
-                vrid=int(vr["groupId"]),
-                interface=str(vr["interface"]),
-                state=state,
-                priority=int(vr["priority"]) if "priority" in vr else None,
-                effective_priority=int(vr["priority"]) if "priority" in vr else None,
-                virtual_addresses=tuple(vips),
-                advert_interval=float(vr["vrrpAdvertInterval"]) if "vrrpAdvertInterval" in vr else None,
-                preempt=bool(vr["preempt"]) if "preempt" in vr else None,
-                master_address=master if master and master != "0.0.0.0" else None,
-                # "stopped" is what "vrrp N disabled" (netha's resign) leaves.
-                shutdown=raw_state == "stopped",
-            ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(device, f"{SHOW_VRRP}: unexpected entry ({exc})") from None
+    for vr in _dicts(data.get("virtualRouters"), device, SHOW_VRRP, "virtualRouters"):
+        if not vr.get("interface"):
+            continue
+        vips = [a for a in [_addr(vr.get("virtualIp"))] if a]
+        vips += [a for a in map(_addr, _list(vr.get("virtualIpSecondary"), device, SHOW_VRRP, "virtualIpSecondary")) if a]
+        raw_state = str(vr.get("state", "")).lower()
+        prio = need_int(vr["priority"], device, SHOW_VRRP, "priority", 0, 255) if "priority" in vr else None
+        interval = vr.get("vrrpAdvertInterval")
+        views.append(checked_view(VrrpView(
+            vrid=need_int(vr.get("groupId"), device, SHOW_VRRP, "groupId", 1, 255),
+            interface=str(vr["interface"]),
+            state=_STATES.get(raw_state, "unknown"),
+            priority=prio,
+            effective_priority=prio,
+            virtual_addresses=tuple(vips),
+            advert_interval=as_float(interval) if interval is not None else None,
+            preempt=bool(vr["preempt"]) if "preempt" in vr else None,
+            master_address=_addr(vr.get("masterAddr")),
+            # "stopped" is what "vrrp N disabled" (netha's resign) leaves.
+            shutdown=raw_state == "stopped",
+        ), device, SHOW_VRRP))
     return views
 
 
+@parser(SHOW_VARP)
 def parse_varp(text: str, device: str = "?") -> list[VrrpView]:
     """``show ip virtual-router | json``: one view per interface with virtual addresses (``vrid`` 0)."""
     data = _object(text, device, SHOW_VARP)
     views = []
-    for vr in data.get("virtualRouters", []):
-        try:
-            vips = tuple(str(v["ip"]) for v in vr.get("virtualIps", []) if v.get("ip"))
-            views.append(VrrpView(
-                vrid=VARP_VRID,
-                interface=str(vr["interface"]),
-                state="master" if str(vr.get("state", "")).lower() == "active" else "init",
-                virtual_addresses=vips,
-            ))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ParseError(device, f"{SHOW_VARP}: unexpected entry ({exc})") from None
+    for vr in _dicts(data.get("virtualRouters"), device, SHOW_VARP, "virtualRouters"):
+        ips = _dicts(vr.get("virtualIps"), device, SHOW_VARP, "virtualIps")
+        views.append(checked_view(VrrpView(
+            vrid=VARP_VRID,
+            interface=str(vr.get("interface") or ""),
+            state="master" if str(vr.get("state", "")).lower() == "active" else "init",
+            virtual_addresses=tuple(a for a in (_addr(v.get("ip")) for v in ips) if a),
+        ), device, SHOW_VARP, vrids=(VARP_VRID, VARP_VRID)))
     return views
 
 
-def _addresses(info: dict) -> list[str]:
+def _interfaces(data: dict, device: str) -> dict[str, dict]:
+    interfaces = data.get("interfaces") or {}
+    if not isinstance(interfaces, dict) or not all(isinstance(v, dict) for v in interfaces.values()):
+        raise ParseError(device, f"{SHOW_INTERFACES}: interfaces is not an object of objects")
+    return interfaces
+
+
+def _addresses(info: dict, device: str) -> list[str]:
     out = []
-    for ia in info.get("interfaceAddress", []) or []:
+    for ia in _list(info.get("interfaceAddress"), device, SHOW_INTERFACES, "interfaceAddress"):
         if not isinstance(ia, dict):
             continue
         primary = ia.get("primaryIp") or {}
-        for a in [primary, *(ia.get("secondaryIpsOrderedList") or [])]:
-            if a.get("address") and a.get("address") != "0.0.0.0":
-                out.append(f"{a['address']}/{a['maskLen']}")
+        for a in [primary, *_list(ia.get("secondaryIpsOrderedList"), device, SHOW_INTERFACES, "secondaryIpsOrderedList")]:
+            if isinstance(a, dict) and _addr(a.get("address")):
+                out.append(f"{a['address']}/{need_int(a.get('maskLen'), device, SHOW_INTERFACES, 'maskLen', 0, 32)}")
     return out
 
 
+@parser(SHOW_INTERFACES)
 def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     """``show interfaces | json``: name -> line protocol up."""
     data = _object(text, device, SHOW_INTERFACES)
-    return {name: info.get("lineProtocolStatus") == "up" for name, info in data.get("interfaces", {}).items()}
+    return {name: info.get("lineProtocolStatus") == "up" for name, info in _interfaces(data, device).items()}
 
 
+@parser(SHOW_INTERFACES)
 def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str, object]]:
     """``show interfaces | json``: name -> {"mac", "addresses": primary then secondary CIDRs}."""
     data = _object(text, device, SHOW_INTERFACES)
-    try:
-        return {
-            name: {"mac": info.get("physicalAddress") or None, "addresses": _addresses(info)}
-            for name, info in data.get("interfaces", {}).items()
-        }
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ParseError(device, f"{SHOW_INTERFACES}: unexpected entry ({exc})") from None
+    return {
+        name: {"mac": info.get("physicalAddress") if isinstance(info.get("physicalAddress"), str) and info.get(
+            "physicalAddress") else None, "addresses": _addresses(info, device)}
+        for name, info in _interfaces(data, device).items()
+    }
 
 
 def route_command(prefix: str) -> str:
     return f"show ip route {ipaddress.IPv4Network(prefix)} | json"
 
 
+@parser("show ip route")
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route PREFIX | json``: exactly that prefix in some VRF's ``routes``."""
     data = _object(text, device, "show ip route")
     want = str(ipaddress.IPv4Network(prefix))
-    return any(want in (vrf.get("routes") or {}) for vrf in (data.get("vrfs") or {}).values() if isinstance(vrf, dict))
+    vrfs = data.get("vrfs") or {}
+    if not isinstance(vrfs, dict):
+        raise ParseError(device, "show ip route: vrfs is not an object")
+    for vrf in vrfs.values():
+        routes = vrf.get("routes") if isinstance(vrf, dict) else None
+        if routes is not None and not isinstance(routes, dict):
+            raise ParseError(device, "show ip route: routes is not an object")
+        if routes and want in routes:
+            return True
+    return False
 
 
 class AristaEosDriver(NapalmPushMixin, NetworkDriver):

@@ -8,31 +8,180 @@ only ever calls the methods below.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
+import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from ..errors import CommandRejected, ParseError
+from ..errors import CommandRejected, NethaError, ParseError
 from ..observe.types import VrrpView
 from ..transport.ssh import SshChannel, SshParams
 
 log = logging.getLogger(__name__)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a device prints")
+
+
 def load_json(text: str, device: str, what: str) -> Any:
-    """The first JSON value in ``text`` (devices print banners before it and prompts after it)."""
+    """The first JSON value in ``text`` (devices print banners before it and prompts after it).
+
+    Anything that is not plain JSON is a :class:`ParseError`: invalid syntax, ``NaN``/``Infinity``,
+    integers longer than Python converts (4,300 digits), nesting deeper than the decoder's recursion.
+    """
     starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
     if not starts:
         raise ParseError(device, f"{what}: no JSON in output: {text.strip()[:80]!r}")
     try:
-        value, _ = json.JSONDecoder().raw_decode(text[min(starts):])
+        value, _ = json.JSONDecoder(parse_constant=_no_constant).raw_decode(text[min(starts):])
     except json.JSONDecodeError as exc:
         raise ParseError(device, f"{what}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # int() digit limit, NaN/Infinity
+        raise ParseError(device, f"{what}: invalid JSON ({str(exc)[:80]})") from None
+    except RecursionError:
+        raise ParseError(device, f"{what}: invalid JSON (nested too deeply)") from None
     return value
+
+
+# -- checked values: what a parser may hand on ---------------------------------------------------
+
+_INT = re.compile(r"\s*([+-]?)([0-9]+)\s*", re.ASCII)
+_FLOAT = re.compile(r"\s*[+-]?[0-9]{1,18}(?:\.[0-9]{1,18})?\s*", re.ASCII)
+TOO_BIG = 10**18  # a device number longer than 18 digits: beyond every bound the parsers check
+
+
+def as_int(value: object) -> int | None:
+    """An integer a device printed: a JSON integer, an integral float, or ASCII digits; else None.
+
+    ``str.isdigit()`` is true for "²" and "٣"; device numbers are ASCII, so those are not numbers
+    here. A number of more than 18 digits comes back as ``±TOO_BIG`` (int() refuses 4,300 digits).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < TOO_BIG else None
+    if isinstance(value, str):
+        m = _INT.fullmatch(value)
+        if m is None:
+            return None
+        digits = m.group(2).lstrip("0") or "0"
+        n = TOO_BIG if len(digits) > 18 else int(digits)
+        return -n if m.group(1) == "-" else n
+    return None
+
+
+def as_float(value: object) -> float | None:
+    """A finite number a device printed (JSON number or ASCII decimal); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(value) if abs(value) < TOO_BIG else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and _FLOAT.fullmatch(value):
+        return float(value)
+    return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def need_int(value: object, device: str, what: str, name: str, lo: int, hi: int) -> int:
+    """``value`` as an integer in ``lo..hi``, or a :class:`ParseError` naming the field."""
+    n = as_int(value)
+    if n is None or not lo <= n <= hi:
+        raise ParseError(device, f"{what}: {name} {_shown(value)} is not an integer in {lo}..{hi}")
+    return n
+
+
+def opt_int(value: object, device: str, what: str, name: str, lo: int, hi: int) -> int | None:
+    """As :func:`need_int`, but a missing value (None or empty) is None."""
+    if value is None or value == "":
+        return None
+    return need_int(value, device, what, name, lo, hi)
+
+
+COUNTER_MAX = 2**64 - 1
+MAX_ADVERT_INTERVAL = 255.0  # seconds: VRRPv2's largest (VRRPv3's is 40.95)
+
+
+def checked_view(view: VrrpView, device: str, what: str, vrids: tuple[int, int] = (1, 255)) -> VrrpView:
+    """``view`` when every field is of its type and in its range; else a :class:`ParseError`.
+
+    VRRP VRIDs are 1..255; HSRP groups (``vrids=(0, 4095)``) and EOS VARP (0) differ.
+    """
+    def bad(name: str, value: object) -> ParseError:
+        return ParseError(device, f"{what}: {name} {_shown(value)} is out of range")
+
+    def is_int(value: object, lo: int, hi: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+    if not is_int(view.vrid, *vrids):
+        raise bad("group", view.vrid)
+    if not isinstance(view.interface, str) or not view.interface.strip():
+        raise bad("interface", view.interface)
+    for name in ("priority", "effective_priority"):
+        value = getattr(view, name)
+        if value is not None and not is_int(value, 0, 255):
+            raise bad(name, value)
+    for name in ("adverts_rx", "adverts_tx", "transitions"):
+        value = getattr(view, name)
+        if value is not None and not is_int(value, 0, COUNTER_MAX):
+            raise bad(name, value)
+    iv = view.advert_interval
+    if iv is not None and not (isinstance(iv, float) and math.isfinite(iv) and 0 < iv <= MAX_ADVERT_INTERVAL):
+        raise bad("advertisement interval", iv)
+    if not all(isinstance(a, str) for a in view.virtual_addresses):
+        raise bad("virtual address", view.virtual_addresses)
+    if view.master_address is not None and not isinstance(view.master_address, str):
+        raise bad("master address", view.master_address)
+    return view
+
+
+# -- the parse boundary ------------------------------------------------------------------------------
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def parser(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a function as the parser of a device's output of ``what`` (usually the command).
+
+    The parsers validate what they read and raise :class:`ParseError` themselves; this is the
+    safety net at the boundary: any other exception escaping the parser (a bug, on output nobody
+    foresaw) becomes a ParseError naming the device (the parser's ``device`` argument) and
+    ``what``, and is logged with its traceback so it can be fixed. The unwrapped function is
+    ``fn.__wrapped__`` (the fuzz tests exercise that one).
+    """
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def parse(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except (NethaError, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the boundary: whatever a parser bug raises
+                try:
+                    device = str(sig.bind(*args, **kwargs).arguments.get("device", "?"))
+                except TypeError:
+                    device = "?"
+                log.warning("%s: %s: parser %s failed on unexpected output", device, what, fn.__qualname__, exc_info=True)
+                raise ParseError(device, f"{what}: unexpected output ({type(exc).__name__}: {str(exc)[:80]})") from None
+        return parse
+    return wrap
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import re
 from collections.abc import Sequence
 
 import textfsm
@@ -18,7 +17,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAP
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .base import DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, need_int, opt_int, parser
 from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups, stable_config
 
 
@@ -50,8 +49,8 @@ _HSRP_STATES: dict[str, VrrpStateName] = {"active": "master", "standby": "backup
 # 'show ip route 198.18.2.0 255.255.255.0' answers "Routing entry for 198.18.2.0/24" when that
 # exact prefix is in the table and "% Subnet not in table" / "% Network not in table" otherwise.
 # No ntc-template covers this form (cisco_ios_show_ip_route parses the full table).
-ROUTE_ENTRY_TEMPLATE = r"""Value Required NETWORK (\d+\.\d+\.\d+\.\d+)
-Value PREFIX_LENGTH (\d+)
+ROUTE_ENTRY_TEMPLATE = r"""Value Required NETWORK ([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+)
+Value PREFIX_LENGTH ([0-9]+)
 
 Start
   ^Routing\s+entry\s+for\s+${NETWORK}/${PREFIX_LENGTH} -> Record
@@ -71,10 +70,6 @@ def ntc_parse(platform: str, command: str, text: str, device: str = "?") -> list
         raise ParseError(device, f"{command}: output does not match the ntc-template ({why})") from None
 
 
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() else None
-
-
 def _ip(value: object) -> str | None:
     try:
         return str(ipaddress.IPv4Address(str(value)))
@@ -82,6 +77,7 @@ def _ip(value: object) -> str | None:
         return None
 
 
+@parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?", platform: str = "cisco_ios") -> list[VrrpView]:
     """``show vrrp all``: classic VRRPv2 and VRRPv3 (address-family) output; IPv4 groups only."""
     views = []
@@ -89,28 +85,28 @@ def parse_vrrp(text: str, device: str = "?", platform: str = "cisco_ios") -> lis
         family = str(row.get("addr_family") or "IPv4")
         if family.lower() != "ipv4":
             continue
-        state = _VRRP_STATES.get(str(row["state"]).lower(), "unknown")
-        effective = _int(row.get("priority"))
-        configured = _int(row.get("priority_configured")) or effective
-        interval = row.get("adv_interval")
+        state = _VRRP_STATES.get(str(row.get("state")).lower(), "unknown")
+        effective = opt_int(row.get("priority"), device, SHOW_VRRP, "priority", 0, 255)
+        configured = opt_int(row.get("priority_configured"), device, SHOW_VRRP, "configured priority", 0, 255)
         # VRRPv3 (address-family) prints milliseconds, classic VRRP seconds ("1.000 sec").
-        seconds = None
-        if isinstance(interval, str) and re.fullmatch(r"\d+(\.\d+)?", interval):
-            seconds = float(interval) / 1000.0 if row.get("addr_family") else float(interval)
-        views.append(VrrpView(
-            vrid=int(str(row["group"])),
-            interface=str(row["interface"]),
+        seconds = as_float(row.get("adv_interval"))
+        if seconds is not None and row.get("addr_family"):
+            seconds /= 1000.0
+        views.append(checked_view(VrrpView(
+            vrid=need_int(row.get("group"), device, SHOW_VRRP, "group", 1, 255),
+            interface=str(row.get("interface") or ""),
             state=state,
-            priority=configured,
+            priority=configured if configured else effective,
             effective_priority=effective,
             virtual_addresses=tuple(a for a in [_ip(row.get("virtual_ip_address"))] if a),
             advert_interval=seconds,
             preempt=str(row.get("preempt", "")).lower() == "enabled" if row.get("preempt") else None,
             master_address=_ip(row.get("master_ip_address")),
-        ))
+        ), device, SHOW_VRRP))
     return views
 
 
+@parser(SHOW_STANDBY)
 def parse_hsrp(text: str, device: str = "?", platform: str = "cisco_ios") -> list[VrrpView]:
     """``show standby``: HSRP groups as VRRP views (Active -> master, Standby -> backup, others -> init)."""
     views = []
@@ -118,35 +114,41 @@ def parse_hsrp(text: str, device: str = "?", platform: str = "cisco_ios") -> lis
         vip = _ip(row.get("virtual_ip"))
         secondaries = [a for a in (_ip(s) for s in row.get("secondary_ips") or []) if a]
         active = str(row.get("active_router") or "")
-        views.append(VrrpView(
-            vrid=int(str(row["group"])),
-            interface=str(row["interface"]),
-            state=_HSRP_STATES.get(str(row["state"]).lower(), "init"),
+        views.append(checked_view(VrrpView(
+            vrid=need_int(row.get("group"), device, SHOW_STANDBY, "group", 0, 4095),
+            interface=str(row.get("interface") or ""),
+            state=_HSRP_STATES.get(str(row.get("state")).lower(), "init"),
             # The template captures the current priority only ("Priority 90 (configured 110)").
-            effective_priority=_int(row.get("priority")),
+            effective_priority=opt_int(row.get("priority"), device, SHOW_STANDBY, "priority", 0, 255),
             virtual_addresses=tuple([vip] if vip else []) + tuple(secondaries),
             preempt=str(row.get("preemption", "")).lower() == "enabled" if row.get("preemption") else None,
             master_address=_ip(active),
-        ))
+        ), device, SHOW_STANDBY, vrids=(0, 4095)))
     return views
 
 
+@parser(SHOW_IP_INTERFACE_BRIEF)
 def parse_interfaces_brief(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, bool]:
     """``show ip interface brief``: name -> status up and protocol up."""
     return {
         str(r["interface"]): r.get("status") == "up" and r.get("proto") == "up"
         for r in ntc_parse(platform, SHOW_IP_INTERFACE_BRIEF, text, device)
+        if r.get("interface")
     }
 
 
+@parser(SHOW_IP_INTERFACE)
 def parse_ip_interfaces(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, dict[str, object]]:
     """``show ip interface`` (filtered or not): name -> {"up": bool, "addresses": [cidr, ...]}."""
     out: dict[str, dict[str, object]] = {}
     for r in ntc_parse(platform, "show ip interface", text, device):
+        if not r.get("interface"):
+            continue
         addrs = []
         for ip, plen in zip(r.get("ip_address") or [], r.get("prefix_length") or []):
-            if _ip(ip) and str(plen).isdigit():
-                addrs.append(f"{ip}/{plen}")
+            length = as_int(plen)
+            if _ip(ip) and length is not None and 0 <= length <= 32:
+                addrs.append(f"{_ip(ip)}/{length}")
         out[str(r["interface"])] = {
             "up": r.get("link_status") == "up" and r.get("protocol_status") == "up",
             "addresses": addrs,
@@ -154,10 +156,13 @@ def parse_ip_interfaces(text: str, device: str = "?", platform: str = "cisco_ios
     return out
 
 
+@parser(SHOW_INTERFACES_MAC)
 def parse_macs(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, str | None]:
     """``show interfaces`` (filtered or not): name -> MAC as aa:bb:cc:dd:ee:ff (None when it has none)."""
     out: dict[str, str | None] = {}
     for r in ntc_parse(platform, "show interfaces", text, device):
+        if not r.get("interface"):
+            continue
         mac = str(r.get("mac_address") or "").replace(".", "").lower()
         out[str(r["interface"])] = ":".join(mac[i:i + 2] for i in range(0, 12, 2)) if len(mac) == 12 else None
     return out
@@ -168,6 +173,7 @@ def route_command(prefix: str) -> str:
     return f"show ip route {net.network_address} {net.netmask}"
 
 
+@parser("show ip route")
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route A.B.C.D M.M.M.M``: is exactly ``prefix`` in the routing table?"""
     fsm = textfsm.TextFSM(io.StringIO(ROUTE_ENTRY_TEMPLATE))
@@ -179,7 +185,14 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     want = ipaddress.IPv4Network(prefix)
     for row in rows:
         entry = dict(zip(header, row))
-        if entry["PREFIX_LENGTH"] and ipaddress.IPv4Network(f"{entry['NETWORK']}/{entry['PREFIX_LENGTH']}", strict=False) == want:
+        if not entry["PREFIX_LENGTH"]:
+            continue
+        try:
+            net = ipaddress.IPv4Network(f"{entry['NETWORK']}/{entry['PREFIX_LENGTH']}", strict=False)
+        except ValueError:
+            # Not an answer about the route (absent or present): unknown, never "absent".
+            raise ParseError(device, f"show ip route {prefix}: not a prefix: {entry['NETWORK']}/{entry['PREFIX_LENGTH']}"[:160]) from None
+        if net == want:
             return True
     return False
 

@@ -17,7 +17,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .base import COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int, parser
 from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, stable_config, table_rows
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,7 @@ def _body(text: str, device: str, what: str) -> dict:
 
 
 def _int(v: object) -> int | None:
-    try:
-        return int(str(v))
-    except ValueError:
-        return None
+    return as_int(v)
 
 
 def _ip(v: object) -> str | None:
@@ -67,78 +64,83 @@ def _ip(v: object) -> str | None:
     return None if addr.is_unspecified else str(addr)
 
 
+def _interval(value: object, scale: float = 1.0) -> float | None:
+    seconds = as_float(value)
+    return seconds / scale if seconds is not None else None
+
+
+def _name(value: object, device: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ParseError(device, f"{what}: unexpected row (interface {value!r:.40})")
+    return value
+
+
+@parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrp detail | json``: ``TABLE_vrrp_group`` / ``ROW_vrrp_group`` (VRRPv2), IPv4 groups."""
     views = []
     for r in table_rows(_body(text, device, SHOW_VRRP), "TABLE_vrrp_group", "ROW_vrrp_group"):
         if str(r.get("sh_group_type", "IPV4")).upper() not in ("IPV4", "IPV4_GROUP"):
             continue
-        try:
-            vip = _ip(r.get("sh_vip_addr"))
-            prio = _int(r.get("sh_priority"))
-            views.append(VrrpView(
-                vrid=int(r["sh_group_id"]),
-                interface=str(r["sh_if_index"]),
-                state=_STATES.get(str(r.get("sh_group_state", "")).lower(), "unknown"),
-                priority=prio,
-                effective_priority=prio,
-                virtual_addresses=(vip,) if vip else (),
-                advert_interval=float(r["sh_adv_interval"]) if _int(r.get("sh_adv_interval")) is not None else None,
-                preempt=str(r["sh_group_preempt"]).lower() == "enable" if "sh_group_preempt" in r else None,
-            ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(device, f"{SHOW_VRRP}: unexpected row ({exc})") from None
+        vip = _ip(r.get("sh_vip_addr"))
+        prio = opt_int(r.get("sh_priority"), device, SHOW_VRRP, "sh_priority", 0, 255)
+        views.append(checked_view(VrrpView(
+            vrid=need_int(r.get("sh_group_id"), device, SHOW_VRRP, "sh_group_id", 1, 255),
+            interface=_name(r.get("sh_if_index"), device, SHOW_VRRP),
+            state=_STATES.get(str(r.get("sh_group_state", "")).lower(), "unknown"),
+            priority=prio,
+            effective_priority=prio,
+            virtual_addresses=(vip,) if vip else (),
+            advert_interval=_interval(r.get("sh_adv_interval")),
+            preempt=str(r["sh_group_preempt"]).lower() == "enable" if "sh_group_preempt" in r else None,
+        ), device, SHOW_VRRP))
     return views
 
 
+@parser(SHOW_VRRPV3)
 def parse_vrrpv3(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrpv3 | json``: ``TABLE_grp`` / ``ROW_grp``, IPv4 groups (advertisement interval in ms)."""
     views = []
     for r in table_rows(_body(text, device, SHOW_VRRPV3), "TABLE_grp", "ROW_grp"):
         if str(r.get("af", "IPv4")).lower() != "ipv4":
             continue
-        try:
-            vip = _ip(r.get("vip"))
-            prio = _int(r.get("priority"))
-            state = _STATES.get(str(r.get("state", "")).lower(), "unknown")
-            views.append(VrrpView(
-                vrid=int(r["id"]),
-                interface=str(r["intf"]),
-                state=state,
-                priority=prio,
-                effective_priority=prio,
-                virtual_addresses=(vip,) if vip else (),
-                advert_interval=int(r["adv"]) / 1000.0 if _int(r.get("adv")) is not None else None,
-                preempt=str(r["preempt"]).lower() == "enabled" if "preempt" in r else None,
-                master_address=_ip(r.get("m_addr")),
-            ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(device, f"{SHOW_VRRPV3}: unexpected row ({exc})") from None
+        vip = _ip(r.get("vip"))
+        prio = opt_int(r.get("priority"), device, SHOW_VRRPV3, "priority", 0, 255)
+        views.append(checked_view(VrrpView(
+            vrid=need_int(r.get("id"), device, SHOW_VRRPV3, "id", 1, 255),
+            interface=_name(r.get("intf"), device, SHOW_VRRPV3),
+            state=_STATES.get(str(r.get("state", "")).lower(), "unknown"),
+            priority=prio,
+            effective_priority=prio,
+            virtual_addresses=(vip,) if vip else (),
+            advert_interval=_interval(r.get("adv"), 1000.0),
+            preempt=str(r["preempt"]).lower() == "enabled" if "preempt" in r else None,
+            master_address=_ip(r.get("m_addr")),
+        ), device, SHOW_VRRPV3))
     return views
 
 
+@parser(SHOW_HSRP)
 def parse_hsrp(text: str, device: str = "?") -> list[VrrpView]:
     """``show hsrp detail | json``: ``TABLE_grp_detail`` / ``ROW_grp_detail``, IPv4 groups."""
     views = []
     for r in table_rows(_body(text, device, SHOW_HSRP), "TABLE_grp_detail", "ROW_grp_detail"):
         if str(r.get("sh_group_type", "IPV4")).upper() != "IPV4":
             continue
-        try:
-            vips = [a for a in [_ip(r.get("sh_vip"))] if a]
-            vips += [a for a in (_ip(s.get("sh_vip_sec")) for s in table_rows(r, "TABLE_grp_vip_sec", "ROW_grp_vip_sec")) if a]
-            views.append(VrrpView(
-                vrid=int(r["sh_group_num"]),
-                interface=str(r["sh_if_index"]),
-                state=_HSRP_STATES.get(str(r.get("sh_group_state", "")).lower(), "init"),
-                priority=_int(r.get("sh_cfg_prio")),
-                effective_priority=_int(r.get("sh_prio")),
-                virtual_addresses=tuple(vips),
-                transitions=_int(r.get("sh_num_of_state_changes")),
-                preempt=str(r["sh_preempt"]).lower() == "enabled" if "sh_preempt" in r else None,
-                master_address=_ip(r.get("sh_active_router_addr")),
-            ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(device, f"{SHOW_HSRP}: unexpected row ({exc})") from None
+        vips = [a for a in [_ip(r.get("sh_vip"))] if a]
+        vips += [a for a in (_ip(s.get("sh_vip_sec")) for s in table_rows(r, "TABLE_grp_vip_sec", "ROW_grp_vip_sec")) if a]
+        views.append(checked_view(VrrpView(
+            vrid=need_int(r.get("sh_group_num"), device, SHOW_HSRP, "sh_group_num", 0, 4095),
+            interface=_name(r.get("sh_if_index"), device, SHOW_HSRP),
+            state=_HSRP_STATES.get(str(r.get("sh_group_state", "")).lower(), "init"),
+            priority=opt_int(r.get("sh_cfg_prio"), device, SHOW_HSRP, "sh_cfg_prio", 0, 255),
+            effective_priority=opt_int(r.get("sh_prio"), device, SHOW_HSRP, "sh_prio", 0, 255),
+            virtual_addresses=tuple(vips),
+            transitions=opt_int(r.get("sh_num_of_state_changes"), device, SHOW_HSRP, "sh_num_of_state_changes",
+                                0, COUNTER_MAX),
+            preempt=str(r["sh_preempt"]).lower() == "enabled" if "sh_preempt" in r else None,
+            master_address=_ip(r.get("sh_active_router_addr")),
+        ), device, SHOW_HSRP, vrids=(0, 4095)))
     return views
 
 
@@ -148,6 +150,7 @@ def _row_up(r: dict) -> bool:
     return str(r.get("svi_line_proto", "")).lower() == "up"  # SVIs (Vlan10) report their own fields
 
 
+@parser(SHOW_INTERFACE)
 def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     """``show interface | json``: name -> operationally up (``state``; ``svi_line_proto`` for SVIs)."""
     return {str(r["interface"]): _row_up(r)
@@ -155,6 +158,7 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
             if "interface" in r}
 
 
+@parser(SHOW_INTERFACE)
 def parse_macs(text: str, device: str = "?") -> dict[str, str | None]:
     """``show interface | json``: name -> MAC (``eth_hw_addr`` or ``svi_mac``), aa:bb:cc:dd:ee:ff."""
     out: dict[str, str | None] = {}
@@ -166,6 +170,7 @@ def parse_macs(text: str, device: str = "?") -> dict[str, str | None]:
     return out
 
 
+@parser(SHOW_IP_INTERFACE)
 def parse_ip_addresses(text: str, device: str = "?") -> dict[str, list[str]]:
     """``show ip interface | json``: ``TABLE_intf`` / ``ROW_intf`` -> primary and secondary CIDRs."""
     out: dict[str, list[str]] = {}
@@ -189,6 +194,7 @@ def route_command(prefix: str) -> str:
     return f"show ip route {ipaddress.IPv4Network(prefix)} | json"
 
 
+@parser("show ip route")
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route PREFIX | json``: an ``ipprefix`` equal to ``prefix`` in some VRF/address family."""
     want = ipaddress.IPv4Network(prefix)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .base import COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, opt_int, parser
 from .textconfig import config_body, replace_commands
 
 SPEC = PlatformSpec(
@@ -20,76 +20,111 @@ SPEC = PlatformSpec(
 _STATES: dict[str, VrrpStateName] = {"Master": "master", "Backup": "backup", "Initialize": "init"}
 
 
+SHOW_VRRP = "show vrrp json"
+SHOW_INTERFACE = "show interface json"
+SHOW_ROUTE = "show ip route json"
+
+
+def _object(value: object, device: str, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ParseError(device, f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _strings(value: object, device: str, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise ParseError(device, f"{what}: expected a list of addresses")
+    return tuple(value)
+
+
+@parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrp json``: one entry per (VRID, interface), IPv4 family."""
-    data = load_json(text, device, "show vrrp json")
+    data = load_json(text, device, SHOW_VRRP)
     if not isinstance(data, list):
         raise ParseError(device, "show vrrp json: expected a list")
     views = []
     for entry in data:
-        try:
-            v4 = entry["v4"]
-            stats = v4.get("stats", {})
-            state = _STATES.get(v4["status"], "unknown")
-            if entry.get("shutdown"):
-                state = "init"
-            views.append(
-                VrrpView(
-                    vrid=int(entry["vrid"]),
-                    interface=str(entry["interface"]),
-                    state=state,
-                    # FRR shows only the effective priority; it differs from the configured one
-                    # only for an address owner (255).
-                    priority=int(v4["effectivePriority"]),
-                    effective_priority=int(v4["effectivePriority"]),
-                    virtual_addresses=tuple(v4.get("addresses", [])),
-                    adverts_rx=int(stats["adverRx"]) if "adverRx" in stats else None,
-                    adverts_tx=int(stats["adverTx"]) if "adverTx" in stats else None,
-                    transitions=int(stats["transitions"]) if "transitions" in stats else None,
-                    advert_interval=int(entry["advertisementInterval"]) / 1000.0,
-                    preempt=bool(entry.get("preemptMode", True)),
-                    master_address=v4.get("primaryAddress") if state == "master" else None,
-                    shutdown=bool(entry.get("shutdown", False)),
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(device, f"show vrrp json: unexpected entry ({exc})") from None
+        entry = _object(entry, device, SHOW_VRRP)
+        if "v4" not in entry or "status" not in _object(entry["v4"], device, SHOW_VRRP):
+            raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (no v4 status)")
+        v4 = entry["v4"]
+        stats = _object(v4.get("stats", {}), device, SHOW_VRRP)
+        state = _STATES.get(v4["status"], "unknown") if isinstance(v4["status"], str) else "unknown"
+        if entry.get("shutdown"):
+            state = "init"
+        for key in ("vrid", "interface", "advertisementInterval"):
+            if key not in entry:
+                raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (no {key})")
+        if not isinstance(entry["interface"], str):
+            raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (interface is not a name)")
+        # FRR shows only the effective priority; it differs from the configured one only for an
+        # address owner (255).
+        priority = need_int(v4.get("effectivePriority"), device, SHOW_VRRP, "priority", 0, 255)
+        master = v4.get("primaryAddress") if state == "master" else None
+        views.append(checked_view(VrrpView(
+            vrid=need_int(entry["vrid"], device, SHOW_VRRP, "vrid", 1, 255),
+            interface=entry["interface"],
+            state=state,
+            priority=priority,
+            effective_priority=priority,
+            virtual_addresses=_strings(v4.get("addresses"), device, SHOW_VRRP),
+            adverts_rx=opt_int(stats.get("adverRx"), device, SHOW_VRRP, "adverRx", 0, COUNTER_MAX),
+            adverts_tx=opt_int(stats.get("adverTx"), device, SHOW_VRRP, "adverTx", 0, COUNTER_MAX),
+            transitions=opt_int(stats.get("transitions"), device, SHOW_VRRP, "transitions", 0, COUNTER_MAX),
+            advert_interval=need_int(entry["advertisementInterval"], device, SHOW_VRRP, "advertisementInterval",
+                                     1, 255_000) / 1000.0,
+            preempt=bool(entry.get("preemptMode", True)),
+            master_address=master if isinstance(master, str) else None,
+            shutdown=bool(entry.get("shutdown", False)),
+        ), device, SHOW_VRRP))
     return views
 
 
+def _interfaces(text: str, device: str) -> dict[str, dict]:
+    data = load_json(text, device, SHOW_INTERFACE)
+    if not isinstance(data, dict):
+        raise ParseError(device, "show interface json: expected an object")
+    return {name: info for name, info in data.items() if isinstance(info, dict)}
+
+
+@parser(SHOW_INTERFACE)
 def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     """``show interface json``: name -> operationally up (admin down counts as down)."""
-    data = load_json(text, device, "show interface json")
-    if not isinstance(data, dict):
-        raise ParseError(device, "show interface json: expected an object")
     return {
         name: info.get("administrativeStatus") == "up" and info.get("operationalStatus") == "up"
-        for name, info in data.items()
-        if isinstance(info, dict)
+        for name, info in _interfaces(text, device).items()
     }
 
 
+@parser(SHOW_INTERFACE)
 def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str, object]]:
     """``show interface json``: name -> {"mac": str|None, "addresses": [cidr, ...]}."""
-    data = load_json(text, device, "show interface json")
-    if not isinstance(data, dict):
-        raise ParseError(device, "show interface json: expected an object")
-    return {
-        name: {
-            "mac": info.get("hardwareAddress"),
-            "addresses": [a["address"] for a in info.get("ipAddresses", []) if "address" in a],
+    out: dict[str, dict[str, object]] = {}
+    for name, info in _interfaces(text, device).items():
+        mac = info.get("hardwareAddress")
+        addrs = info.get("ipAddresses") or []
+        if not isinstance(addrs, list):
+            raise ParseError(device, f"{SHOW_INTERFACE}: {name}: ipAddresses is not a list")
+        out[name] = {
+            "mac": mac if isinstance(mac, str) else None,
+            "addresses": [a["address"] for a in addrs if isinstance(a, dict) and isinstance(a.get("address"), str)],
         }
-        for name, info in data.items()
-        if isinstance(info, dict)
-    }
+    return out
 
 
+@parser(SHOW_ROUTE)
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route PREFIX json``: present when an entry for exactly that prefix is selected."""
-    data = load_json(text, device, "show ip route json")
+    data = load_json(text, device, SHOW_ROUTE)
     if not isinstance(data, dict):
         raise ParseError(device, "show ip route json: expected an object")
-    return any(e.get("selected") or e.get("installed") for e in data.get(prefix, []))
+    entries = data.get(prefix) or []
+    if not isinstance(entries, list):
+        raise ParseError(device, f"{SHOW_ROUTE}: {prefix}: expected a list of routes")
+    return any(isinstance(e, dict) and bool(e.get("selected") or e.get("installed")) for e in entries)
 
 
 class FrrDriver(NetworkDriver):

@@ -21,7 +21,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .base import DeviceReading, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, parser
 from .napalm_push import NapalmPushMixin, as_list, stable_config
 
 SPEC = PlatformSpec(
@@ -73,9 +73,10 @@ def _root(text: str, device: str, what: str, key: str) -> list[dict]:
 def split_interface(name: str) -> tuple[str, str]:
     """'ge-0/0/1.0' -> ('ge-0/0/1', '0'); a name without a unit is unit 0."""
     ifd, dot, unit = name.rpartition(".")
-    return (ifd, unit) if dot and unit.isdigit() else (name, "0")
+    return (ifd, unit) if dot and unit.isascii() and unit.isdigit() else (name, "0")
 
 
+@parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrp detail | display json``: one view per (logical interface, group)."""
     if not text.strip() or _NO_VRRP.search(text):
@@ -93,20 +94,21 @@ def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
             states = data_all(vi, "vrrp-state")
             vips = data_all(vi, "virtual-ip-address")
             for i, group in enumerate(groups):
-                if not group.isdigit() or i >= len(names):
+                if i >= len(names):
                     raise ParseError(device, f"{SHOW_VRRP}: record {i + 1} has no interface or group")
                 state = _STATES.get(states[i].lower(), "unknown") if i < len(states) else "unknown"
                 # Per-record values are only trusted when every record has one.
                 vip = vips[i] if len(vips) == len(groups) else None
-                views.append(VrrpView(
-                    vrid=int(group),
+                views.append(checked_view(VrrpView(
+                    vrid=need_int(group, device, SHOW_VRRP, f"record {i + 1} group", 1, 255),
                     interface=names[i],
                     state=state,
                     virtual_addresses=(vip,) if vip else (),
-                ))
+                ), device, SHOW_VRRP))
     return views
 
 
+@parser(SHOW_TERSE)
 def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     """``show interfaces terse | display json``: physical and logical names -> admin and oper up."""
     out: dict[str, bool] = {}
@@ -124,12 +126,13 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
     return out
 
 
+@parser(SHOW_TERSE)
 def parse_addresses(text: str, device: str = "?") -> dict[str, list[str]]:
     """``show interfaces terse | display json``: logical interface -> its inet addresses (CIDR)."""
     out: dict[str, list[str]] = {}
     for info in _root(text, device, SHOW_TERSE, "interface-information"):
         for phy in as_list(info.get("physical-interface")):
-            for log in as_list(phy.get("logical-interface")):
+            for log in as_list(phy.get("logical-interface") if isinstance(phy, dict) else None):
                 lname = data(log, "name")
                 if not lname:
                     continue
@@ -145,6 +148,7 @@ def parse_addresses(text: str, device: str = "?") -> dict[str, list[str]]:
     return out
 
 
+@parser(SHOW_INTERFACES)
 def parse_macs(text: str, device: str = "?") -> dict[str, str]:
     """``show interfaces | display json``: physical interface -> current MAC."""
     out: dict[str, str] = {}
@@ -160,6 +164,7 @@ def route_command(prefix: str) -> str:
     return f"show route {ipaddress.IPv4Network(prefix)} exact table inet.0 | display json"
 
 
+@parser("show route")
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show route PREFIX exact table inet.0 | display json``: a destination equal to ``prefix``."""
     want = ipaddress.IPv4Network(prefix)
@@ -167,7 +172,14 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
         for table in as_list(info.get("route-table")):
             for rt in as_list(table.get("rt") if isinstance(table, dict) else None):
                 dest = data(rt, "rt-destination")
-                if dest and ipaddress.IPv4Network(dest, strict=False) == want:
+                if not dest:
+                    continue
+                try:
+                    net = ipaddress.IPv4Network(dest, strict=False)
+                except ValueError:
+                    # Not an answer about the route: unknown, never "absent".
+                    raise ParseError(device, f"show route {prefix}: not a destination: {dest[:60]!r}") from None
+                if net == want:
                     return True
     return False
 
@@ -176,6 +188,7 @@ def vrrp_address_command(ifd: str, unit: str) -> str:
     return f"show configuration interfaces {ifd} unit {unit} family inet | display set"
 
 
+@parser("show configuration | display set")
 def resolve_local_address(config_set: str, ifd: str, unit: str, vrid: int) -> str | None:
     """The interface address that carries ``vrrp-group vrid`` (from ``... | display set`` lines)."""
     pat = re.compile(

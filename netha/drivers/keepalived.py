@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import shlex
 import time
 from collections.abc import Sequence
@@ -23,7 +24,10 @@ from dataclasses import dataclass, replace
 
 from ..errors import CommandRejected, DeviceError, ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, load_json
+from .base import (
+    COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int,
+    parser,
+)
 from .keepalived_conf import ConfEditError, apply_changes, instances
 
 log = logging.getLogger(__name__)
@@ -65,30 +69,53 @@ def _ip_only(entry: str) -> str:
     return entry.split()[0].split("/")[0] if entry.split() else entry
 
 
+DUMP = "keepalived JSON dump"
+IP_ADDR = "ip -j addr"
+IP_ROUTE = "ip -j route"
+
+
+def _obj(value: object, device: str, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ParseError(device, f"{what}: unexpected entry (expected an object, got {type(value).__name__})")
+    return value
+
+
+@parser(DUMP)
 def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
     """keepalived's JSON dump -> one view per instance; instances netha shut down come from ``conf``."""
-    data = load_json(text, device, "keepalived JSON dump")
+    data = load_json(text, device, DUMP)
     if not isinstance(data, list):
         raise ParseError(device, "keepalived JSON dump: expected a list")
     views = []
     for entry in data:
-        try:
-            d, st = entry["data"], entry.get("stats", {})
-            views.append(VrrpView(
-                vrid=int(d["vrid"]),
-                interface=str(d["ifp_ifname"]),
-                state=_STATES.get(int(d["state"]), "unknown"),
-                priority=int(d["base_priority"]),
-                effective_priority=int(d["effective_priority"]),
-                virtual_addresses=tuple(_ip_only(v) for v in d.get("vips", [])),
-                adverts_rx=int(st["advert_rcvd"]) if "advert_rcvd" in st else None,
-                adverts_tx=int(st["advert_sent"]) if "advert_sent" in st else None,
-                transitions=int(st["become_master"]) + int(st["release_master"]) if "become_master" in st else None,
-                advert_interval=float(d["adver_int"]),
-                preempt=not bool(d.get("nopreempt", False)),
-            ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(device, f"keepalived JSON dump: unexpected entry ({exc})") from None
+        entry = _obj(entry, device, DUMP)
+        d, st = _obj(entry.get("data"), device, DUMP), _obj(entry.get("stats", {}), device, DUMP)
+        ifname, vips = d.get("ifp_ifname"), d.get("vips", [])
+        if not isinstance(ifname, str):
+            raise ParseError(device, f"{DUMP}: unexpected entry (ifp_ifname {ifname!r:.40})")
+        if not isinstance(vips, list) or not all(isinstance(v, str) for v in vips):
+            raise ParseError(device, f"{DUMP}: unexpected entry (vips is not a list of addresses)")
+        state = as_int(d.get("state"))
+        interval = as_float(d.get("adver_int"))
+        if interval is None:
+            raise ParseError(device, f"{DUMP}: unexpected entry (adver_int {d.get('adver_int')!r:.40})")
+        transitions = None
+        if "become_master" in st:
+            transitions = need_int(st["become_master"], device, DUMP, "become_master", 0, COUNTER_MAX) + \
+                need_int(st.get("release_master"), device, DUMP, "release_master", 0, COUNTER_MAX)
+        views.append(checked_view(VrrpView(
+            vrid=need_int(d.get("vrid"), device, DUMP, "vrid", 1, 255),
+            interface=ifname,
+            state=_STATES.get(state, "unknown") if state is not None else "unknown",
+            priority=need_int(d.get("base_priority"), device, DUMP, "base_priority", 0, 255),
+            effective_priority=need_int(d.get("effective_priority"), device, DUMP, "effective_priority", 0, 255),
+            virtual_addresses=tuple(_ip_only(v) for v in vips),
+            adverts_rx=opt_int(st.get("advert_rcvd"), device, DUMP, "advert_rcvd", 0, COUNTER_MAX),
+            adverts_tx=opt_int(st.get("advert_sent"), device, DUMP, "advert_sent", 0, COUNTER_MAX),
+            transitions=min(transitions, COUNTER_MAX) if transitions is not None else None,
+            advert_interval=interval,
+            preempt=not bool(d.get("nopreempt", False)),
+        ), device, DUMP))
     running = {(v.interface, v.vrid) for v in views}
     for inst in instances(conf):
         if inst.shutdown and inst.interface and inst.vrid and (inst.interface, inst.vrid) not in running:
@@ -99,43 +126,74 @@ def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
 
 
 def _ip_json(text: str, device: str, what: str) -> list[dict]:
+    """``ip -j`` output: its objects that have an interface name."""
     data = load_json(text, device, what)
     if not isinstance(data, list):
         raise ParseError(device, f"{what}: expected a JSON list")
     return [x for x in data if isinstance(x, dict)]
 
 
+def _named(text: str, device: str) -> list[dict]:
+    return [x for x in _ip_json(text, device, IP_ADDR) if isinstance(x.get("ifname"), str)]
+
+
+def _flags(x: dict) -> list:
+    flags = x.get("flags", [])
+    return flags if isinstance(flags, list) else []
+
+
+@parser(IP_ADDR)
 def parse_links(text: str, device: str = "?") -> dict[str, bool]:
     """``ip -j addr show`` (or ``ip -j link show``): name -> admin up and carrier (LOWER_UP)."""
-    return {x["ifname"]: "UP" in x.get("flags", ()) and "LOWER_UP" in x.get("flags", ())
-            for x in _ip_json(text, device, "ip -j addr") if "ifname" in x}
+    return {x["ifname"]: "UP" in _flags(x) and "LOWER_UP" in _flags(x) for x in _named(text, device)}
 
 
+def _inet(info: object, device: str) -> list[str]:
+    if not isinstance(info, list):
+        raise ParseError(device, f"{IP_ADDR}: addr_info is not a list")
+    out = []
+    for a in info:
+        if not isinstance(a, dict) or a.get("family") != "inet" or "local" not in a:
+            continue
+        if not isinstance(a["local"], str):
+            raise ParseError(device, f"{IP_ADDR}: local address {a['local']!r:.40} is not an address")
+        out.append(f"{a['local']}/{need_int(a.get('prefixlen'), device, IP_ADDR, 'prefixlen', 0, 32)}")
+    return out
+
+
+@parser(IP_ADDR)
 def parse_addresses(text: str, device: str = "?") -> dict[str, dict[str, object]]:
     """``ip -j addr show``: name -> {"mac", "addresses": [IPv4 with prefix length]}."""
     return {
         x["ifname"]: {
-            "mac": x.get("address"),
-            "addresses": [f"{a['local']}/{a['prefixlen']}" for a in x.get("addr_info", [])
-                          if a.get("family") == "inet" and "local" in a],
+            "mac": x.get("address") if isinstance(x.get("address"), str) else None,
+            "addresses": _inet(x.get("addr_info", []), device),
         }
-        for x in _ip_json(text, device, "ip -j addr") if "ifname" in x
+        for x in _named(text, device)
     }
 
 
+@parser(IP_ROUTE)
 def parse_route(text: str, device: str = "?") -> bool:
     """``ip -j route show exact PREFIX``: present when the list is not empty."""
-    return bool(_ip_json(text, device, "ip -j route"))
+    return bool(_ip_json(text, device, IP_ROUTE))
 
 
+_PID_ROW = re.compile(r"\s*([0-9]{1,7})\s+([0-9]{1,7})(?:\s.*)?", re.ASCII)
+PID_MAX = 2**22  # Linux's largest pid_max
+
+
+@parser("keepalived process table")
 def parse_process_table(text: str) -> int | None:
     """Lines "PID PPID" of this namespace's keepalived processes -> the parent's pid."""
-    rows = [tuple(map(int, ln.split()[:2])) for ln in text.splitlines() if len(ln.split()) >= 2 and ln.split()[0].isdigit()]
+    rows = [(int(m.group(1)), int(m.group(2))) for ln in text.splitlines() if (m := _PID_ROW.fullmatch(ln))]
+    rows = [(p, pp) for p, pp in rows if 0 < p <= PID_MAX]
     pids = {p for p, _ in rows}
     parents = [p for p, pp in rows if pp not in pids]
     return parents[0] if len(parents) == 1 else None
 
 
+@parser("keepalived command line")
 def parse_cmdline(cmdline: str) -> str:
     """keepalived's command line (NUL-separated, or spaces) -> its config file."""
     args = cmdline.replace("\0", " ").split()
@@ -147,6 +205,26 @@ def parse_cmdline(cmdline: str) -> str:
         if a.startswith("-f") and len(a) > 2:
             return a[2:]
     return DEFAULT_CONF
+
+
+_SIGNUM = re.compile(r"\s*([0-9]{1,2})\s*", re.ASCII)
+
+
+@parser("keepalived process info")
+def parse_keepalived_info(text: str) -> tuple[str, str, int | None]:
+    """The driver's probe of a keepalived process: its command line, then its ``TMPDIR=`` line (if
+    any), then what ``keepalived --signum=JSON`` printed -> (config file, TMPDIR, JSON signal
+    number or None when this keepalived has no JSON dump)."""
+    lines = text.splitlines()
+    conf = parse_cmdline(lines[0] if lines else "")
+    tmpdir = next((ln.split("=", 1)[1] for ln in lines if ln.startswith("TMPDIR=")), "").strip() or "/tmp"
+    signum = None
+    for ln in lines[1:]:
+        m = _SIGNUM.fullmatch(ln)
+        if m and 1 <= int(m.group(1)) <= 64:
+            signum = int(m.group(1))
+            break
+    return conf, tmpdir, signum
 
 
 class KeepalivedDriver(NetworkDriver):
@@ -179,13 +257,11 @@ class KeepalivedDriver(NetworkDriver):
         if pid is None:
             raise DeviceError(self.name, "keepalived is not running (no keepalived process in this namespace)")
         info = self.run(f"tr '\\0' ' ' < /proc/{pid}/cmdline; echo; tr '\\0' '\\n' < /proc/{pid}/environ | grep '^TMPDIR=';"
-                        " keepalived --signum=JSON 2>/dev/null").splitlines()
-        conf = parse_cmdline(info[0] if info else "")
-        tmpdir = next((ln.split("=", 1)[1] for ln in info if ln.startswith("TMPDIR=")), "") or "/tmp"
-        signum = next((ln.strip() for ln in info[1:] if ln.strip().isdigit()), None)
+                        " keepalived --signum=JSON 2>/dev/null")
+        conf, tmpdir, signum = parse_keepalived_info(info)
         if signum is None:
             raise DeviceError(self.name, "this keepalived has no JSON dump (built without --enable-json)")
-        self._ka = Keepalived(pid, conf, tmpdir, int(signum))
+        self._ka = Keepalived(pid, conf, tmpdir, signum)
         log.debug("%s: keepalived pid %s, config %s", self.name, pid, conf)
         return self._ka
 

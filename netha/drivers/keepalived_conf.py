@@ -21,13 +21,28 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ..errors import NethaError
+
 SHUTDOWN_MARK = "#netha-shutdown# "
 _HEADER = re.compile(r"^\s*vrrp_instance\s+(\S+)\s*\{?\s*$")
-_SELECTOR = re.compile(r"^vrrp_instance\s+(\S+)\s+(\d{1,3})$")
+_SELECTOR = re.compile(r"^vrrp_instance\s+(\S+)\s+([0-9]{1,3})$", re.ASCII)
+_NUMBER = re.compile(r"[0-9]{1,3}", re.ASCII)  # keepalived's VRIDs and priorities: ASCII, 0..255
 
 
-class ConfEditError(ValueError):
-    """A change that cannot be applied to this keepalived.conf (the message says why)."""
+class ConfEditError(NethaError):
+    """A change that cannot be applied to this keepalived.conf (the message says why).
+
+    Not a :class:`~netha.errors.DeviceError`: the editor works on text and knows no device; the
+    driver reports it as :class:`~netha.errors.CommandRejected` naming the device and the file.
+    """
+
+
+def _small_int(word: str, lo: int, hi: int) -> int | None:
+    """``word`` as an integer in ``lo..hi`` (ASCII digits only; "²".isdigit() is true), else None."""
+    if not _NUMBER.fullmatch(word):
+        return None
+    n = int(word)
+    return n if lo <= n <= hi else None
 
 
 def _code(line: str) -> str:
@@ -84,10 +99,10 @@ def instances(text: str) -> list[Instance]:
                 key = words[0]
                 if key == "interface" and len(words) > 1:
                     inst.interface = words[1]
-                elif key == "virtual_router_id" and len(words) > 1 and words[1].isdigit():
-                    inst.vrid = int(words[1])
-                elif key == "priority" and len(words) > 1 and words[1].isdigit():
-                    inst.priority = int(words[1])
+                elif key == "virtual_router_id" and len(words) > 1:
+                    inst.vrid = _small_int(words[1], 1, 255)  # keepalived refuses anything else
+                elif key == "priority" and len(words) > 1:
+                    inst.priority = _small_int(words[1], 0, 255)
                 elif key == "nopreempt":
                     inst.nopreempt = True
                 elif key == "virtual_ipaddress":
@@ -160,14 +175,14 @@ def _apply(lines: list[str], inst: Instance, directive: str) -> list[str]:
             block = [_plain(ln)[0] for ln in block]
         else:
             block = [ln if ln.startswith(SHUTDOWN_MARK) else SHUTDOWN_MARK + ln for ln in block]
-    elif key == "priority" and not neg and len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= 254:
+    elif key == "priority" and not neg and len(args) == 1 and (prio := _small_int(args[0], 1, 254)) is not None:
         at = depth1("priority")
         if at:
             for k in at:
                 body = _plain(block[k])[0]
-                block[k] = mark + re.sub(r"(priority\s+)\d+", rf"\g<1>{int(args[0])}", body, count=1)
+                block[k] = mark + re.sub(r"(priority\s+)\S+", rf"\g<1>{prio}", body, count=1)
         else:
-            block.insert(body_at, f"{mark}{ind}priority {int(args[0])}")
+            block.insert(body_at, f"{mark}{ind}priority {prio}")
     elif key == "preempt" and not args:
         at = depth1("nopreempt")
         if neg and not at:
@@ -175,7 +190,10 @@ def _apply(lines: list[str], inst: Instance, directive: str) -> list[str]:
         elif not neg:
             block = [ln for k, ln in enumerate(block) if k not in at]
     elif key == "virtual_ipaddress" and len(args) == 1:
-        ipaddress.ip_interface(args[0])  # validated by the renderer already; refuse anything else
+        try:
+            ipaddress.ip_interface(args[0])  # validated by the renderer already; refuse anything else
+        except ValueError:
+            raise ConfEditError(f"not an address: {directive.strip()!r}") from None
         block = _edit_vips(block, args[0], neg, ind, mark)
     else:
         raise ConfEditError(f"unknown keepalived change {directive.strip()!r}")

@@ -70,6 +70,9 @@ def prefix_of(address: str, mask: str | int) -> str:
     return ipaddress.IPv4Interface(f"{address}/{mask}").with_prefixlen
 
 
+_VRID = re.compile(r"[0-9]{1,3}", re.ASCII)  # "²".isdigit() is true; a VRID is ASCII digits
+
+
 def shutdown_vrrp_groups(config: str) -> set[tuple[str, int]]:
     """(interface, VRID) of the IPv4 VRRP groups that a Cisco-style running config shuts down.
 
@@ -98,7 +101,7 @@ def shutdown_vrrp_groups(config: str) -> set[tuple[str, int]]:
                 shut.add((iface, group))
             continue
         group = None
-        if words[0] in ("vrrp", "vrrpv3") and len(words) >= 2 and words[1].isdigit():
+        if words[0] in ("vrrp", "vrrpv3") and len(words) >= 2 and _VRID.fullmatch(words[1]) and 1 <= int(words[1]) <= 255:
             vrid = int(words[1])
             rest = [w.lower() for w in words[2:]]
             if rest == ["shutdown"]:
