@@ -47,3 +47,17 @@ def test_show_ip_route_json_gives_presence(path):
 def test_garbage_output_is_a_parse_error_naming_the_device(garbage):
     with pytest.raises(ParseError, match="^r9: "):
         parse_vrrp(garbage, "r9")
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000,  # deeper than the JSON decoder recurses
+    '[{"vrid": ' + "9" * 5000 + "}]",  # longer than int() converts
+    "[null]", '[{"vrid": 1, "v4": null}]', '{"vrid": 1}',
+    '[{"vrid": 300, "interface": "eth1", "advertisementInterval": 100, "v4": {"status": "Master", "effectivePriority": 200}}]',
+    '[{"vrid": 1, "interface": "eth1", "advertisementInterval": 100, "v4": {"status": "Master", "effectivePriority": 99999}}]',
+    '[{"vrid": "²", "interface": "eth1", "advertisementInterval": 100, "v4": {"status": "Master", "effectivePriority": 1}}]',
+    '[{"vrid": 1, "interface": "eth1", "advertisementInterval": NaN, "v4": {"status": "Master", "effectivePriority": 1}}]',
+])
+def test_odd_json_is_a_parse_error_never_another_exception(text):
+    with pytest.raises(ParseError, match="^r1: show vrrp json: "):
+        parse_vrrp(text, "r1")

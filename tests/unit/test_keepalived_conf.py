@@ -124,3 +124,17 @@ def test_static_gateway_lines_render_but_are_not_keepalived_changes():
     assert lines[0] == "interface eth1"
     with pytest.raises(ConfEditError, match="static gateway address is not keepalived config"):
         apply_changes(CONF, lines)
+
+
+def test_a_refused_change_is_a_netha_error_not_a_value_error():
+    from netha.errors import NethaError
+
+    assert issubclass(ConfEditError, NethaError) and not issubclass(ConfEditError, ValueError)
+    with pytest.raises(ConfEditError, match="not an address"):
+        apply_changes(CONF, ["vrrp_instance eth1 11", " virtual_ipaddress 198.18.4.300/24"])
+
+
+@pytest.mark.parametrize("line", ["    virtual_router_id ²", "    virtual_router_id 300", "    virtual_router_id ٣"])
+def test_a_vrid_that_is_not_ascii_or_out_of_range_is_no_vrid(line):
+    conf = CONF.replace("    virtual_router_id 11", line)
+    assert {i.name: i.vrid for i in instances(conf)}["klan"] is None

@@ -66,3 +66,22 @@ def test_the_parent_keepalived_process_is_found_among_its_children():
 ])
 def test_the_config_file_comes_from_keepalived_command_line(cmdline, conf):
     assert parse_cmdline(cmdline) == conf
+
+
+def test_keepalived_info_gives_config_tmpdir_and_json_signal():
+    from netha.drivers.keepalived import parse_keepalived_info
+
+    assert parse_keepalived_info("keepalived -f /etc/k1.conf\nTMPDIR=/run/k1\n37\n") == ("/etc/k1.conf", "/run/k1", 37)
+    assert parse_keepalived_info("keepalived\n") == ("/etc/keepalived/keepalived.conf", "/tmp", None)
+
+
+@pytest.mark.parametrize("signal_line", ["²", "٣", "999", ""])
+def test_keepalived_without_a_usable_json_signal_number_has_none(signal_line):
+    from netha.drivers.keepalived import parse_keepalived_info
+
+    assert parse_keepalived_info(f"keepalived\n{signal_line}\n")[2] is None
+
+
+def test_process_table_with_unicode_digits_or_huge_pids_is_no_process():
+    assert parse_process_table("²³ 1\n") is None
+    assert parse_process_table("9" * 5000 + " 1\n") is None

@@ -485,3 +485,43 @@ def test_vrrp_view_type_is_what_the_parsers_return():
     fields = {f.name for f in dataclasses.fields(VrrpView)}
     sample = json.loads((FIX / "cisco_ios" / "show_vrrp_all" / "master.expected.json").read_text())[0]
     assert set(sample) == fields
+
+
+def test_parser_safety_net_turns_a_surprise_into_a_parse_error_naming_device_and_command(caplog):
+    from netha.drivers.base import parser
+
+    @parser("show thing")
+    def parse_thing(text: str, device: str = "?") -> int:
+        return {}[text]  # a parser bug: KeyError on output nobody foresaw
+
+    with pytest.raises(ParseError, match=r"^r7: show thing: unexpected output \(KeyError"):
+        parse_thing("odd", device="r7")
+    assert "parser" in caplog.text and "Traceback" in caplog.text  # logged with its traceback, to be fixed
+
+
+def test_parser_safety_net_lets_netha_errors_through_unchanged():
+    from netha.drivers.base import parser
+
+    @parser("show thing")
+    def parse_thing(text: str, device: str = "?") -> int:
+        raise CommandRejected(device, "no")
+
+    with pytest.raises(CommandRejected):
+        parse_thing("x", "r1")
+
+
+@pytest.mark.parametrize("value,expected", [
+    (7, 7), ("42", 42), (" 3 ", 3), ("²", None), ("٣", None), ("9" * 5000, 10**18), (True, None), (2.0, 2),
+    (2.5, None), (float("inf"), None), (None, None), ([1], None),
+])
+def test_device_integers_are_ascii_and_never_raise(value, expected):
+    from netha.drivers.base import as_int
+
+    assert as_int(value) == expected
+
+
+@pytest.mark.parametrize("field,value", [("groupId", 300), ("groupId", 0), ("priority", 99999), ("groupId", "²")])
+def test_eos_vrrp_values_out_of_range_are_parse_errors(field, value):
+    entry = {"interface": "Ethernet1", "groupId": 10, "priority": 100, field: value}
+    with pytest.raises(ParseError, match="^r1: "):
+        arista_eos.parse_vrrp(json.dumps({"virtualRouters": [entry]}), "r1")
