@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netha.observe.adverts import AdvertListener, craft_advert, parse_advert
+from netha.observe.adverts import MAX_SOURCES, AdvertListener, craft_advert, parse_advert
 
 FIX = Path(__file__).parent / "fixtures" / "adverts"
 
@@ -89,3 +89,146 @@ def test_mixed_checksum_styles_are_an_interop_fault():
     assert any(e.kind == "checksum-mismatch" for e in events)
     styles = {s.source: s.checksum_style for s in li.sources()}
     assert styles == {"198.18.1.2": "rfc5798", "198.18.1.3": "rfc9568"}
+
+
+# -- checksums: verified, and a bad one is counted, never heard --------------------------------------
+
+def _scapy_v3(src="198.18.1.2", vrid=5, priority=150):
+    from scapy.layers.inet import IP
+    from scapy.layers.vrrp import VRRPv3
+
+    return IP(src=src, dst="224.0.0.18", ttl=255) / VRRPv3(vrid=vrid, priority=priority, adv=10, addrlist=["198.18.1.1"])
+
+
+def _scapy_v2_with_password():
+    from scapy.layers.inet import IP
+    from scapy.layers.vrrp import VRRP
+
+    return IP(src="198.18.1.2", dst="224.0.0.18", ttl=255) / VRRP(
+        vrid=6, priority=120, adv=1, authtype=1, auth1=0x41424344, auth2=0x45464748, addrlist=["198.18.1.1", "198.18.1.5"])
+
+
+def test_vrrpv3_checksum_is_verified_over_the_ipv4_pseudo_header():
+    pkt = _scapy_v3()
+    assert parse_advert(bytes(pkt)).checksum_style == "rfc5798"
+    # The same VRRP message (and checksum) from another source: the pseudo-header no longer sums.
+    moved = pkt.copy()
+    moved.src = "198.18.1.3"
+    del moved.chksum  # IPv4 header checksum recomputed; the VRRP checksum is kept
+    moved[1].chksum = pkt[1].__class__(bytes(pkt[1])).chksum
+    assert parse_advert(bytes(moved)).checksum_style == "bad"
+
+
+def test_vrrpv2_checksum_covers_the_whole_message_with_its_authentication_data():
+    raw = bytes(_scapy_v2_with_password())
+    assert parse_advert(raw).checksum_style == "v2"
+    corrupted = raw[:-1] + bytes([raw[-1] ^ 0x01])  # last byte of the authentication data
+    assert parse_advert(corrupted).checksum_style == "bad"
+
+
+def test_ethernet_padding_after_the_ip_total_length_is_not_part_of_the_message():
+    assert parse_advert(bytes(_scapy_v3()) + b"\0" * 14).checksum_style == "rfc5798"
+
+
+@pytest.mark.parametrize("pkt", [
+    craft_advert("198.18.1.2", 0, 200),  # VRID 0 does not exist
+    craft_advert("198.18.1.2", 1, 200, interval=0),  # no advertisement interval
+    craft_advert("198.18.1.2", 1, 200, addresses=["198.18.1.1"])[:-2],  # shorter than its IPv4 total length
+], ids=["vrid-0", "interval-0", "shorter-than-total-length"])
+def test_adverts_that_cannot_be_real_are_malformed(pkt):
+    assert parse_advert(pkt) is None
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_advert_with_a_bad_checksum_is_counted_as_bad_never_heard(version):
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    li.handle("eth1", craft_advert("198.18.1.2", 1, 200, 1, version, "bad", ["198.18.1.1"]), 0.0)
+    assert li.sources() == () and events == []
+    assert li.stats()["bad_checksum"] == 1 and li.stats()["adverts"] == 0
+
+
+def test_bad_checksum_from_a_heard_master_does_not_refresh_it():
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    feed(li, "198.18.1.2", 0.0)
+    feed(li, "198.18.1.2", 0.12, style="bad")
+    (src,) = li.sources()
+    assert src.last_seen == 0.0 and src.count == 1
+    li.tick(0.16)
+    assert events[-1].kind == "silent"
+
+
+# -- bounded table: expiry, eviction, O(1) per packet ----------------------------------------------------
+
+def test_a_source_not_heard_for_ten_seconds_expires():
+    li = AdvertListener(["eth1"])
+    feed(li, "198.18.1.2", 0.0, interval=0.1)
+    li.tick(9.9)
+    assert [s.source for s in li.sources()] == ["198.18.1.2"]
+    li.tick(10.1)
+    assert li.sources() == () and li.stats()["expired"] == 1
+
+
+def test_a_slow_advertiser_expires_after_thirty_of_its_intervals():
+    li = AdvertListener(["eth1"])
+    feed(li, "198.18.1.2", 0.0, interval=1.0)
+    li.tick(29.0)
+    assert len(li.sources()) == 1
+    li.tick(30.5)
+    assert li.sources() == ()
+
+
+def test_sources_read_between_ticks_leave_out_expired_ones():
+    li = AdvertListener(["eth1"])
+    feed(li, "198.18.1.2", 0.0)
+    assert li.sources(now=5.0) != () and li.sources(now=11.0) == ()
+
+
+def test_a_source_heard_again_does_not_expire():
+    li = AdvertListener(["eth1"])
+    for i in range(200):
+        feed(li, "198.18.1.2", i * 0.1)
+        li.tick(i * 0.1 + 0.05)
+    assert len(li.sources()) == 1 and li.stats()["expired"] == 0
+
+
+def _spoofed(n: int):
+    for i in range(n):
+        yield f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
+def test_twenty_thousand_spoofed_sources_keep_the_table_bounded_and_the_real_master():
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    t = 0.0
+    for i, src in enumerate(_spoofed(20_000)):
+        t += 0.0001
+        feed(li, src, t)
+        if i % 200 == 0:  # the real master keeps advertising through the flood
+            feed(li, "198.18.1.2", t)
+        li.tick(t)
+    stats = li.stats()
+    assert stats["sources"] == MAX_SOURCES
+    assert stats["evicted"] == 20_000 + 1 - MAX_SOURCES
+    assert "198.18.1.2" in {s.source for s in li.sources()}
+    assert len(li._timers) <= 4 * MAX_SOURCES + 1024  # timers bounded too
+
+
+def test_per_packet_cost_does_not_grow_with_the_number_of_sources():
+    import time as _time
+
+    li = AdvertListener(["eth1"])
+    pkts = [craft_advert(src, 1, 100, 0.1, 3, "rfc5798", ["198.18.1.1"]) for src in _spoofed(12_000)]
+
+    def batch(lo: int, hi: int) -> float:
+        start = _time.perf_counter()
+        for k in range(lo, hi):
+            li.handle("eth1", pkts[k], k * 1e-4)
+        return _time.perf_counter() - start
+
+    first = batch(0, 1000)  # a nearly empty table
+    batch(1000, 11_000)  # filled to MAX_SOURCES and beyond (evicting)
+    last = batch(11_000, 12_000)
+    # An O(sources) scan per packet would make the last batch ~50x slower than the first.
+    assert last < 4 * first + 0.05, (first, last)
