@@ -228,8 +228,9 @@ def test_per_packet_cost_does_not_grow_with_the_number_of_sources():
             li.handle("eth1", pkts[k], k * 1e-4)
         return _time.perf_counter() - start
 
-    first = batch(0, 1000)  # a nearly empty table
+    # The fastest of five batches each time: robust against a busy machine.
+    first = min(batch(k, k + 200) for k in range(0, 1000, 200))  # a nearly empty table
     batch(1000, 11_000)  # filled to MAX_SOURCES and beyond (evicting)
-    last = batch(11_000, 12_000)
-    # An O(sources) scan per packet would make the last batch ~50x slower than the first.
-    assert last < 4 * first + 0.05, (first, last)
+    last = min(batch(k, k + 200) for k in range(11_000, 12_000, 200))
+    # An O(sources) scan per packet would make the last batches ~50x slower than the first.
+    assert last < 4 * first + 0.01, (first, last)
