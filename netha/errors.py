@@ -19,6 +19,22 @@ class CredentialError(NethaError):
     """A credential reference could not be resolved (missing variable, unsafe file mode)."""
 
 
+class UnknownMember(NethaError, KeyError):
+    """A device is not a member of the group it was looked up in.
+
+    Also a ``KeyError``, so that callers written against the old ``Group.member`` keep working.
+    """
+
+    def __init__(self, device: str, members: list[str] | None = None):
+        self.device = device
+        self.members = list(members or [])
+        known = f" (members: {', '.join(self.members)})" if self.members else ""
+        super().__init__(f"{device!r} is not a member of this group{known}")
+
+    def __str__(self) -> str:  # KeyError's own __str__ would quote the whole message
+        return str(self.args[0])
+
+
 class LabError(NethaError):
     """The lab could not be built, inspected or torn down."""
 

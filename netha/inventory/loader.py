@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from ..errors import CredentialError, InventoryError
 from .model import Inventory, SecretRef
-from .yamlpos import LocatedDocument, Loc, load_located
+from .yamlpos import LocatedDocument, Loc, load_located, one_line
 
 # netha's own platform names, beside the normalised names netutils knows (cisco_ios, arista_eos...).
 NETHA_PLATFORMS = frozenset({"frr", "keepalived"})
@@ -28,17 +28,21 @@ def _pydantic_problems(exc: ValidationError) -> list[Problem]:
     for err in exc.errors(include_url=False):
         # Drop pydantic's union branch labels (e.g. 'SecretRef', 'str', 'function-after[...]').
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or not _is_branch_label(p))
-        msg = err["msg"]
+        msg = one_line(err["msg"])
+        value = err.get("input")
         if err["type"] == "string_pattern_mismatch":
-            value = err.get("input")
-            msg = f"invalid value {value!r}: only letters, digits and . _ - / : are allowed here"
+            msg = f"invalid value {_show(value)}: only letters, digits and . _ - / : are allowed here"
             if isinstance(value, str) and any(c in value for c in "\n\r;|!#"):
-                msg = f"invalid value {value!r}: newlines and command separators are never allowed"
+                msg = f"invalid value {_show(value)}: newlines and command separators are never allowed"
         elif err["type"] == "extra_forbidden":
-            msg = f"unknown key {loc[-1]!r}" if loc else msg
+            msg = f"unknown key {_show(loc[-1])}" if loc else msg
         elif err["type"] == "missing":
-            msg = f"missing required key {loc[-1]!r}" if loc else msg
-        problems.append((loc, f"{_format_loc(loc)}: {msg}" if loc else msg))
+            msg = f"missing required key {_show(loc[-1])}" if loc else msg
+        elif isinstance(value, bool) and err["type"] in ("int_type", "float_type"):
+            msg = f"expected a number, not {str(value).lower()}"
+        elif err["type"] == "bool_type":
+            msg = f"expected true or false, not {_show(value)}"
+        problems.append((loc, f"{one_line(_format_loc(loc), 120)}: {msg}" if loc else msg))
     # Union errors repeat the same location once per branch; keep the first of each.
     seen: set[Loc] = set()
     unique = []
@@ -47,6 +51,11 @@ def _pydantic_problems(exc: ValidationError) -> list[Problem]:
             seen.add(loc)
             unique.append((loc, msg))
     return unique
+
+
+def _show(value: Any) -> str:
+    """A value for an error line: its repr, on one line and short (a 1 MB string is not echoed)."""
+    return one_line(repr(value), 80)
 
 
 def _is_branch_label(part: Any) -> bool:

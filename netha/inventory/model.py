@@ -13,9 +13,17 @@ import stat
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationInfo, model_validator,
+)
 
-from ..errors import CredentialError
+from ..errors import CredentialError, UnknownMember
+
+# Numbers and switches are strict: YAML's `true` is not the VRID 1, and the string "no" is not False
+# (pydantic's lax mode would accept both). Floats still accept integers (`hold_down: 30`).
+StrictBool = Annotated[bool, Strict()]
+# A secret file is a few bytes; anything bigger is a mistake (a key file given as a password?).
+MAX_SECRET_BYTES = 64 * 1024
 
 # A name of a device, group, credential or profile: no spaces, no punctuation that a CLI parses.
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
@@ -23,16 +31,19 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,6
 InterfaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_./:-]{0,63}$")]
 # Host names of management addresses (when not an IP literal).
 HostName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")]
-VRID = Annotated[int, Field(ge=1, le=255)]
+VRID = Annotated[int, Strict(), Field(ge=1, le=255)]
 # 255 is the address owner's; 254 is reserved for the priority netha pins a new master at.
-Priority = Annotated[int, Field(ge=1, le=253)]
-Seconds = Annotated[float, Field(ge=0)]
+Priority = Annotated[int, Strict(), Field(ge=1, le=253)]
+Seconds = Annotated[float, Strict(), Field(ge=0)]
 
 
 def _relative_to_inventory(value: Path, info: ValidationInfo) -> Path:
     """Relative paths in an inventory are relative to the inventory file's folder."""
     base = (info.context or {}).get("base_dir")
-    value = value.expanduser()
+    try:
+        value = value.expanduser()
+    except RuntimeError:  # ~nosuchuser/...
+        raise ValueError(f"cannot expand {str(value)[:60]!r}: no such user's home") from None
     return value if value.is_absolute() or base is None else Path(base) / value
 
 
@@ -68,14 +79,32 @@ class SecretRef(_Strict):
         assert self.file is not None
         try:
             st = self.file.stat()
-        except OSError:
+        except FileNotFoundError:
             raise CredentialError(f"credential file {self.file} does not exist") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "invalid path"
+            raise CredentialError(f"credential file {self.file} cannot be read: {reason}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise CredentialError(f"credential file {self.file} is a directory, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise CredentialError(f"credential file {self.file} is not a regular file")
         if stat.S_IMODE(st.st_mode) & 0o077:
             raise CredentialError(
                 f"credential file {self.file} is readable by group or others "
                 f"(mode {stat.S_IMODE(st.st_mode):04o}); chmod 600 it"
             )
-        return self.file.read_text(encoding="utf-8").strip()
+        try:
+            with self.file.open("rb") as fh:
+                raw = fh.read(MAX_SECRET_BYTES + 1)
+        except OSError as exc:
+            raise CredentialError(f"credential file {self.file} cannot be read: {exc.strerror or type(exc).__name__}") from None
+        if len(raw) > MAX_SECRET_BYTES:
+            raise CredentialError(f"credential file {self.file} is bigger than {MAX_SECRET_BYTES} bytes; is it the right file?")
+        try:
+            return raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            # Never quote the bytes: they are (part of) the secret.
+            raise CredentialError(f"credential file {self.file} is not UTF-8 text (offset {exc.start})") from None
 
 
 class Credential(_Strict):
@@ -105,9 +134,9 @@ class SnmpProfile(_Strict):
     auth_key: SecretRef | None = None
     priv_protocol: Literal["des", "aes", "aes192", "aes256"] | None = "aes"
     priv_key: SecretRef | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] = 161
-    timeout: Annotated[float, Field(gt=0, le=30)] = 1.0
-    retries: Annotated[int, Field(ge=0, le=5)] = 1
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 161
+    timeout: Annotated[float, Strict(), Field(gt=0, le=30)] = 1.0
+    retries: Annotated[int, Strict(), Field(ge=0, le=5)] = 1
 
     @model_validator(mode="after")
     def _complete(self) -> SnmpProfile:
@@ -127,12 +156,12 @@ class SnmpProfile(_Strict):
 
 
 class SshSettings(_Strict):
-    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 22
     known_hosts: FilePath | None = None
     # Host keys are checked unless the inventory explicitly says otherwise.
-    strict_host_key_checking: bool = True
-    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
-    command_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    strict_host_key_checking: StrictBool = True
+    timeout: Annotated[float, Strict(), Field(gt=0, le=120)] = 10.0
+    command_timeout: Annotated[float, Strict(), Field(gt=0, le=300)] = 10.0
 
 
 class Device(_Strict):
@@ -174,21 +203,21 @@ class Track(_Strict):
 class Policy(_Strict):
     """How the controller may act on a group. Unset fields fall back to the inventory defaults."""
 
-    automatic: bool | None = None  # act without an operator
+    automatic: StrictBool | None = None  # act without an operator
     failback: Literal["preempt", "hold_down", "manual"] | None = None
     hold_down: Seconds | None = None
     min_interval: Seconds | None = None
     block_period: Seconds | None = None
-    dry_run: bool | None = None
+    dry_run: StrictBool | None = None
 
 
 class ResolvedPolicy(_Strict):
-    automatic: bool = True
+    automatic: StrictBool = True
     failback: Literal["preempt", "hold_down", "manual"] = "hold_down"
     hold_down: Seconds = 30.0
     min_interval: Seconds = 60.0
     block_period: Seconds = 300.0
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     def merged(self, override: Policy | None) -> ResolvedPolicy:
         if override is None:
@@ -206,8 +235,8 @@ class Group(_Strict):
     interface: InterfaceName
     virtual_addresses: Annotated[list[ipaddress.IPv4Interface], Field(min_length=1)]
     subnet: ipaddress.IPv4Network | None = None
-    advert_interval: Annotated[float, Field(ge=0.01, le=40.95)] = 1.0
-    preempt: bool = True
+    advert_interval: Annotated[float, Strict(), Field(ge=0.01, le=40.95)] = 1.0
+    preempt: StrictBool = True
     members: Annotated[list[Member], Field(min_length=2)]
     track: list[Track] = []
     policy: Policy | None = None
@@ -223,7 +252,7 @@ class Group(_Strict):
         for m in self.members:
             if m.device == device:
                 return m
-        raise KeyError(device)
+        raise UnknownMember(device, [m.device for m in self.members])
 
     def interface_of(self, device: str) -> str:
         return self.member(device).interface or self.interface
@@ -238,8 +267,8 @@ class Group(_Strict):
 
 
 class StormBrake(_Strict):
-    max_actions: Annotated[int, Field(ge=1)] = 3
-    period: Annotated[float, Field(gt=0)] = 600.0
+    max_actions: Annotated[int, Strict(), Field(ge=1)] = 3
+    period: Annotated[float, Strict(), Field(gt=0)] = 600.0
 
 
 class Listener(_Strict):
@@ -251,9 +280,9 @@ class Listener(_Strict):
 
 
 class Controller(_Strict):
-    poll_interval: Annotated[float, Field(ge=0.01, le=3600)] = 1.0
-    failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
-    recovery_threshold: Annotated[int, Field(ge=1, le=100)] = 3
+    poll_interval: Annotated[float, Strict(), Field(ge=0.01, le=3600)] = 1.0
+    failure_threshold: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
+    recovery_threshold: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
     state_dir: FilePath = Path("/var/lib/netha")
     netns: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
     listeners: list[Listener] = []

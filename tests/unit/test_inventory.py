@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-from netha.errors import InventoryError
+from netha.errors import CredentialError, InventoryError, NethaError, UnknownMember
 from netha.inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +85,177 @@ def test_group_policy_inherits_defaults():
     assert inv.policy_for("voice-vlan20").failback == "manual"
     assert inv.policy_for("voice-vlan20").hold_down == 300
     assert inv.policy_for("internet-edge").min_interval == 120
+
+
+# -- hostile and broken files: one clear line naming the file, fast, never a traceback ----------
+
+_DEVICES = "devices:\n  r1: {host: 198.18.0.11, platform: frr, credentials: lab}\n"
+
+
+def _load_error(path: Path, budget: float = 1.0) -> str:
+    """Load ``path``; return the single problem line, checking it came within ``budget`` seconds."""
+    t0 = time.monotonic()
+    with pytest.raises(NethaError) as info:
+        load_inventory(path)
+    elapsed = time.monotonic() - t0
+    assert elapsed < budget, f"took {elapsed:.2f}s"
+    text = str(info.value)
+    assert "\n" not in text and "Traceback" not in text, text
+    assert str(path) in text
+    return text
+
+
+def _billion_laughs() -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip("abcdefghi", "bcdefghij"):
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\ndevices: {r1: {host: *j}}\n"
+
+
+def test_yaml_alias_bomb_is_refused_quickly_with_file_and_line(tmp_path):
+    p = tmp_path / "bomb.yml"
+    p.write_text(_billion_laughs())
+    msg = _load_error(p)
+    assert re.match(rf"{re.escape(str(p))}:\d+: .*alias", msg), msg
+
+
+def test_alias_that_contains_itself_is_refused(tmp_path):
+    p = tmp_path / "cycle.yml"
+    p.write_text("devices: &a [*a]\n")
+    assert _load_error(p).startswith(f"{p}:1: ")
+
+
+def test_a_long_chain_of_aliases_cannot_nest_past_the_depth_limit(tmp_path):
+    p = tmp_path / "chain.yml"
+    p.write_text("a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 3000)))
+    assert "deeper than" in _load_error(p)
+
+
+@pytest.mark.parametrize("opener,closer", [("[", "]"), ("{a: ", "}")], ids=["lists", "mappings"])
+def test_5000_deep_nesting_gives_one_line_error(tmp_path, opener, closer):
+    p = tmp_path / "deep.yml"
+    p.write_text("devices: " + opener * 5000 + closer * 5000 + "\n")
+    msg = _load_error(p)
+    assert msg.startswith(f"{p}:1: ") and "nesting" in msg
+
+
+def test_non_utf8_inventory_names_file_and_line(tmp_path):
+    p = tmp_path / "latin1.yml"
+    p.write_bytes("# r\u00e9seau\n".encode("latin-1") + _DEVICES.encode())
+    msg = _load_error(p)
+    assert msg.startswith(f"{p}:1: ") and "UTF-8" in msg
+
+
+def test_control_character_in_inventory_names_file_and_line(tmp_path):
+    p = tmp_path / "ctrl.yml"
+    p.write_text(_DEVICES + "groups: {x: \x07}\n")
+    assert _load_error(p).startswith(f"{p}:3: ")
+
+
+def test_impossible_date_is_a_yaml_error_not_a_traceback(tmp_path):
+    p = tmp_path / "date.yml"
+    p.write_text(_DEVICES + "groups: {lan: {description: 2024-02-30}}\n")
+    assert _load_error(p).startswith(f"{p}:3: ")
+
+
+def test_missing_inventory_names_the_file(tmp_path):
+    assert "No such file" in _load_error(tmp_path / "nope.yml")
+
+
+def test_directory_as_inventory_names_the_file(tmp_path):
+    assert "directory" in _load_error(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_inventory_names_the_file(tmp_path):
+    p = tmp_path / "inv.yml"
+    p.write_text(_DEVICES)
+    p.chmod(0)
+    assert "Permission denied" in _load_error(p)
+
+
+def test_fifo_as_inventory_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "inv.yml"
+    os.mkfifo(fifo)
+    assert "not a regular file" in _load_error(fifo)
+
+
+def _with_secret_file(tmp_path: Path, name: str = "pw") -> Path:
+    inv = tmp_path / "inv.yml"
+    inv.write_text(f"credentials:\n  lab: {{username: u, password: {{file: {name}}}}}\n" + _DEVICES)
+    return inv
+
+
+def test_non_utf8_secret_file_is_a_credential_problem_without_its_bytes(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_bytes(b"caf\xe9-Zq7")
+    secret.chmod(0o600)
+    inv = _with_secret_file(tmp_path)
+    msg = _load_error(inv)
+    assert msg.startswith(f"{inv}:2: ") and f"{secret}" in msg and "UTF-8" in msg
+    assert "Zq7" not in msg and "caf" not in msg
+    with pytest.raises(CredentialError, match="not UTF-8"):
+        load_inventory(inv, check_secrets=False).credentials["lab"].password.resolve()
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o755])
+def test_directory_as_secret_file_is_refused(tmp_path, mode):
+    d = tmp_path / "pw"
+    d.mkdir()
+    d.chmod(mode)
+    msg = _load_error(_with_secret_file(tmp_path))
+    assert f"{d} is a directory" in msg
+
+
+def test_missing_secret_file_names_it(tmp_path):
+    assert f"{tmp_path / 'pw'} does not exist" in _load_error(_with_secret_file(tmp_path))
+
+
+def _group_inventory(tmp_path: Path, member1: str = "priority: 200", group_extra: str = "") -> Path:
+    p = tmp_path / "inv.yml"
+    p.write_text(
+        "credentials:\n  lab: {username: u, password: {env: NETHA_TEST_PASSWORD}}\n"
+        "devices:\n"
+        "  r1: {host: 198.18.0.11, platform: frr, credentials: lab}\n"
+        "  r2: {host: 198.18.0.12, platform: frr, credentials: lab}\n"
+        "groups:\n"
+        "  lan:\n"
+        "    vrid: 1\n"
+        "    interface: eth1\n"
+        "    virtual_addresses: [198.18.1.1/24]\n"
+        f"{group_extra}"
+        "    members:\n"
+        f"      - {{device: r1, {member1}}}\n"
+        "      - {device: r2, priority: 100}\n"
+    )
+    return p
+
+
+@pytest.mark.parametrize("field,value,line", [
+    ("vrid", "true", 8), ("advert_interval", "true", 11), ("preempt", "'no'", 11), ("preempt", "1", 11),
+])
+def test_bool_or_string_where_a_number_or_switch_is_expected_is_rejected(tmp_path, field, value, line):
+    p = _group_inventory(tmp_path)
+    text = p.read_text()
+    if field == "vrid":
+        text = text.replace("vrid: 1\n", f"vrid: {value}\n")
+    else:
+        text = text.replace("    members:\n", f"    {field}: {value}\n    members:\n")
+    p.write_text(text)
+    msg = _load_error(p)
+    assert msg.startswith(f"{p}:{line}: groups.lan.{field}: expected"), msg
+
+
+def test_priority_true_is_rejected_with_its_line(tmp_path):
+    p = _group_inventory(tmp_path, member1="priority: true")
+    assert _load_error(p).startswith(f"{p}:12: groups.lan.members.0.priority: expected a number, not true")
+
+
+def test_unknown_member_is_a_netha_error_and_still_a_key_error(tmp_path):
+    group = load_inventory(_group_inventory(tmp_path)).groups["lan"]
+    with pytest.raises(UnknownMember) as info:
+        group.member("r9")
+    assert isinstance(info.value, NethaError) and isinstance(info.value, KeyError)
+    assert str(info.value) == "'r9' is not a member of this group (members: r1, r2)"
+    with pytest.raises(KeyError):
+        group.interface_of("r9")
