@@ -65,8 +65,9 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             return super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError, ArithmeticError, LookupError) as exc:
-            # e.g. a date that does not exist (2024-02-30) or a bad !!int: PyYAML raises plain ValueError.
+        except Exception as exc:  # noqa: BLE001 - any constructor failure is a problem in the file
+            # e.g. a date that does not exist (2024-02-30), a bad !!int (ValueError) or a bad
+            # !!timestamp (AttributeError): PyYAML's constructors do not raise YAML errors for these.
             raise yaml.constructor.ConstructorError(
                 None, None, f"invalid value: {one_line(str(exc), 120)}", node.start_mark
             ) from None

@@ -152,10 +152,11 @@ def test_control_character_in_inventory_names_file_and_line(tmp_path):
     assert _load_error(p).startswith(f"{p}:3: ")
 
 
-def test_impossible_date_is_a_yaml_error_not_a_traceback(tmp_path):
-    p = tmp_path / "date.yml"
-    p.write_text(_DEVICES + "groups: {lan: {description: 2024-02-30}}\n")
-    assert _load_error(p).startswith(f"{p}:3: ")
+@pytest.mark.parametrize("value", ["2024-02-30", "!!timestamp 2024-13-01", "!!int abc", "!!float x", "!!binary a"])
+def test_value_yaml_cannot_construct_is_a_yaml_error_not_a_traceback(tmp_path, value):
+    p = tmp_path / "value.yml"
+    p.write_text(_DEVICES + f"groups: {{lan: {{description: {value}}}}}\n")
+    assert _load_error(p).startswith(f"{p}:3: YAML error: ")
 
 
 def test_missing_inventory_names_the_file(tmp_path):
