@@ -97,6 +97,13 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def need_object(value: object, device: str, what: str) -> dict:
+    """``value`` as a JSON object, or a ParseError naming the device and the command."""
+    if not isinstance(value, dict):
+        raise ParseError(device, f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
 def need_int(value: object, device: str, what: str, name: str, lo: int, hi: int) -> int:
     """``value`` as an integer in ``lo..hi``, or a :class:`ParseError` naming the field."""
     n = as_int(value)

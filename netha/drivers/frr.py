@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 from ..errors import ParseError
 from ..observe.types import VrrpStateName, VrrpView
-from .base import COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, opt_int, parser
+from .base import (
+    COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, need_object, opt_int, parser,
+)
 from .textconfig import config_body, replace_commands
 
 SPEC = PlatformSpec(
@@ -25,10 +27,6 @@ SHOW_INTERFACE = "show interface json"
 SHOW_ROUTE = "show ip route json"
 
 
-def _object(value: object, device: str, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise ParseError(device, f"{what}: expected an object, got {type(value).__name__}")
-    return value
 
 
 def _strings(value: object, device: str, what: str) -> tuple[str, ...]:
@@ -47,11 +45,11 @@ def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
         raise ParseError(device, "show vrrp json: expected a list")
     views = []
     for entry in data:
-        entry = _object(entry, device, SHOW_VRRP)
-        if "v4" not in entry or "status" not in _object(entry["v4"], device, SHOW_VRRP):
+        entry = need_object(entry, device, SHOW_VRRP)
+        if "v4" not in entry or "status" not in need_object(entry["v4"], device, SHOW_VRRP):
             raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (no v4 status)")
         v4 = entry["v4"]
-        stats = _object(v4.get("stats", {}), device, SHOW_VRRP)
+        stats = need_object(v4.get("stats", {}), device, SHOW_VRRP)
         state = _STATES.get(v4["status"], "unknown") if isinstance(v4["status"], str) else "unknown"
         if entry.get("shutdown"):
             state = "init"

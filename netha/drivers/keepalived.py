@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from ..errors import CommandRejected, DeviceError, ParseError
 from ..observe.types import VrrpStateName, VrrpView
 from .base import (
-    COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int,
+    COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int,
+    need_object, opt_int,
     parser,
 )
 from .keepalived_conf import ConfEditError, apply_changes, instances
@@ -74,10 +75,6 @@ IP_ADDR = "ip -j addr"
 IP_ROUTE = "ip -j route"
 
 
-def _obj(value: object, device: str, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise ParseError(device, f"{what}: unexpected entry (expected an object, got {type(value).__name__})")
-    return value
 
 
 @parser(DUMP)
@@ -88,8 +85,8 @@ def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
         raise ParseError(device, "keepalived JSON dump: expected a list")
     views = []
     for entry in data:
-        entry = _obj(entry, device, DUMP)
-        d, st = _obj(entry.get("data"), device, DUMP), _obj(entry.get("stats", {}), device, DUMP)
+        entry = need_object(entry, device, DUMP)
+        d, st = need_object(entry.get("data"), device, DUMP), need_object(entry.get("stats", {}), device, DUMP)
         ifname, vips = d.get("ifp_ifname"), d.get("vips", [])
         if not isinstance(ifname, str):
             raise ParseError(device, f"{DUMP}: unexpected entry (ifp_ifname {ifname!r:.40})")
