@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NethaError
-from .log import SECRETS
+from .log import redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -258,4 +258,4 @@ def _payload(text: str) -> dict[str, Any]:
 
 def _redact(text: str | None) -> str | None:
     """Audit details and diffs hold device config: secrets are redacted as in the logs."""
-    return None if text is None else SECRETS.redact(text)
+    return None if text is None else redact(text)
