@@ -64,6 +64,7 @@ def run(
     sessions = Sessions(inv)
     observer = Observer(inv)
     metrics = Metrics()
+    metrics.watch_listener(observer.listener_stats)
     if metrics_port:
         metrics.serve(metrics_port, metrics_addr)
     webhook = Webhook(inv.controller.webhook)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from ..health import Assessment
 
@@ -27,6 +31,10 @@ class Metrics:
         self.recoveries = Counter("netha_recoveries", "Open plans resolved at start, by resolution", ["resolution", "ok"], registry=r)
         self.probe_errors = Counter("netha_probe_errors", "Failed probes by device and probe", ["device", "probe"], registry=r)
 
+    def watch_listener(self, stats: Callable[[], dict[str, int]]) -> None:
+        """Export the advertisement listener's counters, read when scraped (nothing on the polling path)."""
+        self.registry.register(_ListenerCollector(stats))
+
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)
 
@@ -37,3 +45,15 @@ class Metrics:
                 self.master.labels(name, dev).set(1 if g.master == dev else 0)
         for name, d in a.devices.items():
             self.device_health.labels(name).set(1 if d.health == "healthy" else 0)
+
+
+class _ListenerCollector(Collector):
+    def __init__(self, stats: Callable[[], dict[str, int]]):
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        fam = GaugeMetricFamily("netha_listener", "Advertisement listener counters (heard, bad_checksum, malformed, "
+                                "bad_ttl, expired, evicted) and its table size (sources)", labels=["counter"])
+        for key, value in sorted(self._stats().items()):
+            fam.add_metric([key], float(value))
+        yield fam

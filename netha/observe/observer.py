@@ -194,6 +194,11 @@ class Observer:
         if event.kind in ("silent", "resign", "second-master", "new-master"):
             self.urgent.set()
 
+    def listener_stats(self) -> dict[str, int]:
+        """The listener's counters (bad checksums, expired and evicted sources ...); empty without one."""
+        listener = self._listener
+        return listener.stats() if listener is not None else {}
+
     def advert_sources(self) -> tuple[AdvertSource, ...]:
         return self._listener.sources(time.monotonic()) if self._listener is not None else ()
 
