@@ -1,4 +1,9 @@
-"""Shared CLI plumbing: the console, the inventory option, one-line errors."""
+"""Shared CLI plumbing: the console, the inventory option, one-line errors.
+
+Every text that comes from a device, an inventory, an argument, the store or an exception is
+printed with Rich markup escaped (:func:`esc`) or with ``markup=False``: ``netha failover 'no[/x]'``
+must print an error, not crash in Rich's markup parser.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from ..errors import InventoryError, NethaError
 from ..inventory import Inventory, load_inventory
@@ -31,9 +38,19 @@ InventoryOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
+def esc(value: object) -> str:
+    """``str(value)`` with Rich markup escaped, for f-strings that also carry markup of netha's own."""
+    return escape(str(value))
+
+
+def plain(value: object, style: str = "") -> Text:
+    """A table cell or title that Rich never parses for markup."""
+    return Text(str(value), style=style)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     for line in message.splitlines() or [message]:
-        err_console.print(f"[bold red]error:[/] {line}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {esc(line)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import lab
-from .common import console, handle_errors
+from .common import console, handle_errors, plain
 
 lab_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -23,7 +23,7 @@ def up(topology: Annotated[Optional[Path], typer.Argument(help="containerlab top
     t0 = time.monotonic()
     state = lab.up(topology)
     console.print(f"lab up ({len(state.namespaces)} namespaces) in {time.monotonic() - t0:.1f}s; "
-                  f"secrets and known_hosts in {lab.run_dir()}")
+                  f"secrets and known_hosts in {lab.run_dir()}", markup=False)
 
 
 @lab_app.command()
@@ -50,8 +50,8 @@ def status() -> None:
         daemons = Text()
         for d, pid in n.daemons.items():
             daemons.append(f"{d} ", style="green" if pid else "red")
-        table.add_row(n.name, n.role, Text(n.namespace, style="green" if n.present else "red"), daemons,
-                      "\n".join(n.addresses))
+        table.add_row(plain(n.name), plain(n.role), Text(n.namespace, style="green" if n.present else "red"), daemons,
+                      plain("\n".join(n.addresses)))
     console.print(table)
 
 
@@ -73,4 +73,4 @@ def generate(
     from ..lab.generate import generate as gen
 
     topo, inv = gen(pairs, out)
-    console.print(f"topology {topo}\ninventory {inv}")
+    console.print(f"topology {topo}\ninventory {inv}", markup=False, highlight=False)

@@ -54,7 +54,7 @@ def validate(
             err_console.print(line, highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     console.print(
-        f"{inventory}: ok ({len(inv.devices)} devices, {len(inv.groups)} groups)", highlight=False
+        f"{inventory}: ok ({len(inv.devices)} devices, {len(inv.groups)} groups)", highlight=False, markup=False
     )
 
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from ..health import assess
 from ..observe.observer import Observer
 from ..report import status_document
-from .common import InventoryOpt, JsonOpt, console, handle_errors, open_inventory
+from .common import InventoryOpt, JsonOpt, console, handle_errors, open_inventory, plain
 
 VERDICT_STYLE = {
     "ok": "bold green", "degraded": "bold yellow", "failed-over": "bold yellow",
@@ -30,7 +30,7 @@ def render(doc: dict[str, Any]) -> RichGroup:
         title = Text.assemble(
             (f"{name}", "bold"),
             f"  VRID {g['vrid']} on {g['interface']}  {', '.join(g['virtual_addresses'])}  ",
-            (g["verdict"].upper(), VERDICT_STYLE[g["verdict"]]),
+            (g["verdict"].upper(), VERDICT_STYLE.get(g["verdict"], "bold")),
             f"  {g['reason']}",
         )
         table = Table(title=title, title_justify="left", expand=False)
@@ -40,14 +40,14 @@ def render(doc: dict[str, Any]) -> RichGroup:
             sources = [src for src, devs in g["masters"].items() if dev in devs]
             tracks = ", ".join(f"{k} {v}" for k, v in m["tracks"].items()) or "-"
             table.add_row(
-                dev + (" (primary)" if dev == g["primary"] else ""),
-                m["state"],
-                f"{m['configured_priority']}/{m['effective_priority'] if m['effective_priority'] is not None else '?'}",
-                Text(m["health"] + (f": {m['reason']}" if m["reason"] else ""), HEALTH_STYLE[m["health"]]),
-                tracks,
+                plain(dev + (" (primary)" if dev == g["primary"] else "")),
+                plain(m["state"]),
+                plain(f"{m['configured_priority']}/{m['effective_priority'] if m['effective_priority'] is not None else '?'}"),
+                Text(m["health"] + (f": {m['reason']}" if m["reason"] else ""), HEALTH_STYLE.get(m["health"], "")),
+                plain(tracks),
                 "yes" if m["heard"] else "no",
                 "-" if m["advert_age"] is None else f"{m['advert_age'] * 1000:.0f} ms",
-                ", ".join(sources) or "-",
+                plain(", ".join(sources) or "-"),
             )
         parts.append(table)
     dev_table = Table(title="devices", title_justify="left")
@@ -57,9 +57,10 @@ def render(doc: dict[str, Any]) -> RichGroup:
         def probe(p):
             if p is None:
                 return "-"
-            return f"ok {p['ms']:.0f} ms" if p["ok"] else Text(f"error: {p['error']}", "red")
+            return plain(f"ok {p['ms']:.0f} ms") if p["ok"] else Text(f"error: {p['error']}", "red")
         dev_table.add_row(
-            name, d["host"], Text(d["health"] + (f": {d['reason']}" if d["reason"] else ""), HEALTH_STYLE[d["health"]]),
+            plain(name), plain(d["host"]),
+            Text(d["health"] + (f": {d['reason']}" if d["reason"] else ""), HEALTH_STYLE.get(d["health"], "")),
             probe(d["ssh"]), probe(d["snmp"]),
         )
     parts.append(dev_table)

@@ -18,11 +18,12 @@ from ..errors import NethaError
 from ..health import assess
 from ..inventory import Inventory
 from ..lock import InventoryLock
+from ..log import redact, redact_data
 from ..observe.observer import Observer
 from ..store import Store
 from ..takeover.execute import Executor, Outcome, Sessions, hook_from_env
 from ..takeover.plan import Plan, Planner, render_plan_text
-from .common import InventoryOpt, JsonOpt, console, err_console, handle_errors, open_inventory
+from .common import InventoryOpt, JsonOpt, console, err_console, esc, handle_errors, open_inventory, plain
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and the config changes; touch nothing.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -51,10 +52,11 @@ def _confirm(what: str, yes: bool) -> None:
 def _report(outcome: Outcome) -> None:
     for r in outcome.steps:
         mark = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
-        console.print(f"  step {r.number} [{r.device}] {r.description}: {mark} ({r.seconds * 1000:.0f} ms){' ' + r.detail if r.detail else ''}",
-                      highlight=False)
+        detail = f" {esc(r.detail)}" if r.detail else ""
+        console.print(f"  step {r.number} {esc(f'[{r.device}]')} {esc(r.description)}: {mark} "
+                      f"({r.seconds * 1000:.0f} ms){detail}", highlight=False)
     style = "bold green" if outcome.ok else ("bold yellow" if outcome.rolled_back else "bold red")
-    console.print(f"[{style}]{outcome.message}[/]", highlight=False)
+    console.print(outcome.message, style=style, highlight=False, markup=False)
 
 
 def execute_plan(inv: Inventory, observer: Observer, plan: Plan, reason: str) -> Outcome:
@@ -65,7 +67,7 @@ def execute_plan(inv: Inventory, observer: Observer, plan: Plan, reason: str) ->
         with InventoryLock(inv.controller.state_dir).acquire(f"{plan.kind} of {plan.group}"):
             ex = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=hook_from_env())
             for line in ex.recover():
-                err_console.print(f"[yellow]recovered:[/] {line}", highlight=False)
+                err_console.print(f"[yellow]recovered:[/] {esc(line)}", highlight=False)
             return ex.run(plan, reason)
     finally:
         sessions.close()
@@ -143,11 +145,11 @@ def backup(inventory: InventoryOpt) -> None:
                 cfg = drv.get_config()
             sid = store.save_snapshot(name, cfg, "netha backup")
             store.audit("backup", "ok", None, name, f"snapshot {sid}")
-            console.print(f"{name}: snapshot {sid} ({len(cfg.splitlines())} lines)", highlight=False)
+            console.print(f"{name}: snapshot {sid} ({len(cfg.splitlines())} lines)", highlight=False, markup=False)
         except NethaError as exc:
             failed += 1
             store.audit("backup", "failed", None, name, str(exc))
-            err_console.print(f"[red]{name}: backup failed:[/] {exc}", highlight=False)
+            err_console.print(f"[red]{esc(name)}: backup failed:[/] {esc(exc)}", highlight=False)
     if failed:
         raise typer.Exit(1)
 
@@ -160,11 +162,12 @@ def snapshots(device: Annotated[str, typer.Argument()], inventory: InventoryOpt,
     if as_json:
         print(json.dumps([{"id": r.id, "taken_at": r.taken_at, "reason": r.reason, "lines": len(r.config.splitlines())} for r in rows]))
         return
-    table = Table(title=f"snapshots of {device}")
+    table = Table(title=plain(f"snapshots of {device}"))
     for col in ("id", "taken", "reason", "lines"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r.id), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.taken_at)), r.reason, str(len(r.config.splitlines())))
+        table.add_row(str(r.id), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.taken_at)), plain(redact(r.reason)),
+                      str(len(r.config.splitlines())))
     console.print(table)
 
 
@@ -194,9 +197,9 @@ def restore(
         current = drv.get_config()
         diff = unified_diff(config_body(current), config_body(snap.config), device)
         if not diff:
-            console.print(f"{device}: running config already equals snapshot {snap.id}")
+            console.print(f"{device}: running config already equals snapshot {snap.id}", markup=False)
             return
-        console.print(Syntax(diff, "diff", theme="ansi_dark"))
+        console.print(Syntax(redact(diff), "diff", theme="ansi_dark"))
         if dry_run:
             console.print("dry run: nothing was changed", style="bold")
             return
@@ -209,7 +212,7 @@ def restore(
         store.audit("restore", "failed", None, device, f"snapshot {snap.id}: running config still differs", diff)
         raise NethaError(f"{device}: restore of snapshot {snap.id} incomplete; the config before it is snapshot {before}")
     store.audit("restore", "ok", None, device, f"snapshot {snap.id}", diff)
-    console.print(f"[green]{device}: restored snapshot {snap.id} (verified)[/]; the previous config is snapshot {before}")
+    console.print(f"[green]{esc(device)}: restored snapshot {snap.id} (verified)[/]; the previous config is snapshot {before}")
 
 
 @handle_errors
@@ -223,17 +226,19 @@ def history(
     """The audit log: who did what, when, with what result."""
     inv = open_inventory(inventory, enter_namespace=False)
     rows = Store(inv.controller.state_dir).history(limit, group)
+    # The store redacts at write time; rows written before that (or by an older netha) are redacted here.
     if as_json:
-        print(json.dumps([r.__dict__ for r in rows], indent=1))
+        print(json.dumps([redact_data(dict(r.__dict__)) for r in rows], indent=1))
         return
     table = Table(title="netha history")
     for col in ("id", "time", "actor", "action", "group", "device", "result", "detail"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r.id), time.strftime("%m-%d %H:%M:%S", time.localtime(r.ts)), r.actor, r.action,
-                      r.group or "", r.device or "", r.result, r.detail or "")
+        table.add_row(str(r.id), time.strftime("%m-%d %H:%M:%S", time.localtime(r.ts)),
+                      *(plain(redact(v or "")) for v in (r.actor, r.action, r.group, r.device, r.result, r.detail)))
     console.print(table)
     if diffs:
         for r in rows:
             if r.diff:
-                console.print(Syntax(r.diff, "diff", theme="ansi_dark"))
+                console.print(plain(f"audit {r.id}: {r.action} {r.device or ''}".rstrip(), "bold"))
+                console.print(Syntax(redact(r.diff), "diff", theme="ansi_dark"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -56,3 +57,101 @@ def test_offline_without_dry_run_is_refused(monkeypatch):
     r = runner.invoke(app, ["failover", "servers-vlan100", "--to", "leaf2-dc", "-i",
                             str(ROOT / "inventories/example-campus.yml"), "--offline"])
     assert r.exit_code == 1
+
+
+# -- text from arguments, devices and the store is never parsed as Rich markup --------------------
+
+def test_failover_with_markup_in_the_group_name_prints_an_error_not_a_markup_crash(monkeypatch):
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    r = runner.invoke(app, ["failover", "no[/x]", "--to", "r2", "-i", str(FIX / "base.yml"), "--dry-run", "--offline"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert r.exit_code == 1
+    assert "no group 'no[/x]'" in r.output
+
+
+def test_failover_with_markup_in_the_target_prints_an_error_not_a_markup_crash(monkeypatch):
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    r = runner.invoke(app, ["failover", "lan", "--to", "[bold]r9[/x]", "-i", str(FIX / "base.yml"), "--dry-run", "--offline"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert r.exit_code == 1 and "[bold]r9[/x]" in r.output
+
+
+def test_validate_prints_a_path_with_markup_literally(monkeypatch, tmp_path):
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    (tmp_path / "[red][").mkdir()
+    odd = tmp_path / "[red][" / "x]inv.yml"  # the path reads ".../[red][/x]inv.yml"
+    odd.write_text((FIX / "base.yml").read_text())
+    r = runner.invoke(app, ["validate", "-i", str(odd)])
+    assert r.exit_code == 0, r.output
+    assert "[red][/x]inv.yml: ok" in r.output
+
+
+def test_report_prints_device_text_with_markup_literally():
+    from netha.cli.common import console
+    from netha.cli.takeover import _report
+    from netha.takeover.execute import Outcome, StepResult
+    from netha.takeover.plan import Plan
+
+    plan = Plan("planned", "lan", "r2", (), ())
+    outcome = Outcome(plan, False, True, "rolled back: [/x] device said [bold]no", (
+        StepResult(1, "r2", "set priority [/y]", False, "% Invalid input [/z]", 0.01),), 0.1)
+    with console.capture() as cap:
+        _report(outcome)
+    out = cap.get()
+    for text in ("[r2]", "set priority [/y]", "% Invalid input [/z]", "rolled back: [/x] device said [bold]no"):
+        assert text in out, out
+
+
+def test_status_table_prints_device_reasons_with_markup_literally():
+    from netha.cli.common import console
+    from netha.cli.status import render
+
+    member = {"state": "[/state]", "configured_priority": 200, "effective_priority": None, "health": "degraded",
+              "reason": "eth1 [/down]", "tracks": {"interface [/x]": "down"}, "heard": False, "advert_age": None}
+    doc = {
+        "groups": {"lan": {"vrid": 1, "interface": "eth1", "virtual_addresses": ["198.18.1.1/24"], "verdict": "degraded",
+                           "reason": "r1 [/reason]", "primary": "r1", "members": {"r1": member},
+                           "masters": {"adverts [/src]": ["r1"]}}},
+        "devices": {"r1": {"host": "198.18.0.11", "health": "degraded", "reason": "[/why]",
+                           "ssh": {"ok": False, "ms": 0, "error": "[/ssh]"}, "snmp": {"ok": True, "ms": 3}}},
+    }
+    with console.capture() as cap:
+        console.print(render(doc))
+    out = cap.get()
+    for text in ("[/state]", "eth1 [/down]", "interface [/x] down", "r1 [/reason]", "adverts [/src]", "[/why]", "[/ssh]"):
+        assert text in out, out
+
+
+class _FakeStore:
+    """A store whose audit rows were written unredacted (by an older netha, or before write-time redaction)."""
+
+    def __init__(self, *_args, **_kwargs):
+        pass
+
+    def history(self, limit=50, group=None):
+        from netha.store import AuditRecord
+
+        return [AuditRecord(7, 0.0, "ops [/x]", "failover", "lan", "k1", "auth_pass s3cr3tpw set",
+                            "--- k1\n+++ k1\n-    auth_pass 0ldS3cret\n+    auth_pass s3cr3tpw\n"
+                            "+snmp-server community Pr1v4teC0mm RO\n", "ok")]
+
+
+def test_history_json_is_redacted(monkeypatch):
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    monkeypatch.setattr("netha.cli.takeover.Store", _FakeStore)
+    r = runner.invoke(app, ["history", "--json", "-i", str(FIX / "base.yml")])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert rows[0]["detail"] == "auth_pass ******** set"
+    for secret in ("s3cr3tpw", "0ldS3cret", "Pr1v4teC0mm"):
+        assert secret not in r.output
+
+
+def test_history_diffs_are_redacted_and_markup_is_literal(monkeypatch):
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    monkeypatch.setattr("netha.cli.takeover.Store", _FakeStore)
+    r = runner.invoke(app, ["history", "--diffs", "-i", str(FIX / "base.yml")])
+    assert r.exit_code == 0, r.output
+    assert "auth_pass ********" in r.output and "ops [/x]" in r.output
+    for secret in ("s3cr3tpw", "0ldS3cret", "Pr1v4teC0mm"):
+        assert secret not in r.output
