@@ -89,6 +89,7 @@ def run(
             observer.changed.clear()
             observer.urgent.clear()
             try:
+                executor.hook("cycle")  # a test hook (fault injection); nothing in production
                 ctl.cycle(observer.snapshot())
                 failures = 0
                 if started >= next_retry:

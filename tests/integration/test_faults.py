@@ -175,3 +175,21 @@ def test_planned_failover_after_a_lan_flap_keeps_the_return_path(baseline, tmp_p
         time.sleep(2.0)
     assert out.outages(since=t0) == [] and back.outages(since=t0) == [], (out.outages(since=t0), back.outages(since=t0))
     assert out.loss(since=t0).lost <= 1 and back.loss(since=t0).lost <= 1
+
+
+def test_a_cycle_that_raises_never_ends_the_daemon(lab, tmp_path):
+    from .test_controller import metrics_text
+
+    inv = make_inventory(tmp_path)
+    d = Daemon(tmp_path, inv, env={"NETHA_TEST_RAISE": "cycle"}, metrics=19642)
+    try:
+        d.wait_started()
+        time.sleep(1.5)
+        assert d.proc.poll() is None, d.text()[-3000:]
+        text = metrics_text(19642)
+    finally:
+        d.stop()
+    assert d.proc.returncode == 0, d.text()[-2000:]  # SIGTERM still ends it cleanly
+    assert "cycle failed" in d.text() and "the daemon goes on" in d.text()
+    errors = [float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith("netha_cycle_errors_total ")]
+    assert errors and errors[0] >= 2, errors
