@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import NethaError
 from ..health import Assessment, HealthState, assess
@@ -13,7 +13,7 @@ from ..observe.types import Snapshot
 from ..store import Store
 from ..takeover.execute import Executor, Outcome, Recovered
 from ..takeover.plan import Planner
-from .decide import Decision, Memory, acknowledge, after_action, decide, update_observations
+from .decide import ACTIONS, Action, Alert, Decision, Memory, acknowledge, after_action, decide, update_observations
 from .metrics import Metrics
 from .persist import health_from_json, health_to_json, memory_from_json, memory_to_json
 from .webhook import Webhook
@@ -75,9 +75,9 @@ class Controller:
                 self.metrics.recoveries.labels(r.resolution.kind, str(r.ok).lower()).inc()
             self.webhook.send("recovered", group=rec.group, plan=rec.id, resolution=r.resolution.kind, ok=r.ok,
                               message=r.message)
-            if rec.origin == "auto" and rec.action in ("failover", "pin", "failback") and rec.group in self.inv.groups \
+            if rec.origin == "auto" and rec.action in {a.value for a in ACTIONS} and rec.group in self.inv.groups \
                     and r.resolution.kind in ("finish", "close", "rollback"):
-                d = Decision(rec.action, rec.group, rec.target, "emergency", f"recovered plan {rec.id}")  # type: ignore[arg-type]
+                d = Decision(Action(rec.action), rec.group, rec.target, "emergency", f"recovered plan {rec.id}")
                 mem = after_action(self.inv, mem, d, r.ok and r.resolution.kind in ("finish", "close"), now)
         if mem != self.memory:
             self.memory = mem
@@ -114,22 +114,21 @@ class Controller:
                     if r is not None and not r.ok:
                         self.metrics.probe_errors.labels(name, probe).inc(0)  # keep the series visible
         d = decide(self.inv, a, mem, now)
-        if self.dry_run and d.kind in ("failover", "pin", "failback"):
-            d = Decision(d.kind, d.group, d.target, d.strategy, d.reason, dry_run=True)
+        if self.dry_run and d.kind in ACTIONS:
+            d = replace(d, dry_run=True)
         outcome = None
-        acting = d.kind in ("failover", "pin", "failback") and not d.dry_run
+        acting = d.kind in ACTIONS and not d.dry_run
         if d.kind != "none" and not (acting and self._refused.get(d.group or "") == str(d)):
             log.warning("decision: %s", d, extra={"decision": d.kind, "group": d.group})
         if acting:
             outcome = self._act(d, a)
             if outcome is not None:  # a refused plan changed nothing: it costs no gate
                 mem = after_action(self.inv, mem, d, outcome.ok, now)
-        elif d.kind == "alert":
-            self.webhook.send("storm-brake" if d.reason.startswith("storm") else
-                              "split-brain" if d.reason.startswith("split-brain") else "alert",
-                              group=d.group, reason=d.reason)
+        elif d.kind == Action.ALERT:
+            event = d.alert.value if d.alert in (Alert.STORM_BRAKE, Alert.SPLIT_BRAIN) else "alert"
+            self.webhook.send(event, group=d.group, reason=d.reason, alert=d.alert.value if d.alert else None)
             if self.metrics:
-                self.metrics.alerts.labels(d.group or "", d.reason.split(":")[0]).inc()
+                self.metrics.alerts.labels(d.group or "", d.alert.value if d.alert else "alert").inc()
             self.store.audit("alert", "sent", d.group, None, d.reason)
             mem = after_action(self.inv, mem, d, True, now)
         elif d.dry_run:
@@ -147,7 +146,7 @@ class Controller:
         assert d.group is not None
         t_decided = time.monotonic()
         try:
-            if d.kind == "failback":
+            if d.kind == Action.FAILBACK:
                 plan = self.planner.failback(d.group, a)
             else:
                 plan = self.planner.failover(d.group, d.target or "", a, "emergency")
@@ -163,16 +162,16 @@ class Controller:
         log.warning("%s", outcome.message, extra={"event": d.kind, "group": d.group})
         bad_since = self._bad_since.pop(d.group, None)
         if self.metrics:
-            if d.kind == "failback":
+            if d.kind == Action.FAILBACK:
                 self.metrics.failbacks.labels(d.group).inc()
             else:
-                self.metrics.failovers.labels(d.group, "degraded" if d.kind == "failover" else "failed").inc()
+                self.metrics.failovers.labels(d.group, "degraded" if d.kind == Action.FAILOVER else "failed").inc()
             if outcome.ok:
                 self.metrics.takeover.labels(d.group).observe(time.monotonic() - t_decided)
             if bad_since is not None:
                 self.metrics.detection.labels(d.group).observe(t_decided - bad_since)
         self.webhook.send(
-            "failback" if d.kind == "failback" else "failover",
+            "failback" if d.kind == Action.FAILBACK else "failover",
             group=d.group, target=d.target, action=d.kind, reason=d.reason, ok=outcome.ok,
             rolled_back=outcome.rolled_back, message=outcome.message, seconds=round(outcome.seconds, 3),
         )

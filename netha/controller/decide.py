@@ -20,13 +20,39 @@ At most one action per cycle: one long action at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Literal
 
 from ..health import Assessment
 from ..inventory import Inventory
 from ..takeover.plan import PIN_PRIORITY
 
-ActionKind = Literal["none", "failover", "pin", "failback", "alert"]
+class Action(str, Enum):
+    """What one cycle does. A str enum: it compares equal to its value and prints as it."""
+
+    NONE = "none"
+    FAILOVER = "failover"
+    PIN = "pin"
+    FAILBACK = "failback"
+    ALERT = "alert"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Alert(str, Enum):
+    """Why an alert is raised: carried by the decision, never parsed back from its text."""
+
+    SPLIT_BRAIN = "split-brain"
+    STORM_BRAKE = "storm-brake"
+    BLOCKED = "blocked"  # an automatic action is held back by a gate (automatic off, block period, min_interval)
+    NO_BACKUP = "no-backup"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ACTIONS = (Action.FAILOVER, Action.PIN, Action.FAILBACK)  # the decisions that change devices
 
 
 @dataclass(frozen=True)
@@ -36,7 +62,7 @@ class GroupMemory:
     failed_over_by: Literal["auto", "manual"] | None = None
     pinned: str | None = None
     primary_healthy_since: float | None = None
-    alerted: str | None = None  # last alert kind sent, so each alert fires once
+    alerted: str | None = None  # the Alert value last sent, so each alert fires once
     settling_until: float = 0.0  # netha's own change is settling: two masters for a moment are expected
 
 
@@ -58,12 +84,13 @@ class Memory:
 
 @dataclass(frozen=True)
 class Decision:
-    kind: ActionKind
+    kind: Action
     group: str | None = None
     target: str | None = None
     strategy: Literal["auto", "planned", "emergency"] = "emergency"
     reason: str = ""
     dry_run: bool = False
+    alert: Alert | None = None  # set when kind is ALERT
 
     def __str__(self) -> str:
         if self.kind == "none":
@@ -72,7 +99,7 @@ class Decision:
         return ("dry-run, would " if self.dry_run else "") + f"{what}: {self.reason}"
 
 
-NONE = Decision("none")
+NONE = Decision(Action.NONE)
 
 
 def _best_backup(inv: Inventory, a: Assessment, group: str, exclude: str | None) -> str | None:
@@ -84,22 +111,23 @@ def _best_backup(inv: Inventory, a: Assessment, group: str, exclude: str | None)
     return max(candidates, key=lambda m: m.priority).device if candidates else None
 
 
-def _gate(inv: Inventory, mem: Memory, group: str, now: float) -> str | None:
-    """Why an automatic failover may not run now, or None when it may."""
+def _gate(inv: Inventory, mem: Memory, group: str, now: float) -> tuple[Alert, str] | None:
+    """Why an automatic action may not run now (the alert kind and a line for people), or None."""
     pol = inv.policy_for(group)
     gm = mem.group(group)
     if not pol.automatic:
-        return "automatic failover is off for this group (policy.automatic: false)"
+        return Alert.BLOCKED, "automatic failover is off for this group (policy.automatic: false)"
     if mem.braked:
-        return "storm brake engaged: waiting for `netha ack`"
+        return Alert.BLOCKED, "storm brake engaged: waiting for `netha ack`"
     if gm.blocked_until > now:
-        return f"blocked for {gm.blocked_until - now:.0f}s more after the last automatic failover (block_period; `netha ack` clears)"
+        return Alert.BLOCKED, (f"blocked for {gm.blocked_until - now:.0f}s more after the last automatic failover "
+                               "(block_period; `netha ack` clears)")
     if gm.last_action_at is not None and now - gm.last_action_at < pol.min_interval:
-        return f"min_interval: last automatic action {now - gm.last_action_at:.0f}s ago"
+        return Alert.BLOCKED, f"min_interval: last automatic action {now - gm.last_action_at:.0f}s ago"
     brake = inv.controller.storm_brake
     recent = [t for t in mem.actions if now - t < brake.period]
     if len(recent) >= brake.max_actions:
-        return "storm-brake"
+        return Alert.STORM_BRAKE, f"{brake.max_actions} automatic actions in {brake.period:g}s"
     return None
 
 
@@ -116,7 +144,7 @@ def update_observations(inv: Inventory, a: Assessment, mem: Memory, now: float) 
         # A group back on its primary, by whatever means, is no longer failed over.
         if gh.master == p and gh.verdict == "ok" and gm.failed_over_by is not None:
             mem = mem.with_group(name, failed_over_by=None, pinned=None)
-        if gm.alerted == "split-brain" and gh.verdict != "split-brain":
+        if gm.alerted == Alert.SPLIT_BRAIN and gh.verdict != "split-brain":
             mem = mem.with_group(name, alerted=None)
     return mem
 
@@ -133,8 +161,9 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
         if gh.verdict == "split-brain":
             if gm.settling_until > now:
                 continue  # netha's own action moves the master: the overlap is expected, not split-brain
-            if gm.alerted != "split-brain":
-                alerts.append(Decision("alert", name, None, reason=f"split-brain: {gh.reason}; not acting"))
+            if gm.alerted != Alert.SPLIT_BRAIN:
+                alerts.append(Decision(Action.ALERT, name, None, reason=f"split-brain: {gh.reason}; not acting",
+                                       alert=Alert.SPLIT_BRAIN))
             continue
         if gh.verdict in ("unknown", "down"):
             continue
@@ -147,14 +176,15 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
         if mh.health == "degraded":
             target = _best_backup(inv, a, name, exclude=master)
             if target:
-                action = Decision("failover", name, target, "emergency", f"master {master} degraded: {mh.reason}")
+                action = Decision(Action.FAILOVER, name, target, "emergency", f"master {master} degraded: {mh.reason}")
             elif any(gh.members[m.device].health == "unknown" for m in group.members if m.device != master):
                 continue  # a peer has not been seen yet: no alert before every member was polled once
-            elif gm.alerted != "no-backup":
-                alerts.append(Decision("alert", name, None, reason=f"master {master} degraded ({mh.reason}) and no healthy backup"))
+            elif gm.alerted != Alert.NO_BACKUP:
+                alerts.append(Decision(Action.ALERT, name, None, reason=f"master {master} degraded ({mh.reason}) and no healthy backup",
+                                       alert=Alert.NO_BACKUP))
         elif (master != group.primary and gh.members[group.primary].health == "failed"
               and mh.effective_priority != PIN_PRIORITY and gm.pinned != master):
-            action = Decision("pin", name, master, "emergency",
+            action = Decision(Action.PIN, name, master, "emergency",
                               f"primary {group.primary} failed ({gh.members[group.primary].reason}); VRRP moved to {master}")
         elif master != group.primary and gm.failed_over_by == "auto":
             since = gm.primary_healthy_since
@@ -163,19 +193,20 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
             waited = now - since
             if pol.failback != "preempt" and waited < pol.hold_down:
                 continue
-            action = Decision("failback", name, group.primary, "auto",
+            action = Decision(Action.FAILBACK, name, group.primary, "auto",
                               f"primary {group.primary} healthy for {waited:.1f}s (policy {pol.failback}, hold_down {pol.hold_down:g}s)")
         if action is None:
             continue
-        why_not = _gate(inv, mem, name, now)
-        if why_not == "storm-brake":
-            return Decision("alert", name, None, reason=f"storm brake: {inv.controller.storm_brake.max_actions} automatic actions "
-                            f"in {inv.controller.storm_brake.period:g}s; stopping until `netha ack` ({action})")
-        if why_not and action.kind == "failback":
+        gate = _gate(inv, mem, name, now)
+        if gate is not None and gate[0] == Alert.STORM_BRAKE:
+            return Decision(Action.ALERT, name, None, reason=f"storm brake: {gate[1]}; stopping until `netha ack` ({action})",
+                            alert=Alert.STORM_BRAKE)
+        if gate is not None and action.kind == Action.FAILBACK:
             continue  # a failback waits for its gates quietly: the group is served meanwhile
-        if why_not:
-            if gm.alerted != "blocked":
-                alerts.append(Decision("alert", name, None, reason=f"would {action.kind} to {action.target} ({action.reason}) but {why_not}"))
+        if gate is not None:
+            if gm.alerted != Alert.BLOCKED:
+                alerts.append(Decision(Action.ALERT, name, None, alert=Alert.BLOCKED,
+                                       reason=f"would {action.kind} to {action.target} ({action.reason}) but {gate[1]}"))
             continue
         return replace(action, dry_run=pol.dry_run)
     return alerts[0] if alerts else NONE
@@ -190,18 +221,15 @@ def settle_time(inv: Inventory, group: str) -> float:
 def after_action(inv: Inventory, mem: Memory, d: Decision, ok: bool, now: float) -> Memory:
     """Memory after a decision was carried out (or alerted). Not called for a refused action:
     a plan that was never built changed nothing and costs no gate."""
-    if d.kind == "alert":
-        kind = "split-brain" if d.reason.startswith("split-brain") else ("storm" if d.reason.startswith("storm") else "blocked")
-        if kind == "storm":
+    if d.kind == Action.ALERT:
+        if d.alert == Alert.STORM_BRAKE:
             mem = replace(mem, braked=True)
-        if "no healthy backup" in d.reason:
-            kind = "no-backup"
-        return mem.with_group(d.group, alerted=kind) if d.group else mem
-    if d.kind in ("failover", "pin", "failback") and not d.dry_run and d.group is not None:
+        return mem.with_group(d.group, alerted=d.alert.value if d.alert else None) if d.group else mem
+    if d.kind in ACTIONS and not d.dry_run and d.group is not None:
         pol = inv.policy_for(d.group)
         mem = replace(mem, actions=tuple(t for t in mem.actions if now - t < inv.controller.storm_brake.period) + (now,))
         mem = mem.with_group(d.group, last_action_at=now, alerted=None, settling_until=now + settle_time(inv, d.group))
-        if d.kind in ("failover", "pin"):
+        if d.kind in (Action.FAILOVER, Action.PIN):
             # A failback starts no block period: a primary that fails again right after it must be
             # failed over at once (min_interval and the storm brake still hold).
             mem = mem.with_group(d.group, blocked_until=now + pol.block_period)

@@ -130,3 +130,26 @@ def test_dry_run_policy_marks_the_decision(inv, monkeypatch):
 def test_memory_survives_a_json_round_trip():
     mem = Memory(actions=(1.0,), braked=True, maintenance=frozenset({"r1"})).with_group("lan", pinned="r2", failed_over_by="auto")
     assert memory_from_json(memory_to_json(mem)) == mem
+
+
+def test_alert_kinds_travel_as_values_not_as_text(inv):
+    from netha.controller.decide import Action, Alert, Decision
+
+    # Reworded reasons change nothing: the kind is what counts.
+    braked = after_action(inv, Memory(), Decision(Action.ALERT, "lan", reason="any words", alert=Alert.STORM_BRAKE), True, 0.0)
+    assert braked.braked and braked.group("lan").alerted == "storm-brake"
+    worded = after_action(inv, Memory(), Decision(Action.ALERT, "lan", reason="storm brake: x", alert=Alert.BLOCKED), True, 0.0)
+    assert not worded.braked and worded.group("lan").alerted == "blocked"
+
+
+def test_each_alert_decision_names_its_kind(inv):
+    from netha.controller.decide import Alert
+
+    r1, r2 = obs("r1", "master", "master"), obs("r2", "master", "backup")
+    assert decide(inv, steady(inv, r1, r2), Memory(), 1000.0).alert == Alert.SPLIT_BRAIN
+    a = steady(inv, obs("r1", "master", "init", eth2=False), obs("r2", "backup", "master"))
+    mem = Memory(actions=tuple(990.0 + i for i in range(inv.controller.storm_brake.max_actions)))
+    assert decide(inv, a, mem, 1000.0).alert == Alert.STORM_BRAKE
+    quiet = Memory(maintenance=frozenset({"upstream"}))
+    mem = after_action(inv, quiet, decide(inv, a, quiet, 1000.0), True, 1000.0)
+    assert decide(inv, a, mem, 1001.0).alert == Alert.BLOCKED
