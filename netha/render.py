@@ -4,6 +4,12 @@ Only validated values can reach a template: VRIDs 1-255, priorities 1-254, inter
 matching the strict pattern, ``ipaddress`` objects. The rendered text is checked again line by
 line, so a value with a newline or a command separator can never reach a device. A user can
 override any template by putting a file of the same name in the inventory's ``template_dir``.
+
+Templates render in Jinja2's immutable sandbox: no attribute that starts with an underscore
+(``''.__class__.__mro__``, ``cycler.__init__.__globals__``), no method that changes a value, no
+huge ``range``; ``*`` and ``**`` are bounded too. Every failure (syntax, undefined value, sandbox
+refusal, any exception a template provokes) is a :class:`TemplateError` naming the template's file
+and line.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import jinja2
+import jinja2.sandbox
 
 from .errors import TemplateError
 
@@ -25,6 +33,26 @@ Operation = Literal["set_priority", "resign", "restore", "add_address", "remove_
 _IFACE = re.compile(r"^[A-Za-z][A-Za-z0-9_./:-]{0,63}$")
 # What a rendered config line may contain: no control characters, no command separators.
 _SAFE_LINE = re.compile(r"^[ A-Za-z0-9_./:-]*$")
+
+
+# What a template may build: a config change is a few lines.
+_MAX_TEXT = 64 * 1024
+_MAX_POWER = 64
+
+
+class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, with ``*`` and ``**`` bounded (``'x' * 10**9`` is refused, not built)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: object, right: object) -> object:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > _MAX_POWER:
+            raise jinja2.sandbox.SecurityError(f"exponent {right} is too big for a template")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > _MAX_TEXT:
+                    raise jinja2.sandbox.SecurityError("a repetition that big is refused in a template")
+        return super().call_binop(context, operator, left, right)
 
 
 def builtin_template_dir() -> Path:
@@ -81,7 +109,7 @@ class Renderer:
         self.dirs = [d for d in dirs if d.is_dir()]
         if not self.dirs:
             raise TemplateError(f"no templates for platform {platform!r} (looked in {', '.join(map(str, dirs))})")
-        self.env = jinja2.Environment(
+        self.env = _Sandbox(
             loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -93,15 +121,37 @@ class Renderer:
     def render(self, operation: Operation, values: ChangeValues) -> list[str]:
         if operation not in OPERATIONS:
             raise TemplateError(f"unknown operation {operation!r}")
+        name = f"{operation}.j2"
+        template: jinja2.Template | None = None
         try:
-            template = self.env.get_template(f"{operation}.j2")
+            template = self.env.get_template(name)
             text = template.render(**values.__dict__)
         except jinja2.TemplateNotFound:
-            raise TemplateError(f"platform {self.platform}: no template {operation}.j2") from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"platform {self.platform}: template {operation}.j2: {exc}") from None
+            raise TemplateError(f"platform {self.platform}: no template {name}") from None
+        except Exception as exc:  # noqa: BLE001 - syntax, undefined, sandbox, or anything a template provokes
+            raise self._error(name, template, exc) from None
+        if len(text) > _MAX_TEXT:
+            raise TemplateError(f"platform {self.platform}: template {name} rendered more than {_MAX_TEXT} characters")
         lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
         for ln in lines:
             if not _SAFE_LINE.match(ln):
                 raise TemplateError(f"platform {self.platform}: {operation}.j2 rendered an unsafe line {ln!r}")
         return lines
+
+    def _error(self, name: str, template: jinja2.Template | None, exc: Exception) -> TemplateError:
+        """One line: the platform, the template, what went wrong, and the file and line it went wrong at."""
+        filename = getattr(exc, "filename", None) or (template.filename if template is not None else None)
+        lineno = getattr(exc, "lineno", None)
+        if lineno is None and filename:
+            # Jinja2 rewrites tracebacks so that a template's frames carry its file name and line.
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+            lineno = frames[-1].lineno if frames else None
+        if isinstance(exc, jinja2.TemplateError):
+            what = exc.message or type(exc).__name__
+            if isinstance(exc, jinja2.sandbox.SecurityError):
+                what = f"refused by the sandbox: {what}"
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+        where = f" ({filename}{f', line {lineno}' if lineno else ''})" if filename else ""
+        what = " ".join(str(what).split())[:300]
+        return TemplateError(f"platform {self.platform}: template {name}: {what}{where}")
