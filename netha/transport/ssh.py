@@ -4,6 +4,10 @@ netmiko's ``send_command`` is tuned for slow devices (it waits for the command e
 between reads). A poller that runs every 100 ms needs less: write the command, read until the
 prompt comes back at the end of the output, with a short read loop. Several commands can be
 pipelined in one write and split on the prompt.
+
+Host keys: netmiko reports paramiko's ``BadHostKeyException`` (and an unknown host under strict
+checking) as a generic timeout; :func:`host_key_failure` finds it in the exception chain so that a
+changed host key is reported as what it is, and never retried into a connection.
 """
 
 from __future__ import annotations
@@ -36,6 +40,70 @@ class SshParams:
     timeout: float = 10.0
     command_timeout: float = 10.0
     netmiko_device_type: str = "cisco_ios"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it was raised from or while handling (netmiko wraps paramiko's)."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen and len(seen) < 16:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def _fingerprint(key: object) -> str:
+    """``ssh-ed25519 SHA256:...`` for a paramiko key, as ``ssh-keygen -l`` shows it (public, not secret)."""
+    try:
+        name = key.get_name()  # type: ignore[attr-defined]
+        fp = getattr(key, "fingerprint", None)
+        if not fp:
+            import base64
+            import hashlib
+
+            digest = hashlib.sha256(key.asbytes()).digest()  # type: ignore[attr-defined]
+            fp = "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+        return f"{name} {fp}"
+    except Exception:  # noqa: BLE001 - a fingerprint is a courtesy, never a reason to fail differently
+        return "a different key"
+
+
+def host_key_failure(exc: BaseException, params: SshParams) -> ConnectionFailed | None:
+    """A ConnectionFailed that says 'host key mismatch' or 'unknown host key', or None if ``exc`` is neither."""
+    from paramiko.ssh_exception import BadHostKeyException, SSHException
+
+    addr = params.host if params.port == 22 else f"[{params.host}]:{params.port}"
+    known = str(params.known_hosts) if params.known_hosts else "known_hosts (none configured)"
+    for e in _chain(exc):
+        if isinstance(e, BadHostKeyException):
+            return ConnectionFailed(params.device, (
+                f"host key mismatch for {addr}: the key in {known} differs from the one the device offers "
+                f"({_fingerprint(e.key)}; possible man-in-the-middle or a replaced device); netha will not connect. "
+                f"If the device was replaced, check its new key and update {known}"
+            ))
+        if isinstance(e, SSHException) and "not found in known_hosts" in str(e):
+            return _unknown_host(params, addr, known)
+    text = " ".join(str(exc).split())
+    if "does not match" in text and "Host key" in text:
+        return ConnectionFailed(params.device, (
+            f"host key mismatch for {addr}: the key in {known} differs from the one the device offers "
+            f"(possible man-in-the-middle or a replaced device); netha will not connect"
+        ))
+    if "not found in known_hosts" in text:
+        return _unknown_host(params, addr, known)
+    return None
+
+
+def _unknown_host(params: SshParams, addr: str, known: str) -> ConnectionFailed:
+    if params.known_hosts is None:
+        why = "no known_hosts file is configured (ssh.known_hosts in the inventory)"
+    elif not params.known_hosts.is_file():
+        why = f"{known} does not exist"
+    else:
+        why = f"{known} has no key for it"
+    return ConnectionFailed(params.device, (
+        f"unknown host key for {addr}: {why}, and strict host key checking is on; netha will not connect"
+    ))
 
 
 class SshChannel:
@@ -78,17 +146,18 @@ class SshChannel:
         )
         try:
             self._conn = ConnectHandler(**kwargs)
-        except NetmikoAuthenticationException:
-            raise ConnectionFailed(p.device, f"authentication failed for user {p.username}") from None
-        except NetmikoTimeoutException:
-            raise ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} timed out") from None
+        except NetmikoAuthenticationException as exc:
+            raise host_key_failure(exc, p) or ConnectionFailed(
+                p.device, f"authentication failed for user {p.username}") from None
+        except NetmikoTimeoutException as exc:
+            # netmiko turns every paramiko SSHException, a changed host key included, into a "timeout".
+            raise host_key_failure(exc, p) or ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} timed out") from None
         except SSHException as exc:
-            text = str(exc)
-            if "not found in known_hosts" in text or "known_hosts" in text:
-                raise ConnectionFailed(p.device, f"host key of {p.host} is not in {p.known_hosts}") from None
-            raise ConnectionFailed(p.device, f"SSH error: {text.splitlines()[0] if text else type(exc).__name__}") from None
+            text = " ".join(str(exc).split())
+            raise host_key_failure(exc, p) or ConnectionFailed(
+                p.device, f"SSH error: {text[:200] if text else type(exc).__name__}") from None
         except (OSError, EOFError, ValueError) as exc:
-            raise ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} failed: {exc}") from None
+            raise host_key_failure(exc, p) or ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} failed: {exc}") from None
         self.prompt = self._conn.base_prompt
         log.debug("%s: SSH session open (prompt %s)", p.device, self.prompt)
 
