@@ -221,7 +221,10 @@ class NapalmPushMixin:
             dev.open()
         except Exception as exc:  # noqa: BLE001 - every library has its own exceptions
             self._cleanup_napalm_files()
-            raise ConnectionFailed(self.name, f"NAPALM ({driver}) session to {p.host}:{p.port} failed: {_first_line(exc)}") from None
+            from ..transport.ssh import host_key_failure
+
+            raise host_key_failure(exc, p) or ConnectionFailed(
+                self.name, f"NAPALM ({driver}) session to {p.host}:{p.port} failed: {_first_line(exc)}") from None
         self._napalm = dev
         self._napalm_committed = False
         log.debug("%s: NAPALM session open (%s)", self.name, driver)
