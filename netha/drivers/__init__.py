@@ -6,11 +6,15 @@ import importlib
 import pkgutil
 
 from ..errors import NethaError
-from .base import DeviceReading, NetworkDriver, PlatformSpec
+from .base import NetworkDriver, PlatformSpec
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 
-__all__ = ["DeviceReading", "NetworkDriver", "PlatformSpec", "driver_class", "platforms"]
+__all__ = [
+    "DeviceReading", "InterfaceDetails", "NetworkDriver", "PlatformSpec", "VrrpStateName", "VrrpView", "driver_class",
+    "platforms",
+]
 
-_NOT_PLATFORMS = {"base", "textconfig", "napalm_push", "keepalived_conf"}
+_NOT_PLATFORMS = {"base", "models", "textconfig", "napalm_push", "keepalived_conf"}
 
 
 def platforms() -> list[str]:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
+from .base import NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, stable_config
 
 SPEC = PlatformSpec(
@@ -133,7 +133,7 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
 
 
 @parser(SHOW_INTERFACES)
-def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str, object]]:
+def parse_interface_details(text: str, device: str = "?") -> dict[str, InterfaceDetails]:
     """``show interfaces | json``: name -> {"mac", "addresses": primary then secondary CIDRs}."""
     data = _object(text, device, SHOW_INTERFACES)
     return {
@@ -175,7 +175,7 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked(SHOW_INTERFACES), self.name)
 
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         return parse_interface_details(self.run_checked(SHOW_INTERFACES), self.name)
 
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
@@ -189,7 +189,7 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
             vrrp=tuple(self.get_vrrp()),
             interfaces=parse_interfaces(out, self.name),
             routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in details.items()},  # type: ignore[arg-type]
+            addresses={k: tuple(v["addresses"]) for k, v in details.items()},
         )
 
     def get_config(self) -> str:

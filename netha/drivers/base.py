@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from ..errors import CommandRejected, NethaError, ParseError
-from ..observe.types import VrrpView
 from ..transport.ssh import SshChannel, SshParams
+from .models import DeviceReading, InterfaceDetails, VrrpView
 
 log = logging.getLogger(__name__)
 
@@ -204,16 +204,6 @@ class PlatformSpec:
     comment_prefixes: tuple[str, ...] = ("!",)
 
 
-@dataclass(frozen=True)
-class DeviceReading:
-    """One poll of one device over its CLI: everything the health model needs from it."""
-
-    vrrp: tuple[VrrpView, ...]
-    interfaces: dict[str, bool]
-    routes: dict[str, bool]
-    addresses: dict[str, tuple[str, ...]]  # interface -> its IPv4 addresses with prefix length
-
-
 class NetworkDriver(ABC):
     """Base class of every platform driver. One instance per device, one session per instance."""
 
@@ -275,7 +265,7 @@ class NetworkDriver(ABC):
         """Interface name -> operationally up."""
 
     @abstractmethod
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         """Interface name -> {"mac": "aa:bb:..." or None, "addresses": ["198.18.1.2/24", ...]}."""
 
     @abstractmethod
@@ -293,7 +283,7 @@ class NetworkDriver(ABC):
             vrrp=tuple(self.get_vrrp()),
             interfaces=self.get_interfaces(),
             routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v.get("addresses", ())) for k, v in details.items()},  # type: ignore[arg-type]
+            addresses={k: tuple(v["addresses"]) for k, v in details.items()},
         )
 
     # -- changes -------------------------------------------------------------------------------

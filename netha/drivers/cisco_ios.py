@@ -16,8 +16,8 @@ import textfsm
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, need_int, opt_int, parser
+from .base import NetworkDriver, PlatformSpec, as_float, as_int, checked_view, need_int, opt_int, parser
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups, stable_config
 
 
@@ -138,9 +138,9 @@ def parse_interfaces_brief(text: str, device: str = "?", platform: str = "cisco_
 
 
 @parser(SHOW_IP_INTERFACE)
-def parse_ip_interfaces(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, dict[str, object]]:
+def parse_ip_interfaces(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, InterfaceDetails]:
     """``show ip interface`` (filtered or not): name -> {"up": bool, "addresses": [cidr, ...]}."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, InterfaceDetails] = {}
     for r in ntc_parse(platform, "show ip interface", text, device):
         if not r.get("interface"):
             continue
@@ -222,7 +222,7 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces_brief(self.run_checked(SHOW_IP_INTERFACE_BRIEF), self.name, self.ntc_platform)
 
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name, self.ntc_platform)
         if self._macs is None:  # MACs do not change: one read per session
             self._macs = parse_macs(self.run_checked(SHOW_INTERFACES_MAC), self.name, self.ntc_platform)
@@ -238,7 +238,7 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
             vrrp=tuple(self.get_vrrp()),
             interfaces={k: bool(v["up"]) for k, v in ips.items()},
             routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in ips.items()},  # type: ignore[arg-type]
+            addresses={k: tuple(v["addresses"]) for k, v in ips.items()},
         )
 
     def get_config(self) -> str:

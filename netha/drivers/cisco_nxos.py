@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from ..observe.types import VrrpStateName, VrrpView
-from .base import COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int, parser
+from .base import COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int, parser
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, stable_config, table_rows
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked(SHOW_INTERFACE), self.name)
 
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         macs = parse_macs(self.run_checked(SHOW_INTERFACE), self.name)
         addrs = parse_ip_addresses(self.run_checked(SHOW_IP_INTERFACE), self.name)
         return {name: {"mac": macs.get(name), "addresses": addrs.get(name, [])} for name in {*macs, *addrs}}

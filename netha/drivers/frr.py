@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import ParseError
-from ..observe.types import VrrpStateName, VrrpView
 from .base import (
-    COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, need_object, opt_int, parser,
+    COUNTER_MAX, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, need_object, opt_int, parser,
 )
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .textconfig import config_body, replace_commands
 
 SPEC = PlatformSpec(
@@ -98,9 +98,9 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
 
 
 @parser(SHOW_INTERFACE)
-def parse_interface_details(text: str, device: str = "?") -> dict[str, dict[str, object]]:
+def parse_interface_details(text: str, device: str = "?") -> dict[str, InterfaceDetails]:
     """``show interface json``: name -> {"mac": str|None, "addresses": [cidr, ...]}."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, InterfaceDetails] = {}
     for name, info in _interfaces(text, device).items():
         mac = info.get("hardwareAddress")
         addrs = info.get("ipAddresses") or []
@@ -134,7 +134,7 @@ class FrrDriver(NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked("show interface json"), self.name)
 
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         return parse_interface_details(self.run_checked("show interface json"), self.name)
 
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
@@ -149,7 +149,7 @@ class FrrDriver(NetworkDriver):
             vrrp=tuple(vrrp),
             interfaces=parse_interfaces(ifout, self.name),
             routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in details.items()},  # type: ignore[arg-type]
+            addresses={k: tuple(v["addresses"]) for k, v in details.items()},
         )
 
     def get_config(self) -> str:

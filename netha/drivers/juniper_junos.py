@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from ..observe.types import VrrpStateName, VrrpView
-from .base import DeviceReading, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, parser
+from .base import NetworkDriver, PlatformSpec, checked_view, load_json, need_int, parser
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list, stable_config
 
 SPEC = PlatformSpec(
@@ -228,7 +228,7 @@ class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked(SHOW_TERSE), self.name)
 
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         addrs = parse_addresses(self.run_checked(SHOW_TERSE), self.name)
         if self._macs is None:  # MACs do not change: one (long) read per session
             self._macs = parse_macs(self.run_checked(SHOW_INTERFACES), self.name)

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import CommandRejected, DeviceError, ParseError
-from ..observe.types import VrrpStateName, VrrpView
 from .base import (
-    COUNTER_MAX, DeviceReading, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int,
+    COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int,
     need_object, opt_int,
     parser,
 )
+from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .keepalived_conf import ConfEditError, apply_changes, instances
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _inet(info: object, device: str) -> list[str]:
 
 
 @parser(IP_ADDR)
-def parse_addresses(text: str, device: str = "?") -> dict[str, dict[str, object]]:
+def parse_addresses(text: str, device: str = "?") -> dict[str, InterfaceDetails]:
     """``ip -j addr show``: name -> {"mac", "addresses": [IPv4 with prefix length]}."""
     return {
         x["ifname"]: {
@@ -289,7 +289,7 @@ class KeepalivedDriver(NetworkDriver):
         return self._with_master_address(views, parse_addresses(self.run_checked("ip -j addr show"), self.name))
 
     @staticmethod
-    def _with_master_address(views: list[VrrpView], addrs: dict[str, dict[str, object]]) -> list[VrrpView]:
+    def _with_master_address(views: list[VrrpView], addrs: dict[str, InterfaceDetails]) -> list[VrrpView]:
         """A master's own (non-virtual) address on the instance's interface, as FRR reports it."""
         out = []
         for v in views:
@@ -300,7 +300,7 @@ class KeepalivedDriver(NetworkDriver):
     def get_interfaces(self) -> dict[str, bool]:
         return parse_links(self.run_checked("ip -j addr show"), self.name)
 
-    def get_interface_details(self) -> dict[str, dict[str, object]]:
+    def get_interface_details(self) -> dict[str, InterfaceDetails]:
         return parse_addresses(self.run_checked("ip -j addr show"), self.name)
 
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
@@ -315,7 +315,7 @@ class KeepalivedDriver(NetworkDriver):
             vrrp=tuple(self._with_master_address(parse_state(state, conf, self.name), addrs)),
             interfaces=parse_links(ipout, self.name),
             routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in addrs.items()},  # type: ignore[arg-type]
+            addresses={k: tuple(v["addresses"]) for k, v in addrs.items()},
         )
 
     def get_config(self) -> str:

@@ -5,27 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-VrrpStateName = Literal["master", "backup", "init", "unknown"]
+# What a driver returns lives with the drivers; re-exported here for the observation layer's callers.
+from ..drivers.models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+
+__all__ = [
+    "AdvertSource", "DeviceObservation", "DeviceReading", "InterfaceDetails", "ProbeResult", "Snapshot", "Source",
+    "VrrpStateName", "VrrpView",
+]
+
 Source = Literal["ssh", "snmp", "adverts"]
-
-
-@dataclass(frozen=True)
-class VrrpView:
-    """One device's own view of one of its VRRP instances (from SSH or SNMP)."""
-
-    vrid: int
-    interface: str
-    state: VrrpStateName
-    priority: int | None = None  # configured
-    effective_priority: int | None = None
-    virtual_addresses: tuple[str, ...] = ()
-    adverts_rx: int | None = None
-    adverts_tx: int | None = None
-    transitions: int | None = None
-    advert_interval: float | None = None  # seconds
-    preempt: bool | None = None
-    master_address: str | None = None
-    shutdown: bool = False  # the instance is administratively shut down (e.g. a master netha made resign)
 
 
 @dataclass(frozen=True)

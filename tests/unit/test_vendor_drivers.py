@@ -7,6 +7,7 @@ The outputs are written from the vendors' documented formats, not captured on a 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 from collections.abc import Callable
@@ -16,9 +17,9 @@ import pytest
 from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE, NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAPPER_REVERSE
 
 from netha.drivers import arista_eos, cisco_ios, cisco_nxos, cisco_xe, driver_class, juniper_junos
+from netha.drivers.models import VrrpView
 from netha.drivers.napalm_push import napalm_driver_name, shutdown_vrrp_groups, stable_config
 from netha.errors import CommandRejected, ConnectionFailed, ParseError
-from netha.observe.types import VrrpView
 from netha.transport.ssh import SshParams
 
 FIX = Path(__file__).parent / "fixtures"
@@ -525,3 +526,43 @@ def test_eos_vrrp_values_out_of_range_are_parse_errors(field, value):
     entry = {"interface": "Ethernet1", "groupId": 10, "priority": 100, field: value}
     with pytest.raises(ParseError, match="^r1: "):
         arista_eos.parse_vrrp(json.dumps({"virtualRouters": [entry]}), "r1")
+
+
+# Dependencies point one way: cli -> controller/takeover -> health/observe -> drivers -> transport/inventory.
+_ABOVE_DRIVERS = ("netha.observe", "netha.health", "netha.takeover", "netha.controller", "netha.cli", "netha.connect",
+                  "netha.render", "netha.lab", "netha.report", "netha.nominal", "netha.store")
+
+
+def _netha_imports(path: Path) -> set[str]:
+    """The netha modules ``path`` imports (relative imports resolved against its package)."""
+    package = ["netha", *path.parent.relative_to(Path(__file__).parents[2] / "netha").parts]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("netha"))
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            if module.startswith("netha"):
+                found.add(module)
+                found.update(f"{module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_no_driver_module_imports_the_layers_above_the_drivers():
+    drivers = sorted((Path(__file__).parents[2] / "netha" / "drivers").glob("*.py"))
+    assert len(drivers) >= 10
+    upward = {
+        f"{p.name}: {m}" for p in drivers for m in _netha_imports(p)
+        if any(m == above or m.startswith(above + ".") for above in _ABOVE_DRIVERS)
+    }
+    assert not upward
+
+
+def test_observe_types_re_exports_the_driver_models_unchanged():
+    from netha.drivers import models
+    from netha.observe import types
+
+    assert types.VrrpView is models.VrrpView
+    assert types.DeviceReading is models.DeviceReading
+    assert types.VrrpStateName is models.VrrpStateName
