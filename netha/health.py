@@ -269,8 +269,9 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 held = obs.addresses.get(group.interface_of(m.device), ())
                 if any(vip.with_prefixlen in held for vip in group.virtual_addresses):
                     ssh_masters.append(m.device)
-            elif view is not None and view.state == "master" and obs.interfaces.get(group.interface_of(m.device)) is not False:
-                # FRR keeps reporting Master on an interface that lost carrier; that is no master.
+            elif view is not None and view.state == "master":
+                # A driver's "master" is true: platform misreports (FRR's Master without carrier) are
+                # corrected in the platform's driver module.
                 ssh_masters.append(m.device)
             adv = advert_of.get((gname, m.device))
             members[m.device] = MemberHealth(

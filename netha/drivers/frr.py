@@ -1,8 +1,18 @@
-"""FRRouting (vrrpd) over SSH into vtysh, with FRR's JSON outputs."""
+"""FRRouting (vrrpd) over SSH into vtysh, with FRR's JSON outputs.
+
+FRR's quirk, handled here and nowhere else: vrrpd keeps an instance in ``Master`` when its
+interface loses carrier (a backup that stops hearing adverts on a dead link even becomes Master).
+Such an instance is no master: :func:`with_carrier` reports it as ``init``, the state RFC 5798
+gives a router whose interface is down (and the state keepalived's FAULT maps to), so the health
+model and the takeover's verification take every driver's ``master`` at its word.
+:func:`parse_vrrp` itself still returns the state exactly as FRR printed it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
 
 from ..errors import ParseError
 from .base import (
@@ -10,6 +20,8 @@ from .base import (
 )
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 from .textconfig import config_body, replace_commands
+
+log = logging.getLogger(__name__)
 
 SPEC = PlatformSpec(
     name="frr",
@@ -81,6 +93,23 @@ def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
     return views
 
 
+def with_carrier(views: Sequence[VrrpView], interfaces: Mapping[str, bool], device: str = "?") -> list[VrrpView]:
+    """The views as they truly are: an instance whose interface is down (no carrier, or admin down)
+    is in ``init``, whatever FRR printed (``Master``, or ``Backup``), and has no master address.
+
+    ``interfaces`` is :func:`parse_interfaces` of the same poll; an interface missing from it is
+    left as FRR reports it.
+    """
+    out = []
+    for view in views:
+        if interfaces.get(view.interface) is False and view.state in ("master", "backup"):
+            log.debug("%s: VRRP %d on %s: FRR says %s but the interface is down: init",
+                      device, view.vrid, view.interface, view.state)
+            view = dataclasses.replace(view, state="init", master_address=None)
+        out.append(view)
+    return out
+
+
 def _interfaces(text: str, device: str) -> dict[str, dict]:
     data = load_json(text, device, SHOW_INTERFACE)
     if not isinstance(data, dict):
@@ -129,25 +158,28 @@ class FrrDriver(NetworkDriver):
     spec = SPEC
 
     def get_vrrp(self) -> list[VrrpView]:
-        return parse_vrrp(self.run_checked("show vrrp json"), self.name)
+        """The VRRP instances, corrected for carrier (:func:`with_carrier`): two commands."""
+        vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name)
+        return with_carrier(vrrp, parse_interfaces(self.run_checked(SHOW_INTERFACE), self.name), self.name)
 
     def get_interfaces(self) -> dict[str, bool]:
-        return parse_interfaces(self.run_checked("show interface json"), self.name)
+        return parse_interfaces(self.run_checked(SHOW_INTERFACE), self.name)
 
     def get_interface_details(self) -> dict[str, InterfaceDetails]:
-        return parse_interface_details(self.run_checked("show interface json"), self.name)
+        return parse_interface_details(self.run_checked(SHOW_INTERFACE), self.name)
 
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(f"show ip route {p} json"), p, self.name) for p in prefixes}
 
     def read(self, routes: Sequence[str] = ()) -> DeviceReading:
-        """One poll in 2 + len(routes) commands: ``show interface json`` serves state and addresses."""
-        vrrp = self.get_vrrp()
-        ifout = self.run_checked("show interface json")
+        """One poll in 2 + len(routes) commands: ``show interface json`` serves carrier, state and addresses."""
+        vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name)
+        ifout = self.run_checked(SHOW_INTERFACE)
         details = parse_interface_details(ifout, self.name)
+        interfaces = parse_interfaces(ifout, self.name)
         return DeviceReading(
-            vrrp=tuple(vrrp),
-            interfaces=parse_interfaces(ifout, self.name),
+            vrrp=tuple(with_carrier(vrrp, interfaces, self.name)),
+            interfaces=interfaces,
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v["addresses"]) for k, v in details.items()},
         )

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from netha.drivers.frr import parse_interfaces, parse_route, parse_vrrp
+from netha.drivers import frr
+from netha.drivers.frr import parse_interfaces, parse_route, parse_vrrp, with_carrier
+from netha.drivers.models import DeviceReading
 from netha.errors import ParseError
+from netha.transport.ssh import SshParams
 
-from .captured import cases, expected
+from .captured import FIXTURES, cases, expected
 
 
 def _cases(command: str) -> list[Path]:
@@ -61,3 +64,86 @@ def test_garbage_output_is_a_parse_error_naming_the_device(garbage):
 def test_odd_json_is_a_parse_error_never_another_exception(text):
     with pytest.raises(ParseError, match="^r1: show vrrp json: "):
         parse_vrrp(text, "r1")
+
+
+# -- FRR's Master without carrier: the driver reports init ---------------------------------------
+
+def _fixture(command: str, case: str) -> str:
+    return (FIXTURES / "frr" / command / f"{case}.txt").read_text()
+
+
+class _Cli:
+    """Stands in for the SSH channel: answers each command from a dict, records what was sent."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.sent: list[str] = []
+
+    def __call__(self, command: str, timeout: float | None = None) -> str:
+        self.sent.append(command)
+        return self.answers[command]
+
+
+def frr_driver(vrrp_case: str, interface_case: str) -> frr.FrrDriver:
+    """An FRR driver whose CLI answers with the captured ``show vrrp json`` and ``show interface json``."""
+    drv = frr.FrrDriver(SshParams(device="r1", host="198.18.0.11", username="netha",
+                                  netmiko_device_type=frr.SPEC.netmiko_device_type))
+    drv.run = _Cli({frr.SHOW_VRRP: _fixture("show_vrrp_json", vrrp_case),  # type: ignore[method-assign]
+                    frr.SHOW_INTERFACE: _fixture("show_interface_json", interface_case)})
+    return drv
+
+
+def frr_reading(vrrp_case: str, interface_case: str) -> DeviceReading:
+    return frr_driver(vrrp_case, interface_case).read()
+
+
+def test_parse_vrrp_keeps_the_state_frr_printed_for_an_interface_without_carrier():
+    [view] = parse_vrrp(_fixture("show_vrrp_json", "no-carrier"), "r1")
+    assert view.state == "master"
+
+
+@pytest.mark.parametrize("vrrp_case, interface_case", [("no-carrier", "eth1-no-carrier"), ("interface-down", "eth1-down")])
+def test_frr_master_on_an_interface_that_is_down_is_read_as_init(vrrp_case, interface_case):
+    reading = frr_reading(vrrp_case, interface_case)
+    [view] = reading.vrrp
+    assert (view.vrid, view.interface, view.state, view.master_address) == (1, "eth1", "init", None)
+    assert reading.interfaces["eth1"] is False
+    # Everything else is what FRR said.
+    [raw] = parse_vrrp(_fixture("show_vrrp_json", vrrp_case), "r1")
+    assert dataclasses.replace(raw, state="init", master_address=None) == view
+
+
+def test_frr_master_with_carrier_stays_master():
+    [view] = frr_reading("master", "all-up").vrrp
+    assert (view.state, view.master_address) == ("master", "198.18.100.2")
+
+
+def test_frr_backup_on_an_interface_that_is_down_is_read_as_init_too():
+    [view] = with_carrier(parse_vrrp(_fixture("show_vrrp_json", "backup"), "r1"),
+                          parse_interfaces(_fixture("show_interface_json", "eth1-no-carrier"), "r1"))
+    assert view.state == "init"
+
+
+def test_frr_view_on_an_interface_the_device_did_not_list_is_left_as_printed():
+    [view] = with_carrier(parse_vrrp(_fixture("show_vrrp_json", "master"), "r1"), {"lo": True})
+    assert view.state == "master"
+
+
+def test_frr_get_vrrp_applies_the_carrier_too():
+    drv = frr_driver("no-carrier", "eth1-no-carrier")
+    assert [v.state for v in drv.get_vrrp()] == ["init"]
+    assert drv.run.sent == [frr.SHOW_VRRP, frr.SHOW_INTERFACE]
+
+
+def test_frr_read_asks_show_interface_once_for_carrier_state_and_addresses():
+    drv = frr_driver("no-carrier", "eth1-no-carrier")
+    reading = drv.read()
+    assert drv.run.sent == [frr.SHOW_VRRP, frr.SHOW_INTERFACE]
+    assert "198.18.100.2/24" in reading.addresses["eth1"]
+
+
+@pytest.mark.parametrize("command, at_least", [("show_vrrp_json", 7), ("show_interface_json", 3), ("show_ip_route_json", 3)])
+def test_every_frr_command_has_its_captured_cases(command, at_least):
+    found = _cases(command)
+    assert len(found) >= at_least
+    assert all(p.with_suffix(".expected.json").is_file() for p in found)

@@ -203,16 +203,34 @@ def test_short_overlap_during_takeover_is_not_split_brain(inv):
     assert a.groups["lan"].verdict != "split-brain"
 
 
-def test_interface_down_while_frr_says_master_is_not_a_master(inv):
+def test_interface_down_member_that_its_driver_reports_init_is_not_a_master(inv):
+    # FRR prints Master on an interface without carrier; its driver reports init (test_frr_parsers).
     snaps = [healthy_pair(t * 0.1) for t in range(3)]
     for t in range(3, 8):
         at = t * 0.1
-        snaps.append(snap(at, device("r1", states={1: "master", 2: "master"}, ifaces={"eth1": False}),
+        snaps.append(snap(at, device("r1", states={1: "init", 2: "master"}, ifaces={"eth1": False}),
                           device("r2", states={1: "master", 2: "backup"}),
                           [advert("r2", 1, at), advert("r1", 2, at)]))
     a = run(inv, snaps)
     assert a.groups["lan"].master == "r2"
     assert a.groups["lan"].members["r1"].health == "failed"
+    assert a.groups["lan"].members["r1"].state == "init"
+    assert a.groups["lan"].verdict == "failed-over"
+
+
+def test_frr_master_without_carrier_read_through_its_driver_is_not_a_master(inv):
+    from .test_frr_parsers import frr_reading
+
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    lost = frr_reading("no-carrier", "eth1-no-carrier")
+    for t in range(3, 8):
+        at = t * 0.1
+        r1 = DeviceObservation(device="r1", ssh=OK, snmp=OK, vrrp=lost.vrrp, interfaces=lost.interfaces,
+                               routes={"198.18.2.0/24": True}, addresses=lost.addresses)
+        snaps.append(snap(at, r1, device("r2", states={1: "master", 2: "master"}), [advert("r2", 1, at)]))
+    a = run(inv, snaps)
+    assert a.groups["lan"].members["r1"].state == "init"
+    assert a.groups["lan"].master == "r2"
     assert a.groups["lan"].verdict == "failed-over"
 
 
