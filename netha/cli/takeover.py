@@ -12,16 +12,13 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
-from ..connect import make_driver
-from ..drivers.textconfig import config_body, unified_diff
+from ..controller.runtime import Runtime, run_manual
 from ..errors import NethaError
 from ..health import assess
-from ..inventory import Inventory
-from ..lock import InventoryLock
 from ..log import redact, redact_data
-from ..observe.observer import Observer
 from ..store import Store
-from ..takeover.execute import Executor, Outcome, Sessions, hook_from_env
+from ..takeover import restore as restore_ops
+from ..takeover.execute import Outcome
 from ..takeover.plan import Plan, Planner, render_plan_text
 from .common import InventoryOpt, JsonOpt, console, err_console, esc, handle_errors, open_inventory, plain
 
@@ -59,20 +56,6 @@ def _report(outcome: Outcome) -> None:
     console.print(outcome.message, style=style, highlight=False, markup=False)
 
 
-def execute_plan(inv: Inventory, observer: Observer, plan: Plan, reason: str) -> Outcome:
-    store = Store(inv.controller.state_dir)
-    sessions = Sessions(inv)
-    sessions.adopt(observer.release_sessions())
-    try:
-        with InventoryLock(inv.controller.state_dir).acquire(f"{plan.kind} of {plan.group}"):
-            ex = Executor(inv, store, sessions, adverts=observer.advert_sources, garp=observer.garp, hook=hook_from_env())
-            for line in ex.recover():
-                err_console.print(f"[yellow]recovered:[/] {esc(line)}", highlight=False)
-            return ex.run(plan, reason)
-    finally:
-        sessions.close()
-
-
 OfflineOpt = Annotated[bool, typer.Option(
     "--offline", help="With --dry-run: plan from the inventory alone (primaries master, all healthy); contact no device.")]
 
@@ -88,9 +71,8 @@ def _take_over(inventory: Path, build, what: str, dry_run: bool, yes: bool, offl
         console.print("dry run (offline): no device was contacted, nothing was changed", style="bold")
         return
     inv = open_inventory(inventory)
-    with Observer(inv) as observer:
-        snap = observer.observe_once()
-        a = assess(inv, snap)
+    with Runtime.build(inv) as rt:
+        a = assess(inv, rt.observer.observe_once())
         plan = build(inv, a)
         _print_plan(plan)
         if dry_run:
@@ -98,7 +80,10 @@ def _take_over(inventory: Path, build, what: str, dry_run: bool, yes: bool, offl
             return
         _confirm(what, yes)
         t0 = time.monotonic()
-        outcome = execute_plan(inv, observer, plan, reason=f"operator: {what}")
+        result = run_manual(rt, plan, f"operator: {what}", a)
+        for r in result.recovered:
+            err_console.print(f"[yellow]recovered:[/] {esc(r.message)}", highlight=False)
+        outcome = result.outcome
         _report(outcome)
         console.print(f"time from command to verified master: {time.monotonic() - t0:.3f}s" if outcome.ok else "", highlight=False)
         if not outcome.ok:
@@ -137,20 +122,13 @@ def failback(
 def backup(inventory: InventoryOpt) -> None:
     """Snapshot the running config of every device into the state directory."""
     inv = open_inventory(inventory)
-    store = Store(inv.controller.state_dir)
-    failed = 0
-    for name in inv.devices:
-        try:
-            with make_driver(inv, name) as drv:
-                cfg = drv.get_config()
-            sid = store.save_snapshot(name, cfg, "netha backup")
-            store.audit("backup", "ok", None, name, f"snapshot {sid}")
-            console.print(f"{name}: snapshot {sid} ({len(cfg.splitlines())} lines)", highlight=False, markup=False)
-        except NethaError as exc:
-            failed += 1
-            store.audit("backup", "failed", None, name, str(exc))
-            err_console.print(f"[red]{esc(name)}: backup failed:[/] {esc(exc)}", highlight=False)
-    if failed:
+    results = restore_ops.backup(inv, Store(inv.controller.state_dir))
+    for r in results:
+        if r.ok:
+            console.print(f"{r.device}: snapshot {r.snapshot} ({r.lines} lines)", highlight=False, markup=False)
+        else:
+            err_console.print(f"[red]{esc(r.device)}: backup failed:[/] {esc(r.error or '')}", highlight=False)
+    if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 
@@ -184,35 +162,22 @@ def restore(
     if device not in inv.devices:
         raise NethaError(f"no device {device!r} in {inventory}")
     store = Store(inv.controller.state_dir)
-    if snapshot is None:
-        snaps = store.snapshots(device)
-        if not snaps:
-            raise NethaError(f"no snapshot of {device} in {store.path}; run `netha backup` first")
-        snap = snaps[0]
-    else:
-        snap = store.snapshot(snapshot)
-        if snap.device != device:
-            raise NethaError(f"snapshot {snapshot} belongs to {snap.device}, not {device}")
-    with make_driver(inv, device) as drv:
-        current = drv.get_config()
-        diff = unified_diff(config_body(current), config_body(snap.config), device)
-        if not diff:
-            console.print(f"{device}: running config already equals snapshot {snap.id}", markup=False)
-            return
+    snap = restore_ops.pick_snapshot(store, device, snapshot)
+
+    def confirm(diff: str) -> bool:
         console.print(Syntax(redact(diff), "diff", theme="ansi_dark"))
         if dry_run:
             console.print("dry run: nothing was changed", style="bold")
-            return
+            return False
         _confirm(f"restore {device} to snapshot {snap.id}", yes)
-        with InventoryLock(inv.controller.state_dir).acquire(f"restore {device}"):
-            before = store.save_snapshot(device, current, f"before restore of snapshot {snap.id}")
-            drv.replace_config(snap.config)
-            after = drv.get_config()
-    if config_body(after) != config_body(snap.config):
-        store.audit("restore", "failed", None, device, f"snapshot {snap.id}: running config still differs", diff)
-        raise NethaError(f"{device}: restore of snapshot {snap.id} incomplete; the config before it is snapshot {before}")
-    store.audit("restore", "ok", None, device, f"snapshot {snap.id}", diff)
-    console.print(f"[green]{esc(device)}: restored snapshot {snap.id} (verified)[/]; the previous config is snapshot {before}")
+        return True
+
+    result = restore_ops.restore(inv, store, device, snap, confirm)
+    if not result.diff:
+        console.print(f"{device}: running config already equals snapshot {snap.id}", markup=False)
+    elif result.applied:
+        console.print(f"[green]{esc(device)}: restored snapshot {snap.id} (verified)[/]; "
+                      f"the previous config is snapshot {result.previous}")
 
 
 @handle_errors

@@ -235,6 +235,7 @@ class Executor:
                 if step.expect.master:
                     self._verify(plan, step, started)
                 self.hook(f"after-verify-{n}")
+                self.store.journal(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
             except Exception as exc:  # noqa: BLE001 - a parser's ValueError is a failed step too, never a half-applied plan
                 if not isinstance(exc, NethaError):
                     log.error("%s: step %d on %s raised an unexpected exception; rolling back", plan.group, n,
@@ -261,7 +262,6 @@ class Executor:
                                  step.device, msg)
                 return Outcome(plan, False, rolled, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
             results.append(StepResult(n, step.device, step.description, True, "", time.monotonic() - started))
-            self.store.journal(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
             if plan.kind == "emergency" and step.expect.master == plan.target:
                 checkpoint = True
         elapsed = time.monotonic() - t0
@@ -269,11 +269,17 @@ class Executor:
             self.hook("before-close")
         except Exception as exc:  # noqa: BLE001 - every step is verified: the plan stands
             log.error("hook before close: %s", describe(exc))
-        diffs = self._diffs(before)
         msg = f"{plan.kind} of {plan.group}: {plan.target} is master (verified in {elapsed:.2f}s)"
-        self._close(plan, "done", msg)
-        for dev, diff in diffs.items():
-            self.store.audit(plan.kind, "ok", plan.group, dev, msg, diff)
+        diffs: dict[str, str] = {}
+        try:
+            diffs = self._diffs(before)
+            self._close(plan, "done", msg)
+            for dev, diff in diffs.items():
+                self.store.audit(plan.kind, "ok", plan.group, dev, msg, diff)
+        except Exception as exc:  # noqa: BLE001 - every step is verified: the change stands; the record is late
+            log.error("%s: plan %s verified but not closed in the journal (%s); the next start closes it",
+                      plan.group, plan.id, describe(exc), exc_info=not isinstance(exc, NethaError))
+            msg += f"; not recorded as closed ({describe(exc)})"
         return Outcome(plan, True, False, msg, tuple(results), elapsed, diffs, snapshots)
 
     def _target_is_master(self, plan: Plan, step: Step, started: float) -> bool:
@@ -505,14 +511,19 @@ class Executor:
 
         ``pushed``: the config netha left on each device (None: netha's push in this very process,
         not read back). A device whose running config is neither its snapshot nor what netha pushed
-        was changed by someone else: it is never overwritten."""
+        was changed by someone else: it is never overwritten. With ``pushed`` given, a device missing
+        from it is not netha's to undo (e.g. found changed by someone else at recovery)."""
         problems = []
-        pushed = pushed or {}
         for dev in reversed(devices):
             snap = self.store.snapshot(snapshots[dev])
+            if pushed is not None and dev not in pushed:
+                problem = f"{dev}: config not netha's (changed by someone else); not overwritten"
+                problems.append(problem)
+                self.store.journal(plan_id, 0, "rollback-abandoned", {"snapshot": snap.id, "error": problem}, dev)
+                continue
             self.store.journal(plan_id, 0, "rollback", {"snapshot": snap.id}, dev)
             deadline = time.monotonic() + self.rollback_timeout
-            guard = pushed.get(dev)
+            guard = pushed.get(dev) if pushed is not None else None
             while True:
                 try:
                     with self.sessions.session(dev) as drv:

@@ -1,0 +1,127 @@
+"""The daemon's loop (``netha run``): observe, decide, act, until told to stop.
+
+Start: every probe starts, open plans left by a crashed controller are resolved against one fresh
+look at the network, push sessions are opened ahead of need. Then one cycle per probe report (or
+per poll interval at the latest). One bad cycle never ends the daemon: it is logged with its
+traceback, counted, and the loop goes on after a short back-off. Rollbacks left pending are retried
+every ``PENDING_RETRY`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from ..errors import LockHeld
+from ..health import assess
+from ..lock import InventoryLock
+from ..observe.observer import Observer
+from ..observe.types import Snapshot
+from ..takeover.execute import Recovered
+from .core import CycleResult
+from .runtime import Runtime
+
+log = logging.getLogger("netha.daemon")
+
+# How often the daemon retries rollbacks left pending (a device that was unreachable at the time).
+PENDING_RETRY = 30.0
+
+
+def first_look(observer: Observer, timeout: float) -> Snapshot:
+    """The first snapshot in which every device has been polled once (or the newest at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = observer.snapshot()
+        if all(o.managed is not None for o in snap.devices.values()) or time.monotonic() >= deadline:
+            return snap
+        observer.changed.wait(0.1)
+        observer.changed.clear()
+
+
+def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> None:
+    """Run until ``stop`` is set. The caller owns the inventory lock and the signal handlers."""
+    inv = rt.inv
+    ctl = rt.controller(dry_run=dry_run)
+    rt.observer.start()
+    # Open plans are resolved against one fresh look at the network (every device polled once).
+    first = first_look(rt.observer, max(3.0, 10 * inv.controller.poll_interval))
+    for r in ctl.recover(assess(inv, first)):
+        log.warning("recovered: %s", r.message)
+    rt.sessions.warm()
+    rt.store.audit("daemon", "started", detail=f"pid {os.getpid()}, poll {inv.controller.poll_interval}s"
+                   + (", dry-run" if dry_run else ""))
+    log.warning("netha run: watching %d groups on %d devices every %gs%s", len(inv.groups), len(inv.devices),
+                inv.controller.poll_interval, " (dry run)" if dry_run else "")
+    interval = inv.controller.poll_interval
+    min_gap = min(0.02, interval / 5)
+    failures = 0
+    next_retry = time.monotonic() + PENDING_RETRY
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            rt.observer.changed.clear()
+            try:
+                rt.executor.hook("cycle")  # a test hook (fault injection); nothing in production
+                ctl.cycle(rt.observer.snapshot())
+                failures = 0
+                if started >= next_retry:
+                    next_retry = started + PENDING_RETRY
+                    for r in rt.executor.retry_pending():
+                        rt.webhook.send("recovered", group=r.record.group, plan=r.record.id, ok=r.ok, message=r.message)
+            except Exception:  # noqa: BLE001 - one bad cycle never ends the daemon
+                failures += 1
+                if rt.metrics is not None:
+                    rt.metrics.cycle_errors.inc()
+                log.exception("cycle failed (%d in a row); the daemon goes on", failures)
+                stop.wait(min(5.0, interval * 2 ** min(failures, 6)))
+                continue
+            # Decide again as soon as a probe reports something new (damping counts each poll once),
+            # or after one interval at the latest; never more often than every min_gap.
+            rt.observer.changed.wait(interval)
+            rest = min_gap - (time.monotonic() - started)
+            if rest > 0:
+                stop.wait(rest)
+    finally:
+        rt.store.audit("daemon", "stopped", detail=f"pid {os.getpid()}")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One scheduled cycle (`netha check`): what was recovered, seen, decided and done."""
+
+    recovered: tuple[Recovered, ...]
+    snapshot: Snapshot
+    cycle: CycleResult
+    observe_only: str | None  # why nothing may act (another controller holds the lock), or None
+
+    @property
+    def exit_code(self) -> int:
+        if self.cycle.outcome is not None and not self.cycle.outcome.ok:
+            return 2
+        return self.cycle.assessment.exit_code
+
+
+def run_check(rt: Runtime, dry_run: bool = False) -> CheckResult:
+    """One cycle for cron or a systemd timer: observe once, decide, act (Nagios exit codes).
+
+    Under the inventory's lock; when another controller holds it, observe and decide only."""
+    try:
+        lock: InventoryLock | None = InventoryLock(rt.inv.controller.state_dir).acquire("netha check")
+        observe_only = None
+    except LockHeld as exc:
+        lock, observe_only, dry_run = None, str(exc), True
+    try:
+        ctl = rt.controller(dry_run=dry_run, persist_health=True)
+        snap = rt.observer.observe_once()
+        recovered: tuple[Recovered, ...] = ()
+        if lock is not None:
+            recovered = tuple(ctl.recover(assess(rt.inv, snap)))
+            if recovered:
+                snap = rt.observer.observe_once()
+        return CheckResult(recovered, snap, ctl.cycle(snap), observe_only)
+    finally:
+        if lock is not None:
+            lock.release()
