@@ -1,11 +1,21 @@
-"""Build drivers and probe targets for inventory devices (secrets resolved here, at the last moment)."""
+"""Bind an inventory to the drivers: load it against the driver registry, build drivers and probe
+targets for its devices (secrets resolved here, at the last moment)."""
 
 from __future__ import annotations
 
-from .drivers import NetworkDriver, driver_class
-from .inventory import Inventory
+from pathlib import Path
+
+from .drivers import NetworkDriver, driver_class, spec, supported_protocols
+from .inventory import Inventory, load_inventory
 from .log import register_secret
 from .transport.ssh import SshParams
+
+
+def load_checked_inventory(path: str | Path, check_secrets: bool = True) -> Inventory:
+    """:func:`~netha.inventory.load_inventory` against the driver registry: a platform without a
+    driver, or a group a member's platform cannot serve (HSRP on EOS, a static gateway on
+    keepalived), is a ``file:line`` problem of the inventory."""
+    return load_inventory(path, check_secrets=check_secrets, platforms=supported_protocols())
 
 
 def ssh_params(inv: Inventory, device: str) -> SshParams:
@@ -13,7 +23,6 @@ def ssh_params(inv: Inventory, device: str) -> SshParams:
     cred = inv.credentials[dev.credentials]
     ssh = inv.ssh_for(device)
     password = register_secret(cred.password.resolve()) if cred.password else None
-    cls = driver_class(dev.platform)
     return SshParams(
         device=device,
         host=str(dev.host),
@@ -25,7 +34,7 @@ def ssh_params(inv: Inventory, device: str) -> SshParams:
         strict_host_key_checking=ssh.strict_host_key_checking,
         timeout=ssh.timeout,
         command_timeout=ssh.command_timeout,
-        netmiko_device_type=cls.spec.netmiko_device_type,
+        netmiko_device_type=spec(dev.platform).netmiko_device_type,
     )
 
 

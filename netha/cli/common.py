@@ -19,7 +19,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from ..errors import InventoryError, NethaError
-from ..inventory import Inventory, load_inventory
+from ..connect import load_checked_inventory
+from ..inventory import Inventory
 from ..netns import enter_netns
 
 console = Console()
@@ -67,6 +68,11 @@ def handle_errors(func: F) -> F:
             raise fail(str(exc), 1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def load_inventory(path: Path, check_secrets: bool = True) -> Inventory:
+    """The inventory, checked against the driver registry (platforms with a driver, supported protocols)."""
+    return load_checked_inventory(path, check_secrets=check_secrets)
 
 
 def open_inventory(path: Path, enter_namespace: bool = True) -> Inventory:

@@ -1,19 +1,28 @@
-"""Platform drivers: one module per platform, ``netha/drivers/<platform>.py``, each exporting ``Driver``."""
+"""Platform drivers: one module per platform, ``netha/drivers/<platform>.py``, each exporting ``Driver``.
+
+This package is the registry of platforms: :func:`platforms` names them, :func:`spec` and
+:func:`driver_class` answer for one, :func:`supported_protocols` tells the inventory loader (which
+sits below the drivers and never imports them) what each platform can do.
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from ..errors import NethaError
-from .base import NetworkDriver, PlatformSpec
+from .base import PROTOCOLS, NetworkDriver, PlatformSpec, Protocol
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 
 __all__ = [
-    "DeviceReading", "InterfaceDetails", "NetworkDriver", "PlatformSpec", "VrrpStateName", "VrrpView", "driver_class",
-    "platforms",
+    "PROTOCOLS", "DeviceReading", "InterfaceDetails", "NetworkDriver", "PlatformSpec", "Protocol", "VrrpStateName",
+    "VrrpView", "driver_class", "platforms", "spec", "supported_protocols",
 ]
 
+# Modules of this package that are not platforms (shared code, the models).
 _NOT_PLATFORMS = {"base", "models", "textconfig", "napalm_push", "keepalived_conf"}
 
 
@@ -28,3 +37,18 @@ def driver_class(platform: str) -> type[NetworkDriver]:
         raise NethaError(f"no driver for platform {platform!r} (drivers: {', '.join(platforms())})")
     module = importlib.import_module(f"{__name__}.{platform}")
     return module.Driver
+
+
+def spec(platform: str) -> PlatformSpec:
+    """The :class:`PlatformSpec` of ``platform`` (its driver's ``spec``)."""
+    return driver_class(platform).spec
+
+
+@functools.lru_cache(maxsize=1)
+def supported_protocols() -> Mapping[str, frozenset[str]]:
+    """Platform name -> what its driver supports (``vrrp``, ``hsrp``, ``varp``, ``static``), for every driver.
+
+    The argument ``platforms=`` of :func:`netha.inventory.load_inventory`: an inventory naming a
+    platform without a driver, or a group whose protocol a member's platform lacks, is refused.
+    """
+    return MappingProxyType({name: frozenset(spec(name).protocols) for name in platforms()})

@@ -23,6 +23,7 @@ SPEC = PlatformSpec(
     netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE["arista_eos"],
     prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))*[>#]\s?",
     error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unavailable|Unrecognized|Not supported)",),
+    protocols=frozenset({"vrrp", "varp", "static"}),
 )
 
 SHOW_VRRP = "show vrrp all | json"  # 'all' includes groups in the stopped state (vrrp N disabled)

@@ -17,7 +17,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from ..errors import CommandRejected, NethaError, ParseError
 from ..transport.ssh import SshChannel, SshParams
@@ -191,14 +191,21 @@ def parser(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return wrap
 
 
+# What a platform can do for a group: the first-hop protocols of 'vrrp'-mode groups (an inventory
+# group's `protocol:`), and "static": moving a plain gateway address (`mode: static`).
+Protocol = Literal["vrrp", "hsrp", "varp", "static"]
+PROTOCOLS: tuple[Protocol, ...] = ("vrrp", "hsrp", "varp", "static")
+
+
 @dataclass(frozen=True)
 class PlatformSpec:
-    """The data that makes a platform: how its CLI looks and how it says no."""
+    """The data that makes a platform: how its CLI looks, how it says no, and what it supports."""
 
     name: str
     netmiko_device_type: str
     prompt_pattern: str  # matches a whole prompt line, in any mode
     error_patterns: tuple[str, ...]  # a line of output matching one means the command was rejected
+    protocols: frozenset[Protocol] = frozenset({"vrrp"})  # what the driver and its templates can change
     config_enter: tuple[str, ...] = ("configure terminal",)
     config_exit: tuple[str, ...] = ("end",)
     comment_prefixes: tuple[str, ...] = ("!",)

@@ -28,6 +28,7 @@ def ios_spec(name: str) -> PlatformSpec:
         prompt_pattern=r"[A-Za-z0-9][\w.:/-]*(?:\([\w./-]+\))?[>#]\s?",
         # Only real refusals: "% Network not in table" is an answer, not an error.
         error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad)\b",),
+        protocols=frozenset({"vrrp", "hsrp", "static"}),
     )
 
 

@@ -27,6 +27,7 @@ SPEC = PlatformSpec(
     netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE["cisco_nxos"],
     prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))?[>#]\s?",
     error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous)", r"Syntax error while parsing"),
+    protocols=frozenset({"vrrp", "hsrp", "static"}),
 )
 
 SHOW_VRRP = "show vrrp detail | json"

@@ -29,6 +29,7 @@ SPEC = PlatformSpec(
     netmiko_device_type="cisco_ios",
     prompt_pattern=r"[A-Za-z0-9][\w.-]*(?:\([\w-]+\))?#\s?",
     error_patterns=(r"^%\s", r"^\s*\^\s*$", r"is not running$"),
+    protocols=frozenset({"vrrp", "static"}),
 )
 
 _STATES: dict[str, VrrpStateName] = {"Master": "master", "Backup": "backup", "Initialize": "init"}

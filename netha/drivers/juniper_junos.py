@@ -29,6 +29,7 @@ SPEC = PlatformSpec(
     netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE["juniper_junos"],
     prompt_pattern=r"[\w.-]+@[\w.-]+[>#%]\s?",
     error_patterns=(r"^error:", r"^syntax error", r"^unknown command"),
+    protocols=frozenset({"vrrp", "static"}),
     config_enter=("configure private",),
     config_exit=("commit and-quit",),
     comment_prefixes=("#",),

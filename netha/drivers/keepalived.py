@@ -39,6 +39,8 @@ SPEC = PlatformSpec(
     netmiko_device_type="linux",
     prompt_pattern=r"netha-ka# ?",
     error_patterns=(r"^netha-error: ",),
+    # A static gateway address on a Linux interface is not keepalived config: VRRP only.
+    protocols=frozenset({"vrrp"}),
     config_enter=(),
     config_exit=(),
     comment_prefixes=("#", "!"),

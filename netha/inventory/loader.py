@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,17 @@ from ..errors import CredentialError, InventoryError
 from .model import Inventory, SecretRef
 from .yamlpos import LocatedDocument, Loc, load_located, one_line
 
-# netha's own platform names, beside the normalised names netutils knows (cisco_ios, arista_eos...).
+# Platform name -> what its driver supports ("vrrp", "hsrp", "varp" for a group's `protocol:`,
+# "static" for `mode: static`). The inventory sits below the drivers and never imports them: the
+# caller passes the driver registry's answer (netha.drivers.supported_protocols(); netha.connect's
+# load_checked_inventory does).
+Platforms = Mapping[str, Collection[str]]
+
+# Without a registry (platforms=None) a platform is only checked to be a name netha could have a
+# driver for: netha's own, or a normalised name netutils knows (cisco_ios, arista_eos...).
 NETHA_PLATFORMS = frozenset({"frr", "keepalived"})
+
+_CAPABILITY = {"vrrp": "VRRP", "hsrp": "HSRP", "varp": "VARP", "static": "static gateway moves (mode: static)"}
 
 Problem = tuple[Loc, str]
 
@@ -66,14 +75,37 @@ def _is_branch_label(part: Any) -> bool:
     )
 
 
+def _platform_problems(inv: Inventory, platforms: Platforms | None) -> Iterator[Problem]:
+    """Each device's platform has a driver; each group's protocol is supported by every member's platform."""
+    for name, dev in inv.devices.items():
+        if platforms is None:
+            if dev.platform not in NETHA_PLATFORMS and dev.platform not in MAIN_LIB_MAPPER:
+                yield ("devices", name, "platform"), f"device {name}: unknown platform {dev.platform!r}"
+        elif dev.platform not in platforms:
+            yield ("devices", name, "platform"), (
+                f"device {name}: unknown platform {dev.platform!r}: netha has no driver for it "
+                f"(platforms: {', '.join(sorted(platforms))})"
+            )
+    if platforms is None:
+        return
+    for gname, group in inv.groups.items():
+        needed = "static" if group.mode == "static" else group.protocol
+        for i, member in enumerate(group.members):
+            dev = inv.devices.get(member.device)
+            if dev is None or dev.platform not in platforms or needed in platforms[dev.platform]:
+                continue
+            yield ("groups", gname, "members", i, "device"), (
+                f"group {gname}: {member.device} is a {dev.platform} device, which does not support "
+                f"{_CAPABILITY.get(needed, needed)}"
+            )
+
+
 def _cross_checks(inv: Inventory) -> Iterator[Problem]:
     for name, dev in inv.devices.items():
         if dev.credentials not in inv.credentials:
             yield ("devices", name, "credentials"), f"device {name}: unknown credentials {dev.credentials!r}"
         if dev.snmp is not None and dev.snmp not in inv.snmp:
             yield ("devices", name, "snmp"), f"device {name}: unknown SNMP profile {dev.snmp!r}"
-        if dev.platform not in NETHA_PLATFORMS and dev.platform not in MAIN_LIB_MAPPER:
-            yield ("devices", name, "platform"), f"device {name}: unknown platform {dev.platform!r}"
 
     vrids: dict[tuple[str, str, int], str] = {}
     for gname, group in inv.groups.items():
@@ -144,14 +176,14 @@ def _secret_problems(inv: Inventory) -> Iterator[Problem]:
             yield from check(("snmp", pname, key, "env" if ref.env else "file"), ref)
 
 
-def validate_document(doc: LocatedDocument, check_secrets: bool = True) -> Inventory:
+def validate_document(doc: LocatedDocument, check_secrets: bool = True, platforms: Platforms | None = None) -> Inventory:
     if not isinstance(doc.data, dict):
         raise InventoryError([f"{doc.path}:1: the inventory must be a mapping with 'devices' and 'groups'"])
     try:
         inv = Inventory.model_validate(doc.data, context={"base_dir": doc.path.parent})
     except ValidationError as exc:
         raise InventoryError([f"{doc.where(loc)}: {msg}" for loc, msg in _pydantic_problems(exc)]) from None
-    problems = list(_cross_checks(inv)) + list(_listener_problems(inv))
+    problems = list(_cross_checks(inv)) + list(_platform_problems(inv, platforms)) + list(_listener_problems(inv))
     if check_secrets:
         problems += list(_secret_problems(inv))
     if problems:
@@ -159,6 +191,10 @@ def validate_document(doc: LocatedDocument, check_secrets: bool = True) -> Inven
     return inv.model_copy(update={"source": doc.path})
 
 
-def load_inventory(path: str | Path, check_secrets: bool = True) -> Inventory:
-    """Load and validate ``path``. Raises InventoryError listing every problem found."""
-    return validate_document(load_located(Path(path)), check_secrets=check_secrets)
+def load_inventory(path: str | Path, check_secrets: bool = True, platforms: Platforms | None = None) -> Inventory:
+    """Load and validate ``path``. Raises InventoryError listing every problem found.
+
+    ``platforms``: the driver registry (platform -> supported protocols); with it, a platform
+    without a driver and a group a member's platform cannot serve are refused here, with their line.
+    """
+    return validate_document(load_located(Path(path)), check_secrets=check_secrets, platforms=platforms)

@@ -262,3 +262,107 @@ def test_unknown_member_is_a_netha_error_and_still_a_key_error(tmp_path):
     assert str(info.value) == "'r9' is not a member of this group (members: r1, r2)"
     with pytest.raises(KeyError):
         group.interface_of("r9")
+
+
+# -- platforms and protocols: checked against the driver registry the caller passes -------------
+
+def _pair(tmp_path: Path, p1: str, p2: str, group: str = "    protocol: vrrp\n") -> Path:
+    """Two devices of the given platforms in one group; lines 5 and 6 are r1 and r2, 14 and 15 their member entries."""
+    p = tmp_path / "inv.yml"
+    p.write_text(
+        "credentials:\n  lab: {username: u, password: {env: NETHA_TEST_PASSWORD}}\n"
+        "devices:\n"
+        "  # the pair\n"
+        f"  r1: {{host: 198.18.0.11, platform: {p1}, credentials: lab}}\n"
+        f"  r2: {{host: 198.18.0.12, platform: {p2}, credentials: lab}}\n"
+        "groups:\n"
+        "  lan:\n"
+        "    vrid: 1\n"
+        "    interface: eth1\n"
+        "    virtual_addresses: [198.18.1.1/24]\n"
+        f"{group}"
+        "    members:\n"
+        "      - {device: r1, priority: 200}\n"
+        "      - {device: r2, priority: 100}\n"
+    )
+    return p
+
+
+def _problems(path: Path, **kw) -> list[str]:
+    from netha.connect import load_checked_inventory
+
+    with pytest.raises(InventoryError) as info:
+        load_checked_inventory(path, **kw)
+    assert all("\n" not in p for p in info.value.problems)
+    return info.value.problems
+
+
+@pytest.mark.parametrize("path", ["inventories/lab.yml", "inventories/example-campus.yml"])
+def test_shipped_inventories_validate_against_the_driver_registry(path):
+    from netha.connect import load_checked_inventory
+
+    inv = load_checked_inventory(ROOT / path, check_secrets=False)
+    assert inv.devices and inv.groups
+
+
+def test_platform_netutils_knows_but_netha_has_no_driver_for_is_refused_with_its_line(tmp_path):
+    path = _pair(tmp_path, "frr", "hp_procurve")
+    assert load_inventory(path).devices["r2"].platform == "hp_procurve"  # a netutils name: no registry, no refusal
+    [problem] = _problems(path)
+    assert problem.startswith(f"{path}:6: device r2: unknown platform 'hp_procurve': netha has no driver for it")
+    assert "frr" in problem and "keepalived" in problem
+
+
+@pytest.mark.parametrize("platform, group, refused", [
+    ("arista_eos", "    protocol: hsrp\n", "HSRP"),
+    ("juniper_junos", "    protocol: varp\n", "VARP"),
+    ("cisco_ios", "    protocol: varp\n", "VARP"),
+    ("keepalived", "    mode: static\n", "static gateway moves (mode: static)"),
+])
+def test_group_whose_protocol_a_member_platform_lacks_is_refused_at_the_member(tmp_path, platform, group, refused):
+    path = _pair(tmp_path, platform, platform, group)
+    problems = _problems(path)
+    assert problems[0] == f"{path}:14: group lan: r1 is a {platform} device, which does not support {refused}"
+    assert problems[1].startswith(f"{path}:15: group lan: r2 ")
+    assert len(problems) == 2
+
+
+@pytest.mark.parametrize("platform, group", [
+    ("cisco_xe", "    protocol: hsrp\n"), ("cisco_nxos", "    protocol: hsrp\n"), ("arista_eos", "    protocol: varp\n"),
+    ("frr", "    mode: static\n"), ("keepalived", "    protocol: vrrp\n"),
+])
+def test_group_every_member_platform_supports_is_accepted(tmp_path, platform, group):
+    from netha.connect import load_checked_inventory
+
+    inv = load_checked_inventory(_pair(tmp_path, platform, platform, group))
+    assert inv.groups["lan"].members[0].device == "r1"
+
+
+def test_the_loader_checks_against_the_registry_it_is_given(tmp_path):
+    path = _pair(tmp_path, "frr", "frr", "    mode: static\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path, platforms={"frr": {"vrrp"}})
+    assert [p.split(": ", 1)[0] for p in info.value.problems] == [f"{path}:14", f"{path}:15"]
+    assert load_inventory(path, platforms={"frr": {"vrrp", "static"}}).groups["lan"].mode == "static"
+
+
+def test_cli_inventory_refuses_a_platform_without_a_driver(tmp_path):
+    from netha.cli.common import load_inventory as cli_load_inventory, open_inventory
+
+    path = _pair(tmp_path, "hp_procurve", "frr")
+    for load in (cli_load_inventory, lambda p: open_inventory(p, enter_namespace=False)):
+        with pytest.raises(InventoryError, match=r":5: device r1: unknown platform 'hp_procurve'"):
+            load(path)
+
+
+def test_the_inventory_package_imports_no_driver():
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "netha" / "inventory").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and ("drivers" in (node.module or "") or any(a.name == "drivers" for a in node.names)):
+                found.append(f"{path.name}: {node.module}")
+            elif isinstance(node, ast.Import) and any("drivers" in a.name for a in node.names):
+                found.append(path.name)
+    assert not found

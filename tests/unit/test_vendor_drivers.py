@@ -19,7 +19,7 @@ from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE, NETMIKO_LIB_MAPPER_RE
 from netha.drivers import arista_eos, cisco_ios, cisco_nxos, cisco_xe, driver_class, juniper_junos
 from netha.drivers.models import VrrpView
 from netha.drivers.napalm_push import napalm_driver_name, shutdown_vrrp_groups, stable_config
-from netha.errors import CommandRejected, ConnectionFailed, ParseError
+from netha.errors import CommandRejected, ConnectionFailed, NethaError, ParseError
 from netha.transport.ssh import SshParams
 
 FIX = Path(__file__).parent / "fixtures"
@@ -121,6 +121,48 @@ def test_vrrp_parsers_cover_master_backup_several_and_empty():
                 sizes.add(len(expected))
         assert {"master", "backup", "init"} <= states, key
         assert 0 in sizes and max(sizes) >= 2, key
+
+
+# -- the registry: platforms, their specs and what they support ---------------------------------
+
+def test_registry_names_every_platform_and_answers_its_spec():
+    from netha.drivers import platforms, spec
+
+    assert platforms() == sorted([*VENDORS, "frr", "keepalived"])
+    assert all(spec(p).name == p for p in platforms())
+    with pytest.raises(NethaError, match="no driver for platform 'hp_procurve'"):
+        spec("hp_procurve")
+
+
+def test_supported_protocols_are_each_platform_spec():
+    from netha.drivers import PROTOCOLS, supported_protocols
+
+    assert dict(supported_protocols()) == {
+        "arista_eos": {"vrrp", "varp", "static"},
+        "cisco_ios": {"vrrp", "hsrp", "static"},
+        "cisco_nxos": {"vrrp", "hsrp", "static"},
+        "cisco_xe": {"vrrp", "hsrp", "static"},
+        "frr": {"vrrp", "static"},
+        "juniper_junos": {"vrrp", "static"},
+        "keepalived": {"vrrp"},
+    }
+    assert all(set(p) <= set(PROTOCOLS) for p in supported_protocols().values())
+
+
+@pytest.mark.parametrize("platform", [*VENDORS, "frr"])
+def test_what_a_spec_supports_its_templates_render(platform):
+    import ipaddress
+
+    from netha.drivers import spec
+    from netha.render import ChangeValues, Renderer
+
+    iface = "ge-0/0/1.0" if platform == "juniper_junos" else "Vlan10"
+    vip = ipaddress.IPv4Interface("198.19.10.1/24")
+    for proto in spec(platform).protocols:
+        values = ChangeValues(interface=iface, vrid=None if proto == "varp" else 10, address=vip,
+                              mode="static" if proto == "static" else "vrrp",
+                              protocol="vrrp" if proto == "static" else proto)  # type: ignore[arg-type]
+        assert Renderer(platform).render("add_address", values), (platform, proto)
 
 
 # -- platform data comes from netutils, not from a table of our own ------------------------------
