@@ -14,6 +14,7 @@ from ..inventory import Inventory
 from ..lock import InventoryLock
 from ..observe.observer import Observer, ObserverOptions
 from ..store import Store
+from ..takeover.announce import Announcer
 from ..takeover.execute import Executor, Hook, Outcome, Recovered, Sessions, hook_from_env
 from ..takeover.plan import Plan
 from .core import Controller
@@ -37,7 +38,7 @@ class Runtime:
         store = Store(inv.controller.state_dir)
         sessions = Sessions(inv)
         obs = Observer(inv, observer)
-        executor = Executor(inv, store, sessions, adverts=obs.advert_sources, garp=obs.garp,
+        executor = Executor(inv, store, sessions, adverts=obs.advert_sources, garp=Announcer(inv),
                             hook=hook if hook is not None else hook_from_env())
         if metrics is not None:
             metrics.watch_listener(obs.listener_stats)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import heapq
-import ipaddress
 import logging
 import select
 import socket
@@ -429,25 +428,3 @@ def _attach_filter(sock: socket.socket) -> None:
     arr = (SockFilter * len(_BPF))(*[SockFilter(*ins) for ins in _BPF])
     prog = SockFprog(len(_BPF), arr)
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(ctypes.string_at(ctypes.addressof(prog), ctypes.sizeof(prog))))
-
-
-def send_gratuitous_arp(interface: str, ip: str, mac: str | None = None, count: int = 3, gap: float = 0.01) -> None:
-    """Announce ``ip`` at ``mac`` (default: the interface's own MAC) with gratuitous ARP requests.
-
-    The Ethernet source is always the sending interface's own MAC, so the switch keeps learning
-    the real router's MAC on the router's port; hosts update their caches from the ARP payload.
-    """
-    ipaddress.IPv4Address(ip)
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-    try:
-        s.bind((interface, 0))
-        own = s.getsockname()[4]
-        sha = bytes.fromhex(mac.replace(":", "")) if mac else own
-        arp = struct.pack("!HHBBH6s4s6s4s", 1, ETH_P_IP, 6, 4, 1, sha, socket.inet_aton(ip), b"\0" * 6, socket.inet_aton(ip))
-        frame = b"\xff" * 6 + own + struct.pack("!H", ETH_P_ARP) + arp
-        for i in range(count):
-            s.send(frame)
-            if i + 1 < count:
-                time.sleep(gap)
-    finally:
-        s.close()

@@ -202,17 +202,6 @@ class Observer:
     def advert_sources(self) -> tuple[AdvertSource, ...]:
         return self._listener.sources(time.monotonic()) if self._listener is not None else ()
 
-    def garp(self, group: str, ip: str, mac: str) -> None:
-        """Announce ``ip`` at ``mac`` on the listener interface that serves ``group``."""
-        iface = next((l.interface for l in self.inv.controller.listeners if group in l.groups), None)
-        if iface is None:
-            log.warning("%s: no listener interface serves this group: gratuitous ARP not sent", group)
-            return
-        from .adverts import send_gratuitous_arp
-
-        send_gratuitous_arp(iface, ip, mac or None)
-        log.info("%s: gratuitous ARP for %s at %s sent on %s", group, ip, mac, iface)
-
     # -- snapshot --------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         now = time.monotonic()

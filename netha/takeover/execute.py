@@ -23,7 +23,8 @@ from ..drivers import NetworkDriver
 from ..drivers.textconfig import config_body, unified_diff
 from ..errors import ConnectionFailed, NethaError
 from ..inventory import Inventory
-from ..observe.types import AdvertSource
+from ..health import Assessment, assess
+from ..observe.types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
 from ..store import Store
 from .plan import Expect, Plan, Step
 from .recover import MAX_PLAN_AGE, ConfigState, PlanRecord, Resolution, config_state, plan_header, resolve
@@ -347,37 +348,32 @@ class Executor:
                                  f"{step.expect.settle + self.verify_timeout:.1f}s: {last}")
             time.sleep(min(0.02, group.advert_interval / 5))
 
-    def _observe_master(self, gname: str, target: str, since: float) -> tuple[bool, str]:
-        group = self.inv.groups[gname]
-        masters: list[str] = []
-        unknown: list[str] = []
-        for m in group.members:
-            iface = group.interface_of(m.device)
+    def _look(self, gname: str) -> Assessment:
+        """One look at a group's members, judged by the health model: one rule for who is master,
+        the same for the controller's decisions and for verifying its own changes."""
+        now = time.monotonic()
+        devices: dict[str, DeviceObservation] = {}
+        for m in self.inv.groups[gname].members:
             try:
                 with self.sessions.session(m.device) as drv:
-                    if group.mode == "static":
-                        held = drv.get_interface_details().get(iface, {}).get("addresses", [])
-                        if any(v.with_prefixlen in held for v in group.virtual_addresses):  # type: ignore[operator]
-                            masters.append(m.device)
-                    else:
-                        for v in drv.get_vrrp():
-                            if v.vrid == group.vrid and v.interface == iface and v.state == "master":
-                                masters.append(m.device)
+                    reading = drv.read()
             except Exception as exc:  # noqa: BLE001 - unreadable, whatever the reason
-                log.info("%s: VRRP state not readable: %s", m.device, describe(exc))
-                unknown.append(m.device)
-        if target in unknown:
-            return False, f"{target} cannot be read"
-        if len(masters) > 1 and group.mode == "vrrp":
-            # FRR keeps saying Master on an interface that lost carrier: such a member is no master.
-            for dev in list(masters):
-                try:
-                    with self.sessions.session(dev) as drv:
-                        if drv.get_interfaces().get(group.interface_of(dev)) is False:
-                            masters.remove(dev)
-                except Exception:  # noqa: BLE001
-                    pass
+                log.info("%s: not readable: %s", m.device, describe(exc))
+                devices[m.device] = DeviceObservation(m.device, ssh=ProbeResult(False, now, describe(exc)))
+                continue
+            devices[m.device] = DeviceObservation(
+                m.device, ssh=ProbeResult(True, now), vrrp=reading.vrrp, vrrp_source="ssh",
+                interfaces=dict(reading.interfaces), routes=dict(reading.routes), addresses=dict(reading.addresses))
+        return assess(self.inv, Snapshot(at=now, wall=time.time(), devices=devices))
+
+    def _observe_master(self, gname: str, target: str, since: float) -> tuple[bool, str]:
+        group = self.inv.groups[gname]
+        gh = self._look(gname).groups[gname]
+        if gh.members[target].health in ("unreachable", "failed", "unknown"):
+            return False, f"{target} cannot be read ({gh.members[target].reason})"
+        masters = gh.masters.get("ssh", [])
         if masters != [target]:
+            unknown = [d for d, mh in gh.members.items() if mh.health in ("unreachable", "failed", "unknown")]
             return False, f"masters seen: {', '.join(masters) or 'none'}" + (f"; unreadable: {', '.join(unknown)}" if unknown else "")
         if self.adverts is not None and group.mode == "vrrp":
             addr = group.member(target).address
@@ -421,7 +417,7 @@ class Executor:
         ok = True
         if res.kind == "finish":
             outcome = self._steps(rec.plan(), rec.next_step, rec.snapshots, {d: c for d, c in running.items() if c},
-                                  list(rec.touched), {d: running[d] for d in rec.touched if states[d] == "pushed"},
+                                  list(rec.touched), {d: running[d] for d in rec.touched if states[d] in ("pushed", "snapshot")},
                                   time.monotonic())
             ok = outcome.ok
             message = f"{rec.what}: {res.reason}; " + outcome.message
