@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from netha import lab  # noqa: E402
-from netha.traffic import analyse  # noqa: E402
+from netha.lab.traffic import analyse  # noqa: E402
 
 NETHA = [sys.executable, "-m", "netha"]
 INV = str(ROOT / "inventories" / "lab.yml")
@@ -48,10 +48,10 @@ def main() -> int:
 
         say("h1 sends a UDP probe to wan through the virtual gateway every 10 ms")
         sent, recv = tmp / "sent", tmp / "recv"
-        procs.append(subprocess.Popen(["ip", "netns", "exec", "nh-wan", sys.executable, "-m", "netha.traffic", "recv",
+        procs.append(subprocess.Popen(["ip", "netns", "exec", "nh-wan", sys.executable, "-m", "netha.lab.traffic", "recv",
                                        "--bind", "198.18.2.100", "--out", str(recv)], cwd=ROOT))
         time.sleep(0.3)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", "nh-h1", sys.executable, "-m", "netha.traffic", "send",
+        procs.append(subprocess.Popen(["ip", "netns", "exec", "nh-h1", sys.executable, "-m", "netha.lab.traffic", "send",
                                        "--to", "198.18.2.100", "--out", str(sent)], cwd=ROOT))
 
         say("netha run: the daemon polls every 100 ms and acts on its own")

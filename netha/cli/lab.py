@@ -1,4 +1,4 @@
-"""``netha lab up|down|status|exec``."""
+"""``netha lab up|down|status|exec|list|generate``: the only part of the CLI that loads netha.lab."""
 
 from __future__ import annotations
 
@@ -10,40 +10,64 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .. import lab
 from .common import console, handle_errors, plain
 
 lab_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
+LabName = Annotated[Optional[str], typer.Option(
+    "--name", envvar="NETHA_LAB_NAME", show_default=False,
+    help="Lab name (1-12 lowercase letters and digits): its namespaces, run directory and FRR paths are its "
+         "own, so labs run side by side. Default: netha (nh-<node>, /run/netha-lab).")]
+
+
+def _lab():
+    from .. import lab  # only `netha lab` loads the lab harness
+
+    return lab
+
 
 @lab_app.command()
 @handle_errors
-def up(topology: Annotated[Optional[Path], typer.Argument(help="containerlab topology file")] = None) -> None:
+def up(topology: Annotated[Optional[Path], typer.Argument(help="containerlab topology file")] = None,
+       name: LabName = None) -> None:
     """Build the lab (idempotent) and wait until VRRP has a master for every group."""
+    lab = _lab()
     t0 = time.monotonic()
-    state = lab.up(topology)
-    console.print(f"lab up ({len(state.namespaces)} namespaces) in {time.monotonic() - t0:.1f}s; "
-                  f"secrets and known_hosts in {lab.run_dir()}", markup=False)
+    state = lab.up(topology, name=name)
+    console.print(f"lab {state.name} up ({len(state.namespaces)} namespaces) in {time.monotonic() - t0:.1f}s; "
+                  f"secrets and known_hosts in {lab.run_dir(name)}", markup=False)
 
 
 @lab_app.command()
 @handle_errors
-def down() -> None:
-    """Remove every namespace, process, interface and file the lab made."""
+def down(name: LabName = None) -> None:
+    """Remove every namespace, process, interface and file the lab made (and nothing of another lab)."""
+    lab = _lab()
     t0 = time.monotonic()
-    lab.down()
-    console.print(f"lab down in {time.monotonic() - t0:.1f}s")
+    lab.down(name)
+    console.print(f"lab {lab.lab_names(name).name} down in {time.monotonic() - t0:.1f}s", markup=False)
+
+
+@lab_app.command("list")
+@handle_errors
+def list_labs() -> None:
+    """The labs on this host (by their namespaces and run directories)."""
+    lab = _lab()
+    for n in lab.labs():
+        names = lab.LabNames(n)
+        console.print(f"{n}\t{names.prefix}*\t{names.run_dir}", markup=False, highlight=False)
 
 
 @lab_app.command()
 @handle_errors
-def status() -> None:
+def status(name: LabName = None) -> None:
     """Nodes, their daemons and addresses."""
-    nodes = lab.status()
+    lab = _lab()
+    nodes = lab.status(name=name)
     if not nodes:
-        console.print("the lab is down")
+        console.print(f"the lab {lab.lab_names(name).name} is down", markup=False)
         raise typer.Exit(1)
-    table = Table(title="netha lab")
+    table = Table(title=f"netha lab {lab.lab_names(name).name}")
     for col in ("node", "role", "namespace", "daemons", "addresses"):
         table.add_column(col)
     for n in nodes:
@@ -57,10 +81,10 @@ def status() -> None:
 
 @lab_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handle_errors
-def exec(ctx: typer.Context, node: Annotated[str, typer.Argument(help="lab node")]) -> None:
+def exec(ctx: typer.Context, node: Annotated[str, typer.Argument(help="lab node")], name: LabName = None) -> None:
     """Run a command inside a node: netha lab exec h1 -- ping -c1 198.18.2.100"""
     argv = [a for a in ctx.args if a != "--"] or ["/bin/sh"]
-    raise typer.Exit(lab.exec_in(node, argv))
+    raise typer.Exit(_lab().exec_in(node, argv, name=name))
 
 
 @lab_app.command()
@@ -68,9 +92,10 @@ def exec(ctx: typer.Context, node: Annotated[str, typer.Argument(help="lab node"
 def generate(
     pairs: Annotated[int, typer.Option("--pairs", help="Number of FRR router pairs, each with its own LAN.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the topology, configs and inventory.")],
+    name: LabName = None,
 ) -> None:
     """Generate a scaled topology (N router pairs) and its inventory, for `netha lab up FILE`."""
     from ..lab.generate import generate as gen
 
-    topo, inv = gen(pairs, out)
+    topo, inv = gen(pairs, out, lab=name)
     console.print(f"topology {topo}\ninventory {inv}", markup=False, highlight=False)

@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
-from .daemons import LAB_USER, NodeDaemons, Secrets, in_ns, kill_pids, netns, run
+from .daemons import MARKER, NodeDaemons, Secrets, in_ns, kill_pids, run
+from .names import DEFAULT_RUN_DIR, LabNames, lab_names, labs_present
 from .topology import Topology, load_topology
 
 log = logging.getLogger(__name__)
 
-PREFIX = "nh-"
-SWITCH = "sw"
 MGMT_BRIDGE = "mgmt"
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parents[2] / "lab" / "netha.clab.yml"
 
 
-def run_dir() -> Path:
-    return Path(os.environ.get("NETHA_LAB_DIR", "/run/netha-lab"))
+def run_dir(name: str | None = None) -> Path:
+    """The run directory of lab NAME (default: the process's lab, see ``names.lab_names``)."""
+    return lab_names(name).run_dir
 
 
 @dataclass
@@ -38,15 +38,18 @@ class LabState:
     frr_nodes: list[str] = field(default_factory=list)
     started: float = 0.0
     ready: bool = False
+    name: str = LabNames().name
 
     def save(self) -> None:
-        path = run_dir() / "state.json"
+        path = LabNames(self.name).run_dir / "state.json"
         path.write_text(json.dumps(self.__dict__, indent=1))
 
     @staticmethod
-    def load() -> LabState | None:
+    def load(name: str | None = None) -> LabState | None:
+        names = lab_names(name)
         try:
-            return LabState(**json.loads((run_dir() / "state.json").read_text()))
+            doc = json.loads((names.run_dir / "state.json").read_text())
+            return LabState(**{**doc, "name": names.name})
         except (OSError, ValueError, TypeError):
             return None
 
@@ -57,34 +60,36 @@ def existing_namespaces() -> list[str]:
 
 
 # -- up ------------------------------------------------------------------------------------------
-def up(topology: Path | None = None) -> LabState:
-    """Build the lab. Idempotent: a healthy lab of the same topology is left untouched."""
+def up(topology: Path | None = None, name: str | None = None) -> LabState:
+    """Build lab NAME (default: the process's lab) from TOPOLOGY. Idempotent: a healthy lab of the same
+    topology is left untouched. Other labs on the host are never touched (``names``)."""
+    names = lab_names(name)
     topo = load_topology(Path(topology or DEFAULT_TOPOLOGY))
-    state = LabState.load()
+    state = LabState.load(names.name)
     if state is not None:
-        if state.ready and state.topology == str(topo.path.resolve()) and _healthy(topo):
-            log.info("lab already up and healthy; nothing to do")
+        if state.ready and state.topology == str(topo.path.resolve()) and _healthy(topo, names):
+            log.info("lab %s already up and healthy; nothing to do", names.name)
             return state
-        log.warning("lab half up or of another topology: tearing it down first")
-        down()
-    elif any(ns.startswith(PREFIX) for ns in existing_namespaces()):
-        down()
+        log.warning("lab %s half up or of another topology: tearing it down first", names.name)
+        down(names.name)
+    elif any(names.owns_namespace(ns) for ns in existing_namespaces()):
+        down(names.name)
     t0 = time.monotonic()
-    rd = run_dir()
+    rd = names.run_dir
     rd.mkdir(parents=True, exist_ok=True)
     os.chmod(rd, 0o711)
-    state = LabState(topology=str(topo.path.resolve()), started=time.time())
+    state = LabState(topology=str(topo.path.resolve()), started=time.time(), name=names.name)
     state.save()
     try:
-        secrets = _make_secrets(rd)
-        state.user_created = _ensure_user(secrets.ssh_password)
+        secrets = _make_secrets(rd, names)
+        state.user_created = _ensure_user(names, secrets.ssh_password)
         state.save()
-        _build_network(topo, state)
+        _build_network(topo, state, names)
         hostkeys = {}
         for node in topo.nodes.values():
             if node.kind != "linux":
                 continue
-            key = NodeDaemons(node, rd).start(secrets)
+            key = NodeDaemons(node, names).start(secrets)
             if node.role == "frr-router":
                 state.frr_nodes.append(node.name)
             if key and node.mgmt_ipv4:
@@ -93,22 +98,22 @@ def up(topology: Path | None = None) -> LabState:
         known = rd / "known_hosts"
         known.write_text("".join(f"{ip} {key}\n" for ip, key in hostkeys.items()))
         os.chmod(known, 0o600)
-        _wait_ready(topo)
+        _wait_ready(topo, names)
     except BaseException:
-        log.error("lab up failed: tearing down what was built")
-        down()
+        log.error("lab %s up failed: tearing down what was built", names.name)
+        down(names.name)
         raise
     state.ready = True
     state.save()
-    log.info("lab up in %.1fs", time.monotonic() - t0)
+    log.info("lab %s up in %.1fs", names.name, time.monotonic() - t0)
     return state
 
 
-def _make_secrets(rd: Path) -> Secrets:
+def _make_secrets(rd: Path, names: LabNames) -> Secrets:
     sdir = rd / "secrets"
     sdir.mkdir(exist_ok=True, mode=0o700)
     values = {
-        "ssh-username": LAB_USER,
+        "ssh-username": names.user,
         "ssh-password": pysecrets.token_urlsafe(18),
         "snmp-community": pysecrets.token_hex(12),
         "snmpv3-user": "netha",
@@ -139,29 +144,41 @@ def _make_ssh_key(sdir: Path) -> None:
         os.chmod(path, 0o600)
 
 
-def _make_secrets_from_files() -> Secrets:
+def _make_secrets_from_files(name: str | None = None) -> Secrets:
     """The secrets of the running lab (to restart a node's daemons)."""
-    d = run_dir() / "secrets"
+    d = run_dir(name) / "secrets"
     v = {n: (d / n).read_text().strip() for n in
          ("ssh-username", "ssh-password", "snmp-community", "snmpv3-user", "snmpv3-auth", "snmpv3-priv")}
     return Secrets(v["ssh-username"], v["ssh-password"], v["snmp-community"], v["snmpv3-user"], v["snmpv3-auth"], v["snmpv3-priv"])
 
 
-def _ensure_user(password: str) -> bool:
+def _ensure_user(names: LabNames, password: str) -> bool:
+    """The lab's own login user (one per lab: another lab's password never overwrites this one's)."""
     created = False
     try:
-        pwd.getpwnam(LAB_USER)
+        pwd.getpwnam(names.user)
     except KeyError:
-        run("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh",
-            "--comment", "netha lab", "--groups", "frrvty", LAB_USER)
+        _retry_locked("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh",
+                      "--comment", names.user_comment, "--groups", "frrvty", names.user)
         created = True
-    subprocess.run(["chpasswd"], input=f"{LAB_USER}:{password}\n", text=True, check=True, capture_output=True)
+    _retry_locked("chpasswd", stdin=f"{names.user}:{password}\n")
     return created
 
 
-def _build_network(topo: Topology, state: LabState) -> None:
-    sw = PREFIX + SWITCH
-    for ns in [sw] + [netns(n.name) for n in topo.nodes.values() if n.kind == "linux"]:
+def _retry_locked(*argv: str, stdin: str | None = None, tries: int = 5) -> None:
+    """useradd, userdel and chpasswd give up at once when another lab holds /etc/passwd's lock."""
+    for i in range(tries):
+        r = subprocess.run(argv, input=stdin, text=True, capture_output=True, timeout=60)
+        if r.returncode == 0:
+            return
+        if i + 1 == tries or "lock" not in (r.stderr + r.stdout).lower():
+            raise LabError(f"`{argv[0]}` failed: {(r.stderr or r.stdout).strip() or r.returncode}")
+        time.sleep(0.5 * (i + 1))
+
+
+def _build_network(topo: Topology, state: LabState, names: LabNames) -> None:
+    sw = names.switch
+    for ns in [sw] + [names.netns(n.name) for n in topo.nodes.values() if n.kind == "linux"]:
         run("ip", "netns", "add", ns)
         state.namespaces.append(ns)
         state.save()
@@ -172,56 +189,58 @@ def _build_network(topo: Topology, state: LabState) -> None:
         run("ip", "-n", sw, "link", "set", "dev", br, "up")
     run("ip", "netns", "exec", sw, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
     for link in topo.links:
-        _veth(link.node, link.iface, link.bridge, link.port)
+        _veth(names, link.node, link.iface, link.bridge, link.port)
     if topo.mgmt_subnet is not None:
         for node in topo.nodes.values():
             if node.mgmt_ipv4 is not None:
-                _veth(node.name, "eth0", MGMT_BRIDGE, f"{node.name}-eth0")
-                run("ip", "-n", netns(node.name), "addr", "add", f"{node.mgmt_ipv4}/{topo.mgmt_subnet.prefixlen}", "dev", "eth0")
+                _veth(names, node.name, "eth0", MGMT_BRIDGE, f"{node.name}-eth0")
+                run("ip", "-n", names.netns(node.name), "addr", "add", f"{node.mgmt_ipv4}/{topo.mgmt_subnet.prefixlen}",
+                    "dev", "eth0")
     for node in topo.nodes.values():
         for cmd in node.exec:
-            in_ns(node.name, *shlex.split(cmd))
+            in_ns(node.name, *shlex.split(cmd), lab=names)
 
 
-def _veth(node: str, iface: str, bridge: str, port: str) -> None:
-    sw = PREFIX + SWITCH
-    run("ip", "-n", sw, "link", "add", "name", port, "type", "veth", "peer", "name", iface, "netns", netns(node))
+def _veth(names: LabNames, node: str, iface: str, bridge: str, port: str) -> None:
+    """A veth made inside the switch's namespace, its peer sent straight into NODE's: never in the root namespace."""
+    sw = names.switch
+    run("ip", "-n", sw, "link", "add", "name", port, "type", "veth", "peer", "name", iface, "netns", names.netns(node))
     run("ip", "-n", sw, "link", "set", "dev", port, "master", bridge, "up")
-    run("ip", "-n", netns(node), "link", "set", "dev", iface, "up")
+    run("ip", "-n", names.netns(node), "link", "set", "dev", iface, "up")
 
 
-def _vrrp_states(node: str) -> dict[tuple[str, int], str]:
+def _vrrp_states(names: LabNames, node: str) -> dict[tuple[str, int], str]:
     """(interface, VRID) -> FRR's state of that instance on NODE."""
-    r = run("vtysh", "-N", node, "-c", "show vrrp json", check=False)
+    r = run("vtysh", "-N", names.pathspace(node), "-c", "show vrrp json", check=False)
     try:
         return {(g["interface"], g["vrid"]): g["v4"]["status"] for g in json.loads(r.stdout[r.stdout.find("["):])}
     except (ValueError, KeyError, TypeError):
         return {}
 
 
-def _vip_holders(topo: Topology) -> dict[str, list[str]]:
+def _vip_holders(topo: Topology, names: LabNames) -> dict[str, list[str]]:
     """keepalived puts the virtual address on the interface itself: who holds which?"""
     holders: dict[str, list[str]] = {}
     for node in topo.of_role("keepalived-router"):
-        out = run("ip", "-n", netns(node.name), "-4", "-o", "addr", "show", check=False).stdout
+        out = run("ip", "-n", names.netns(node.name), "-4", "-o", "addr", "show", check=False).stdout
         for line in out.splitlines():
             if " secondary " in line or "/32" in line:
                 holders.setdefault(line.split()[3], []).append(node.name)
     return holders
 
 
-def _wait_ready(topo: Topology, timeout: float = 30.0) -> None:
+def _wait_ready(topo: Topology, names: LabNames, timeout: float = 30.0) -> None:
     keepalived = topo.of_role("keepalived-router")
     if keepalived:
         deadline = time.monotonic() + timeout
-        while not (_vip_holders(topo) and all(len(v) == 1 for v in _vip_holders(topo).values())):
+        while not ((h := _vip_holders(topo, names)) and all(len(v) == 1 for v in h.values())):
             if time.monotonic() > deadline:
-                raise LabError(f"keepalived pair not ready after {timeout:.0f}s: {_vip_holders(topo)}")
+                raise LabError(f"keepalived pair not ready after {timeout:.0f}s: {_vip_holders(topo, names)}")
             time.sleep(0.1)
     routers = [n.name for n in topo.of_role("frr-router")]
     deadline = time.monotonic() + timeout
     while True:
-        states = {r: _vrrp_states(r) for r in routers}
+        states = {r: _vrrp_states(names, r) for r in routers}
         # One master per VRID per segment (a scaled lab reuses VRIDs on every pair's own LAN).
         segment = {(ln.node, ln.iface): ln.bridge for ln in topo.links}
         masters: dict[tuple[str, int], list[str]] = {}
@@ -231,38 +250,40 @@ def _wait_ready(topo: Topology, timeout: float = 30.0) -> None:
                 if st == "Master":
                     group.append(r)
         ok = all(states.values()) and all(len(m) == 1 for m in masters.values())
-        if ok and _sshd_listening(topo):
+        if ok and _sshd_listening(topo, names):
             return
         if time.monotonic() > deadline:
             raise LabError(f"lab not ready after {timeout:.0f}s: VRRP masters {masters}")
         time.sleep(0.1)
 
 
-def _sshd_listening(topo: Topology) -> bool:
+def _sshd_listening(topo: Topology, names: LabNames) -> bool:
     for node in topo.nodes.values():
         if "/etc/ssh/sshd_config" in node.binds:
-            out = in_ns(node.name, "ss", "-Hltn", check=False).stdout
+            out = in_ns(node.name, "ss", "-Hltn", check=False, lab=names).stdout
             if f"{node.mgmt_ipv4}:22" not in out:
                 return False
     return True
 
 
-def _healthy(topo: Topology) -> bool:
+def _healthy(topo: Topology, names: LabNames) -> bool:
     have = set(existing_namespaces())
-    need = {PREFIX + SWITCH} | {netns(n.name) for n in topo.nodes.values() if n.kind == "linux"}
+    need = {names.switch} | {names.netns(n.name) for n in topo.nodes.values() if n.kind == "linux"}
     if not need <= have:
         return False
     for node in topo.nodes.values():
-        if node.kind == "linux" and not all(NodeDaemons(node, run_dir()).alive().values()):
+        if node.kind == "linux" and not all(NodeDaemons(node, names).alive().values()):
             return False
     return True
 
 
 # -- down ----------------------------------------------------------------------------------------
-def down() -> None:
-    """Remove every namespace, process, interface, file and the user the lab made. Safe to repeat."""
-    state = LabState.load()
-    namespaces = [ns for ns in existing_namespaces() if ns.startswith(PREFIX)]
+def down(name: str | None = None) -> None:
+    """Remove every namespace, process, interface, file and the user lab NAME made (default: the
+    process's lab), and nothing of another lab. Safe to repeat."""
+    names = lab_names(name)
+    state = LabState.load(names.name)
+    namespaces = [ns for ns in existing_namespaces() if names.owns_namespace(ns)]
     pids: list[int] = []
     for ns in namespaces:
         out = run("ip", "netns", "pids", ns, check=False).stdout
@@ -270,19 +291,21 @@ def down() -> None:
     kill_pids(sorted(set(pids)))
     for ns in namespaces:
         run("ip", "netns", "del", ns, check=False)
-    frr_nodes = set(state.frr_nodes if state else [])
-    for d in Path("/etc/frr").glob("*/.netha-lab") if Path("/etc/frr").exists() else []:
-        frr_nodes.add(d.parent.name)
-    for name in frr_nodes:
-        shutil.rmtree(Path("/etc/frr") / name, ignore_errors=True)
-        shutil.rmtree(Path("/var/run/frr") / name, ignore_errors=True)
+    pathspaces = {names.pathspace(n) for n in (state.frr_nodes if state else [])}
+    etc = names.frr_dir("x").parent
+    for marker in etc.glob(f"*/{MARKER}") if etc.exists() else []:
+        if names.owns_pathspace(marker.parent.name):
+            pathspaces.add(marker.parent.name)
+    for ps in pathspaces:
+        shutil.rmtree(etc / ps, ignore_errors=True)
+        shutil.rmtree(names.frr_sock("x").parent / ps, ignore_errors=True)
     if state is None or state.user_created:
         try:
-            if pwd.getpwnam(LAB_USER).pw_gecos == "netha lab":
-                run("userdel", LAB_USER, check=False)
-        except KeyError:
+            if pwd.getpwnam(names.user).pw_gecos == names.user_comment:
+                _retry_locked("userdel", names.user)
+        except (KeyError, LabError):
             pass
-    shutil.rmtree(run_dir(), ignore_errors=True)
+    shutil.rmtree(names.run_dir, ignore_errors=True)
 
 
 # -- inspection and use ------------------------------------------------------------------------------
@@ -296,8 +319,9 @@ class NodeStatus:
     addresses: list[str]
 
 
-def status(topology: Path | None = None) -> list[NodeStatus]:
-    state = LabState.load()
+def status(topology: Path | None = None, name: str | None = None) -> list[NodeStatus]:
+    names = lab_names(name)
+    state = LabState.load(names.name)
     if state is None:
         return []
     topo = load_topology(Path(topology or state.topology))
@@ -306,7 +330,7 @@ def status(topology: Path | None = None) -> list[NodeStatus]:
     for node in topo.nodes.values():
         if node.kind != "linux":
             continue
-        ns = netns(node.name)
+        ns = names.netns(node.name)
         addrs: list[str] = []
         if ns in have:
             out = run("ip", "-n", ns, "-br", "-4", "addr", "show", check=False).stdout
@@ -314,25 +338,41 @@ def status(topology: Path | None = None) -> list[NodeStatus]:
                 parts = line.split()
                 if parts and parts[0] != "lo":
                     addrs += [f"{parts[0].split('@')[0]} {a}" for a in parts[2:]]
-        result.append(NodeStatus(node.name, node.role, ns, ns in have, NodeDaemons(node, run_dir()).alive(), addrs))
+        result.append(NodeStatus(node.name, node.role, ns, ns in have, NodeDaemons(node, names).alive(), addrs))
     return result
 
 
-def exec_in(node: str, argv: list[str], check: bool = False) -> int:
+def exec_in(node: str, argv: list[str], check: bool = False, name: str | None = None) -> int:
     """Run ``argv`` in NODE's namespace with the caller's stdio; returns its exit code."""
-    if netns(node) not in existing_namespaces():
-        raise LabError(f"no lab node {node!r} (is the lab up? `netha lab status`)")
-    r = subprocess.run(["ip", "netns", "exec", netns(node), *argv])
+    names = lab_names(name)
+    if names.netns(node) not in existing_namespaces():
+        raise LabError(f"no node {node!r} in lab {names.name} (is the lab up? `netha lab status`)")
+    r = subprocess.run(["ip", "netns", "exec", names.netns(node), *argv])
     if check and r.returncode:
         raise LabError(f"{' '.join(argv)} in {node} exited {r.returncode}")
     return r.returncode
 
 
-def node_daemons(node: str) -> NodeDaemons:
-    state = LabState.load()
+def node_daemons(node: str, name: str | None = None) -> NodeDaemons:
+    names = lab_names(name)
+    state = LabState.load(names.name)
     if state is None:
-        raise LabError("the lab is not up")
+        raise LabError(f"the lab {names.name} is not up")
     topo = load_topology(Path(state.topology))
     if node not in topo.nodes:
         raise LabError(f"no lab node {node!r}")
-    return NodeDaemons(topo.nodes[node], run_dir())
+    return NodeDaemons(topo.nodes[node], names)
+
+
+def labs() -> list[str]:
+    """The labs on this host: those with namespaces, and those with a run directory."""
+    found = labs_present(existing_namespaces())
+    for d in DEFAULT_RUN_DIR.parent.glob(f"{DEFAULT_RUN_DIR.name}*"):
+        if d.name == DEFAULT_RUN_DIR.name:
+            found.add(LabNames().name)
+        elif d.name.startswith(f"{DEFAULT_RUN_DIR.name}-"):
+            try:
+                found.add(LabNames(d.name[len(DEFAULT_RUN_DIR.name) + 1:]).name)
+            except LabError:
+                pass
+    return sorted(found)

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
+from .names import DEFAULT_USER, LabNames, lab_names
 from .topology import Node
 
 FRR_BIN = Path("/usr/lib/frr")
 FRR_DAEMONS = ("zebra", "staticd", "vrrpd")
-LAB_USER = "netha-lab"
+LAB_USER = DEFAULT_USER  # the default lab's; another lab's is LabNames(name).user
 MARKER = ".netha-lab"
 
 
-def netns(node: str) -> str:
-    return f"nh-{node}"
+def netns(node: str, lab: LabNames | None = None) -> str:
+    return (lab or lab_names()).netns(node)
 
 
 def run(*argv: str, check: bool = True, env: dict | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -30,8 +31,9 @@ def run(*argv: str, check: bool = True, env: dict | None = None, timeout: float 
     return r
 
 
-def in_ns(node: str, *argv: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run("ip", "netns", "exec", netns(node), *argv, check=check, env=env)
+def in_ns(node: str, *argv: str, check: bool = True, env: dict | None = None,
+          lab: LabNames | None = None) -> subprocess.CompletedProcess:
+    return run("ip", "netns", "exec", netns(node, lab), *argv, check=check, env=env)
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,18 @@ def pid_alive(pidfile: Path) -> int | None:
 
 
 class NodeDaemons:
-    """The daemons of one node; every pid file lives under ``run_dir/<node>``."""
+    """The daemons of one node of lab LAB; every pid file lives under ``<lab's run dir>/<node>``."""
 
-    def __init__(self, node: Node, run_dir: Path):
+    def __init__(self, node: Node, lab: LabNames | None = None):
         self.node = node
-        self.dir = run_dir / node.name
-        self.frr_dir = Path("/etc/frr") / node.name
-        self.frr_sock = Path("/var/run/frr") / node.name
+        self.lab = lab or lab_names()
+        self.dir = self.lab.run_dir / node.name
+        self.pathspace = self.lab.pathspace(node.name)  # FRR's -N
+        self.frr_dir = self.lab.frr_dir(node.name)
+        self.frr_sock = self.lab.frr_sock(node.name)
+
+    def _in_ns(self, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return in_ns(self.node.name, *argv, env=env, lab=self.lab)
 
     # -- which daemons -----------------------------------------------------------------------------
     @property
@@ -99,7 +106,7 @@ class NodeDaemons:
         name = self.node.name
         for d in (self.frr_dir, self.frr_sock, self.dir / "frr"):
             d.mkdir(parents=True, exist_ok=True)
-        (self.frr_dir / MARKER).write_text("made by netha lab up\n")
+        (self.frr_dir / MARKER).write_text(f"made by netha lab up\nlab: {self.lab.name}\n")
         if config is not None or not (self.frr_dir / "frr.conf").exists():
             shutil.copyfile(config or self.node.binds["/etc/frr/frr.conf"], self.frr_dir / "frr.conf")
         (self.frr_dir / "vtysh.conf").write_text("")
@@ -111,7 +118,7 @@ class NodeDaemons:
             pidfile = self.dir / "frr" / f"{d}.pid"
             if pid_alive(pidfile):
                 continue
-            in_ns(name, str(FRR_BIN / d), "-d", "-N", name, "-f", str(self.frr_dir / "frr.conf"),
+            self._in_ns(str(FRR_BIN / d), "-d", "-N", self.pathspace, "-f", str(self.frr_dir / "frr.conf"),
                   "-i", str(pidfile), "--log", f"file:{self.dir / 'frr' / 'frr.log'}")
             if d == "zebra":
                 _wait(lambda: (self.frr_sock / "zserv.api").exists(), 5, f"{name}: zebra socket")
@@ -122,8 +129,12 @@ class NodeDaemons:
         if not key.exists():
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.node.name}.netha-lab", "-f", str(key))
         pidfile = self.dir / "sshd.pid"
+        # The lab's file names the default lab's user and pathspace (vtysh -N r1): this lab's copy names its own.
+        conf = self.dir / "sshd_config"
+        conf.write_text(self.lab.localise(self.node.binds["/etc/ssh/sshd_config"].read_text(), self.node.name))
+        os.chmod(conf, 0o600)
         if not pid_alive(pidfile):
-            in_ns(self.node.name, "/usr/sbin/sshd", "-f", str(self.node.binds["/etc/ssh/sshd_config"]),
+            self._in_ns("/usr/sbin/sshd", "-f", str(conf),
                   "-o", f"PidFile={pidfile}", "-o", f"HostKey={key}",
                   # Key logins (root on the Linux routers): the lab's own key, never a user's.
                   "-o", f"AuthorizedKeysFile={self.dir.parent / 'secrets' / 'authorized_keys'}")
@@ -135,7 +146,7 @@ class NodeDaemons:
         conf = self.dir / "snmpd.conf"
         persist = self.dir / "snmp"
         persist.mkdir(exist_ok=True, mode=0o700)
-        base = self.node.binds["/etc/snmp/snmpd.conf"].read_text()
+        base = self.lab.localise(self.node.binds["/etc/snmp/snmpd.conf"].read_text(), self.node.name)
         conf.write_text(
             base
             + f"\nrocommunity {s.community} 198.18.0.0/15\n"
@@ -146,7 +157,7 @@ class NodeDaemons:
         pidfile = self.dir / "snmpd.pid"
         if not pid_alive(pidfile):
             env = {**os.environ, "SNMP_PERSISTENT_DIR": str(persist), "MIBS": "", "MIBDIRS": "/nonexistent"}
-            in_ns(self.node.name, "/usr/sbin/snmpd", "-C", "-c", str(conf), "-p", str(pidfile),
+            self._in_ns("/usr/sbin/snmpd", "-C", "-c", str(conf), "-p", str(pidfile),
                   "-Lf", str(self.dir / "snmpd.log"), env=env)
             _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: snmpd")
 
@@ -155,11 +166,12 @@ class NodeDaemons:
         if pid_alive(pidfile):
             return
         conf = self.dir / "keepalived.conf"
-        if not conf.exists():
-            shutil.copyfile(self.node.binds["/etc/keepalived/keepalived.conf"], conf)
+        if not conf.exists():  # netha edits this copy; a restart keeps its edits
+            conf.write_text(self.lab.localise(self.node.binds["/etc/keepalived/keepalived.conf"].read_text(),
+                                              self.node.name))
         snmp = ["-x"] if "/etc/snmp/snmpd.conf" in self.node.binds else []  # AgentX to this node's snmpd
         # TMPDIR: keepalived writes its state dumps there; one folder per node, as pid files.
-        in_ns(self.node.name, "/usr/sbin/keepalived", "--vrrp", "-f", str(conf), "-p", str(pidfile),
+        self._in_ns("/usr/sbin/keepalived", "--vrrp", "-f", str(conf), "-p", str(pidfile),
               "-r", str(self.dir / "keepalived-vrrp.pid"), "-c", str(self.dir / "keepalived-checkers.pid"),
               "-l", "-D", "-i", self.node.name, *snmp, env={**os.environ, "TMPDIR": str(self.dir)})
         _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: keepalived")

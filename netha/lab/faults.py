@@ -1,4 +1,7 @@
-"""Fault injection and measurement on the running lab, shared by the integration tests and the benchmarks."""
+"""Fault injection and measurement on the running lab, shared by the integration tests and the benchmarks.
+
+Every function acts on the process's lab (``NETHA_LAB_NAME``, else the default lab; see ``names``).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..drivers.textconfig import config_body, replace_commands
-from ..traffic import Loss, analyse, outages
 from .builder import _make_secrets_from_files, node_daemons
 from .daemons import kill_pids
+from .names import lab_names
+from .traffic import Loss, analyse, outages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,8 +28,13 @@ def sh(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.Comple
     return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=timeout)
 
 
+def ns(node: str) -> str:
+    """The network namespace of NODE (``sw`` is the switch's) in the process's lab."""
+    return lab_names().netns(node)
+
+
 def vtysh(node: str, *commands: str) -> str:
-    argv = ["vtysh", "-N", node]
+    argv = ["vtysh", "-N", lab_names().pathspace(node)]
     for c in commands:
         argv += ["-c", c]
     return sh(*argv).stdout
@@ -59,7 +68,7 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str
 
 def switch_port(node: str, iface: str, up: bool) -> None:
     """Set the switch side of NODE's IFACE up or down: NODE loses carrier on IFACE."""
-    sh("ip", "-n", "nh-sw", "link", "set", f"{node}-{iface}", "up" if up else "down")
+    sh("ip", "-n", ns("sw"), "link", "set", f"{node}-{iface}", "up" if up else "down")
 
 
 def cut_management(node: str, cut: bool) -> None:
@@ -72,7 +81,7 @@ def netns_pids(ns: str) -> list[int]:
 
 def kill_node(node: str) -> None:
     """The router dies: every process of the node is killed at once (FRR, sshd, snmpd, sessions)."""
-    pids = netns_pids(f"nh-{node}")
+    pids = netns_pids(ns(node))
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -90,7 +99,7 @@ def restart_node(node: str) -> None:
 def drop_ssh_sessions(node: str) -> int:
     """Kill the per-login sshd processes inside NODE (the listener stays): every session drops."""
     killed = 0
-    for pid in netns_pids(f"nh-{node}"):
+    for pid in netns_pids(ns(node)):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
@@ -113,7 +122,7 @@ class Baseline:
         self.configs = {n: running_config(n) for n in nodes}
 
     def restore(self) -> None:
-        sh("ip", "netns", "exec", "nh-sw", "nft", "flush", "ruleset", check=False)
+        sh("ip", "netns", "exec", ns("sw"), "nft", "flush", "ruleset", check=False)
         for node in self.nodes:
             if not all(node_daemons(node).alive().values()):
                 restart_node(node)
@@ -132,7 +141,7 @@ class Baseline:
 
 def holds(node: str, address: str) -> bool:
     """NODE has ADDRESS on one of its interfaces (keepalived puts a virtual address there when master)."""
-    out = sh("ip", "-n", f"nh-{node}", "-4", "-o", "addr", "show", check=False).stdout
+    out = sh("ip", "-n", ns(node), "-4", "-o", "addr", "show", check=False).stdout
     return f" {address}/" in out
 
 
@@ -149,7 +158,7 @@ class KeepalivedBaseline:
         self.configs = {n: keepalived_conf(n) for n in nodes}
 
     def restore(self) -> None:
-        sh("ip", "netns", "exec", "nh-sw", "nft", "flush", "ruleset", check=False)
+        sh("ip", "netns", "exec", ns("sw"), "nft", "flush", "ruleset", check=False)
         for node in self.nodes:
             for iface in self.ifaces:
                 switch_port(node, iface, True)
@@ -188,10 +197,10 @@ class ProbeRun:
 def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.18.2.100", dst_node: str = "wan"):
     """SRC sends a UDP probe to DST through its gateway every INTERVAL while the block runs."""
     sent, received = tmp / f"probes-{src}.sent", tmp / f"probes-{src}.recv"
-    rx = subprocess.Popen(["ip", "netns", "exec", f"nh-{dst_node}", sys.executable, "-m", "netha.traffic", "recv",
+    rx = subprocess.Popen(["ip", "netns", "exec", ns(dst_node), sys.executable, "-m", "netha.lab.traffic", "recv",
                            "--bind", dst, "--out", str(received)], cwd=ROOT)
     time.sleep(0.3)
-    tx = subprocess.Popen(["ip", "netns", "exec", f"nh-{src}", sys.executable, "-m", "netha.traffic", "send",
+    tx = subprocess.Popen(["ip", "netns", "exec", ns(src), sys.executable, "-m", "netha.lab.traffic", "send",
                            "--to", dst, "--interval", str(interval), "--out", str(sent)], cwd=ROOT)
     run = ProbeRun(sent, received, time.monotonic())
     try:

@@ -1,4 +1,10 @@
-"""The real lab for integration tests: built once per session, always torn down."""
+"""The real lab for integration tests: built once per session (per xdist worker), always torn down.
+
+Each pytest-xdist worker gets a lab of its own (``w0``, ``w1``...; or ``<NETHA_LAB_NAME>0``...):
+its own namespaces, run directory, FRR paths and user, so workers never meet. A run without xdist
+uses ``NETHA_LAB_NAME``'s lab, or the default lab (``nh-*``, /run/netha-lab) as before.
+The chosen name is put in NETHA_LAB_NAME, which the lab harness and every subprocess read.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,24 @@ import pytest
 
 from netha import lab as labmod
 from netha.lab.daemons import pid_alive
+from netha.lab.names import DEFAULT_NAME, ENV_NAME
 
 REQUIRED = ["/usr/lib/frr/zebra", "/usr/lib/frr/vrrpd", "/usr/sbin/sshd", "/usr/sbin/snmpd", "/usr/bin/vtysh",
             "/usr/sbin/keepalived"]
+
+
+def _session_lab_name() -> str | None:
+    """This process's lab: one per xdist worker; None for the process's own (NETHA_LAB_NAME or the default)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1...
+    if not worker.startswith("gw"):
+        return None
+    base = os.environ.get(ENV_NAME) or DEFAULT_NAME
+    return f"{'w' if base == DEFAULT_NAME else base}{worker[2:]}"
+
+
+_NAME = _session_lab_name()
+if _NAME is not None:
+    os.environ[ENV_NAME] = _NAME
 
 
 def _skip_reason() -> str | None:
@@ -60,12 +81,12 @@ def lab():
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    atexit.register(labmod.down)
-    labmod.up()
+    atexit.register(labmod.down, _NAME)
+    labmod.up(name=_NAME)
     try:
         yield LabHandle()
     finally:
-        labmod.down()
+        labmod.down(_NAME)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from pathlib import Path
 import yaml
 
 from netha.lab.faults import (  # noqa: F401 - re-exported for the tests
-    Baseline, ProbeRun, both_ways, cut_management, drop_ssh_sessions, kill_node, netns_pids, probes, restart_node,
+    Baseline, ProbeRun, both_ways, cut_management, drop_ssh_sessions, kill_node, netns_pids, ns, probes, restart_node,
     running_config, sh, switch_port, vrrp_state, vtysh, wait_for,
 )
+from netha.lab.names import LabNames, lab_names
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
@@ -43,9 +44,10 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15)
             proc.wait(5)
 
 
-def make_inventory(tmp: Path, **controller: object) -> Path:
-    """The lab inventory with a private state directory (and controller overrides) for one test."""
-    doc = yaml.safe_load(LAB_INVENTORY.read_text())
+def make_inventory(tmp: Path, lab: LabNames | None = None, **controller: object) -> Path:
+    """The lab inventory pointed at LAB (default: this session's lab: its controller namespace, secrets and
+    known_hosts), with a private state directory (and controller overrides) for one test."""
+    doc = (lab or lab_names()).inventory(yaml.safe_load(LAB_INVENTORY.read_text()))
     doc["controller"]["state_dir"] = str(tmp / "state")
     doc["controller"].update(controller)
     path = tmp / "lab.yml"

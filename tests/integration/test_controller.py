@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .labtools import (
-    Daemon, cut_management, make_inventory, netha, netha_bg, probes, running_config, sh, stop, switch_port,
+    Daemon, cut_management, make_inventory, netha, netha_bg, ns, probes, running_config, sh, stop, switch_port,
     vrrp_state, wait_for,
 )
 
@@ -25,7 +25,7 @@ WEBHOOK_PORT = 18080
 def webhook(lab, tmp_path):
     out = tmp_path / "webhook.jsonl"
     out.touch()
-    proc = subprocess.Popen(["ip", "netns", "exec", "nh-ctl", sys.executable, str(Path(__file__).parent / "webhook_sink.py"),
+    proc = subprocess.Popen(["ip", "netns", "exec", ns("ctl"), sys.executable, str(Path(__file__).parent / "webhook_sink.py"),
                              str(WEBHOOK_PORT), str(out)])
     time.sleep(0.5)
     yield out
@@ -37,7 +37,7 @@ def events(path: Path) -> list[dict]:
 
 
 def metrics_text(port: int) -> str:
-    return sh("ip", "netns", "exec", "nh-ctl", sys.executable, "-c",
+    return sh("ip", "netns", "exec", ns("ctl"), sys.executable, "-c",
               f"import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:{port}/metrics').read().decode())").stdout
 
 

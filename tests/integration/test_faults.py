@@ -14,7 +14,7 @@ import time
 import pytest
 
 from .labtools import (
-    Daemon, both_ways, drop_ssh_sessions, make_inventory, running_config, sh, switch_port, vrrp_state, wait_for,
+    Daemon, both_ways, drop_ssh_sessions, make_inventory, ns, running_config, sh, switch_port, vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -163,9 +163,9 @@ def test_planned_failover_after_a_lan_flap_keeps_the_return_path(baseline, tmp_p
     # The flap as the router sees an admin down/up: the kernel removes eth1's connected route and adds it
     # back behind the one of the macvlan, if the macvlan holds the virtual address with the LAN's prefix.
     inv = make_inventory(tmp_path)
-    sh("ip", "-n", "nh-r1", "link", "set", "eth1", "down")
+    sh("ip", "-n", ns("r1"), "link", "set", "eth1", "down")
     time.sleep(1.0)
-    sh("ip", "-n", "nh-r1", "link", "set", "eth1", "up")
+    sh("ip", "-n", ns("r1"), "link", "set", "eth1", "up")
     wait_for(lambda: vrrp_state("r1", 1) == "Master", 10, what="r1 master of the LAN again")
     time.sleep(1.0)
     with both_ways(tmp_path) as (out, back):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from .labtools import (
-    cut_management, make_inventory, netha, netha_bg, sh, status, stop, switch_port, vrrp_state, wait_for,
+    cut_management, make_inventory, netha, netha_bg, ns, sh, status, stop, switch_port, vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def test_split_brain_when_adverts_between_routers_are_dropped(lab, tmp_path):
         'add rule bridge nh_split drops iifname "r2-eth1" oifname "r1-eth1" ip protocol 112 drop',
     ]
     for rule in rules:
-        sh("ip", "netns", "exec", "nh-sw", "nft", rule)
+        sh("ip", "netns", "exec", ns("sw"), "nft", rule)
     try:
         wait_for(lambda: vrrp_state("r2") == "Master", 5, what="r2 master too")
 
@@ -140,7 +140,7 @@ def test_split_brain_when_adverts_between_routers_are_dropped(lab, tmp_path):
 
         code, doc = wait_for(split, 10, interval=0.2, what="split-brain verdict")
     finally:
-        sh("ip", "netns", "exec", "nh-sw", "nft", "delete", "table", "bridge", "nh_split", check=False)
+        sh("ip", "netns", "exec", ns("sw"), "nft", "delete", "table", "bridge", "nh_split", check=False)
         wait_for(lambda: vrrp_state("r2") == "Backup", 10, what="r2 backup again")
     assert code == 2
     assert sorted(doc["groups"]["lan"]["masters"]["adverts"]) == ["r1", "r2"]

@@ -151,7 +151,7 @@ def test_restore_brings_vrrp_back_onto_a_wiped_router(baseline, tmp_path):
 
 
 def test_static_gateway_move_resumes_traffic_within_a_second_thanks_to_garp(baseline, tmp_path):
-    from .labtools import sh
+    from .labtools import ns, sh
 
     inv = make_inventory(tmp_path)
     code, doc = status(inv)
@@ -162,11 +162,11 @@ def test_static_gateway_move_resumes_traffic_within_a_second_thanks_to_garp(base
         assert r.returncode == 0, r.stdout + r.stderr
         time.sleep(1.5)
         loss = run.loss(since=t0)
-    neigh = sh("ip", "-n", "nh-h2", "neigh", "show", "198.18.3.1").stdout
-    r2_mac = sh("ip", "-n", "nh-r2", "-br", "link", "show", "eth3").stdout.split()[2]
+    neigh = sh("ip", "-n", ns("h2"), "neigh", "show", "198.18.3.1").stdout
+    r2_mac = sh("ip", "-n", ns("r2"), "-br", "link", "show", "eth3").stdout.split()[2]
     assert r2_mac in neigh, neigh
-    assert "198.18.3.1/24" in sh("ip", "-n", "nh-r2", "-4", "addr", "show", "eth3").stdout
-    assert "198.18.3.1/24" not in sh("ip", "-n", "nh-r1", "-4", "addr", "show", "eth3").stdout
+    assert "198.18.3.1/24" in sh("ip", "-n", ns("r2"), "-4", "addr", "show", "eth3").stdout
+    assert "198.18.3.1/24" not in sh("ip", "-n", ns("r1"), "-4", "addr", "show", "eth3").stdout
     assert loss.lost == 0 or loss.recovered_at is not None, "traffic resumed"
     assert loss.blackhole < 1.0, f"black hole {loss.blackhole:.3f}s"
     print(f"static gateway move: {loss.lost} probes lost, black hole {loss.blackhole:.3f}s")

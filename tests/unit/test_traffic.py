@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netha.traffic import RECORD, analyse
+from netha.lab.traffic import RECORD, analyse
 
 
 def _write(path, records):
@@ -44,7 +44,7 @@ def test_a_probe_held_in_a_queue_and_delivered_late_counts_as_lost(tmp_path):
 
 
 def test_outages_lists_every_run_of_lost_probes(tmp_path):
-    from netha.traffic import RECORD, outages
+    from netha.lab.traffic import RECORD, outages
 
     sent, recv = tmp_path / "s", tmp_path / "r"
     lost = set(range(10, 20)) | set(range(50, 55)) | {70}  # two outages, one single lost probe

@@ -1,7 +1,7 @@
 """Probe traffic for the lab: a UDP sender with sequence numbers and a receiver that logs arrivals.
 
-    ip netns exec nh-wan python -m netha.traffic recv --bind 198.18.2.100 --out /tmp/arrivals
-    ip netns exec nh-h1  python -m netha.traffic send --to 198.18.2.100 --interval 0.01 --out /tmp/sent
+    ip netns exec nh-wan python -m netha.lab.traffic recv --bind 198.18.2.100 --out /tmp/arrivals
+    ip netns exec nh-h1  python -m netha.lab.traffic send --to 198.18.2.100 --interval 0.01 --out /tmp/sent
 
 Both sides write one binary record per packet (seq, monotonic time) so that a test or a
 benchmark can count lost probes and the black-hole time (first lost probe to first delivered
@@ -157,7 +157,7 @@ def outages(sent_path: Path, recv_path: Path, since: float | None = None, late: 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(prog="python -m netha.traffic")
+    ap = argparse.ArgumentParser(prog="python -m netha.lab.traffic")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("send")
     s.add_argument("--to", required=True)
