@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..connect import make_driver, tracked_interfaces, tracked_routes
 from ..errors import NethaError
@@ -35,7 +35,6 @@ class _Latest:
     ssh: SshSample | None = None
     snmp: object | None = None  # SnmpReading
     snmp_at: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 class Observer:
@@ -44,7 +43,6 @@ class Observer:
         self.options = options
         self.interval = inv.controller.poll_interval
         self.changed = threading.Event()
-        self.urgent = threading.Event()  # a master went silent, resigned, or a second master appeared
         self._lock = threading.Lock()
         self._latest: dict[str, _Latest] = {name: _Latest() for name in inv.devices}
         self._workers: dict[str, SshWorker] = {}
@@ -91,9 +89,6 @@ class Observer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def worker(self, device: str) -> SshWorker:
-        return self._workers[device]
 
     def release_sessions(self) -> dict:
         """The SSH sessions opened by ``observe_once``, handed over so a push need not log in again."""
@@ -191,8 +186,6 @@ class Observer:
     def _on_advert_event(self, event) -> None:
         log.info("adverts: %s vrid %s from %s on %s %s", event.kind, event.vrid, event.source, event.interface, event.detail or "")
         self.changed.set()
-        if event.kind in ("silent", "resign", "second-master", "new-master"):
-            self.urgent.set()
 
     def listener_stats(self) -> dict[str, int]:
         """The listener's counters (bad checksums, expired and evicted sources ...); empty without one."""
