@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConnectionFailed, DeviceError
@@ -39,7 +39,8 @@ class SshParams:
     strict_host_key_checking: bool = True
     timeout: float = 10.0
     command_timeout: float = 10.0
-    netmiko_device_type: str = "cisco_ios"
+    # netmiko's class for the device's CLI: always the platform's (its driver spec's); no default.
+    netmiko_device_type: str = field(kw_only=True)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

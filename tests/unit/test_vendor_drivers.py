@@ -187,8 +187,9 @@ def test_napalm_driver_names():
 
 # -- drivers with a scripted CLI: which commands, how the answers combine --------------------------
 
-def _params(**kw) -> SshParams:
-    return SshParams(device="d1", host="198.19.255.1", username="netops", password="x", **kw)
+def _params(cls, **kw) -> SshParams:
+    return SshParams(device="d1", host="198.19.255.1", username="netops", password="x",
+                     netmiko_device_type=cls.spec.netmiko_device_type, **kw)
 
 
 class ScriptedCli:
@@ -208,7 +209,7 @@ def _fixture(platform: str, command: str, case: str) -> str:
 
 
 def _driver(cls, answers: dict[str, str]):
-    drv = cls(_params())
+    drv = cls(_params(cls))
     drv.run = ScriptedCli(answers)  # type: ignore[method-assign]
     return drv
 
@@ -390,7 +391,7 @@ class FakeNapalm:
 
 
 def _pusher(cls=cisco_xe.CiscoXeDriver, fake=None):
-    drv = cls(_params())
+    drv = cls(_params(cls))
     drv._napalm = fake or FakeNapalm()
     return drv, drv._napalm
 
@@ -462,24 +463,24 @@ def test_napalm_session_failure_names_the_device(monkeypatch):
         return Broken
 
     monkeypatch.setattr(napalm, "get_network_driver", broken)
-    drv = cisco_ios.CiscoIosDriver(_params())
+    drv = cisco_ios.CiscoIosDriver(_params(cisco_ios.CiscoIosDriver))
     with pytest.raises(ConnectionFailed, match=r"^d1: NAPALM \(ios\) session to 198.19.255.1:22 failed: connection refused"):
         drv.load_config(["interface Vlan10", " vrrp 10 priority 254"])
 
 
 def test_napalm_connection_arguments_follow_the_ssh_settings(tmp_path):
     kh = tmp_path / "known_hosts"
-    eos = arista_eos.AristaEosDriver(_params(known_hosts=kh, port=2222))
+    eos = arista_eos.AristaEosDriver(_params(arista_eos.AristaEosDriver, known_hosts=kh, port=2222))
     args = eos.napalm_optional_args()
     assert args["transport"] == "ssh" and args["port"] == 2222
     assert args["ssh_strict"] is True and args["alt_host_keys"] is True and args["alt_key_file"] == str(kh)
-    junos = juniper_junos.JuniperJunosDriver(_params(known_hosts=kh))
+    junos = juniper_junos.JuniperJunosDriver(_params(juniper_junos.JuniperJunosDriver, known_hosts=kh))
     assert junos.napalm_optional_args() == {"port": 22}
 
 
 def test_junos_napalm_session_checks_the_host_key(tmp_path):
     kh = tmp_path / "known_hosts"
-    drv = juniper_junos.JuniperJunosDriver(_params(known_hosts=kh))
+    drv = juniper_junos.JuniperJunosDriver(_params(juniper_junos.JuniperJunosDriver, known_hosts=kh))
 
     class PyEz:
         _hostkey_verify = False
@@ -608,3 +609,28 @@ def test_observe_types_re_exports_the_driver_models_unchanged():
     assert types.VrrpView is models.VrrpView
     assert types.DeviceReading is models.DeviceReading
     assert types.VrrpStateName is models.VrrpStateName
+
+
+# -- the transport has no platform default: the driver's spec names netmiko's class --------------
+
+def test_ssh_params_without_a_netmiko_device_type_are_refused():
+    with pytest.raises(TypeError, match="netmiko_device_type"):
+        SshParams(device="d1", host="198.19.255.1", username="netops")  # type: ignore[call-arg]
+
+
+def test_ssh_params_take_the_netmiko_device_type_from_the_platform_spec(tmp_path, monkeypatch):
+    from netha.connect import load_checked_inventory, make_driver, ssh_params
+
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    path = tmp_path / "inv.yml"
+    path.write_text(
+        "credentials:\n  lab: {username: u, password: {env: NETHA_TEST_PASSWORD}}\n"
+        "devices:\n"
+        "  r1: {host: 198.18.0.11, platform: frr, credentials: lab}\n"
+        "  k1: {host: 198.18.0.21, platform: keepalived, credentials: lab}\n"
+        "  e1: {host: 198.18.0.31, platform: arista_eos, credentials: lab}\n"
+    )
+    inv = load_checked_inventory(path)
+    assert {d: ssh_params(inv, d).netmiko_device_type for d in inv.devices} == {
+        "r1": "cisco_ios", "k1": "linux", "e1": NETMIKO_LIB_MAPPER_REVERSE["arista_eos"]}
+    assert make_driver(inv, "k1").params.netmiko_device_type == "linux"
