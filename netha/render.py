@@ -2,8 +2,11 @@
 
 Only validated values can reach a template: VRIDs 1-255, priorities 1-254, interface names
 matching the strict pattern, ``ipaddress`` objects. The rendered text is checked again line by
-line, so a value with a newline or a command separator can never reach a device. A user can
-override any template by putting a file of the same name in the inventory's ``template_dir``.
+line, so a value with a newline or a command separator can never reach a device.
+
+netha's own templates ship inside the package as ``netha._templates`` (the repository's top-level
+``templates/`` folder, mapped in pyproject.toml), found with :mod:`importlib.resources` from any
+install. An inventory's ``controller.templates`` folder overrides them file by file, same layout.
 
 Templates render in Jinja2's immutable sandbox: no attribute that starts with an underscore
 (``''.__class__.__mro__``, ``cycler.__init__.__globals__``), no method that changes a value, no
@@ -14,6 +17,7 @@ and line.
 
 from __future__ import annotations
 
+import importlib.resources
 import ipaddress
 import os
 import re
@@ -55,11 +59,21 @@ class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+TEMPLATE_PACKAGE = "netha._templates"
+
+
 def builtin_template_dir() -> Path:
+    """The folder of netha's shipped templates: ``$NETHA_TEMPLATES`` if set, else the package ``netha._templates``."""
     env = os.environ.get("NETHA_TEMPLATES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "templates"
+    try:
+        folder = importlib.resources.files(TEMPLATE_PACKAGE)
+    except ModuleNotFoundError:
+        raise TemplateError(f"netha's templates are not installed (no package {TEMPLATE_PACKAGE}): reinstall netha") from None
+    if not isinstance(folder, Path):  # a zipped install: pip never makes one
+        raise TemplateError(f"netha's templates must be installed as files, not inside {folder}")
+    return folder
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/check-wheel.sh   # the templates ship in the wheel and the sdist
 jobs=${NETHA_TEST_JOBS:-2}
 parallel=()
 if [ "$jobs" -gt 1 ]; then

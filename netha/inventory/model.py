@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationInfo, model_validator,
+    AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationInfo,
+    model_validator,
 )
 
 from ..errors import CredentialError, UnknownMember
@@ -286,10 +287,24 @@ class Controller(_Strict):
     state_dir: FilePath = Path("/var/lib/netha")
     netns: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
     listeners: list[Listener] = []
-    template_dir: FilePath | None = None
+    # A folder of templates, <platform>/<operation>.j2, each overriding the shipped one of the same name.
+    # `template_dir` is its deprecated old name, still accepted.
+    templates: FilePath | None = Field(default=None, validation_alias=AliasChoices("templates", "template_dir"))
     ssh: SshSettings = SshSettings()
     storm_brake: StormBrake = StormBrake()
     webhook: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_template_option(cls, data: object) -> object:
+        if isinstance(data, dict) and "templates" in data and "template_dir" in data:
+            raise ValueError("give `templates` only (`template_dir` is its deprecated old name)")
+        return data
+
+    @property
+    def template_dir(self) -> Path | None:
+        """Deprecated: :attr:`templates`."""
+        return self.templates
 
 
 class Defaults(_Strict):

@@ -88,3 +88,50 @@ def test_ordinary_user_template_still_renders(tmp_path):
                              " vrrp {{ vrid }} ip {{ address.ip }}\nexit\n")
     assert Renderer("frr", tmp_path).render("resign", VALUES) == [
         "interface eth1", " vrrp 1 priority 1", " vrrp 1 ip 198.18.1.1", "exit"]
+
+
+# controller.templates in an inventory: a folder of overrides, relative to the inventory file.
+
+BASE_INVENTORY = Path(__file__).parent / "fixtures" / "inventories" / "base.yml"
+
+
+def _inventory_with(tmp_path: Path, controller: str):
+    from netha.inventory import load_inventory
+
+    path = tmp_path / "inv.yml"
+    path.write_text(BASE_INVENTORY.read_text() + f"controller:\n{controller}")
+    return load_inventory(path, check_secrets=False)
+
+
+def test_inventory_templates_folder_is_relative_to_the_inventory_file(tmp_path):
+    inv = _inventory_with(tmp_path, "  templates: my-templates\n")
+    assert inv.controller.templates == tmp_path / "my-templates"
+
+
+def test_inventory_template_dir_is_still_accepted_as_the_deprecated_name_of_templates(tmp_path):
+    inv = _inventory_with(tmp_path, "  template_dir: old-name\n")
+    assert inv.controller.templates == tmp_path / "old-name"
+    assert inv.controller.template_dir == inv.controller.templates
+
+
+def test_inventory_with_both_template_options_is_refused_at_the_controller_line(tmp_path):
+    from netha.errors import InventoryError
+
+    with pytest.raises(InventoryError) as info:
+        _inventory_with(tmp_path, "  templates: a\n  template_dir: b\n")
+    controller_line = BASE_INVENTORY.read_text().count("\n") + 1
+    assert [p for p in info.value.problems if "give `templates` only" in p] == [
+        f"{tmp_path / 'inv.yml'}:{controller_line}: controller: Value error, give `templates` only "
+        "(`template_dir` is its deprecated old name)"], info.value.problems
+
+
+def test_inventory_templates_override_the_shipped_ones_file_by_file(tmp_path):
+    inv = _inventory_with(tmp_path, "  templates: tpl\n")
+    (tmp_path / "tpl").mkdir()
+    _user_template(tmp_path / "tpl", "interface {{ interface }}\n vrrp {{ vrid }} priority 7\nexit\n")
+    renderer = Renderer("frr", inv.controller.templates)
+    assert renderer.render("resign", VALUES) == ["interface eth1", " vrrp 1 priority 7", "exit"]
+    # set_priority.j2 is not in the user's folder: the shipped one renders.
+    shipped = Renderer("frr").render("set_priority", VALUES)
+    assert " vrrp 1 priority 100" in shipped
+    assert renderer.render("set_priority", VALUES) == shipped
