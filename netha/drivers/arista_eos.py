@@ -16,7 +16,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 from ..errors import ParseError
 from .base import NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
-from .napalm_push import NapalmPushMixin, stable_config
+from .napalm_push import NapalmPushMixin
 
 SPEC = PlatformSpec(
     name="arista_eos",
@@ -24,6 +24,8 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))*[>#]\s?",
     error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unavailable|Unrecognized|Not supported)",),
     protocols=frozenset({"vrrp", "varp", "static"}),
+    # The header of `show running-config` and the save/time stamps.
+    volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Startup config saved at"),
 )
 
 SHOW_VRRP = "show vrrp all | json"  # 'all' includes groups in the stopped state (vrrp N disabled)
@@ -194,7 +196,7 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
         )
 
     def get_config(self) -> str:
-        return stable_config(self.run_checked("show running-config"))
+        return self.stable_config(self.run_checked("show running-config"))
 
 
 Driver = AristaEosDriver

@@ -22,6 +22,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from ..errors import CommandRejected, NethaError, ParseError
 from ..transport.ssh import SshChannel, SshParams
 from .models import DeviceReading, InterfaceDetails, VrrpView
+from .textconfig import config_body
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,13 @@ class PlatformSpec:
     prompt_pattern: str  # matches a whole prompt line, in any mode
     error_patterns: tuple[str, ...]  # a line of output matching one means the command was rejected
     protocols: frozenset[Protocol] = frozenset({"vrrp"})  # what the driver and its templates can change
+    # Regexes (matched at a line's start, indentation allowed) of the lines the platform prints in
+    # its running config that are not config and change without a config change: banners,
+    # timestamps, commit stamps. Dropped before a config is stored or compared (stable_config).
+    volatile_config: tuple[str, ...] = ()
+    # Regexes of top-level lines the device writes itself and no command changes (FRR's
+    # "frr version"): a replace computed from text (textconfig.replace_commands) leaves them alone.
+    fixed_config: tuple[str, ...] = ()
     config_enter: tuple[str, ...] = ("configure terminal",)
     config_exit: tuple[str, ...] = ("end",)
     comment_prefixes: tuple[str, ...] = ("!",)
@@ -262,6 +270,15 @@ class NetworkDriver(ABC):
             raise CommandRejected(self.name, f"{command!r} rejected: {bad}")
         return out
 
+    # -- config text ------------------------------------------------------------------------------
+    def stable_config(self, text: str) -> str:
+        """``text`` as stored and compared: without the platform's volatile lines (``spec.volatile_config``)."""
+        return config_body(text, self.spec.volatile_config)
+
+    def same_config(self, a: str, b: str) -> bool:
+        """The two configs are equal for this platform (volatile lines and blank edges aside)."""
+        return self.stable_config(a) == self.stable_config(b)
+
     # -- getters ---------------------------------------------------------------------------------
     @abstractmethod
     def get_vrrp(self) -> list[VrrpView]:
@@ -281,7 +298,7 @@ class NetworkDriver(ABC):
 
     @abstractmethod
     def get_config(self) -> str:
-        """The running configuration, as text."""
+        """The running configuration, as text, without its volatile lines (:meth:`stable_config`)."""
 
     def read(self, routes: Sequence[str] = ()) -> DeviceReading:
         """One poll: VRRP, interfaces and the tracked routes. Drivers may batch this."""

@@ -18,7 +18,14 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAP
 from ..errors import ParseError
 from .base import NetworkDriver, PlatformSpec, as_float, as_int, checked_view, need_int, opt_int, parser
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
-from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups, stable_config
+from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups
+
+
+# IOS and IOS-XE: the banner of `show running-config` and the comments stamped on every change or save.
+VOLATILE_CONFIG = (
+    r"Building configuration", r"Current configuration", r"!\s*Last configuration change",
+    r"!\s*NVRAM config last updated", r"!\s*No configuration change since",
+)
 
 
 def ios_spec(name: str) -> PlatformSpec:
@@ -29,6 +36,7 @@ def ios_spec(name: str) -> PlatformSpec:
         # Only real refusals: "% Network not in table" is an answer, not an error.
         error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad)\b",),
         protocols=frozenset({"vrrp", "hsrp", "static"}),
+        volatile_config=VOLATILE_CONFIG,
     )
 
 
@@ -243,7 +251,7 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
         )
 
     def get_config(self) -> str:
-        return stable_config(self.run_checked("show running-config"))
+        return self.stable_config(self.run_checked("show running-config"))
 
 
 Driver = CiscoIosDriver

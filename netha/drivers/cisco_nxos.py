@@ -18,7 +18,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 from ..errors import ParseError
 from .base import COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int, parser
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
-from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, stable_config, table_rows
+from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, table_rows
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))?[>#]\s?",
     error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous)", r"Syntax error while parsing"),
     protocols=frozenset({"vrrp", "hsrp", "static"}),
+    # The header of `show running-config`: the command, when the config last changed, was saved, and now.
+    volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Running configuration last done at",
+                     r"!\s*Startup config saved at"),
 )
 
 SHOW_VRRP = "show vrrp detail | json"
@@ -261,7 +264,7 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
         )
 
     def get_config(self) -> str:
-        return stable_config(self.run_checked("show running-config"))
+        return self.stable_config(self.run_checked("show running-config"))
 
 
 Driver = CiscoNxosDriver

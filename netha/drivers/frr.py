@@ -19,7 +19,7 @@ from .base import (
     COUNTER_MAX, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, need_object, opt_int, parser,
 )
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
-from .textconfig import config_body, replace_commands
+from .textconfig import replace_commands
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[A-Za-z0-9][\w.-]*(?:\([\w-]+\))?#\s?",
     error_patterns=(r"^%\s", r"^\s*\^\s*$", r"is not running$"),
     protocols=frozenset({"vrrp", "static"}),
+    # `show running-config` starts with "Building configuration..." and "Current configuration:".
+    volatile_config=(r"Building configuration", r"Current configuration"),
+    # Written by FRR itself; no command changes them, so a computed replace leaves them alone.
+    fixed_config=(r"frr version\b", r"frr defaults\b"),
 )
 
 _STATES: dict[str, VrrpStateName] = {"Master": "master", "Backup": "backup", "Initialize": "init"}
@@ -186,10 +190,10 @@ class FrrDriver(NetworkDriver):
         )
 
     def get_config(self) -> str:
-        return config_body(self.run_checked("show running-config"))
+        return self.stable_config(self.run_checked("show running-config"))
 
     def replace_config(self, config: str) -> None:
-        commands = replace_commands(self.get_config(), config_body(config))
+        commands = replace_commands(self.get_config(), self.stable_config(config), SPEC.fixed_config)
         if commands:
             self.load_config(commands)
 

@@ -22,7 +22,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 from ..errors import CommandRejected, ParseError
 from .base import NetworkDriver, PlatformSpec, checked_view, load_json, need_int, parser
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
-from .napalm_push import NapalmPushMixin, as_list, stable_config
+from .napalm_push import NapalmPushMixin, as_list
 
 SPEC = PlatformSpec(
     name="juniper_junos",
@@ -30,6 +30,8 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[\w.-]+@[\w.-]+[>#%]\s?",
     error_patterns=(r"^error:", r"^syntax error", r"^unknown command"),
     protocols=frozenset({"vrrp", "static"}),
+    # The commit stamps of `show configuration`.
+    volatile_config=(r"##\s*Last commit:", r"##\s*Last changed:"),
     config_enter=("configure private",),
     config_exit=("commit and-quit",),
     comment_prefixes=("#",),
@@ -249,7 +251,7 @@ class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
         )
 
     def get_config(self) -> str:
-        return stable_config(self.run_checked(SHOW_CONFIG))
+        return self.stable_config(self.run_checked(SHOW_CONFIG))
 
     # -- changes ---------------------------------------------------------------------------------
     def resolve_lines(self, lines: Sequence[str]) -> list[str]:

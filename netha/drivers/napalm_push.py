@@ -28,23 +28,11 @@ log = logging.getLogger(__name__)
 
 # -- parsing helpers ----------------------------------------------------------------------------
 
-# Comment lines a device prints in its running config that change on every commit or save.
-_VOLATILE = re.compile(
-    r"^\s*(?:"
-    r"!\s*Last configuration change|!\s*NVRAM config last updated|!\s*No configuration change since"
-    r"|!\s*Time:|!\s*Command:|!\s*Running configuration last done at|!\s*Startup config saved at"
-    r"|##\s*Last commit:|##\s*Last changed:"
-    r"|Current configuration\s*:|Building configuration"
-    r")"
-)
-
-
-def stable_config(text: str) -> str:
-    """The running config without the banner and comment lines that change on every commit.
-
-    Two reads of an unchanged config must compare equal (the executor verifies a rollback that way).
-    """
-    return config_body("\n".join(ln for ln in text.replace("\r", "").splitlines() if not _VOLATILE.match(ln)))
+def stable_config(text: str, volatile: Sequence[str] = ()) -> str:
+    """:func:`~netha.drivers.textconfig.config_body`, the one config normaliser, under its former name
+    here. The lines each platform drops are its spec's ``volatile_config``; a driver normalises
+    with :meth:`NetworkDriver.stable_config <netha.drivers.base.NetworkDriver.stable_config>`."""
+    return config_body(text, volatile)
 
 
 def as_list(value: Any) -> list:
@@ -179,6 +167,7 @@ class NapalmPushMixin:
     name: str
     params: Any
     spec: Any
+    stable_config: Any
 
     # -- connection ----------------------------------------------------------------------------
     @property
@@ -314,7 +303,7 @@ class NapalmPushMixin:
 
     def replace_config(self, config: str) -> None:
         """Make the running config equal ``config`` with the device's own replace (NAPALM ``load_replace_candidate``)."""
-        body = stable_config(config)
+        body = self.stable_config(config)
         if not body.strip():
             raise CommandRejected(self.name, "refusing to replace the running config with an empty one")
         self._apply("replace", lambda dev, cfg: dev.load_replace_candidate(config=cfg), body)

@@ -3,23 +3,45 @@
 FRR, IOS, EOS and NX-OS print their running config as top-level lines with indented children.
 A device without a native config replace can be brought to a saved config by the commands
 :func:`replace_commands` computes: ``no`` for each line that goes, the line for each that comes.
+
+Nothing here knows a platform. What a platform prints that is not config (banners, timestamps,
+commit stamps: :attr:`PlatformSpec.volatile_config <netha.drivers.base.PlatformSpec>`) and the
+lines it writes itself that no command changes (FRR's ``frr version``: ``fixed_config``) are the
+platform's data, passed in by its driver.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import functools
+import re
+from collections.abc import Iterable, Sequence
 
-# Lines a device prints around its config that are not config.
-_NOISE_PREFIXES = ("Building configuration", "Current configuration", "!Time:", "! Last configuration change")
 _SKIP = {"!", "end", "exit", "exit-vrf", "exit-address-family"}
-_UNCHANGEABLE = ("frr version", "frr defaults")
 
 
-def config_body(text: str) -> str:
-    """The config without banners and timestamps, with one trailing newline."""
+@functools.lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex for a platform's line patterns, anchored at the line's start (indentation allowed)."""
+    return re.compile(r"^\s*(?:" + "|".join(f"(?:{p})" for p in patterns) + ")") if patterns else None
+
+
+def matches(line: str, patterns: Sequence[str]) -> bool:
+    """``line`` starts (after its indentation) with one of the regexes ``patterns``."""
+    m = _matcher(tuple(patterns))
+    return bool(m and m.match(line))
+
+
+def config_body(text: str, volatile: Sequence[str] = ()) -> str:
+    """The config as stored and compared: no carriage returns, no trailing blanks, no blank lines at
+    either end, one trailing newline, and without the lines matching ``volatile`` (the platform's
+    banners and timestamps, :attr:`PlatformSpec.volatile_config`).
+
+    Two reads of an unchanged config must compare equal (the executor verifies a rollback that way).
+    """
+    m = _matcher(tuple(volatile))
     lines = [ln.rstrip() for ln in text.replace("\r", "").splitlines()]
-    lines = [ln for ln in lines if not ln.startswith(_NOISE_PREFIXES)]
+    lines = [ln for ln in lines if not (m and m.match(ln))]
     while lines and not lines[0].strip():
         lines.pop(0)
     while lines and not lines[-1].strip():
@@ -27,13 +49,12 @@ def config_body(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_blocks(text: str) -> dict[str, list[str]]:
-    """Top-level line -> its indented children (in order). Comment and end lines are dropped."""
+def parse_blocks(text: str, fixed: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Top-level line -> its indented children (in order). Comment and end lines are dropped, and
+    top-level lines matching ``fixed`` (written by the device itself, :attr:`PlatformSpec.fixed_config`)."""
     blocks: dict[str, list[str]] = {}
     current: str | None = None
     for raw in text.splitlines():
-        if raw.startswith(_NOISE_PREFIXES):
-            continue
         if not raw.strip() or raw.strip() in _SKIP or raw.strip().startswith("!"):
             if raw.strip() in ("exit", "!"):
                 current = None if not raw.startswith(" ") else current
@@ -43,7 +64,7 @@ def parse_blocks(text: str) -> dict[str, list[str]]:
                 blocks[current].append(raw.strip())
             continue
         line = raw.strip()
-        if line.startswith(_UNCHANGEABLE):
+        if matches(line, fixed):
             current = None
             continue
         blocks.setdefault(line, [])
@@ -70,9 +91,12 @@ def _removals(lines: Iterable[str]) -> list[str]:
     return [_negate(line) for line in reversed(keep)]
 
 
-def replace_commands(current: str, target: str) -> list[str]:
-    """Commands that make ``current`` equal ``target`` (for configs made of lines and one-level blocks)."""
-    cur, tgt = parse_blocks(current), parse_blocks(target)
+def replace_commands(current: str, target: str, fixed: Sequence[str] = ()) -> list[str]:
+    """Commands that make ``current`` equal ``target`` (for configs made of lines and one-level blocks).
+
+    Lines matching ``fixed`` (the platform's :attr:`PlatformSpec.fixed_config`) are left alone.
+    """
+    cur, tgt = parse_blocks(current, fixed), parse_blocks(target, fixed)
     commands: list[str] = []
     # Blocks and lines that only the current config has.
     for header, children in cur.items():

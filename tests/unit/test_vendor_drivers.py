@@ -349,9 +349,25 @@ def test_stable_config_drops_lines_that_change_on_every_commit():
            "! NVRAM config last updated at 10:00:02 UTC Wed Nov 25 2026 by netops\n!\nversion 17.9\nhostname d1\nend\n")
     junos = "## Last commit: 2026-11-25 10:00:01 UTC by netops\nversion 21.4R3;\nsystem {\n    host-name edge1;\n}\n"
     nxos = "\n!Command: show running-config\n!Running configuration last done at: Wed Nov 25 10:00:01 2026\n!Time: Wed Nov 25 10:00:09 2026\n\nversion 10.2(5)\nhostname n1\n"
-    assert stable_config(ios) == "!\n!\nversion 17.9\nhostname d1\nend\n"
-    assert stable_config(junos) == "version 21.4R3;\nsystem {\n    host-name edge1;\n}\n"
-    assert stable_config(nxos) == "version 10.2(5)\nhostname n1\n"
+    def stable(cls, text: str) -> str:
+        return cls(_params(cls)).stable_config(text)
+
+    assert stable(cisco_ios.CiscoIosDriver, ios) == "!\n!\nversion 17.9\nhostname d1\nend\n"
+    assert stable(cisco_xe.CiscoXeDriver, ios) == "!\n!\nversion 17.9\nhostname d1\nend\n"
+    assert stable(juniper_junos.JuniperJunosDriver, junos) == "version 21.4R3;\nsystem {\n    host-name edge1;\n}\n"
+    assert stable(cisco_nxos.CiscoNxosDriver, nxos) == "version 10.2(5)\nhostname n1\n"
+    eos = "! Command: show running-config\n! device: s1 (vEOS-lab, EOS-4.28.3M)\n!\nhostname s1\nend\n"
+    assert stable(arista_eos.AristaEosDriver, eos) == "! device: s1 (vEOS-lab, EOS-4.28.3M)\n!\nhostname s1\nend\n"
+    # One normaliser: the platform's data, not a second list of lines.
+    assert stable_config(ios, cisco_ios.SPEC.volatile_config) == stable(cisco_ios.CiscoIosDriver, ios)
+
+
+def test_each_driver_reads_its_config_through_its_own_volatile_lines():
+    ios = "Building configuration...\n! Last configuration change at 10:00 by x\nhostname d1\n"
+    drv = _driver(cisco_ios.CiscoIosDriver, {"show running-config": ios})
+    assert drv.get_config() == "hostname d1\n"
+    assert drv.same_config(ios, "hostname d1\n\n")
+    assert not drv.same_config(ios, "hostname d2\n")
 
 
 # -- pushes through NAPALM (a fake NAPALM driver object) ------------------------------------------
