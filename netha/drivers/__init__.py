@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ..errors import NethaError
-from .base import PROTOCOLS, NetworkDriver, PlatformSpec, Protocol
+from .base import PROTOCOLS, GroupProtocol, NetworkDriver, PlatformSpec
 from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
 
 __all__ = [
-    "PROTOCOLS", "DeviceReading", "InterfaceDetails", "NetworkDriver", "PlatformSpec", "Protocol", "VrrpStateName",
+    "PROTOCOLS", "DeviceReading", "GroupProtocol", "InterfaceDetails", "NetworkDriver", "PlatformSpec", "VrrpStateName",
     "VrrpView", "driver_class", "platforms", "spec", "supported_protocols",
 ]
 

@@ -194,8 +194,8 @@ def parser(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 # What a platform can do for a group: the first-hop protocols of 'vrrp'-mode groups (an inventory
 # group's `protocol:`), and "static": moving a plain gateway address (`mode: static`).
-Protocol = Literal["vrrp", "hsrp", "varp", "static"]
-PROTOCOLS: tuple[Protocol, ...] = ("vrrp", "hsrp", "varp", "static")
+GroupProtocol = Literal["vrrp", "hsrp", "varp", "static"]
+PROTOCOLS: tuple[GroupProtocol, ...] = ("vrrp", "hsrp", "varp", "static")
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ class PlatformSpec:
     netmiko_device_type: str
     prompt_pattern: str  # matches a whole prompt line, in any mode
     error_patterns: tuple[str, ...]  # a line of output matching one means the command was rejected
-    protocols: frozenset[Protocol] = frozenset({"vrrp"})  # what the driver and its templates can change
+    protocols: frozenset[GroupProtocol] = frozenset({"vrrp"})  # what the driver and its templates can change
     # Regexes (matched at a line's start, indentation allowed) of the lines the platform prints in
     # its running config that are not config and change without a config change: banners,
     # timestamps, commit stamps. Dropped before a config is stored or compared (stable_config).
