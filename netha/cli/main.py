@@ -9,9 +9,8 @@ import typer
 
 from .. import __version__
 from ..errors import InventoryError
-from ..inventory import load_inventory
 from ..log import setup_logging
-from .common import console, err_console
+from .common import console, err_console, load_inventory
 
 app = typer.Typer(
     name="netha",

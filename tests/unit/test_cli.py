@@ -155,3 +155,14 @@ def test_history_diffs_are_redacted_and_markup_is_literal(monkeypatch):
     assert "auth_pass ********" in r.output and "ops [/x]" in r.output
     for secret in ("s3cr3tpw", "0ldS3cret", "Pr1v4teC0mm"):
         assert secret not in r.output
+
+
+def test_validate_refuses_a_platform_netha_has_no_driver_for(monkeypatch, tmp_path):
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    text = (FIX / "base.yml").read_text()
+    assert "platform: frr" in text
+    bad = tmp_path / "hp.yml"
+    bad.write_text(text.replace("platform: frr", "platform: hp_procurve", 1))
+    r = runner.invoke(app, ["validate", "-i", str(bad)])
+    assert r.exit_code == 2, r.output
+    assert "unknown platform 'hp_procurve'" in r.output and str(bad) in r.output
