@@ -71,13 +71,5 @@ class PlanError(NethaError):
     """A failover plan cannot be built (unreachable target, unhealthy backup, ...)."""
 
 
-class PushFailed(NethaError):
-    """A change failed; ``rolled_back`` says whether every touched device is back to its snapshot."""
-
-    def __init__(self, message: str, rolled_back: bool):
-        self.rolled_back = rolled_back
-        super().__init__(message)
-
-
 class LockHeld(NethaError):
     """Another controller holds the inventory's lock."""

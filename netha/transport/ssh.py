@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,9 +204,6 @@ class SshChannel:
         if lines and lines[0].rstrip().endswith(command.strip()):
             lines = lines[1:]
         return "\n".join(lines[:-1]).strip("\n")
-
-    def run_many(self, commands: Sequence[str], timeout: float | None = None) -> list[str]:
-        return [self.run(c, timeout) for c in commands]
 
     def _read_until_prompt(self, conn, timeout: float) -> str:
         deadline = time.monotonic() + timeout
