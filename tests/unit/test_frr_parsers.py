@@ -142,8 +142,20 @@ def test_frr_read_asks_show_interface_once_for_carrier_state_and_addresses():
     assert "198.18.100.2/24" in reading.addresses["eth1"]
 
 
+# The parametrized tests above run once per fixture file; a glob that matched nothing would run none.
 @pytest.mark.parametrize("command, at_least", [("show_vrrp_json", 7), ("show_interface_json", 3), ("show_ip_route_json", 3)])
 def test_every_frr_command_has_its_captured_cases(command, at_least):
     found = _cases(command)
-    assert len(found) >= at_least
-    assert all(p.with_suffix(".expected.json").is_file() for p in found)
+    assert len(found) >= at_least, f"frr/{command}: {len(found)} captured cases, expected at least {at_least}"
+    assert [p.name for p in found if not p.with_suffix(".expected.json").is_file()] == []
+    # An expected result without its capture is a case that silently stopped running.
+    orphans = [p.name for p in (FIXTURES / "frr" / command).glob("*.expected.json")
+               if not p.with_name(p.name.removesuffix(".expected.json") + ".txt").is_file()]
+    assert orphans == []
+
+
+def test_frr_captured_cases_cover_refusals_and_both_route_answers():
+    vrrp = [_expected(p) for p in _cases("show_vrrp_json")]
+    assert sum(isinstance(e, dict) and "error" in e for e in vrrp) >= 1  # output the parser must refuse
+    assert sum(isinstance(e, list) and len(e) > 0 for e in vrrp) >= 5
+    assert {_expected(p)["present"] for p in _cases("show_ip_route_json")} == {True, False}

@@ -13,7 +13,7 @@ from netha.drivers.keepalived import (
 )
 from netha.errors import ParseError
 
-from .captured import cases, expected
+from .captured import FIXTURES, cases, expected
 
 
 def _cases(command: str) -> list[Path]:
@@ -45,6 +45,26 @@ def test_ip_addr_gives_carrier_and_addresses(path):
 @pytest.mark.parametrize("path", _cases("ip_route"), ids=lambda p: p.stem)
 def test_ip_route_exact_gives_presence(path):
     assert parse_route(path.read_text(), "k1") is _expected(path)
+
+
+# The parametrized tests above run once per fixture file; a glob that matched nothing would run none.
+@pytest.mark.parametrize("command, at_least", [("json_dump", 7), ("ip_addr", 3), ("ip_route", 2)])
+def test_every_keepalived_command_has_its_captured_cases(command, at_least):
+    found = _cases(command)
+    assert len(found) >= at_least, f"keepalived/{command}: {len(found)} captured cases, expected at least {at_least}"
+    assert [p.name for p in found if not p.with_suffix(".expected.json").is_file()] == []
+    # An expected result without its capture is a case that silently stopped running.
+    orphans = [p.name for p in (FIXTURES / "keepalived" / command).glob("*.expected.json")
+               if not p.with_name(p.name.removesuffix(".expected.json") + ".txt").is_file()]
+    assert orphans == []
+
+
+def test_keepalived_captured_cases_cover_refusals_and_both_route_answers():
+    dumps = [_expected(p) for p in _cases("json_dump")]
+    assert sum(isinstance(e, dict) and "error" in e for e in dumps) >= 2  # output the parser must refuse
+    assert sum(isinstance(e, list) and len(e) > 0 for e in dumps) >= 4
+    assert any(p.with_suffix(".conf").is_file() for p in _cases("json_dump"))  # a case read with its config
+    assert {_expected(p) for p in _cases("ip_route")} == {True, False}
 
 
 def test_garbage_instead_of_ip_json_is_a_parse_error_naming_the_device():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from netha.drivers import supported_protocols
 from netha.errors import TemplateError
 from netha.health import assess
 from netha.inventory import load_inventory
@@ -155,20 +156,46 @@ def test_a_protocol_the_platform_lacks_is_a_template_error(platform, protocol, o
         render(platform, op, protocol=protocol)
 
 
+# VARP has no election: these operations refuse it, naming what to do instead.
+VARP_REFUSALS = {
+    "set_priority": "varp_has_no_priority_use_add_or_remove_address",
+    "resign": "varp_has_no_election_use_remove_address",
+    "restore": "varp_has_no_election_use_add_address",
+    "preempt": "varp_has_no_preemption",
+}
+
+
+def _refusal(platform: str, protocol: str, op: str) -> str | None:
+    """The undefined variable a template must refuse (platform, protocol, op) with; None: it must render."""
+    if protocol not in supported_protocols()[platform]:
+        return "only_vrrp_is_supported_on_juniper_junos" if platform == "juniper_junos" else f"{protocol}_is_not_supported_on_{platform}"
+    return VARP_REFUSALS.get(op) if protocol == "varp" else None
+
+
 @pytest.mark.parametrize("platform", VENDORS)
 @pytest.mark.parametrize("op", OPERATIONS)
-def test_rendered_lines_are_safe_for_every_value_combination(platform, op):
+def test_rendered_lines_are_safe_and_only_a_lacking_protocol_refuses(platform, op):
+    # Every combination either renders safe lines or is refused with exactly the platform's own
+    # "lacks this protocol" variable; a protocol the driver supports always renders (in vrrp mode, a
+    # protocol it lacks is always refused; static mode moves a plain address and may ignore it).
+    rendered = refused = 0
     for protocol in ("vrrp", "hsrp", "varp"):
         for version in (2, 3):
             for mode in ("vrrp", "static"):
+                case = f"{platform} {op} protocol={protocol} version={version} mode={mode}"
+                expected = _refusal(platform, protocol, op)
                 try:
                     lines = render(platform, op, protocol=protocol, version=version, mode=mode, vrid=255, priority=254,
                                    address=ipaddress.IPv4Interface("10.255.255.254/31"))
                 except TemplateError as exc:
-                    # Only "this platform lacks that protocol" may refuse; never an unsafe line.
-                    assert "is undefined" in str(exc) and "unsafe" not in str(exc)
+                    assert expected is not None, f"{case}: refused although supported: {exc}"
+                    assert f"platform {platform}: template {op}.j2: '{expected}' is undefined (" in str(exc), f"{case}: {exc}"
+                    refused += 1
                     continue
-                assert lines and all(re.fullmatch(r"[ A-Za-z0-9_./:-]+", ln) for ln in lines)
+                assert expected is None or mode == "static", f"{case}: rendered {lines} instead of refusing {expected}"
+                assert lines and all(re.fullmatch(r"[ A-Za-z0-9_./:-]+", ln) for ln in lines), f"{case}: {lines}"
+                rendered += 1
+    assert rendered + refused == 12 and rendered >= 4
 
 
 # -- dry-run plans for the example campus ------------------------------------------------------------
