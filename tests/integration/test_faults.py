@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass
 
 import pytest
 
 from .labtools import (
-    Daemon, both_ways, drop_ssh_sessions, make_inventory, ns, running_config, sh, switch_port, vrrp_state, wait_for,
+    Daemon, ProbeRun, both_ways, drop_ssh_sessions, make_inventory, ns, running_config, sh, switch_port, vrrp_state, wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -92,24 +93,47 @@ def test_daemon_killed_at_any_step_of_a_failover_leaves_no_second_outage(baselin
     check_after(baseline, out, back, t_fail)
 
 
-def test_ssh_dropped_mid_push_the_failover_still_completes(baseline, tmp_path):
-    inv = make_inventory(tmp_path)
-    marker = tmp_path / "paused"
+@dataclass
+class GrayRun:
+    daemon: Daemon
+    out: ProbeRun
+    back: ProbeRun
+    t_fail: float
+    alive: bool  # the daemon was still running at the end
+
+
+def gray_failure(tmp_path, inv, until, what: str, env: dict | None = None, during=None, settle: float = 1.5) -> GrayRun:
+    """Probes both ways, a daemon (with a fault hook in ``env``), r1's uplink down; ``during(daemon)``
+    injects the fault; then wait for ``until(daemon)`` and let things settle."""
     with both_ways(tmp_path) as (out, back):
-        d = Daemon(tmp_path, inv, env={"NETHA_TEST_PAUSE": f"before-step-2:{marker}"})
+        d = Daemon(tmp_path, inv, env=env)
         try:
             d.wait_started()
             t_fail = time.monotonic()
             switch_port("r1", "eth2", False)
-            wait_for(marker.exists, 15, what="daemon paused before pinning r2")
-            assert drop_ssh_sessions("r2") > 0
-            marker.unlink()
-            wait_for(lambda: "vrrp 1 priority 254" in running_config("r2"), 15, what="r2 pinned on a new session")
-            time.sleep(1.0)
+            if during is not None:
+                during(d)
+            wait_for(lambda: until(d), 15, what=what)
+            time.sleep(settle)
+            alive = d.proc.poll() is None
         finally:
             d.stop()
-    assert any(ln.startswith("failover lan to r2") for ln in d.decisions())
-    check_after(baseline, out, back, t_fail)
+    return GrayRun(d, out, back, t_fail, alive)
+
+
+def test_ssh_dropped_mid_push_the_failover_still_completes(baseline, tmp_path):
+    marker = tmp_path / "paused"
+
+    def drop(d: Daemon) -> None:
+        wait_for(marker.exists, 15, what="daemon paused before pinning r2")
+        assert drop_ssh_sessions("r2") > 0
+        marker.unlink()
+
+    run = gray_failure(tmp_path, make_inventory(tmp_path), lambda d: "vrrp 1 priority 254" in running_config("r2"),
+                       "r2 pinned on a new session", env={"NETHA_TEST_PAUSE": f"before-step-2:{marker}"}, during=drop,
+                       settle=1.0)
+    assert any(ln.startswith("failover lan to r2") for ln in run.daemon.decisions())
+    check_after(baseline, run.out, run.back, run.t_fail)
 
 
 def test_device_refusing_the_pin_keeps_the_verified_failover(baseline, tmp_path):
@@ -118,41 +142,24 @@ def test_device_refusing_the_pin_keeps_the_verified_failover(baseline, tmp_path)
     templates.mkdir(parents=True)
     (templates / "set_priority.j2").write_text(
         "interface {{ interface }}\n vrrp {{ vrid }} priority {{ priority }}\n vrrp {{ vrid }} no-such-keyword\nexit\n")
-    inv = make_inventory(tmp_path, template_dir=str(tmp_path / "templates"))
-    with both_ways(tmp_path) as (out, back):
-        d = Daemon(tmp_path, inv)
-        try:
-            d.wait_started()
-            t_fail = time.monotonic()
-            switch_port("r1", "eth2", False)
-            wait_for(lambda: "undone alone" in d.text(), 15, what="the refused pin undone")
-            time.sleep(1.5)
-        finally:
-            d.stop()
-    check_after(baseline, out, back, t_fail, expect={"r1": {"+vrrp 1 shutdown"}, "r2": set()})
+    inv = make_inventory(tmp_path, templates=str(tmp_path / "templates"))
+    run = gray_failure(tmp_path, inv, lambda d: "undone alone" in d.text(), "the refused pin undone")
+    check_after(baseline, run.out, run.back, run.t_fail, expect={"r1": {"+vrrp 1 shutdown"}, "r2": set()})
 
 
 @pytest.mark.parametrize("point", ["after-record-1", "after-record-2"])
 def test_unexpected_exception_during_verification_never_ends_the_daemon(baseline, tmp_path, point):
     # A parser raising ValueError while the new master is verified: contained, the verified state kept,
     # the daemon goes on (it is still running and answering afterwards).
-    inv = make_inventory(tmp_path)
-    with both_ways(tmp_path) as (out, back):
-        d = Daemon(tmp_path, inv, env={"NETHA_TEST_RAISE": point})
-        try:
-            d.wait_started()
-            t_fail = time.monotonic()
-            switch_port("r1", "eth2", False)
-            wait_for(lambda: "unexpected RuntimeError" in d.text(), 15, what="the exception reported")
-            time.sleep(2.0)
-            assert d.proc.poll() is None, d.text()[-3000:]
-        finally:
-            d.stop()
-    assert "Traceback" in d.text()  # logged in full for the developer
+    run = gray_failure(tmp_path, make_inventory(tmp_path), lambda d: "unexpected RuntimeError" in d.text(),
+                       "the exception reported", env={"NETHA_TEST_RAISE": point}, settle=2.0)
+    text = run.daemon.text()
+    assert run.alive, text[-3000:]
+    assert "Traceback" in text  # logged in full for the developer
     # after-record-1 is reached by every plan: the LAN's resign (kept: r2 is master), and the pins
     # (undone alone); after-record-2 only by the LAN's pin (undone alone) while upstream's pin stands.
     r2 = set() if point == "after-record-1" else {"+vrrp 2 priority 254", "-vrrp 2 priority 100"}
-    check_after(baseline, out, back, t_fail, expect={"r1": {"+vrrp 1 shutdown"}, "r2": r2})
+    check_after(baseline, run.out, run.back, run.t_fail, expect={"r1": {"+vrrp 1 shutdown"}, "r2": r2})
 
 
 def test_planned_failover_after_a_lan_flap_keeps_the_return_path(baseline, tmp_path):
