@@ -122,6 +122,7 @@ def lab_works(names: LabNames, tmp: Path) -> None:
     assert " 0% packet loss" in r.stdout, (names.name, r.stdout, r.stderr)
     show = sh("vtysh", "-N", names.pathspace("r1"), "-c", "show vrrp json").stdout
     assert {g["vrid"]: g["v4"]["status"] for g in json.loads(show)}[1] == "Master", (names.name, show)
+    tmp.mkdir(parents=True, exist_ok=True)
     inv = make_inventory(tmp, lab=names)
     r = netha("status", "-i", str(inv), "--json", timeout=90)
     doc = json.loads(r.stdout)
