@@ -160,7 +160,6 @@ class NapalmPushMixin:
     napalm_timeout: int = 60
 
     _napalm: Any = None
-    _napalm_committed: bool = False
     _napalm_tmpdir: tempfile.TemporaryDirectory | None = None
 
     # attributes of NetworkDriver this mixin relies on
@@ -215,7 +214,6 @@ class NapalmPushMixin:
             raise host_key_failure(exc, p) or ConnectionFailed(
                 self.name, f"NAPALM ({driver}) session to {p.host}:{p.port} failed: {_first_line(exc)}") from None
         self._napalm = dev
-        self._napalm_committed = False
         log.debug("%s: NAPALM session open (%s)", self.name, driver)
         return dev
 
@@ -291,7 +289,6 @@ class NapalmPushMixin:
                 # merge back themselves. Either way nothing is left pending in the candidate.
                 self._discard(dev)
             raise err from None
-        self._napalm_committed = True
         return diff
 
     def load_config(self, lines: Sequence[str]) -> str:
@@ -307,17 +304,3 @@ class NapalmPushMixin:
         if not body.strip():
             raise CommandRejected(self.name, "refusing to replace the running config with an empty one")
         self._apply("replace", lambda dev, cfg: dev.load_replace_candidate(config=cfg), body)
-
-    def rollback_last_commit(self) -> None:
-        """Undo the last change this driver committed, with the device's rollback (NAPALM ``rollback``).
-
-        Only after a commit made in this session: NAPALM's rollback restores whatever it saved at
-        its last commit, which for another session's commit would not be netha's snapshot.
-        """
-        if self._napalm is None or not self._napalm_committed:
-            raise CommandRejected(self.name, "no change committed in this session to roll back")
-        try:
-            self._napalm.rollback()
-        except Exception as exc:  # noqa: BLE001
-            raise self._push_error("rollback", exc) from None
-        self._napalm_committed = False

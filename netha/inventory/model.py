@@ -301,11 +301,6 @@ class Controller(_Strict):
             raise ValueError("give `templates` only (`template_dir` is its deprecated old name)")
         return data
 
-    @property
-    def template_dir(self) -> Path | None:
-        """Deprecated: :attr:`templates`."""
-        return self.templates
-
 
 class Defaults(_Strict):
     policy: ResolvedPolicy = ResolvedPolicy()

@@ -71,7 +71,7 @@ class Planner:
     def renderer(self, device: str) -> Renderer:
         platform = self.inv.devices[device].platform
         if platform not in self._renderers:
-            self._renderers[platform] = Renderer(platform, self.inv.controller.template_dir)
+            self._renderers[platform] = Renderer(platform, self.inv.controller.templates)
         return self._renderers[platform]
 
     def _lines(self, group: Group, device: str, op: Operation, **values) -> tuple[str, ...]:

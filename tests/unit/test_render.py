@@ -111,7 +111,6 @@ def test_inventory_templates_folder_is_relative_to_the_inventory_file(tmp_path):
 def test_inventory_template_dir_is_still_accepted_as_the_deprecated_name_of_templates(tmp_path):
     inv = _inventory_with(tmp_path, "  template_dir: old-name\n")
     assert inv.controller.templates == tmp_path / "old-name"
-    assert inv.controller.template_dir == inv.controller.templates
 
 
 def test_inventory_with_both_template_options_is_refused_at_the_controller_line(tmp_path):

@@ -399,9 +399,6 @@ class FakeNapalm:
     def discard_config(self):
         self._call("discard_config")
 
-    def rollback(self):
-        self._call("rollback")
-
     def close(self):
         self._call("close")
 
@@ -458,15 +455,6 @@ def test_replace_config_uses_the_device_replace_on_a_stable_config():
     assert [c[0] for c in fake.calls] == ["load_replace_candidate", "compare_config", "commit_config"]
     with pytest.raises(CommandRejected, match="empty"):
         drv.replace_config("\n")
-
-
-def test_rollback_only_undoes_this_session_commit():
-    drv, fake = _pusher()
-    with pytest.raises(CommandRejected, match="no change committed"):
-        drv.rollback_last_commit()
-    drv.load_config(["interface Vlan10", " vrrp 10 priority 254"])
-    drv.rollback_last_commit()
-    assert fake.calls[-1] == ("rollback", None)
 
 
 def test_napalm_session_failure_names_the_device(monkeypatch):
