@@ -2,10 +2,11 @@
 
     sudo .venv/bin/python bench/failover.py [--runs 10]
 
-In the lab, h1 sends a UDP probe to wan through the virtual gateway every 10 ms; wan records
-arrivals. Each run injects a failure and measures the black-hole time (first lost probe to first
-probe delivered again), the lost probes, and, for netha, detection and takeover latency from the
-daemon's log. Scenarios:
+In the lab, h1 sends a UDP probe to wan through the virtual gateway every 10 ms and wan sends one to
+h1 (both directions: the return path can break alone); each side records arrivals. Each run injects
+a failure and measures the black-hole time (first lost probe to first probe delivered again) in each
+direction (the figure is the worse of the two), the lost probes, and, for netha, detection and
+takeover latency from the daemon's log. Scenarios:
 
 - gray:    r1's uplink goes down (r1 keeps advertising on the LAN)
 - hard:    r1 dies (every process of the router killed, its links down)
@@ -42,9 +43,9 @@ import yaml  # noqa: E402
 
 from netha import lab  # noqa: E402
 from netha.lab.faults import (  # noqa: E402
-    Baseline, KeepalivedBaseline, cut_management, kill_node, probes, switch_port, wait_for,
+    Baseline, KeepalivedBaseline, both_ways, cut_management, kill_node, switch_port, wait_for,
 )
-from netha.traffic import read_records  # noqa: E402
+from netha.lab.traffic import read_records  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 NETHA = [sys.executable, "-m", "netha"]
@@ -107,6 +108,7 @@ class Pair:
     backup: str
     group: str
     src: str  # the probing host on the group's LAN
+    src_addr: str  # its address (upstream -> LAN probes go there)
     dst: str  # wan's address behind the pair
     base: Baseline | KeepalivedBaseline
 
@@ -118,7 +120,7 @@ def one_run(scenario: str, mode: str, tmp: Path, pair: Pair) -> dict:
     result: dict = {"scenario": scenario, "mode": mode}
     marks: dict[str, float] = {}
     try:
-        with probes(tmp, src=pair.src, dst=pair.dst, dst_node="wan") as run:
+        with both_ways(tmp, lan=pair.src, lan_addr=pair.src_addr, upstream_addr=pair.dst) as (run, back):
             t0 = time.monotonic()
             marks["inject"] = 0.0
             if scenario == "gray":
@@ -147,12 +149,17 @@ def one_run(scenario: str, mode: str, tmp: Path, pair: Pair) -> dict:
                 result["failback_ok"] = r.returncode == 0
                 result["failback_seconds"] = round(time.monotonic() - t1, 3)
                 time.sleep(1)
-                result["failback_lost"] = run.loss(since=t1).lost
+                result["failback_lost"] = run.loss(since=t1).lost + back.loss(since=t1).lost
             loss = run.loss(since=t0)
+            back_loss = back.loss(since=t0)
+            result["outages"] = {"lan_to_up": len(run.outages(since=t0)), "up_to_lan": len(back.outages(since=t0))}
             end = time.monotonic()
             result["timeline"] = timeline(run, t0, min(end, t0 + WINDOW))
-        result.update(lost=loss.lost, sent=loss.sent, blackhole=round(loss.blackhole, 4),
-                      recovered=loss.recovered_at is not None or loss.lost == 0)
+        result.update(lost=loss.lost + back_loss.lost, sent=loss.sent + back_loss.sent,
+                      blackhole=round(max(loss.blackhole, back_loss.blackhole), 4),
+                      blackhole_lan_to_up=round(loss.blackhole, 4), blackhole_up_to_lan=round(back_loss.blackhole, 4),
+                      recovered=(loss.recovered_at is not None or loss.lost == 0)
+                      and (back_loss.recovered_at is not None or back_loss.lost == 0))
         if loss.first_lost_at is not None:
             marks["first_lost"] = loss.first_lost_at - t0
         if loss.recovered_at is not None:
@@ -195,6 +202,9 @@ def summarise(runs: list[dict]) -> dict:
         out[f"{key[0]}/{key[1]}"] = {
             "runs": len(rs),
             "blackhole": stats([r["blackhole"] for r in rs]),
+            "blackhole_lan_to_up": stats([r.get("blackhole_lan_to_up") for r in rs]),
+            "blackhole_up_to_lan": stats([r.get("blackhole_up_to_lan") for r in rs]),
+            "second_outages": sum(1 for r in rs if max((r.get("outages") or {}).values(), default=0) > 1),
             "lost": stats([r["lost"] for r in rs]),
             "recovered": sum(1 for r in rs if r["recovered"]),
             "detection": stats([r.get("detection") for r in rs]),
@@ -273,8 +283,8 @@ def main() -> None:
     modes = set(args.modes.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)
     lab.up()
-    frr = Pair("r1", "r2", "lan", "h1", "198.18.2.100", Baseline())
-    kpair = Pair("k1", "k2", "klan", "h3", "198.18.5.100", KeepalivedBaseline())
+    frr = Pair("r1", "r2", "lan", "h1", "198.18.1.100", "198.18.2.100", Baseline())
+    kpair = Pair("k1", "k2", "klan", "h3", "198.18.4.100", "198.18.5.100", KeepalivedBaseline())
     plan = []
     for sc in args.scenarios.split(","):
         if "netha" in modes:
@@ -300,7 +310,7 @@ def main() -> None:
             lab.down()
             lab.up(ROOT / "lab" / "keepalived.clab.yml")
             # keepalived's own track_interface: the benchmark's pair, with the FRR pair's addresses.
-            track = Pair("k1", "k2", "lan", "h1", "198.18.2.100",
+            track = Pair("k1", "k2", "lan", "h1", "198.18.1.100", "198.18.2.100",
                          KeepalivedBaseline(ifaces=("eth1", "eth2"), vips=("198.18.1.1", "198.18.2.1")))
             for i in range(args.runs):
                 for sc in keepalived:

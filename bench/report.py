@@ -32,17 +32,21 @@ def failover_section(doc: dict) -> list[str]:
         f"{doc['netha']['failure_threshold']}. Probes every {doc['netha']['probe_interval_ms']} ms, "
         f"{doc['netha']['window_s']:.0f} s observed after each injection.",
         "",
-        "| scenario | runs | black hole median (ms) | p95 (ms) | lost probes median | recovered | detection median (ms) | takeover median (ms) | automatic actions |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | runs | black hole median (ms) | p95 (ms) | LAN→up / up→LAN median (ms) | second outages | lost probes median | recovered | detection median (ms) | takeover median (ms) | automatic actions |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, v in s.items():
         bh, lost, det, tk = v["blackhole"], v["lost"], v["detection"], v["takeover"]
         lines.append(
             f"| {key} | {v['runs']} | {_ms(bh and bh['median'])} | {_ms(bh and bh['p95'])} | "
+            f"{_ms((v.get('blackhole_lan_to_up') or {}).get('median'))} / {_ms((v.get('blackhole_up_to_lan') or {}).get('median'))} | "
+            f"{v.get('second_outages', '-')} | "
             f"{'-' if lost is None else lost['median']:g} | {v['recovered']}/{v['runs']} | {_ms(det and det['median'])} | "
             f"{_ms(tk and tk['median'])} | {'-' if v['actions'] is None else v['actions']} |"
         )
-    lines += ["", "A black hole that never ends within the window counts as the window: VRRP alone never recovers "
+    lines += ["", "Every figure probes both directions at once (h1 → wan and wan → h1, or h3 ↔ wan); a run's black hole is "
+              "the worse of the two, and a second outage is a second run of lost probes in either direction.",
+              "", "A black hole that never ends within the window counts as the window: VRRP alone never recovers "
               "from a gray failure.", "", "![timelines](failover-timelines.png)", "", "![black holes](failover-blackholes.png)", ""]
     return lines
 

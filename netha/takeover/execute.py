@@ -123,13 +123,16 @@ def hook_from_env() -> Hook:
         return lambda point: None
     point, _, marker = (pause or "").partition(":")
 
+    paused: list[str] = []
+
     def hook(reached: str) -> None:
         if kill and reached == kill:
             log.warning("test hook: killed at %s", reached)
             os.kill(os.getpid(), signal.SIGKILL)
         if boom and reached == boom:
             raise RuntimeError(f"test hook: unexpected exception at {reached}")
-        if pause and reached == point:
+        if pause and reached == point and not paused:  # once: later plans reach the same point
+            paused.append(point)
             log.warning("test hook: paused at %s", point)
             Path(marker).write_text(str(os.getpid()))
             while Path(marker).exists():

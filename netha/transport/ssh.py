@@ -159,7 +159,33 @@ class SshChannel:
         except (OSError, EOFError, ValueError) as exc:
             raise host_key_failure(exc, p) or ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} failed: {exc}") from None
         self.prompt = self._conn.base_prompt
+        self._settle()
         log.debug("%s: SSH session open (prompt %s)", p.device, self.prompt)
+
+    def _settle(self, quiet: float = 0.05) -> None:
+        """Leave the channel at a fresh prompt with nothing pending.
+
+        Session preparation may leave late output behind (FRR's vtysh answers netmiko's
+        `terminal width 511` with `% Unknown command`): read as the reply to the first command of the
+        session, it made a good `configure terminal` look rejected. An empty line is sent and every
+        output is read until the channel ends at a prompt and stays quiet."""
+        conn = self._raw()
+        try:
+            conn.write_channel("\n")
+            deadline = time.monotonic() + self.params.command_timeout
+            buf, last = "", time.monotonic()
+            while time.monotonic() < deadline:
+                chunk = conn.read_channel()
+                if chunk:
+                    buf, last = buf + chunk, time.monotonic()
+                elif "\n" in buf and self._at_any_prompt(buf) and time.monotonic() - last >= quiet:
+                    return
+                time.sleep(self.READ_DELAY)
+        except (OSError, EOFError) as exc:
+            self.close()
+            raise ConnectionFailed(self.params.device, f"session lost while opening: {exc or type(exc).__name__}") from None
+        self.close()
+        raise ConnectionFailed(self.params.device, f"no prompt after opening the session ({self.params.command_timeout:.1f}s)")
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -219,6 +245,12 @@ class SshChannel:
             if time.monotonic() > deadline:
                 raise ConnectionFailed(self.params.device, f"no prompt after {timeout:.1f}s (device hung?)")
             time.sleep(self.READ_DELAY)
+
+    def _at_any_prompt(self, text: str) -> bool:
+        """At the platform's prompt, or at the one netmiko found (a driver may set its own later)."""
+        last = text.replace("\r", "").rsplit("\n", 1)[-1].rstrip()
+        return self._ends_with_prompt(text) or (bool(self.prompt) and last.startswith(self.prompt)
+                                                and last[-1:] in ("#", ">", "$"))
 
     def _ends_with_prompt(self, text: str) -> bool:
         last = text.replace("\r", "").rsplit("\n", 1)[-1]
