@@ -289,6 +289,9 @@ def down(name: str | None = None) -> None:
         out = run("ip", "netns", "pids", ns, check=False).stdout
         pids += [int(p) for p in out.split() if p.isdigit()]
     kill_pids(sorted(set(pids)))
+    # A daemon left in a namespace that was deleted and made again (or started twice over a missing pid
+    # file) is in no namespace `ip netns pids` lists: find the lab's processes by their command lines.
+    kill_pids(_lab_processes(names))
     for ns in namespaces:
         run("ip", "netns", "del", ns, check=False)
     pathspaces = {names.pathspace(n) for n in (state.frr_nodes if state else [])}
@@ -306,6 +309,23 @@ def down(name: str | None = None) -> None:
         except (KeyError, LabError):
             pass
     shutil.rmtree(names.run_dir, ignore_errors=True)
+
+
+def _lab_processes(names) -> list[int]:
+    """Processes whose command line names this lab's run directory (every daemon the lab starts does:
+    pid files, configs, logs); another lab's directory (/run/netha-lab-x/) never matches."""
+    mark = f"{names.run_dir}/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if mark in cmd:
+            found.append(int(entry.name))
+    return found
 
 
 # -- inspection and use ------------------------------------------------------------------------------

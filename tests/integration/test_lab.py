@@ -107,10 +107,12 @@ def leftovers(names: LabNames, nodes=("r1", "r2", "k1", "k2", "h1", "wan", "ctl"
 
 def test_down_leaves_nothing_then_up_again(lab, tmp_path):
     names = lab_names()
-    labmod.down()
-    assert leftovers(names) == []
-    assert LabState.load() is None
-    labmod.up()  # the other tests of the session still need it
+    try:
+        labmod.down()
+        assert leftovers(names) == []
+        assert LabState.load() is None
+    finally:
+        labmod.up()  # the other tests of the session still need it, whatever this one found
 
 
 def lab_works(names: LabNames, tmp: Path) -> None:
