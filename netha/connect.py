@@ -3,9 +3,11 @@ targets for its devices (secrets resolved here, at the last moment)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .drivers import NetworkDriver, driver_class, spec, supported_protocols
+from .drivers.models import ReachProbe
 from .inventory import Inventory, load_inventory
 from .log import register_secret
 from .transport.ssh import SshParams
@@ -61,3 +63,41 @@ def tracked_interfaces(inv: Inventory, device: str) -> tuple[str, ...]:
             names.add(g.interface_of(device))
             names.update(t.interface for t in g.tracks_for(device) if t.interface)
     return tuple(sorted(names))
+
+
+def reach_probes(inv: Inventory, device: str) -> tuple[ReachProbe, ...]:
+    """The forwarding-path probes ``device`` runs: one per distinct reach track of its groups.
+
+    Two groups tracking the same target from the same source share one probe. ``index`` is the
+    track's ``id`` or 400 + its position among the device's probes (stable for one inventory).
+    """
+    probes: dict[str, ReachProbe] = {}
+    for g in inv.groups.values():
+        if not any(m.device == device for m in g.members):
+            continue
+        for t in g.tracks_for(device):
+            r = t.reach
+            if r is None or r.key in probes:
+                continue
+            probes[r.key] = ReachProbe(
+                key=r.key, target=str(r.target), kind=r.probe, port=r.port, source=r.source_for(device),
+                interval=r.interval, timeout=r.timeout, window=r.window, max_loss=r.max_loss, max_rtt=r.max_rtt,
+                index=r.id if r.id is not None else 400 + len(probes) + 1,
+            )
+    return tuple(probes.values())
+
+
+def shell_params(inv: Inventory, device: str) -> SshParams | None:
+    """The SSH login of ``device``'s Linux shell, for a streaming prober: the device's ``shell:``
+    credentials, or its CLI login when that is a shell (keepalived); None when it has neither."""
+    dev = inv.devices[device]
+    if dev.shell is None:
+        return ssh_params(inv, device) if spec(dev.platform).login_is_shell else None
+    cred = inv.credentials[dev.shell]
+    return replace(
+        ssh_params(inv, device),
+        username=cred.resolve_username(),
+        password=register_secret(cred.password.resolve()) if cred.password else None,
+        key_file=cred.key_file,
+        netmiko_device_type="linux",
+    )

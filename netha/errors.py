@@ -73,3 +73,11 @@ class PlanError(NethaError):
 
 class LockHeld(NethaError):
     """Another controller holds the inventory's lock."""
+
+
+class NotSupported(DeviceError):
+    """The platform cannot do what was asked (no native prober, no streaming prober ...)."""
+
+
+class ProberError(DeviceError):
+    """A forwarding-path prober cannot run or died: the prober's failure, never the path's."""

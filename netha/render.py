@@ -22,6 +22,7 @@ import ipaddress
 import os
 import re
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ from typing import Literal
 import jinja2
 import jinja2.sandbox
 
+from .drivers.models import ReachProbe
 from .errors import TemplateError
 
 OPERATIONS = ("set_priority", "resign", "restore", "add_address", "remove_address", "preempt")
@@ -109,6 +111,28 @@ class ChangeValues:
             raise TemplateError(f"invalid VRRP version {self.version!r}")
 
 
+def _check_probe(p: ReachProbe) -> None:
+    for name in ("target", "source"):
+        value = getattr(p, name)
+        if value is None and name == "source":
+            continue
+        try:
+            ipaddress.IPv4Address(value)
+        except (ValueError, TypeError):
+            if name == "target" or not isinstance(value, str) or not _IFACE.match(value):
+                raise TemplateError(f"probe {p.key!r}: invalid {name} {value!r}") from None
+    if p.kind not in ("icmp", "tcp") or (p.kind == "tcp") != (p.port is not None):
+        raise TemplateError(f"probe {p.key!r}: invalid kind {p.kind!r} / port {p.port!r}")
+    if p.port is not None and (type(p.port) is not int or not 1 <= p.port <= 65535):
+        raise TemplateError(f"probe {p.key!r}: invalid port {p.port!r}")
+    if type(p.index) is not int or not 1 <= p.index <= 500:
+        raise TemplateError(f"probe {p.key!r}: invalid index {p.index!r} (1-500)")
+    for name in ("interval", "timeout"):
+        value = getattr(p, name)
+        if not isinstance(value, (int, float)) or not 0 < value <= 3600:
+            raise TemplateError(f"probe {p.key!r}: invalid {name} {value!r}")
+
+
 class Renderer:
     """Finds templates for one platform: the user's folder first, then netha's own."""
 
@@ -135,11 +159,22 @@ class Renderer:
     def render(self, operation: Operation, values: ChangeValues) -> list[str]:
         if operation not in OPERATIONS:
             raise TemplateError(f"unknown operation {operation!r}")
+        return self._render_lines(operation, dict(values.__dict__))
+
+    def render_reach(self, probes: Sequence[ReachProbe]) -> list[str]:
+        """The platform's native prober config for ``probes`` (template ``reach.j2``, given
+        ``probes``: each checked here: the target and source are IPv4 addresses or interface
+        names, the numbers are in range)."""
+        for p in probes:
+            _check_probe(p)
+        return self._render_lines("reach", {"probes": list(probes)})
+
+    def _render_lines(self, operation: str, context: dict) -> list[str]:
         name = f"{operation}.j2"
         template: jinja2.Template | None = None
         try:
             template = self.env.get_template(name)
-            text = template.render(**values.__dict__)
+            text = template.render(**context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"platform {self.platform}: no template {name}") from None
         except Exception as exc:  # noqa: BLE001 - syntax, undefined, sandbox, or anything a template provokes
@@ -149,7 +184,7 @@ class Renderer:
         lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
         for ln in lines:
             if not _SAFE_LINE.match(ln):
-                raise TemplateError(f"platform {self.platform}: {operation}.j2 rendered an unsafe line {ln!r}")
+                raise TemplateError(f"platform {self.platform}: {name} rendered an unsafe line {ln!r}")
         return lines
 
     def _error(self, name: str, template: jinja2.Template | None, exc: Exception) -> TemplateError:

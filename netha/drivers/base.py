@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from ..errors import CommandRejected, NethaError, ParseError
+from ..errors import CommandRejected, NethaError, NotSupported, ParseError
 from ..transport.ssh import SshChannel, SshParams
-from .models import DeviceReading, InterfaceDetails, VrrpView
+from .linux import reach_stream as linux_stream
+from .models import DeviceReading, InterfaceDetails, ProbeStream, ReachProbe, ReachReading, VrrpView
 from .textconfig import config_body
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,14 @@ class PlatformSpec:
     config_enter: tuple[str, ...] = ("configure terminal",)
     config_exit: tuple[str, ...] = ("end",)
     comment_prefixes: tuple[str, ...] = ("!",)
+    # How the platform probes a forwarding path (reach tracking): "stream", a long-running prober
+    # on a Linux shell reporting every reply (:meth:`NetworkDriver.reach_stream`); "native", the
+    # device's own prober, configured from the driver's ``reach`` template and read by
+    # :meth:`NetworkDriver.get_reach` (Cisco IP SLA, EOS monitor connectivity, Junos RPM); or "none".
+    reach: Literal["stream", "native", "none"] = "none"
+    # The CLI login is a Linux shell (keepalived): a stream prober runs over the same credentials.
+    # Otherwise (FRR's vtysh) it needs the device's ``shell:`` credentials.
+    login_is_shell: bool = False
 
 
 class NetworkDriver(ABC):
@@ -300,15 +309,41 @@ class NetworkDriver(ABC):
     def get_config(self) -> str:
         """The running configuration, as text, without its volatile lines (:meth:`stable_config`)."""
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
-        """One poll: VRRP, interfaces and the tracked routes. Drivers may batch this."""
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
+        """One poll: VRRP, interfaces, the tracked routes and (native probers) the tracked paths.
+        Drivers may batch this."""
         details = self.get_interface_details()
         return DeviceReading(
             vrrp=tuple(self.get_vrrp()),
             interfaces=self.get_interfaces(),
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v["addresses"]) for k, v in details.items()},
+            reach=self.read_reach(probes),
         )
+
+    # -- forwarding-path probes ------------------------------------------------------------------
+    def read_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
+        """The native probers' readings for ``probes`` (empty for other platforms: their probers
+        stream, see :meth:`reach_stream`)."""
+        return self.get_reach(probes) if probes and self.spec.reach == "native" else {}
+
+    def get_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
+        """Native platforms: each probe's state as the device's own prober reports it (key ->
+        reading); a probe the device does not know is a reading with ``error`` set."""
+        raise NotSupported(self.name, f"platform {self.spec.name} has no native prober to read")
+
+    def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
+        """Native platforms: the config lines that set up ``probes`` on the device (rendered from
+        the platform's ``reach`` template)."""
+        raise NotSupported(self.name, f"platform {self.spec.name} has no native prober to configure")
+
+    @classmethod
+    def reach_stream(cls, probe: ReachProbe) -> ProbeStream:
+        """Stream platforms: the long-running prober for ``probe``; Linux's ping/TCP prober
+        (:mod:`netha.drivers.linux`) unless the platform's module says otherwise."""
+        if cls.spec.reach != "stream":
+            raise NotSupported("?", f"platform {cls.spec.name} has no streaming prober")
+        return linux_stream(probe)
 
     # -- changes -------------------------------------------------------------------------------
     def load_config(self, lines: Sequence[str]) -> str:

@@ -34,6 +34,9 @@ SPEC = PlatformSpec(
     volatile_config=(r"Building configuration", r"Current configuration"),
     # Written by FRR itself; no command changes them, so a computed replace leaves them alone.
     fixed_config=(r"frr version\b", r"frr defaults\b"),
+    # FRR runs on Linux: paths are probed by a streaming prober on the host's shell (the device's
+    # `shell:` login; vtysh's own `ping` takes no rate or source).
+    reach="stream",
 )
 
 _STATES: dict[str, VrrpStateName] = {"Master": "master", "Backup": "backup", "Initialize": "init"}

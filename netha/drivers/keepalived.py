@@ -44,6 +44,8 @@ SPEC = PlatformSpec(
     config_enter=(),
     config_exit=(),
     comment_prefixes=("#", "!"),
+    reach="stream",
+    login_is_shell=True,
 )
 
 # keepalived's vrrp_t states: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (FAULT: not serving, as INIT).

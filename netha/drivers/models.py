@@ -7,7 +7,8 @@ that the drivers import nothing from the layers above them (``netha.observe`` re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Literal, TypedDict
 
 VrrpStateName = Literal["master", "backup", "init", "unknown"]
@@ -52,3 +53,71 @@ class DeviceReading:
     interfaces: dict[str, bool]
     routes: dict[str, bool]
     addresses: dict[str, tuple[str, ...]]  # interface -> its IPv4 addresses with prefix length
+    reach: dict[str, ReachReading] = field(default_factory=dict)  # probe key -> native prober's reading
+
+
+# -- forwarding-path probes (reach tracking) --------------------------------------------------------
+
+ReachKind = Literal["icmp", "tcp"]
+ReachState = Literal["up", "down", "unknown"]
+
+
+@dataclass(frozen=True)
+class ReachProbe:
+    """One forwarding-path probe run from one member: what it sends, from where, how often.
+
+    ``key`` names the tracked object in the health model (``reach icmp 198.18.10.100``);
+    ``index`` is the probe's number on the device (Cisco IP SLA entry and track object, EOS
+    monitor host, Junos RPM test), stable for one inventory.
+    """
+
+    key: str
+    target: str
+    kind: ReachKind = "icmp"
+    port: int | None = None
+    source: str | None = None  # the member's own address or interface the probes leave from
+    interval: float = 0.05  # seconds between probes
+    timeout: float = 0.5  # seconds a probe waits for its answer
+    window: int = 10  # the last N probes judged
+    max_loss: float = 0.3  # down when more than this share of the window is lost
+    max_rtt: float | None = None  # seconds; down when the window's median round trip is above it
+    index: int = 1
+
+
+@dataclass(frozen=True)
+class ProbeEvent:
+    """One probe's outcome, as a prober prints it (one line of a streaming prober)."""
+
+    seq: int
+    ok: bool
+    rtt: float | None = None  # seconds, when ok
+
+
+@dataclass(frozen=True)
+class ReachReading:
+    """What one member's prober says of one path now.
+
+    ``state`` is the prober's verdict over its window (a native prober's own state: an IP SLA
+    track, an RPM test); ``error`` is set when the prober itself does not work (cannot start,
+    died, its output cannot be read): that is the prober's failure, never the path's, and its
+    state is ``unknown``.
+    """
+
+    key: str
+    state: ReachState
+    sent: int = 0  # probes judged (the window)
+    lost: int = 0
+    rtt: float | None = None  # seconds: the window's median round trip
+    error: str | None = None
+    at: float = 0.0  # monotonic time of the newest probe result (0: none yet)
+    rate: float | None = None  # probes per second this prober sends
+
+
+@dataclass(frozen=True)
+class ProbeStream:
+    """A long-running prober: a shell command whose output is one line per probe, and the parser
+    of one line (a :class:`ProbeEvent`; None for a line that is no probe's outcome; a
+    :class:`~netha.errors.ParseError` for a line saying the prober itself cannot work)."""
+
+    command: str
+    parse: Callable[[str], ProbeEvent | None]

@@ -104,6 +104,8 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
     for name, dev in inv.devices.items():
         if dev.credentials not in inv.credentials:
             yield ("devices", name, "credentials"), f"device {name}: unknown credentials {dev.credentials!r}"
+        if dev.shell is not None and dev.shell not in inv.credentials:
+            yield ("devices", name, "shell"), f"device {name}: unknown credentials {dev.shell!r} for its shell"
         if dev.snmp is not None and dev.snmp not in inv.snmp:
             yield ("devices", name, "snmp"), f"device {name}: unknown SNMP profile {dev.snmp!r}"
 
@@ -152,6 +154,11 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
                 yield ("groups", gname, "track", i, "device"), (
                     f"group {gname}: tracked object on {track.device!r}, which is not a member"
                 )
+            for dev in (track.reach.sources if track.reach else {}):
+                if dev not in seen_members:
+                    yield ("groups", gname, "track", i, "reach", "sources", dev), (
+                        f"group {gname}: probe source for {dev!r}, which is not a member"
+                    )
 
 
 def _listener_problems(inv: Inventory) -> Iterator[Problem]:

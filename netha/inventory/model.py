@@ -169,6 +169,9 @@ class Device(_Strict):
     host: ipaddress.IPv4Address | ipaddress.IPv6Address | HostName
     platform: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
     credentials: Name
+    # A Linux shell login on a Linux-based platform whose CLI login is not a shell (FRR's vtysh):
+    # long-running probers run there. Platforms whose login is a shell (keepalived) need none.
+    shell: Name | None = None
     snmp: Name | None = None
     ssh: SshSettings | None = None
     description: str | None = None
@@ -182,22 +185,71 @@ class Member(_Strict):
     address: ipaddress.IPv4Interface | None = None
 
 
+# Where a member's probes leave from: its own address, or the interface whose address and path they take.
+ProbeSource = ipaddress.IPv4Address | InterfaceName
+
+
+class Reach(_Strict):
+    """A forwarding-path probe: each member probes ``target`` through its own path.
+
+    The probes leave from the member's own side (``source``, or ``sources`` per member: an
+    address of the member's upstream interface, or that interface), so a member's result never
+    depends on which member is VRRP master, and the replies come back to the member itself.
+    ``interval`` bounds the probe rate (at most 50 probes per second per target and member).
+    """
+
+    target: ipaddress.IPv4Address
+    probe: Literal["icmp", "tcp"] = "icmp"
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None
+    source: ProbeSource | None = None
+    sources: dict[Name, ProbeSource] = {}
+    interval: Annotated[float, Strict(), Field(ge=0.02, le=60)] = 0.05
+    timeout: Annotated[float, Strict(), Field(gt=0, le=10)] = 0.5
+    window: Annotated[int, Strict(), Field(ge=1, le=1000)] = 10
+    # Down when more than this share of the window's probes is lost.
+    max_loss: Annotated[float, Strict(), Field(ge=0, lt=1)] = 0.3
+    # Down when the window's median round trip is above this (seconds).
+    max_rtt: Annotated[float, Strict(), Field(gt=0, le=10)] | None = None
+    # The probe's number on vendor devices (IP SLA entry and track object, RPM test); default 400 + position.
+    id: Annotated[int, Strict(), Field(ge=1, le=500)] | None = None
+
+    @model_validator(mode="after")
+    def _port_for_tcp(self) -> Reach:
+        if self.probe == "tcp" and self.port is None:
+            raise ValueError("a 'tcp' probe needs 'port'")
+        if self.probe == "icmp" and self.port is not None:
+            raise ValueError("'port' is for 'tcp' probes only")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"reach tcp {self.target}:{self.port}" if self.probe == "tcp" else f"reach icmp {self.target}"
+
+    def source_for(self, device: str) -> str | None:
+        src = self.sources.get(device, self.source)
+        return None if src is None else str(src)
+
+
 class Track(_Strict):
-    """A tracked object: an interface that must be up, or a route that must be present."""
+    """A tracked object: an interface that must be up, a route that must be present, or a
+    forwarding path that must carry traffic (``reach``)."""
 
     interface: InterfaceName | None = None
     route: ipaddress.IPv4Network | None = None
+    reach: Reach | None = None
     device: Name | None = None  # only on this member; default: every member
     description: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Track:
-        if (self.interface is None) == (self.route is None):
-            raise ValueError("a tracked object is exactly one of 'interface' or 'route'")
+        if sum(x is not None for x in (self.interface, self.route, self.reach)) != 1:
+            raise ValueError("a tracked object is exactly one of 'interface', 'route' or 'reach'")
         return self
 
     @property
     def key(self) -> str:
+        if self.reach is not None:
+            return self.reach.key
         return f"interface {self.interface}" if self.interface else f"route {self.route}"
 
 
