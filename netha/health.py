@@ -15,7 +15,7 @@ The rules that matter most:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .inventory import Group, Inventory
@@ -108,6 +108,8 @@ class GroupHealth:
     masters: dict[str, list[str]]  # source -> devices that source sees as master
     primary: str
     members: dict[str, MemberHealth]
+    # Reach targets that fail from every member probing them: the target's failure, not a member's.
+    targets_down: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -236,11 +238,16 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
     for gname, group in inv.groups.items():
         members: dict[str, MemberHealth] = {}
         ssh_masters: list[str] = []
+        paths, targets_down = _reach_paths(group, snap)
         for m in group.members:
             obs = snap.devices.get(m.device) or DeviceObservation(device=m.device)
             view = obs.vrrp_for(group.vrid, group.interface_of(m.device)) if group.vrid else None
             tracks: dict[str, str] = {}
             for t in group.tracks_for(m.device):
+                if t.reach is not None:
+                    raw_t, at = paths.get((m.device, t.key), ("unknown", 0.0))
+                    tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=at).state
+                    continue
                 raw_t = _track_state(obs, t)
                 tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=_sample(obs)).state
             dev = devices[m.device]
@@ -259,10 +266,17 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 raw_m, why = "degraded", ", ".join(f"{k} down" for k, s in tracks.items() if s == "down")
             else:
                 raw_m, why = "healthy", ""
+            down = [k for k, st in tracks.items() if st == "down"]
             if dev.health in ("failed", "unreachable", "unknown"):
                 # Already damped at the device level: do not damp twice.
                 mval = Damped(dev.health, dev.health, 0, now, dev.reason)
                 damped[f"member/{gname}/{m.device}"] = mval
+            elif raw_m == "degraded" and down and all(k.startswith("reach ") for k in down):
+                # A path is damped per probe window (its track, above): do not damp it again per poll.
+                key = f"member/{gname}/{m.device}"
+                before = prev.damped.get(key)
+                since = before.since if before is not None and before.state == "degraded" else now
+                mval = damped[key] = Damped("degraded", "degraded", 0, since, why, _sample(obs))
             else:
                 mval = d(f"member/{gname}/{m.device}", raw_m, why, sample=_sample(obs))
             if group.mode == "static":
@@ -288,6 +302,8 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 checksum_style=adv.checksum_style if adv else None,
             )
         groups[gname] = _group_verdict(inv, gname, group, snap, members, ssh_masters, advert_of, d, last_master)
+        if targets_down:
+            groups[gname] = replace(groups[gname], targets_down=targets_down)
         for dev in {x for devs in groups[gname].masters.values() for x in devs}:
             master_seen[f"{gname}/{dev}"] = now
 
@@ -338,6 +354,38 @@ def _raw_device(
 def _sample(obs: DeviceObservation) -> float:
     """When the newest probe result about this device arrived (0: never)."""
     return max((r.at for r in (obs.ssh, obs.snmp) if r is not None), default=0.0)
+
+
+def _reach_paths(group: Group, snap: Snapshot) -> tuple[dict[tuple[str, str], tuple[str, float]], tuple[str, ...]]:
+    """Each member's raw state of each reach path it probes, corroborated across members, and
+    the targets that fail from every member.
+
+    A member's path counts as down only while another member reaches the same target: a target
+    that fails for every member is the target's failure (an alert, no action), and a failure no
+    peer can contradict (a peer's prober down, or a path only one member probes) proves nothing
+    about the member. A prober that does not work is ``unknown``, never ``down``.
+    """
+    raw: dict[tuple[str, str], tuple[str, float]] = {}
+    for m in group.members:
+        obs = snap.devices.get(m.device)
+        for t in group.tracks_for(m.device):
+            if t.reach is None:
+                continue
+            reading = obs.reach.get(t.key) if obs is not None else None
+            if reading is None or reading.error is not None:
+                raw[(m.device, t.key)] = ("unknown", reading.at if reading else 0.0)
+            else:
+                raw[(m.device, t.key)] = (reading.state, reading.at)
+    by_key: dict[str, list[str]] = {}
+    for (_, key), (state, _) in raw.items():
+        by_key.setdefault(key, []).append(state)
+    targets_down = tuple(sorted(k for k, states in by_key.items() if states and all(st == "down" for st in states)))
+    paths: dict[tuple[str, str], tuple[str, float]] = {}
+    for (dev, key), (state, at) in raw.items():
+        if state == "down" and not any(st == "up" for (o, k), (st, _) in raw.items() if k == key and o != dev):
+            state = "unknown"
+        paths[(dev, key)] = (state, at)
+    return paths, targets_down
 
 
 def _track_state(obs: DeviceObservation, track) -> str:

@@ -34,6 +34,8 @@ def nominal_assessment(inv: Inventory) -> Assessment:
             elif name == g.primary:
                 addresses[iface] = addresses.get(iface, ()) + tuple(v.with_prefixlen for v in g.virtual_addresses)
         routes = {str(t.route): True for g in inv.groups_of(name) for t in inv.groups[g].tracks_for(name) if t.route}
+        reach = {t.key: ReachReading(t.key, "up", at=now) for g in inv.groups_of(name)
+                 for t in inv.groups[g].tracks_for(name) if t.reach}
         devices[name] = DeviceObservation(name, ssh=ok, snmp=ok, vrrp=tuple(views), interfaces=interfaces,
-                                          routes=routes, addresses=addresses)
+                                          routes=routes, addresses=addresses, reach=reach)
     return assess(inv, Snapshot(at=now, wall=time.time(), devices=devices))

@@ -18,6 +18,18 @@ def _probe(r: ProbeResult | None) -> dict[str, Any] | None:
     return {"ok": r.ok, "error": r.error, "ms": round(r.duration * 1000, 1)}
 
 
+def _reach(obs) -> dict[str, Any]:
+    """Each path a device's prober tracks: its state, the window's loss, round trip and probe rate."""
+    if obs is None:
+        return {}
+    return {
+        key: {"state": r.state, "sent": r.sent, "lost": r.lost,
+              "rtt_ms": None if r.rtt is None else round(r.rtt * 1000, 2),
+              "rate": r.rate, "error": r.error}
+        for key, r in sorted(obs.reach.items())
+    }
+
+
 def status_document(inv: Inventory, snap: Snapshot, a: Assessment) -> dict[str, Any]:
     groups: dict[str, Any] = {}
     for name, g in a.groups.items():
@@ -32,6 +44,7 @@ def status_document(inv: Inventory, snap: Snapshot, a: Assessment) -> dict[str, 
             "primary": g.primary,
             "master": g.master,
             "masters": g.masters,
+            "targets_down": list(g.targets_down),
             "members": {
                 dev: {
                     "health": m.health,
@@ -62,6 +75,7 @@ def status_document(inv: Inventory, snap: Snapshot, a: Assessment) -> dict[str, 
             "snmp": _probe(obs.snmp) if obs else None,
             "vrrp_source": obs.vrrp_source if obs else None,
             "uptime": obs.uptime if obs else None,
+            "reach": _reach(obs),
         }
     return {
         "version": SCHEMA_VERSION,

@@ -32,6 +32,7 @@ def render(doc: dict[str, Any]) -> RichGroup:
             f"  VRID {g['vrid']} on {g['interface']}  {', '.join(g['virtual_addresses'])}  ",
             (g["verdict"].upper(), VERDICT_STYLE.get(g["verdict"], "bold")),
             f"  {g['reason']}",
+            (f"  target down from every member: {', '.join(g['targets_down'])}" if g.get("targets_down") else "", "bold red"),
         )
         table = Table(title=title, title_justify="left", expand=False)
         for col in ("member", "state", "prio cfg/eff", "health", "tracked", "heard", "advert age", "seen as master by"):
@@ -51,7 +52,7 @@ def render(doc: dict[str, Any]) -> RichGroup:
             )
         parts.append(table)
     dev_table = Table(title="devices", title_justify="left")
-    for col in ("device", "host", "health", "ssh", "snmp"):
+    for col in ("device", "host", "health", "ssh", "snmp", "paths (reach)"):
         dev_table.add_column(col)
     for name, d in doc["devices"].items():
         def probe(p):
@@ -61,10 +62,28 @@ def render(doc: dict[str, Any]) -> RichGroup:
         dev_table.add_row(
             plain(name), plain(d["host"]),
             Text(d["health"] + (f": {d['reason']}" if d["reason"] else ""), HEALTH_STYLE.get(d["health"], "")),
-            probe(d["ssh"]), probe(d["snmp"]),
+            probe(d["ssh"]), probe(d["snmp"]), reach_cell(d.get("reach") or {}),
         )
     parts.append(dev_table)
     return RichGroup(*parts)
+
+
+def reach_cell(paths: dict[str, Any]) -> Text | str:
+    """One line per tracked path: state, loss in the window, median round trip, probe rate."""
+    if not paths:
+        return "-"
+    out = Text()
+    for i, (key, r) in enumerate(paths.items()):
+        if i:
+            out.append("\n")
+        if r["error"]:
+            out.append(f"{key}: prober failed: {r['error']}", "magenta")
+            continue
+        rtt = "" if r["rtt_ms"] is None else f", {r['rtt_ms']:.1f} ms"
+        rate = "" if r["rate"] is None else f", {r['rate']:g}/s"
+        out.append(f"{key} {r['state']} ({r['lost']}/{r['sent']} lost{rtt}{rate})",
+                   {"up": "green", "down": "red"}.get(r["state"], "dim"))
+    return out
 
 
 @handle_errors

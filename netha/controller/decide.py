@@ -47,6 +47,7 @@ class Alert(str, Enum):
     STORM_BRAKE = "storm-brake"
     BLOCKED = "blocked"  # an automatic action is held back by a gate (automatic off, block period, min_interval)
     NO_BACKUP = "no-backup"
+    TARGET_DOWN = "target-down"  # a reach target fails from every member: the target's failure, no action
 
     def __str__(self) -> str:
         return self.value
@@ -146,6 +147,8 @@ def update_observations(inv: Inventory, a: Assessment, mem: Memory, now: float) 
             mem = mem.with_group(name, failed_over_by=None, pinned=None)
         if gm.alerted == Alert.SPLIT_BRAIN and gh.verdict != "split-brain":
             mem = mem.with_group(name, alerted=None)
+        if gm.alerted == Alert.TARGET_DOWN and not gh.targets_down:
+            mem = mem.with_group(name, alerted=None)
     return mem
 
 
@@ -167,6 +170,9 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
             continue
         if gh.verdict in ("unknown", "down"):
             continue
+        if gh.targets_down and gm.alerted != Alert.TARGET_DOWN:
+            alerts.append(Decision(Action.ALERT, name, None, alert=Alert.TARGET_DOWN, reason=(
+                f"{', '.join(gh.targets_down)} fails from every member: the target's failure, not a gateway's; not acting")))
         master = gh.master
         if master is None:
             continue

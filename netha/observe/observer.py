@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..connect import make_driver, tracked_interfaces, tracked_routes
+from ..connect import make_driver, reach_probes, shell_params, tracked_interfaces, tracked_routes
+from ..drivers import driver_class
 from ..errors import NethaError
 from ..inventory import Inventory
+from .reach import DeviceProber, ProberStats, ReachProbers
 from .ssh import SshSample, SshWorker
 from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
 
@@ -28,6 +30,7 @@ class ObserverOptions:
     ssh: bool = True
     snmp: bool = True
     listener: bool = True
+    reach: bool = True  # streaming forwarding-path probers (Linux platforms)
 
 
 @dataclass
@@ -51,20 +54,32 @@ class Observer:
         self._listener = None
         self._stop = threading.Event()
         self.stale_after = max(1.0, 5 * self.interval)
-        if options.ssh:
-            for name in inv.devices:
+        probes = {name: reach_probes(inv, name) for name in inv.devices}
+        streams: dict[str, DeviceProber] = {}
+        for name, dev in inv.devices.items():
+            cls = driver_class(dev.platform)
+            native = cls.spec.reach == "native"
+            if options.ssh:
                 self._workers[name] = SshWorker(
                     name,
                     lambda name=name: make_driver(inv, name),
                     tracked_routes(inv, name),
                     self.interval,
                     self._on_ssh,
+                    probes[name] if native else (),
                 )
+            if options.reach and probes[name] and cls.spec.reach == "stream":
+                streams[name] = DeviceProber(
+                    name, lambda name=name: shell_params(inv, name), probes[name], cls.reach_stream,
+                    on_change=lambda _device: self.changed.set(),
+                )
+        self.reach = ReachProbers(streams)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start every probe in the background."""
         self._start_listener()
+        self.reach.start()
         for worker in self._workers.values():
             worker.start()
         if self.options.snmp and self._snmp_poller() is not None:
@@ -73,6 +88,7 @@ class Observer:
 
     def stop(self) -> None:
         self._stop.set()
+        self.reach.stop()
         for worker in self._workers.values():
             worker.stop()
         if self._snmp_thread is not None:
@@ -103,6 +119,7 @@ class Observer:
     def observe_once(self, listen: float | None = None) -> Snapshot:
         """Poll every device once (SSH and SNMP concurrently) while the listener listens."""
         self._start_listener()
+        self.reach.start()
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=max(1, min(256, len(self._workers) + 1))) as pool:
             futures = {name: pool.submit(w.poll_once) for name, w in self._workers.items()}
@@ -118,6 +135,9 @@ class Observer:
             remaining = window - (time.monotonic() - started)
             if remaining > 0:
                 time.sleep(remaining)
+        if self.reach.probers:
+            # A full window of every path (a login, then window x interval), or what came by then.
+            self.reach.wait_ready(max(self.inv.controller.ssh.timeout, 3.0))
         return self.snapshot()
 
     # -- probes ----------------------------------------------------------------------------------
@@ -192,6 +212,10 @@ class Observer:
         listener = self._listener
         return listener.stats() if listener is not None else {}
 
+    def prober_stats(self) -> list[ProberStats]:
+        """The streaming probers: paths, probe rate and restarts per device."""
+        return self.reach.stats()
+
     def advert_sources(self) -> tuple[AdvertSource, ...]:
         return self._listener.sources(time.monotonic()) if self._listener is not None else ()
 
@@ -234,6 +258,7 @@ class Observer:
             interfaces=interfaces,
             routes=dict(reading.routes) if reading else {},
             addresses=dict(reading.addresses) if reading else {},
+            reach={**(reading.reach if reading else {}), **self.reach.readings(name, now)},
             uptime=uptime,
             rebooted=rebooted,
         )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..drivers import DeviceReading, NetworkDriver
+from ..drivers.models import ReachProbe
 from ..errors import NethaError
 from .types import ProbeResult
 
@@ -41,10 +42,12 @@ class SshWorker:
         routes: tuple[str, ...],
         interval: float,
         on_sample: Callable[[str, SshSample], None],
+        probes: tuple[ReachProbe, ...] = (),
     ):
         self.device = device
         self._factory = factory
         self._routes = routes
+        self._probes = probes  # native probers' paths, read with every poll
         self._interval = interval
         self._on_sample = on_sample
         self._stop = threading.Event()
@@ -72,7 +75,7 @@ class SshWorker:
                     driver = self._factory()
                     driver.open()
                     self._driver = driver
-                reading = self._driver.read(self._routes)
+                reading = self._driver.read(self._routes, self._probes)
         except NethaError as exc:
             self._close()
             now = time.monotonic()

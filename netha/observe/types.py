@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # What a driver returns lives with the drivers; re-exported here for the observation layer's callers.
-from ..drivers.models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+from ..drivers.models import DeviceReading, InterfaceDetails, ReachReading, VrrpStateName, VrrpView
 
 __all__ = [
-    "AdvertSource", "DeviceObservation", "DeviceReading", "InterfaceDetails", "ProbeResult", "Snapshot", "Source",
+    "AdvertSource", "DeviceObservation", "DeviceReading", "InterfaceDetails", "ProbeResult", "ReachReading", "Snapshot",
+    "Source",
     "VrrpStateName", "VrrpView",
 ]
 
@@ -33,7 +34,7 @@ class DeviceObservation:
     device: str
     ssh: ProbeResult | None = None
     snmp: ProbeResult | None = None
-    reach: ProbeResult | None = None
+    reach: dict[str, ReachReading] = field(default_factory=dict)  # probe key -> the member's prober's reading
     vrrp: tuple[VrrpView, ...] | None = None  # from SSH (or SNMP where the device has the MIB)
     vrrp_source: Source | None = None
     interfaces: dict[str, bool] = field(default_factory=dict)  # name -> oper up

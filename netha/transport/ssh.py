@@ -255,3 +255,73 @@ class SshChannel:
     def _ends_with_prompt(self, text: str) -> bool:
         last = text.replace("\r", "").rsplit("\n", 1)[-1]
         return bool(self._prompt_re.fullmatch(last.rstrip()))
+
+
+class ExecSession:
+    """One SSH connection for long-running commands, each on its own exec channel (no PTY, no
+    prompt): a streaming prober's lines arrive as the device prints them. Host keys are checked
+    exactly as for the CLI session (the inventory's known_hosts, strict unless it says otherwise)."""
+
+    def __init__(self, params: SshParams):
+        self.params = params
+        self._client = None  # paramiko.SSHClient
+
+    def open(self) -> None:
+        import paramiko
+
+        p = self.params
+        if p.password:
+            register_secret(p.password)
+        client = paramiko.SSHClient()
+        if p.known_hosts is not None and p.known_hosts.is_file():
+            client.load_host_keys(str(p.known_hosts))
+        client.set_missing_host_key_policy(
+            paramiko.RejectPolicy() if p.strict_host_key_checking else paramiko.AutoAddPolicy())
+        try:
+            client.connect(
+                p.host, port=p.port, username=p.username, password=p.password or None,
+                key_filename=str(p.key_file) if p.key_file else None, look_for_keys=False, allow_agent=False,
+                timeout=p.timeout, auth_timeout=p.timeout, banner_timeout=p.timeout,
+            )
+        except paramiko.AuthenticationException:
+            client.close()
+            raise ConnectionFailed(p.device, f"authentication failed for user {p.username}") from None
+        except (paramiko.SSHException, OSError, EOFError, ValueError) as exc:
+            client.close()
+            text = " ".join(str(exc).split())
+            raise host_key_failure(exc, p) or ConnectionFailed(
+                p.device, f"SSH to {p.host}:{p.port} failed: {text[:200] or type(exc).__name__}") from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(5)
+        self._client = client
+
+    @property
+    def is_open(self) -> bool:
+        t = self._client.get_transport() if self._client is not None else None
+        return bool(t and t.is_active())
+
+    def start(self, command: str):
+        """Run ``command`` on a new exec channel; returns the paramiko Channel (stderr merged)."""
+        if self._client is None:
+            raise ConnectionFailed(self.params.device, "exec session is not open")
+        try:
+            transport = self._client.get_transport()
+            if transport is None or not transport.is_active():
+                raise ConnectionFailed(self.params.device, "SSH connection lost")
+            chan = transport.open_session(timeout=self.params.timeout)
+            chan.set_combine_stderr(True)
+            chan.exec_command(command)
+        except ConnectionFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - paramiko raises many kinds here
+            raise ConnectionFailed(self.params.device, f"cannot start a command: {type(exc).__name__}: {exc}") from None
+        return chan
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
