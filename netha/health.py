@@ -234,6 +234,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         devices[name] = DeviceHealth(name, value.state, value.reason or reason, obs.managed)  # type: ignore[arg-type]
 
     # 3. Members, tracked objects and groups.
+    silent = _silent_interfaces(inv, snap)
     groups: dict[str, GroupHealth] = {}
     for gname, group in inv.groups.items():
         members: dict[str, MemberHealth] = {}
@@ -249,6 +250,8 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                     tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=at).state
                     continue
                 raw_t = _track_state(obs, t)
+                if raw_t == "up" and t.interface is not None and (m.device, t.interface) in silent:
+                    raw_t = "down"  # carrier up, but its address no longer answers on its segment
                 tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=_sample(obs)).state
             dev = devices[m.device]
             if dev.health in ("failed", "unreachable", "unknown"):
@@ -257,6 +260,9 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 raw_m, why = "failed", f"no VRRP instance {group.vrid} on {group.interface_of(m.device)}"
             elif obs.interfaces.get(group.interface_of(m.device)) is False:
                 raw_m, why = "failed", f"{group.interface_of(m.device)} is down"
+            elif (m.device, group.interface_of(m.device)) in silent:
+                raw_m, why = "degraded", (f"{group.interface_of(m.device)} reads up but its address is silent on the "
+                                          "segment (ARP) while its peers answer")
             elif view is not None and view.shutdown:
                 down = [k for k, st in tracks.items() if st == "down"]
                 raw_m, why = ("degraded", ", ".join(f"{k} down" for k in down)) if down else ("healthy", "")
@@ -354,6 +360,27 @@ def _raw_device(
 def _sample(obs: DeviceObservation) -> float:
     """When the newest probe result about this device arrived (0: never)."""
     return max((r.at for r in (obs.ssh, obs.snmp) if r is not None), default=0.0)
+
+
+def _silent_interfaces(inv: Inventory, snap: Snapshot) -> set[tuple[str, str]]:
+    """(device, interface) pairs whose member address answered ARP on a listener leg and went
+    silent while a peer of the same group still answers on that leg: the interface's frames no
+    longer reach the segment, whatever its carrier says. Without a peer answering there, the
+    silence may be the controller's own leg: it proves nothing."""
+    if not snap.arp:
+        return set()
+    out: set[tuple[str, str]] = set()
+    for group in inv.groups.values():
+        addressed = [(m, str(m.address.ip)) for m in group.members if m.address is not None]
+        for leg in {leg for leg, _ in snap.arp}:
+            for m, addr in addressed:
+                p = snap.arp.get((leg, addr))
+                if p is None or not p.silent:
+                    continue
+                peers = [snap.arp.get((leg, a)) for o, a in addressed if o.device != m.device]
+                if any(q is not None and q.answered and not q.silent for q in peers):
+                    out.add((m.device, group.interface_of(m.device)))
+    return out
 
 
 def _reach_paths(group: Group, snap: Snapshot) -> tuple[dict[tuple[str, str], tuple[str, float]], tuple[str, ...]]:

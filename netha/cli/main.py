@@ -59,11 +59,12 @@ def validate(
 
 def _mount_subcommands() -> None:
     from .lab import lab_app
+    from .probes import probes
     from .status import status
     from .controller import ack, check, maintenance, run
     from .takeover import backup, failback, failover, history, restore, snapshots
 
-    for command in (status, failover, failback, run, check, ack, maintenance, backup, restore, snapshots, history):
+    for command in (status, probes, failover, failback, run, check, ack, maintenance, backup, restore, snapshots, history):
         app.command()(command)
     app.add_typer(lab_app, name="lab", help="Build, inspect and tear down the netns lab.")
 

@@ -29,11 +29,17 @@ class Metrics:
         self.cycle = Histogram("netha_poll_cycle_seconds", "Duration of one decision cycle", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
         self.cycle_errors = Counter("netha_cycle_errors", "Decision cycles that raised an unexpected exception (the daemon went on)", registry=r)
         self.recoveries = Counter("netha_recoveries", "Open plans resolved at start, by resolution", ["resolution", "ok"], registry=r)
+        self.path = Gauge("netha_path_state", "A tracked forwarding path of a member: 1 up, 0 down, -1 unknown",
+                          ["group", "device", "path"], registry=r)
         self.probe_errors = Counter("netha_probe_errors", "Failed probes by device and probe", ["device", "probe"], registry=r)
 
     def watch_listener(self, stats: Callable[[], dict[str, int]]) -> None:
         """Export the advertisement listener's counters, read when scraped (nothing on the polling path)."""
         self.registry.register(_ListenerCollector(stats))
+
+    def watch_probers(self, stats: Callable[[], list]) -> None:
+        """Export the streaming probers' rate and restarts, read when scraped."""
+        self.registry.register(_ProberCollector(stats))
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)
@@ -41,8 +47,11 @@ class Metrics:
     def observe(self, a: Assessment) -> None:
         for name, g in a.groups.items():
             self.group_state.labels(name).set(VERDICT_CODE[g.verdict])
-            for dev in g.members:
+            for dev, m in g.members.items():
                 self.master.labels(name, dev).set(1 if g.master == dev else 0)
+                for key, st in m.tracks.items():
+                    if key.startswith("reach "):
+                        self.path.labels(name, dev, key[len("reach "):]).set({"up": 1, "down": 0}.get(st, -1))
         for name, d in a.devices.items():
             self.device_health.labels(name).set(1 if d.health == "healthy" else 0)
 
@@ -57,3 +66,19 @@ class _ListenerCollector(Collector):
         for key, value in sorted(self._stats().items()):
             fam.add_metric([key], float(value))
         yield fam
+
+
+class _ProberCollector(Collector):
+    def __init__(self, stats: Callable[[], list]):
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        rate = GaugeMetricFamily("netha_reach_probes_per_second", "Probes per second a device's streaming probers send",
+                                 labels=["device"])
+        restarts = GaugeMetricFamily("netha_reach_prober_restarts", "Times a device's probers were restarted",
+                                     labels=["device"])
+        for st in self._stats():
+            rate.add_metric([st.device], st.rate)
+            restarts.add_metric([st.device], float(st.restarts))
+        yield rate
+        yield restarts

@@ -42,6 +42,7 @@ class Runtime:
                             hook=hook if hook is not None else hook_from_env())
         if metrics is not None:
             metrics.watch_listener(obs.listener_stats)
+            metrics.watch_probers(obs.prober_stats)
         return cls(inv, store, sessions, obs, executor, Webhook(inv.controller.webhook), metrics)
 
     def controller(self, dry_run: bool = False, persist_health: bool = False) -> Controller:

@@ -418,13 +418,15 @@ class AdvertListener:
                     log.exception("advert event handler failed")
 
 
-def _attach_filter(sock: socket.socket) -> None:
+def _attach_filter(sock: socket.socket, program: Sequence[tuple[int, int, int, int]] = _BPF) -> None:
+    """Attach a classic BPF PROGRAM (default: VRRP only) to a packet socket (shared with arpwatch)."""
+
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
 
-    arr = (SockFilter * len(_BPF))(*[SockFilter(*ins) for ins in _BPF])
-    prog = SockFprog(len(_BPF), arr)
+    arr = (SockFilter * len(program))(*[SockFilter(*ins) for ins in program])
+    prog = SockFprog(len(program), arr)
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(ctypes.string_at(ctypes.addressof(prog), ctypes.sizeof(prog))))

@@ -52,6 +52,7 @@ class Observer:
         self._snmp = None
         self._snmp_thread: threading.Thread | None = None
         self._listener = None
+        self._arp = None  # ArpWatch, started with the listener
         self._stop = threading.Event()
         self.stale_after = max(1.0, 5 * self.interval)
         probes = {name: reach_probes(inv, name) for name in inv.devices}
@@ -99,6 +100,9 @@ class Observer:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
+        if self._arp is not None:
+            self._arp.stop()
+            self._arp = None
 
     def __enter__(self) -> Observer:
         return self
@@ -202,6 +206,20 @@ class Observer:
             log.warning("advertisement listener not started: %s", exc)
             return
         self._listener = listener
+        targets = arp_targets(self.inv)
+        if any(targets.values()):
+            try:
+                from .arpwatch import ArpWatch
+
+                arp = ArpWatch(targets, interval=max(0.05, min(0.1, self.interval)), on_change=self._on_presence)
+                arp.start()
+                self._arp = arp
+            except (OSError, NethaError) as exc:
+                log.warning("ARP presence watcher not started: %s", exc)
+
+    def _on_presence(self, event) -> None:
+        log.info("arp: %s %s on %s %s", event.address, event.kind, event.interface, event.detail or "")
+        self.changed.set()
 
     def _on_advert_event(self, event) -> None:
         log.info("adverts: %s vrid %s from %s on %s %s", event.kind, event.vrid, event.source, event.interface, event.detail or "")
@@ -230,7 +248,8 @@ class Observer:
         if self._listener is not None:
             adverts = self._listener.sources(now)
             listening = self._listener.running_interfaces()
-        return Snapshot(at=now, wall=time.time(), devices=devices, adverts=adverts, listening=listening)
+        arp = self._arp.presence(now) if self._arp is not None else {}
+        return Snapshot(at=now, wall=time.time(), devices=devices, adverts=adverts, listening=listening, arp=arp)
 
     def _merge(self, name: str, ssh: SshSample | None, snmp, now: float, snmp_at: float = 0.0) -> DeviceObservation:
         ssh_result = expire(ssh.result if ssh else None, now, self.stale_after)
@@ -284,3 +303,15 @@ def merge_interfaces(cli: Mapping[str, bool] | None, cli_failed: bool, snmp: Map
     if cli is not None:
         return {**snmp, **cli}
     return dict(snmp) if cli_failed else {}
+
+
+def arp_targets(inv: Inventory) -> dict[str, list[str]]:
+    """Per listener leg, the member addresses to watch with ARP: those of the groups the leg lists
+    (the groups on its segment); a leg that lists none watches the groups no leg lists."""
+    listed = {g for leg in inv.controller.listeners for g in leg.groups}
+    out: dict[str, list[str]] = {}
+    for leg in inv.controller.listeners:
+        groups = leg.groups or [g for g in inv.groups if g not in listed]
+        addrs = {str(m.address.ip) for g in groups if g in inv.groups for m in inv.groups[g].members if m.address}
+        out[leg.interface] = sorted(addrs)
+    return out

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Literal
 
 # What a driver returns lives with the drivers; re-exported here for the observation layer's callers.
 from ..drivers.models import DeviceReading, InterfaceDetails, ReachReading, VrrpStateName, VrrpView
 
 __all__ = [
-    "AdvertSource", "DeviceObservation", "DeviceReading", "InterfaceDetails", "ProbeResult", "ReachReading", "Snapshot",
+    "AdvertSource", "DeviceObservation", "Presence", "DeviceReading", "InterfaceDetails", "ProbeResult", "ReachReading", "Snapshot",
     "Source",
     "VrrpStateName", "VrrpView",
 ]
@@ -83,6 +84,20 @@ class AdvertSource:
 
 
 @dataclass(frozen=True)
+class Presence:
+    """One address on one leg, as seen at ``now``."""
+
+    interface: str
+    address: str
+    mac: str | None
+    answered: bool  # ever
+    last_reply: float | None  # monotonic time of the last reply
+    unanswered: int  # probes sent since the last reply
+    silent_for: float | None  # seconds since the last reply; None if it never answered
+    silent: bool  # it answered, then its last ``silent_after`` probes went unanswered
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One immutable picture of the network that a decision is made from."""
 
@@ -91,6 +106,8 @@ class Snapshot:
     devices: dict[str, DeviceObservation]
     adverts: tuple[AdvertSource, ...] = ()
     listening: tuple[str, ...] = ()  # listener interfaces that are running
+    # ARP presence of member addresses on the listener legs: (leg, address) -> what the watcher saw.
+    arp: Mapping[tuple[str, str], Presence] = field(default_factory=dict)
 
     def adverts_for(self, vrid: int) -> list[AdvertSource]:
         return [a for a in self.adverts if a.vrid == vrid]

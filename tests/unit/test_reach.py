@@ -380,3 +380,40 @@ def test_a_path_no_peer_can_contradict_proves_nothing(inv):
     assert g.members["r1"].health == "healthy"
     assert g.members["r1"].tracks[KEY] == "unknown" and g.members["r2"].tracks[KEY] == "unknown"
     assert decide(inv, a, Memory(), now=100.0).kind == Action.NONE
+
+
+# -- ARP presence from the listener legs: corroboration that needs no device config -------------------------
+
+def _presence(addr, answered=True, silent=False):
+    from netha.observe.types import Presence
+
+    return Presence("eth1", addr, "02:00:00:00:00:01", answered, 1.0 if answered else None, 4 if silent else 0,
+                    0.4 if silent else 0.0, silent)
+
+
+def _run_arp(inv, arp, frames=4):
+    a = state = None
+    for i in range(frames):
+        t = 1.0 + i * 0.1
+        snap = Snapshot(at=t, wall=t, devices={"r1": _obs("r1", "master", "up", at=t), "r2": _obs("r2", "backup", "up", at=t)},
+                        arp=arp)
+        a = assess(inv, snap, state)
+        state = a.state
+    return a
+
+
+def test_a_master_whose_lan_address_goes_silent_while_its_peer_answers_is_degraded(inv):
+    a = _run_arp(inv, {("eth1", "198.18.1.2"): _presence("198.18.1.2", silent=True),
+                       ("eth1", "198.18.1.3"): _presence("198.18.1.3")})
+    r1 = a.groups["lan"].members["r1"]
+    assert r1.health == "degraded" and "silent on the segment" in r1.reason
+    assert decide(inv, a, Memory(), now=100.0).kind == Action.FAILOVER
+
+
+def test_silence_no_peer_contradicts_is_the_controllers_own_blindness(inv):
+    a = _run_arp(inv, {("eth1", "198.18.1.2"): _presence("198.18.1.2", silent=True),
+                       ("eth1", "198.18.1.3"): _presence("198.18.1.3", silent=True)})
+    assert a.groups["lan"].members["r1"].health == "healthy"
+    a = _run_arp(inv, {("eth1", "198.18.1.2"): _presence("198.18.1.2", silent=True),
+                       ("eth1", "198.18.1.3"): _presence("198.18.1.3", answered=False)})
+    assert a.groups["lan"].members["r1"].health == "healthy"

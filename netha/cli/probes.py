@@ -1,0 +1,57 @@
+"""``netha probes``: the forwarding-path probes each device runs, and the native prober config
+a vendor device needs for them (to review, or to paste into the device's config management)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from ..connect import make_driver, reach_probes, shell_params
+from ..drivers import driver_class
+from .common import InventoryOpt, JsonOpt, console, handle_errors, open_inventory, plain
+
+
+@handle_errors
+def probes(inventory: InventoryOpt, as_json: JsonOpt = False) -> None:
+    """List each device's reach probes (target, source, rate) and, for platforms with a native
+    prober (Cisco IP SLA, EOS monitor connectivity, Junos RPM), the config that sets them up."""
+    inv = open_inventory(inventory, enter_namespace=False)
+    doc: dict[str, Any] = {}
+    for name, dev in inv.devices.items():
+        found = reach_probes(inv, name)
+        if not found:
+            continue
+        cls = driver_class(dev.platform)
+        entry: dict[str, Any] = {
+            "platform": dev.platform,
+            "prober": cls.spec.reach,
+            "probes": [
+                {"key": p.key, "target": p.target, "source": p.source, "rate": round(1 / p.interval, 1),
+                 "window": p.window, "max_loss": p.max_loss, "index": p.index}
+                for p in found
+            ],
+        }
+        if cls.spec.reach == "native":
+            entry["config"] = make_driver(inv, name).reach_config(found)
+        elif cls.spec.reach == "stream":
+            entry["shell"] = "yes" if shell_params(inv, name) is not None else "missing: set `shell:` on the device"
+        doc[name] = entry
+    if as_json:
+        print(json.dumps(doc, indent=1))
+        return
+    if not doc:
+        console.print("no reach probes in this inventory", highlight=False)
+        return
+    for name, entry in doc.items():
+        console.print(plain(f"{name} ({entry['platform']}, {entry['prober']} prober)", "bold"))
+        for p in entry["probes"]:
+            src = f" from {p['source']}" if p["source"] else ""
+            console.print(plain(f"  {p['key']}{src}: {p['rate']:g} probes/s, down above {p['max_loss']:.0%} "
+                                f"of {p['window']} lost"))
+        if "shell" in entry:
+            console.print(plain(f"  shell login: {entry['shell']}"))
+        for line in entry.get("config", []):
+            console.print(plain(f"    {line}"))
+    raise typer.Exit(0)
