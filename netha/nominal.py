@@ -10,7 +10,7 @@ import time
 
 from .health import Assessment, assess
 from .inventory import Inventory
-from .observe.types import DeviceObservation, ProbeResult, Snapshot, VrrpView
+from .observe.types import DeviceObservation, ProbeResult, ReachReading, Snapshot, VrrpView
 
 
 def nominal_assessment(inv: Inventory) -> Assessment:

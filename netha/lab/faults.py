@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..drivers.textconfig import config_body, replace_commands
-from .builder import _make_secrets_from_files, node_daemons
+from ..errors import LabError
+from .builder import LabState, _make_secrets_from_files, node_daemons
 from .daemons import kill_pids
 from .names import lab_names
-from .traffic import Loss, analyse, outages
+from .topology import load_topology
+from .traffic import PAIRS, Loss, analyse, outages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,7 +118,8 @@ def drop_ssh_sessions(node: str) -> int:
 class Baseline:
     """The routers' configs and links as the lab built them; put back after anything changed them."""
 
-    def __init__(self, nodes: tuple[str, ...] = ("r1", "r2"), ifaces: tuple[str, ...] = ("eth0", "eth1", "eth2", "eth3")):
+    def __init__(self, nodes: tuple[str, ...] = ("r1", "r2"),
+                 ifaces: tuple[str, ...] = ("eth0", "eth1", "eth2", "eth3", "eth4")):
         self.nodes = nodes
         self.ifaces = ifaces
         self.configs = {n: running_config(n) for n in nodes}
@@ -152,7 +155,7 @@ def keepalived_conf(node: str) -> str:
 class KeepalivedBaseline:
     """The keepalived pair as the lab built it: configs, links, daemons, PRIMARY holding every VIP."""
 
-    def __init__(self, nodes: tuple[str, ...] = ("k1", "k2"), ifaces: tuple[str, ...] = ("eth0", "eth1", "eth2"),
+    def __init__(self, nodes: tuple[str, ...] = ("k1", "k2"), ifaces: tuple[str, ...] = ("eth0", "eth1", "eth2", "eth3"),
                  vips: tuple[str, ...] = ("198.18.4.1", "198.18.5.1"), primary: str = "k1"):
         self.nodes, self.ifaces, self.vips, self.primary = nodes, ifaces, vips, primary
         self.configs = {n: keepalived_conf(n) for n in nodes}
@@ -194,14 +197,18 @@ class ProbeRun:
 
 
 @contextmanager
-def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.18.2.100", dst_node: str = "wan"):
-    """SRC sends a UDP probe to DST through its gateway every INTERVAL while the block runs."""
-    sent, received = tmp / f"probes-{src}.sent", tmp / f"probes-{src}.recv"
+def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.18.2.100", dst_node: str = "wan",
+           src_addr: str | None = None):
+    """SRC sends a UDP probe to DST through its gateway every INTERVAL while the block runs (from SRC_ADDR
+    if given: a host with several addresses, e.g. far's loopback)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    sent, received = tmp / f"probes-{src}-{dst_node}.sent", tmp / f"probes-{src}-{dst_node}.recv"
     rx = subprocess.Popen(["ip", "netns", "exec", ns(dst_node), sys.executable, "-m", "netha.lab.traffic", "recv",
                            "--bind", dst, "--out", str(received)], cwd=ROOT)
     time.sleep(0.3)
     tx = subprocess.Popen(["ip", "netns", "exec", ns(src), sys.executable, "-m", "netha.lab.traffic", "send",
-                           "--to", dst, "--interval", str(interval), "--out", str(sent)], cwd=ROOT)
+                           "--to", dst, "--interval", str(interval), "--out", str(sent)]
+                          + (["--src", src_addr] if src_addr else []), cwd=ROOT)
     run = ProbeRun(sent, received, time.monotonic())
     try:
         time.sleep(0.5)
@@ -223,5 +230,139 @@ def both_ways(tmp: Path, interval: float = 0.01, lan: str = "h1", lan_addr: str 
     """Probes LAN->upstream and upstream->LAN at once: a failover figure is only honest in both directions
     (the return path can break alone, e.g. a neighbour entry left on the virtual MAC's interface)."""
     with probes(tmp, interval, src=lan, dst=upstream_addr, dst_node=upstream) as out, \
-            probes(tmp, interval, src=upstream, dst=lan_addr, dst_node=lan) as back:
+            probes(tmp, interval, src=upstream, dst=lan_addr, dst_node=lan, src_addr=upstream_addr) as back:
         yield out, back
+
+
+@contextmanager
+def pair_ways(tmp: Path, pair: str = "h1-wan", interval: float = 0.01):
+    """``both_ways`` for one of the lab's named probe pairs (``traffic.PAIRS``: h1-wan, h3-wan, h1-far, h3-far)."""
+    try:
+        p = PAIRS[pair]
+    except KeyError:
+        raise LabError(f"no probe pair {pair!r} ({', '.join(PAIRS)})") from None
+    with both_ways(tmp, interval, lan=p.lan.node, lan_addr=p.lan.addr, upstream=p.upstream.node,
+                   upstream_addr=p.upstream.addr) as (out, back):
+        yield out, back
+
+
+# -- faults beyond a router's own link: each undoes itself, also when the block raises ----------------------
+def nft(node: str, *script: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run an nft script (one command a line) in NODE's namespace (``sw``: the switch's)."""
+    return subprocess.run(["ip", "netns", "exec", ns(node), "nft", "-f", "-"], input="\n".join(script) + "\n",
+                          capture_output=True, text=True, timeout=30, check=check)
+
+
+def _table(*parts: str) -> str:
+    return "nh_" + "_".join(p.replace("-", "_") for p in parts)
+
+
+def _lab_topology():
+    state = LabState.load()
+    if state is None:
+        raise LabError(f"the lab {lab_names().name} is not up")
+    return load_topology(Path(state.topology))
+
+
+def _port(node: str, iface: str) -> str:
+    """The switch port (bridge-side veth end) of NODE's IFACE."""
+    for link in _lab_topology().links:
+        if (link.node, link.iface) == (node, iface):
+            return link.port
+    if iface == "eth0":
+        return f"{node}-eth0"
+    raise LabError(f"{node}:{iface} is on no bridge of the lab")
+
+
+@contextmanager
+def port_blackhole(node: str, iface: str, allow_vrrp: bool = False):
+    """The switch port of NODE's IFACE drops every frame, both directions, while the block runs; carrier
+    stays up on both sides (a gray failure: the router's interface reads up). ``allow_vrrp`` lets VRRP
+    adverts (IP protocol 112) through, so that only data dies."""
+    port = _port(node, iface)
+    table = _table("blackhole", port)
+    nft("sw", f"add table bridge {table}",
+        f"add chain bridge {table} drops {{ type filter hook forward priority 0 ; policy accept ; }}",
+        *([f"add rule bridge {table} drops ip protocol 112 accept"] if allow_vrrp else []),
+        f'add rule bridge {table} drops iifname "{port}" drop',
+        f'add rule bridge {table} drops oifname "{port}" drop')
+    try:
+        yield port
+    finally:
+        nft("sw", f"delete table bridge {table}", check=False)
+
+
+@contextmanager
+def nexthop_stops(node: str):
+    """NODE (a next hop such as isp1) keeps its links, answers ARP and pings to itself, but forwards nothing."""
+    table = _table("nexthop", node)
+    nft(node, f"add table inet {table}",
+        f"add chain inet {table} forward {{ type filter hook forward priority -10 ; policy drop ; }}")
+    try:
+        yield
+    finally:
+        nft(node, f"delete table inet {table}", check=False)
+
+
+def bridge_ports_between(node_a: str, node_b: str) -> list[str]:
+    """The switch ports of the link between NODE_A and NODE_B: their interfaces on the bridge they share."""
+    links = _lab_topology().links
+    bridges = {ln.bridge for ln in links if ln.node == node_a} & {ln.bridge for ln in links if ln.node == node_b}
+    if len(bridges) != 1:
+        raise LabError(f"{node_a} and {node_b} share {len(bridges)} bridges (a link needs exactly one)")
+    (bridge,) = bridges
+    return [ln.port for ln in links if ln.bridge == bridge and ln.node in (node_a, node_b)]
+
+
+@contextmanager
+def link_down(node_a: str, node_b: str):
+    """The link between NODE_A and NODE_B (e.g. isp1 and far) loses carrier on both ends (both switch
+    ports down): a failure beyond the next hop; the routers' own interfaces stay up."""
+    ports = bridge_ports_between(node_a, node_b)
+    try:
+        for port in ports:
+            sh("ip", "-n", ns("sw"), "link", "set", port, "down")
+        yield ports
+    finally:
+        for port in ports:
+            sh("ip", "-n", ns("sw"), "link", "set", port, "up", check=False)
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _proc_state(pid: int) -> str | None:
+    """The state letter of PID (R, S, T...), None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+@contextmanager
+def hang(node: str):
+    """NODE hangs with its links up: every process in its namespace (FRR or keepalived, sshd, snmpd,
+    sessions) is SIGSTOPped, and the namespace neither forwards nor answers (IP and ARP dropped in and
+    out). Undone by deleting the tables and SIGCONT."""
+    table = _table("hang", node)
+    stopped: list[int] = []
+    try:
+        nft(node, f"add table inet {table}",
+            *(f"add chain inet {table} {hook} {{ type filter hook {hook} priority -300 ; policy drop ; }}"
+              for hook in ("input", "forward", "output")),
+            f"add table arp {table}",
+            *(f"add chain arp {table} {hook} {{ type filter hook {hook} priority 0 ; policy drop ; }}"
+              for hook in ("input", "output")))
+        stopped = [p for p in netns_pids(ns(node)) if p != os.getpid()]
+        _signal_all(stopped, signal.SIGSTOP)
+        wait_for(lambda: all(_proc_state(p) in ("T", None) for p in stopped), 5, 0.01, what=f"{node}'s processes stopped")
+        yield stopped
+    finally:
+        nft(node, f"delete table inet {table}", check=False)
+        nft(node, f"delete table arp {table}", check=False)
+        _signal_all(stopped, signal.SIGCONT)

@@ -22,8 +22,35 @@ RECORD = struct.Struct("!Qd")  # seq, monotonic seconds
 PORT = 9999
 
 
-def send(to: str, interval: float, out: Path, duration: float | None = None, port: int = PORT) -> None:
+@dataclass(frozen=True)
+class Endpoint:
+    node: str  # the lab node that sends and receives
+    addr: str  # its address: the probes' destination (and source) there
+
+
+@dataclass(frozen=True)
+class ProbePair:
+    """A LAN host and an upstream host that probe each other through a redundancy group's gateway."""
+
+    lan: Endpoint
+    upstream: Endpoint
+
+
+# The lab's probe pairs (lab/netha.clab.yml): each LAN host with wan (the next hop's segment) and with
+# far (beyond the ISPs: r1/k1 reach it through isp1, r2/k2 through isp2).
+PAIRS = {
+    "h1-wan": ProbePair(Endpoint("h1", "198.18.1.100"), Endpoint("wan", "198.18.2.100")),
+    "h3-wan": ProbePair(Endpoint("h3", "198.18.4.100"), Endpoint("wan", "198.18.5.100")),
+    "h1-far": ProbePair(Endpoint("h1", "198.18.1.100"), Endpoint("far", "198.18.10.100")),
+    "h3-far": ProbePair(Endpoint("h3", "198.18.4.100"), Endpoint("far", "198.18.10.100")),
+}
+
+
+def send(to: str, interval: float, out: Path, duration: float | None = None, port: int = PORT,
+         src: str | None = None) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if src:  # a host with several addresses (far: its loopback) sends from the one the far side routes back to
+        sock.bind((src, 0))
     stop = _stopper()
     seq = 0
     start = time.monotonic()
@@ -163,13 +190,14 @@ def main() -> None:
     s.add_argument("--to", required=True)
     s.add_argument("--interval", type=float, default=0.01)
     s.add_argument("--duration", type=float)
+    s.add_argument("--src", help="source address (default: the kernel's choice)")
     s.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("recv")
     r.add_argument("--bind", required=True)
     r.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     if args.cmd == "send":
-        send(args.to, args.interval, args.out, args.duration)
+        send(args.to, args.interval, args.out, args.duration, src=args.src)
     else:
         recv(args.bind, args.out)
 

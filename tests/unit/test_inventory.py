@@ -37,6 +37,20 @@ def test_shipped_inventories_validate(path):
     assert inv.devices and inv.groups
 
 
+def test_lab_inventory_gives_the_frr_routers_a_shell_and_tracks_reach_beyond_the_isp():
+    inv = load_inventory(ROOT / "inventories" / "lab.yml", check_secrets=False)
+    assert inv.devices["r1"].shell == inv.devices["r2"].shell == "lab-linux"
+    assert inv.devices["k1"].shell is None
+    for group, sources in (("lan", {"r1": ("198.18.2.2", "198.18.6.2"), "r2": ("198.18.2.3", "198.18.7.2")}),
+                           ("klan", {"k1": ("198.18.5.2", "198.18.6.3"), "k2": ("198.18.5.3", "198.18.7.3")})):
+        reach = [t.reach for t in inv.groups[group].track if t.reach is not None]
+        wan = "198.18.2.100" if group == "lan" else "198.18.5.100"
+        assert [str(r.target) for r in reach] == [wan, "198.18.10.100"], group
+        for i, r in enumerate(reach):
+            assert {d: r.source_for(d) for d in sources} == {d: s[i] for d, s in sources.items()}
+            assert (r.interval, r.window, r.max_loss) == (0.02, 10, 0.3)
+
+
 def test_base_fixture_validates_with_its_secret():
     inv = load_inventory(FIXTURES / "base.yml")
     assert inv.groups["lan"].primary == "r1"

@@ -131,7 +131,7 @@ def test_lab_files_are_rewritten_for_another_lab_and_left_alone_for_the_default(
         for f in (configs / node).iterdir():
             assert d.localise(f.read_text(), node) == f.read_text(), f
     sshd = w.localise((configs / "r1" / "sshd_config").read_text(), "r1")
-    assert "AllowUsers netha-lab-w1" in sshd and "Match User netha-lab-w1" in sshd
+    assert "AllowUsers netha-lab-w1 root\n" in sshd and "Match User netha-lab-w1" in sshd
     assert "ForceCommand /usr/bin/vtysh -N nhw1-r1\n" in sshd
     assert "netha-lab\n" not in sshd and "-N r1" not in sshd
     for f in ("snmpd.conf", "keepalived.conf"):

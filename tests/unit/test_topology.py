@@ -17,10 +17,56 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_lab_parses():
     t = load_topology(ROOT / "lab" / "netha.clab.yml")
     assert {n.name for n in t.of_role("frr-router")} == {"r1", "r2"}
-    assert set(t.bridges) == {"lan", "uplink", "lan2", "klan", "kup"}
+    assert set(t.bridges) == {"lan", "uplink", "lan2", "klan", "kup", "isp1net", "isp2net", "far1", "far2"}
     assert {n.name for n in t.of_role("keepalived-router")} == {"k1", "k2"}
     assert str(t.nodes["r1"].mgmt_ipv4) == "198.18.0.11"
     assert any(l.node == "ctl" and l.bridge == "lan" for l in t.links)
+
+
+def _addrs(node) -> set[str]:
+    return {c.split()[3] for c in node.exec if c.startswith("ip addr add ")}
+
+
+def _routes(node) -> set[str]:
+    return {c[len("ip route add "):] for c in node.exec if c.startswith("ip route add ")}
+
+
+def test_shipped_lab_has_a_dual_isp_upstream_beyond_the_next_hop():
+    t = load_topology(ROOT / "lab" / "netha.clab.yml")
+    seg = {(l.node, l.iface): l.bridge for l in t.links}
+    assert {seg[("isp1", "eth1")], seg[("r1", "eth4")], seg[("k1", "eth3")]} == {"isp1net"}
+    assert {seg[("isp2", "eth1")], seg[("r2", "eth4")], seg[("k2", "eth3")]} == {"isp2net"}
+    assert (seg[("isp1", "eth2")], seg[("far", "eth1")]) == ("far1", "far1")
+    assert (seg[("isp2", "eth2")], seg[("far", "eth2")]) == ("far2", "far2")
+    n = t.nodes
+    assert {"198.18.6.2/24", "198.18.1.2/24"} <= _addrs(n["r1"]) and "198.18.7.2/24" in _addrs(n["r2"])
+    assert "198.18.6.3/24" in _addrs(n["k1"]) and "198.18.7.3/24" in _addrs(n["k2"])
+    assert _addrs(n["isp1"]) == {"198.18.6.1/24", "198.18.8.1/24"}
+    assert _addrs(n["far"]) == {"198.18.10.100/32", "198.18.8.100/24", "198.18.9.100/24"}
+    for node, isp in (("r1", "6"), ("k1", "6"), ("r2", "7"), ("k2", "7")):
+        assert f"198.18.10.0/24 via 198.18.{isp}.1" in _routes(n[node]), node
+    assert _routes(n["isp1"]) == {"198.18.1.0/24 via 198.18.6.2", "198.18.4.0/24 via 198.18.6.3",
+                                  "198.18.10.0/24 via 198.18.8.100"}
+    assert _routes(n["isp2"]) == {"198.18.1.0/24 via 198.18.7.2", "198.18.4.0/24 via 198.18.7.3",
+                                  "198.18.10.0/24 via 198.18.9.100"}
+    far = _routes(n["far"])
+    for lan in ("198.18.1.0/24", "198.18.4.0/24"):
+        assert {f"{lan} via 198.18.8.1 metric 10", f"{lan} via 198.18.9.1 metric 20"} <= far
+    assert "sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1" in n["far"].exec
+    for isp in ("isp1", "isp2"):
+        assert "sysctl -qw net.ipv4.ip_forward=1" in n[isp].exec and n[isp].role == "host"
+
+
+def test_frr_routers_let_root_in_by_key_and_the_lab_user_into_vtysh():
+    for node in ("r1", "r2"):
+        text = (ROOT / "lab" / "configs" / node / "sshd_config").read_text()
+        lines = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        assert ["PermitRootLogin", "prohibit-password"] in lines
+        assert ["AllowUsers", "netha-lab", "root"] in lines
+        i = lines.index(["Match", "User", "netha-lab"])
+        assert lines[i + 1] == ["ForceCommand", "/usr/bin/vtysh", "-N", node]
+        assert "AuthorizedKeysFile" not in {l[0] for l in lines}  # `netha lab up` sets the lab's own file
+        assert ["PasswordAuthentication", "no"] == lines[lines.index(["Match", "User", "root"]) + 1]
 
 
 def test_keepalived_topology_parses():
