@@ -328,7 +328,8 @@ class Listener(_Strict):
     """Where the controller sniffs VRRP advertisements (one interface per LAN segment it sees)."""
 
     interface: InterfaceName
-    # Groups on this segment: the controller announces their gateway moves here (gratuitous ARP).
+    # Groups on this segment: the controller announces their gateway moves here (gratuitous ARP) and
+    # watches their members' addresses with ARP (a leg listing none watches the groups no leg lists).
     groups: list[Name] = []
 
 
