@@ -123,8 +123,12 @@ class Observer:
     def observe_once(self, listen: float | None = None) -> Snapshot:
         """Poll every device once (SSH and SNMP concurrently) while the listener listens."""
         self._start_listener()
-        self.reach.start()
         started = time.monotonic()
+        if self.reach.probers:
+            # A full window of every path first (a login, then window x interval), or what came by
+            # then: the polls below must be fresh when the snapshot is taken.
+            self.reach.start()
+            self.reach.wait_ready(max(self.inv.controller.ssh.timeout, 3.0))
         with ThreadPoolExecutor(max_workers=max(1, min(256, len(self._workers) + 1))) as pool:
             futures = {name: pool.submit(w.poll_once) for name, w in self._workers.items()}
             if self.options.snmp and self._snmp_poller() is not None:
@@ -139,9 +143,6 @@ class Observer:
             remaining = window - (time.monotonic() - started)
             if remaining > 0:
                 time.sleep(remaining)
-        if self.reach.probers:
-            # A full window of every path (a login, then window x interval), or what came by then.
-            self.reach.wait_ready(max(self.inv.controller.ssh.timeout, 3.0))
         return self.snapshot()
 
     # -- probes ----------------------------------------------------------------------------------

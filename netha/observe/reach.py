@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 10.0
-QUIET_MIN = 1.0  # seconds without any line from a prober before it counts as stuck (at least)
+QUIET_MIN = 2.0  # seconds without any line from a prober before it counts as stuck (at least)
+STARTUP = 5.0  # seconds a new prober may take to print its first outcome (a loaded device)
 
 
 def judge(results: Sequence[tuple[bool, float | None]], probe: ReachProbe) -> tuple[ReachState, int, float | None]:
@@ -131,7 +132,8 @@ class DeviceProber:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        if any(p.stream.command for p in self._paths.values()):
+        """Start the prober's thread (once: a second call does nothing)."""
+        if any(p.stream.command for p in self._paths.values()) and self._thread.ident is None:
             self._thread.start()
 
     def stop(self, timeout: float = 3.0) -> None:
@@ -154,7 +156,7 @@ class DeviceProber:
         if ps.error is not None:
             return ReachReading(key=p.key, state="unknown", error=ps.error, at=ps.last_line, rate=rate)
         quiet = now - (ps.last_line or ps.started)
-        if ps.started and quiet > self.quiet_after(p):
+        if ps.started and quiet > self.quiet_after(p, started=not ps.last_line):
             return ReachReading(key=p.key, state="unknown", at=ps.last_line, rate=rate,
                                 error=f"prober silent for {quiet:.1f}s")
         state, lost, rtt = judge(ps.window.results(), p)
@@ -162,10 +164,11 @@ class DeviceProber:
                             at=ps.last_line, rate=rate)
 
     @staticmethod
-    def quiet_after(p: ReachProbe) -> float:
+    def quiet_after(p: ReachProbe, started: bool = False) -> float:
         """How long a prober may print nothing before it counts as stuck: ping -O prints a line
-        for every probe, answered or not."""
-        return max(QUIET_MIN, 5 * p.interval + p.timeout)
+        for every probe, answered or not; a prober just started has longer for its first line."""
+        quiet = max(QUIET_MIN, 5 * p.interval + p.timeout)
+        return quiet + STARTUP if started else quiet
 
     # -- the thread --------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -238,11 +241,14 @@ class DeviceProber:
                     buffers[key] = b""  # a line that never ends is nobody's probe result
             for key in channels:
                 ps = self._paths[key]
-                if now - (ps.last_line or ps.started) > self.quiet_after(ps.probe):
+                if now - (ps.last_line or ps.started) > self.quiet_after(ps.probe, started=not ps.last_line):
                     raise NethaError(f"{self.device}: prober for {key} printed nothing for "
                                      f"{now - (ps.last_line or ps.started):.1f}s")
         for chan in channels.values():
-            chan.close()
+            try:
+                chan.close()
+            except Exception:  # noqa: BLE001 - the connection may be gone already; the session closes next
+                pass
 
     def _line(self, key: str, line: str, now: float) -> None:
         ps = self._paths[key]

@@ -311,6 +311,9 @@ class ExecSession:
                 raise ConnectionFailed(self.params.device, "SSH connection lost")
             chan = transport.open_session(timeout=self.params.timeout)
             chan.set_combine_stderr(True)
+            # A terminal: the command's output is line-buffered (ping to a pipe would buffer 4 KiB),
+            # and it gets SIGHUP when the channel closes, so nothing is left running on the device.
+            chan.get_pty(term="dumb", width=200, height=24)
             chan.exec_command(command)
         except ConnectionFailed:
             raise

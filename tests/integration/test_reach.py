@@ -1,0 +1,152 @@
+"""Forwarding-path tracking on the real lab (issue 13): every interface reads up, the data plane is dead,
+and netha sees it through each member's own probes (a streaming `ping -O` over a persistent SSH channel
+to the router's shell), corroborated across members.
+
+Each fault is one of the lab's (netha.lab.faults), probed both ways every 10 ms; each case checks what
+the daemon decided, that the LAN's traffic flows again, and for the target's own failure that nothing
+moved at all.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from netha.lab.faults import link_down, pair_ways, port_blackhole
+
+from .labtools import Daemon, make_inventory, netns_pids, ns, sh, status, vrrp_state, wait_for
+
+pytestmark = pytest.mark.integration
+
+FAR = "reach icmp 198.18.10.100"
+WAN = "reach icmp 198.18.2.100"
+KWAN = "reach icmp 198.18.5.100"
+
+
+def failovers(d: Daemon, group: str) -> list[str]:
+    return [x for x in d.decisions() if x.startswith(f"failover {group} ")]
+
+
+def test_every_member_reaches_both_targets_through_its_own_path(lab, tmp_path):
+    inv = make_inventory(tmp_path)
+    code, doc = status(inv)
+    assert code == 0, ({n: (g["verdict"], g["reason"]) for n, g in doc["groups"].items()},
+                       {n: (x["health"], x["reason"]) for n, x in doc["devices"].items()})
+    for dev, keys in {"r1": (WAN, FAR), "r2": (WAN, FAR), "k1": (KWAN, FAR), "k2": (KWAN, FAR)}.items():
+        paths = doc["devices"][dev]["reach"]
+        assert set(paths) == set(keys), (dev, paths)
+        for key in keys:
+            p = paths[key]
+            assert (p["state"], p["error"], p["rate"]) == ("up", None, 50.0), (dev, key, p)
+            assert p["sent"] == 10 and p["lost"] == 0, (dev, key, p)
+    assert doc["groups"]["lan"]["targets_down"] == [] and doc["groups"]["klan"]["targets_down"] == []
+
+
+@pytest.mark.parametrize("group, pair, backup, vrid", [("lan", "h1-far", "r2", 1), ("klan", "h3-far", "k2", 11)])
+def test_a_failure_beyond_the_next_hop_moves_the_gateway_and_the_traffic(baseline, kbase, tmp_path, group, pair, backup,
+                                                                         vrid):
+    """isp1-far dies: r1 and k1 keep every interface up and their next hop isp1 alive; only their own
+    probes to far fail while r2's and k2's work."""
+    inv = make_inventory(tmp_path)
+    with pair_ways(tmp_path, pair) as (out, back):
+        d = Daemon(tmp_path, inv)
+        try:
+            d.wait_started()
+            t0 = time.monotonic()
+            with link_down("isp1", "far"):
+                wait_for(lambda: failovers(d, group), 10, what=f"failover of {group}")
+                if group == "lan":
+                    wait_for(lambda: vrrp_state(backup, vrid) == "Master", 5, what=f"{backup} master of {group}")
+                time.sleep(1.0)
+                assert out.loss(since=time.monotonic() - 0.8).lost == 0, f"{pair}: LAN -> far still black-holed"
+            decisions = d.decisions()
+        finally:
+            d.stop()
+    moves = failovers(d, group)
+    assert moves[0].startswith(f"failover {group} to {backup}") and FAR in moves[0], decisions
+    assert len(moves) == 1, decisions  # one action: no second move, no storm
+    loss = out.loss(since=t0)
+    assert 0 < loss.blackhole < 2.0, loss  # the far path died and came back through the backup
+    assert back.loss(since=t0).blackhole < 2.0  # far -> LAN returns through isp2 at once
+
+
+def test_a_target_down_from_every_member_is_one_alert_and_no_action(baseline, kbase, tmp_path):
+    inv = make_inventory(tmp_path)
+    d = Daemon(tmp_path, inv)
+    try:
+        d.wait_started()
+        sh("ip", "-n", ns("far"), "addr", "del", "198.18.10.100/32", "dev", "lo")
+        try:
+            wait_for(lambda: sum("target-down" in x or "fails from every member" in x for x in d.decisions()) >= 2, 10,
+                     what="target-down alerts for lan and klan")
+            time.sleep(2.0)
+            code, doc = status(inv)
+        finally:
+            sh("ip", "-n", ns("far"), "addr", "add", "198.18.10.100/32", "dev", "lo", check=False)
+        decisions = d.decisions()
+    finally:
+        d.stop()
+    assert not [x for x in decisions if not x.startswith("alert")], decisions
+    alerts = [x for x in decisions if "every member" in x]
+    assert len([x for x in alerts if x.startswith("alert lan:")]) == 1, alerts
+    assert len([x for x in alerts if x.startswith("alert klan:")]) == 1, alerts
+    assert doc["groups"]["lan"]["targets_down"] == [FAR], doc["groups"]["lan"]
+    assert doc["groups"]["lan"]["master"] == "r1" and doc["groups"]["klan"]["master"] == "k1"
+    assert vrrp_state("r1", 1) == "Master"
+
+
+def test_a_switch_port_dropping_everything_with_carrier_up_is_failed_over(baseline, tmp_path):
+    inv = make_inventory(tmp_path)
+    with pair_ways(tmp_path, "h1-wan") as (out, back):
+        d = Daemon(tmp_path, inv)
+        try:
+            d.wait_started()
+            t0 = time.monotonic()
+            with port_blackhole("r1", "eth2"):
+                wait_for(lambda: failovers(d, "lan"), 10, what="failover of lan")
+                wait_for(lambda: vrrp_state("r2", 1) == "Master", 5, what="r2 master of lan")
+                time.sleep(1.0)
+                assert out.loss(since=time.monotonic() - 0.8).lost == 0
+                assert back.loss(since=time.monotonic() - 0.8).lost == 0
+            decisions = d.decisions()
+        finally:
+            d.stop()
+    lan = failovers(d, "lan")
+    assert len(lan) == 1 and lan[0].startswith("failover lan to r2"), decisions
+    assert out.loss(since=t0).blackhole < 2.0
+
+
+def _ping_pids(node: str) -> list[int]:
+    pids = []
+    for pid in netns_pids(node):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "ping":
+                    pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_prober_killed_on_the_router_is_restarted_and_is_no_path_failure(baseline, tmp_path):
+    inv = make_inventory(tmp_path)
+    d = Daemon(tmp_path, inv)
+    try:
+        d.wait_started()
+        wait_for(lambda: len(_ping_pids("r1")) == 2, 5, what="r1's two probers")
+        first = set(_ping_pids("r1"))
+        subprocess.run(["kill", "-9", *map(str, first)], check=True)
+        wait_for(lambda: len(_ping_pids("r1")) == 2 and not first & set(_ping_pids("r1")), 15,
+                 what="r1's probers restarted")
+        time.sleep(1.5)
+        decisions = d.decisions()
+        log = d.text()
+    finally:
+        d.stop()
+    assert not decisions, decisions  # the prober's death moved nothing
+    assert "prober for reach icmp" in log and "ended" in log, log[-2000:]
+    assert vrrp_state("r1", 1) == "Master"
+    # and no ping is left behind on the router once the daemon is gone
+    wait_for(lambda: not _ping_pids("r1"), 5, what="r1's probers gone with the daemon")
