@@ -3,6 +3,10 @@ targets for its devices (secrets resolved here, at the last moment)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +15,8 @@ from .drivers.models import ReachProbe
 from .inventory import Inventory, load_inventory
 from .log import register_secret
 from .transport.ssh import SshParams
+
+log = logging.getLogger(__name__)
 
 
 def load_checked_inventory(path: str | Path, check_secrets: bool = True) -> Inventory:
@@ -41,8 +47,10 @@ def ssh_params(inv: Inventory, device: str) -> SshParams:
 
 
 def make_driver(inv: Inventory, device: str) -> NetworkDriver:
-    """A driver for ``device``, not yet opened."""
-    return driver_class(inv.devices[device].platform)(ssh_params(inv, device))
+    """A driver for ``device``, not yet opened, told the inventory's template folder."""
+    drv = driver_class(inv.devices[device].platform)(ssh_params(inv, device))
+    drv.templates = inv.controller.templates
+    return drv
 
 
 def tracked_routes(inv: Inventory, device: str) -> tuple[str, ...]:
@@ -101,3 +109,54 @@ def shell_params(inv: Inventory, device: str) -> SshParams | None:
         key_file=cred.key_file,
         netmiko_device_type="linux",
     )
+
+
+class Sessions:
+    """One open driver session per device, shared by everything that talks to it: the observer's
+    polls and the takeover's pushes and checks. Reopened when it drops; one user at a time per
+    device (a push waits for a poll in flight, and the poll for the push)."""
+
+    def __init__(self, inv: Inventory, factory: Callable[[Inventory, str], NetworkDriver] = make_driver):
+        self.inv = inv
+        self._factory = factory
+        self._drivers: dict[str, NetworkDriver] = {}
+        self._locks: dict[str, threading.Lock] = {d: threading.Lock() for d in inv.devices}
+
+    @contextmanager
+    def session(self, device: str) -> Iterator[NetworkDriver]:
+        """The device's open session, logged in first if needed. A session an exception left
+        closed is forgotten (the next use logs in again)."""
+        with self._locks[device]:
+            drv = self._drivers.get(device)
+            if drv is None or not drv.is_open:
+                if drv is not None:
+                    drv.close()
+                drv = self._factory(self.inv, device)
+                drv.open()
+                self._drivers[device] = drv
+            try:
+                yield drv
+            except BaseException:
+                if not drv.is_open:
+                    self._drivers.pop(device, None)
+                raise
+
+    def drop(self, device: str) -> None:
+        """Close the device's session (a failed poll: whatever state it was left in, start afresh)."""
+        with self._locks[device]:
+            drv = self._drivers.pop(device, None)
+        if drv is not None:
+            drv.close()
+
+    def warm(self, devices: list[str] | None = None) -> None:
+        """Open sessions ahead of need (the daemon does, so a takeover does not wait for a login)."""
+        for dev in devices or list(self.inv.devices):
+            try:
+                with self.session(dev):
+                    pass
+            except Exception as exc:  # noqa: BLE001 - warming is best effort
+                log.info("%s: session not open yet: %s", dev, exc)
+
+    def close(self) -> None:
+        for dev in list(self._drivers):
+            self.drop(dev)

@@ -55,8 +55,8 @@ for wheel in "$WORK"/from-sdist/netha-*.whl "$WORK"/from-tree/netha-*.whl; do
   # Run from $WORK (not the repository) with the wheel's netha first on the path; the dependencies come
   # from .venv. NETHA_TEMPLATES would bypass the package: unset.
   origin=$(cd "$WORK" && env -u NETHA_TEMPLATES PYTHONPATH="$site" "$PY" -c \
-    'import netha.render as r; print(r.__file__); print(r.builtin_template_dir())')
-  case "$origin" in "$site"/netha/render.py*"$site"/netha/_templates) ;; *) fail "netha did not come from $wheel: $origin" ;; esac
+    'import netha.drivers.render as r; print(r.__file__); print(r.builtin_template_dir())')
+  case "$origin" in "$site"/netha/drivers/render.py*"$site"/netha/_templates) ;; *) fail "netha did not come from $wheel: $origin" ;; esac
   out=$(cd "$WORK" && env -u NETHA_TEMPLATES PYTHONPATH="$site" \
     NETHA_NET_USER=u NETHA_NET_PASSWORD=p NETHA_SNMP_AUTH=check-wheel NETHA_SNMP_PRIV=check-wheel \
     "$PY" -m netha failover users-vlan10 --to dist2-bldg-a --dry-run --offline \

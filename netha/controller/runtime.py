@@ -15,7 +15,8 @@ from ..lock import InventoryLock
 from ..observe.observer import Observer, ObserverOptions
 from ..store import Store
 from ..takeover.announce import Announcer
-from ..takeover.execute import Executor, Hook, Outcome, Recovered, Sessions, hook_from_env
+from ..connect import Sessions
+from ..takeover.execute import Executor, Hook, Outcome, Recovered, hook_from_env
 from ..takeover.plan import Plan
 from .core import Controller
 from .metrics import Metrics
@@ -36,8 +37,8 @@ class Runtime:
     def build(cls, inv: Inventory, metrics: Metrics | None = None, hook: Hook | None = None,
               observer: ObserverOptions = ObserverOptions()) -> Runtime:
         store = Store(inv.controller.state_dir)
-        sessions = Sessions(inv)
-        obs = Observer(inv, observer)
+        sessions = Sessions(inv)  # one session per device: the observer polls and the takeover pushes through it
+        obs = Observer(inv, observer, sessions)
         executor = Executor(inv, store, sessions, adverts=obs.advert_sources, garp=Announcer(inv),
                             hook=hook if hook is not None else hook_from_env())
         if metrics is not None:
@@ -70,7 +71,6 @@ class ManualResult:
 def run_manual(rt: Runtime, plan: Plan, reason: str, a: Assessment | None) -> ManualResult:
     """An operator's plan (``netha failover``/``failback``): under the inventory's lock, open plans a
     crashed controller left are resolved first (judged by ``a``), then the plan runs."""
-    rt.sessions.adopt(rt.observer.release_sessions())  # the one-shot look's sessions: no second login
     with InventoryLock(rt.inv.controller.state_dir).acquire(f"{plan.kind} of {plan.group}"):
         recovered = tuple(rt.controller().recover(a))
         return ManualResult(recovered, rt.executor.run(plan, reason))

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 # Modules of this package that are not platforms (shared code, the models).
-_NOT_PLATFORMS = {"base", "models", "textconfig", "napalm_push", "keepalived_conf", "linux"}
+_NOT_PLATFORMS = {"base", "models", "changes", "render", "textconfig", "napalm_push", "keepalived_conf", "linux", "native_reach"}
 
 
 def platforms() -> list[str]:

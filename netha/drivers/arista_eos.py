@@ -4,19 +4,28 @@ VARP has no election and no VRID: every router with the virtual address answers 
 instances are reported as views with ``vrid=0``, state ``master`` while the virtual router is
 active on the interface (``init`` otherwise), so a VARP group's gateway is visible per device.
 Pushes go through NAPALM's ``eos`` driver over SSH (a config session: commit is all-or-nothing).
+
+Forwarding-path probes are native: the Connectivity Monitor (``monitor connectivity``, one host
+``netha-reach-N`` per probe, ``templates/arista_eos/reach.j2``), read with
+``show monitor connectivity | json``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from .base import NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
-from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin
+from .native_reach import guarded, unknown
+from .render import renderer
 
 SPEC = PlatformSpec(
     name="arista_eos",
@@ -26,6 +35,7 @@ SPEC = PlatformSpec(
     protocols=frozenset({"vrrp", "varp", "static"}),
     # The header of `show running-config` and the save/time stamps.
     volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Startup config saved at"),
+    reach="native",  # monitor connectivity
 )
 
 SHOW_VRRP = "show vrrp all | json"  # 'all' includes groups in the stopped state (vrrp N disabled)
@@ -167,6 +177,89 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     return False
 
 
+# -- forwarding-path probes: Connectivity Monitor ------------------------------------------------------
+
+SHOW_MONITOR = "show monitor connectivity | json"
+MONITOR_HOST = "netha-reach-{index}"  # the host netha's template names for probe ``index``
+
+
+def monitor_interval(probes: Sequence[ReachProbe]) -> int:
+    """The monitor's one ``interval`` (seconds) for ``probes``: the shortest they ask for, rounded
+    up, at least 1 (the monitor probes every host at the same, whole-second interval)."""
+    return max(1, math.ceil(min((p.interval for p in probes), default=1.0) - 1e-9))
+
+
+@dataclass(frozen=True)
+class MonitorHost:
+    """One host of ``show monitor connectivity``: its address and its last interval's results."""
+
+    name: str
+    address: str | None
+    loss_percent: float | None  # packetLoss: share of the interval's probes unanswered, in %
+    latency_ms: float | None
+
+
+def _opt_number(value: object, device: str, name: str, hi: float) -> float | None:
+    if value is None:
+        return None
+    number = as_float(value)
+    if number is None or not 0 <= number <= hi:
+        raise ParseError(device, f"{SHOW_MONITOR}: {name} {str(value)[:40]!r} is not a number in 0..{hi:g}")
+    return number
+
+
+@parser(SHOW_MONITOR)
+def parse_monitor_connectivity(text: str, device: str = "?") -> dict[str, MonitorHost]:
+    """``show monitor connectivity | json``: host name -> results; ``hosts`` at the top (releases
+    without VRFs) or under ``vrfs.<vrf>.hosts``."""
+    data = _object(text, device, SHOW_MONITOR)
+    tables = [data.get("hosts")]
+    vrfs = data.get("vrfs")
+    if vrfs is not None:
+        if not isinstance(vrfs, dict) or not all(isinstance(v, dict) for v in vrfs.values()):
+            raise ParseError(device, f"{SHOW_MONITOR}: vrfs is not an object of objects")
+        tables += [v.get("hosts") for v in vrfs.values()]
+    out: dict[str, MonitorHost] = {}
+    for hosts in tables:
+        if hosts is None:
+            continue
+        if not isinstance(hosts, dict) or not all(isinstance(h, dict) for h in hosts.values()):
+            raise ParseError(device, f"{SHOW_MONITOR}: hosts is not an object of objects")
+        for name, h in hosts.items():
+            if name in out:
+                raise ParseError(device, f"{SHOW_MONITOR}: host {name[:40]!r} appears twice")
+            address = h.get("ipAddr")
+            out[name] = MonitorHost(
+                name=name,
+                address=address if isinstance(address, str) and address else None,
+                loss_percent=_opt_number(h.get("packetLoss"), device, "packetLoss", 100.0),
+                latency_ms=_opt_number(h.get("latency"), device, "latency", 3_600_000.0),
+            )
+    return out
+
+
+def monitor_readings(hosts: dict[str, MonitorHost], probes: Sequence[ReachProbe], now: float = 0.0
+                     ) -> dict[str, ReachReading]:
+    """The readings of ``probes`` (host ``netha-reach-N``): down when the last interval lost more
+    than the probe's ``max_loss`` (EOS reports a share, not counts: ``sent``/``lost`` stay 0)."""
+    rate = 1.0 / monitor_interval(probes) if probes else None
+    out: dict[str, ReachReading] = {}
+    for p in probes:
+        name = MONITOR_HOST.format(index=p.index)
+        h = hosts.get(name)
+        if h is None:
+            out[p.key] = unknown(p, f"monitor connectivity host {name} is not configured on the device", rate)
+        elif h.loss_percent is None:
+            out[p.key] = unknown(p, f"monitor connectivity host {name} has no result yet", rate)
+        else:
+            answered = h.loss_percent < 100.0
+            out[p.key] = ReachReading(
+                key=p.key, state="down" if h.loss_percent / 100.0 > p.max_loss + 1e-9 else "up",
+                rtt=h.latency_ms / 1000.0 if answered and h.latency_ms is not None else None, at=now, rate=rate,
+            )
+    return out
+
+
 class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
     napalm_extra_args = {"transport": "ssh"}  # NAPALM's eos driver defaults to eAPI over HTTPS
@@ -184,8 +277,9 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
-        """One poll: VRRP, VARP, one ``show interfaces | json`` for state and addresses, the routes."""
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
+        """One poll: VRRP, VARP, one ``show interfaces | json`` for state and addresses, the routes,
+        the connectivity monitor."""
         out = self.run_checked(SHOW_INTERFACES)
         details = parse_interface_details(out, self.name)
         return DeviceReading(
@@ -193,7 +287,19 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
             interfaces=parse_interfaces(out, self.name),
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v["addresses"]) for k, v in details.items()},
+            reach=self.read_reach(probes),
         )
+
+    def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
+        """``monitor connectivity`` with one host per probe (template ``reach.j2``)."""
+        return renderer(self.spec.name, self.templates).render_reach(probes)
+
+    def get_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
+        """One ``show monitor connectivity | json`` for every probe."""
+        def read() -> dict[str, ReachReading]:
+            hosts = parse_monitor_connectivity(self.run_checked(SHOW_MONITOR), self.name)
+            return monitor_readings(hosts, probes, time.monotonic())
+        return guarded(probes, read) if probes else {}
 
     def get_config(self) -> str:
         return self.stable_config(self.run_checked("show running-config"))

@@ -17,12 +17,15 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from ..errors import CommandRejected, NethaError, NotSupported, ParseError
+from ..errors import CommandRejected, NethaError, NotSupported, ParseError, TemplateError
 from ..transport.ssh import SshChannel, SshParams
+from .changes import ChangeValues, Operation, check_operation
 from .linux import reach_stream as linux_stream
 from .models import DeviceReading, InterfaceDetails, ProbeStream, ReachProbe, ReachReading, VrrpView
+from .render import renderer
 from .textconfig import config_body
 
 log = logging.getLogger(__name__)
@@ -207,7 +210,9 @@ class PlatformSpec:
     netmiko_device_type: str
     prompt_pattern: str  # matches a whole prompt line, in any mode
     error_patterns: tuple[str, ...]  # a line of output matching one means the command was rejected
-    protocols: frozenset[GroupProtocol] = frozenset({"vrrp"})  # what the driver and its templates can change
+    # What the driver and its templates can change: a change for anything else is refused by
+    # NetworkDriver.render_change before a template sees it (HSRP on EOS, a static gateway on keepalived).
+    protocols: frozenset[GroupProtocol] = frozenset({"vrrp"})
     # Regexes (matched at a line's start, indentation allowed) of the lines the platform prints in
     # its running config that are not config and change without a config change: banners,
     # timestamps, commit stamps. Dropped before a config is stored or compared (stable_config).
@@ -232,6 +237,9 @@ class NetworkDriver(ABC):
     """Base class of every platform driver. One instance per device, one session per instance."""
 
     spec: PlatformSpec
+    # The inventory's template override folder (``controller.templates``): set by whoever builds the
+    # driver (:func:`netha.connect.make_driver`); None renders netha's shipped templates only.
+    templates: Path | None = None
 
     def __init__(self, params: SshParams):
         self.params = params
@@ -346,6 +354,37 @@ class NetworkDriver(ABC):
         return linux_stream(probe)
 
     # -- changes -------------------------------------------------------------------------------
+    @classmethod
+    def check_change(cls, operation: str, values: ChangeValues) -> Operation:
+        """``operation`` when it is one and the platform supports what ``values`` is for (its spec's
+        ``protocols``); else a :class:`TemplateError` saying what the platform supports."""
+        op = check_operation(operation)
+        if not isinstance(values, ChangeValues):
+            raise TemplateError(f"platform {cls.spec.name}: not change values: {type(values).__name__}")
+        if values.needs not in cls.spec.protocols:
+            what = "a static gateway address" if values.needs == "static" else values.needs.upper()
+            raise TemplateError(f"platform {cls.spec.name} cannot change {what} "
+                                f"(it supports {', '.join(sorted(cls.spec.protocols))})")
+        return op
+
+    @classmethod
+    def render_change(cls, operation: Operation, values: ChangeValues, templates: Path | None = None) -> list[str]:
+        """One change as text, without a device (plans, dry runs, the journal): for a text platform,
+        the config lines :meth:`apply_change` pushes, rendered from the platform's template
+        ``<operation>.j2`` (the folder ``templates`` first, then netha's shipped templates). A platform
+        that edits its config structurally (keepalived) returns a readable description instead.
+
+        A class method, so that a plan is made without sessions; a driver passes its own
+        :attr:`templates` (see :meth:`apply_change`)."""
+        op = cls.check_change(operation, values)
+        return renderer(cls.spec.name, templates).render(op, values)
+
+    def apply_change(self, operation: Operation, values: ChangeValues) -> str:
+        """Apply one change to the device; returns what the device said. The default, for text
+        platforms: :meth:`render_change` with this driver's :attr:`templates`, pushed with
+        :meth:`load_config` (all or nothing where the device allows it)."""
+        return self.load_config(self.render_change(operation, values, self.templates))
+
     def load_config(self, lines: Sequence[str]) -> str:
         """Enter config mode, send ``lines`` one at a time, leave. Stops at the first rejected line."""
         transcript: list[str] = []

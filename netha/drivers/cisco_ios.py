@@ -4,12 +4,16 @@ IOS has no structured output, so ``show`` output goes through the ntc-templates 
 templates (platform name from netutils). ``show ip route A.B.C.D M.M.M.M`` (the routing entry
 of one prefix) has no ntc-template; its small TextFSM template is embedded below. Pushes go
 through NAPALM's ``ios`` driver (merge file + ``copy ... running-config``, ``configure replace``).
+
+Forwarding-path probes are native: IP SLA entries and track objects (``templates/<platform>/reach.j2``),
+read with ``show ip sla statistics`` and ``show track`` (:mod:`netha.drivers.native_reach`).
 """
 
 from __future__ import annotations
 
 import io
 import ipaddress
+import time
 from collections.abc import Sequence
 
 import textfsm
@@ -17,8 +21,10 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAP
 
 from ..errors import ParseError
 from .base import NetworkDriver, PlatformSpec, as_float, as_int, checked_view, need_int, opt_int, parser
-from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups
+from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
+from .render import renderer
 
 
 # IOS and IOS-XE: the banner of `show running-config` and the comments stamped on every change or save.
@@ -37,6 +43,7 @@ def ios_spec(name: str) -> PlatformSpec:
         error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad)\b",),
         protocols=frozenset({"vrrp", "hsrp", "static"}),
         volatile_config=VOLATILE_CONFIG,
+        reach="native",  # IP SLA + track objects
     )
 
 
@@ -240,15 +247,31 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
-        """One poll: VRRP, HSRP, one filtered ``show ip interface`` (state and addresses), the routes."""
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
+        """One poll: VRRP, HSRP, one filtered ``show ip interface`` (state and addresses), the routes,
+        the IP SLA probes."""
         ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name, self.ntc_platform)
         return DeviceReading(
             vrrp=tuple(self.get_vrrp()),
             interfaces={k: bool(v["up"]) for k, v in ips.items()},
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v["addresses"]) for k, v in ips.items()},
+            reach=self.read_reach(probes),
         )
+
+    # -- forwarding-path probes: IP SLA ----------------------------------------------------------
+    def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
+        """``ip sla N`` / ``ip sla schedule N`` / ``track N ip sla N`` per probe (template ``reach.j2``)."""
+        return renderer(self.spec.name, self.templates).render_reach(probes)
+
+    def get_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
+        """Two commands for every probe: ``show ip sla statistics`` (has the entry a result?) and
+        ``show track`` (the verdict, with the configured delays)."""
+        def read() -> dict[str, ReachReading]:
+            stats = parse_sla_statistics(self.run_checked(SHOW_SLA), self.name)
+            tracks = parse_track(self.run_checked(SHOW_TRACK), self.name)
+            return ipsla_readings(stats, tracks, probes, time.monotonic())
+        return guarded(probes, read) if probes else {}
 
     def get_config(self) -> str:
         return self.stable_config(self.run_checked("show running-config"))

@@ -5,20 +5,27 @@ several are a list). A ``show`` of a feature that is not enabled is refused by t
 means "no groups of that protocol", not an error. Pushes go through NAPALM's SSH driver for
 NX-OS (``nxos_ssh``: config lines, checkpoint rollback; replace via ``rollback running-config``),
 since netha manages devices over SSH and NX-API may be off.
+
+Forwarding-path probes are native: IP SLA entries and track objects (``templates/cisco_nxos/reach.j2``),
+read with ``show ip sla statistics`` and ``show track`` as on IOS (:mod:`netha.drivers.native_reach`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from .base import COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int, parser
-from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, table_rows
+from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
+from .render import renderer
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,7 @@ SPEC = PlatformSpec(
     # The header of `show running-config`: the command, when the config last changed, was saved, and now.
     volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Running configuration last done at",
                      r"!\s*Startup config saved at"),
+    reach="native",  # IP SLA (feature sla sender) + track objects
 )
 
 SHOW_VRRP = "show vrrp detail | json"
@@ -79,49 +87,71 @@ def _name(value: object, device: str, what: str) -> str:
     return value
 
 
-@parser(SHOW_VRRP)
-def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show vrrp detail | json``: ``TABLE_vrrp_group`` / ``ROW_vrrp_group`` (VRRPv2), IPv4 groups."""
+@dataclass(frozen=True)
+class _VrrpLayout:
+    """Where one of NX-OS's two VRRP outputs keeps each field (the JSON keys differ, the meaning not)."""
+
+    what: str
+    table: str
+    row: str
+    family: str  # the address-family key and the values of IPv4 groups (upper case)
+    ipv4: tuple[str, ...]
+    group: str
+    interface: str
+    state: str
+    priority: str
+    vip: str
+    interval: str
+    interval_scale: float  # divide by this to get seconds
+    preempt: str
+    preempt_on: str
+    master: str | None = None
+
+
+VRRPV2 = _VrrpLayout(
+    what=SHOW_VRRP, table="TABLE_vrrp_group", row="ROW_vrrp_group", family="sh_group_type", ipv4=("IPV4", "IPV4_GROUP"),
+    group="sh_group_id", interface="sh_if_index", state="sh_group_state", priority="sh_priority", vip="sh_vip_addr",
+    interval="sh_adv_interval", interval_scale=1.0, preempt="sh_group_preempt", preempt_on="enable",
+)
+VRRPV3 = _VrrpLayout(
+    what=SHOW_VRRPV3, table="TABLE_grp", row="ROW_grp", family="af", ipv4=("IPV4",),
+    group="id", interface="intf", state="state", priority="priority", vip="vip",
+    interval="adv", interval_scale=1000.0, preempt="preempt", preempt_on="enabled", master="m_addr",
+)
+
+
+def _vrrp_views(text: str, device: str, f: _VrrpLayout) -> list[VrrpView]:
+    """The IPv4 groups of a VRRP ``| json`` output laid out as ``f`` says."""
     views = []
-    for r in table_rows(_body(text, device, SHOW_VRRP), "TABLE_vrrp_group", "ROW_vrrp_group"):
-        if str(r.get("sh_group_type", "IPV4")).upper() not in ("IPV4", "IPV4_GROUP"):
+    for r in table_rows(_body(text, device, f.what), f.table, f.row):
+        if str(r.get(f.family, "IPv4")).upper() not in f.ipv4:
             continue
-        vip = _ip(r.get("sh_vip_addr"))
-        prio = opt_int(r.get("sh_priority"), device, SHOW_VRRP, "sh_priority", 0, 255)
+        vip = _ip(r.get(f.vip))
+        prio = opt_int(r.get(f.priority), device, f.what, f.priority, 0, 255)
         views.append(checked_view(VrrpView(
-            vrid=need_int(r.get("sh_group_id"), device, SHOW_VRRP, "sh_group_id", 1, 255),
-            interface=_name(r.get("sh_if_index"), device, SHOW_VRRP),
-            state=_STATES.get(str(r.get("sh_group_state", "")).lower(), "unknown"),
+            vrid=need_int(r.get(f.group), device, f.what, f.group, 1, 255),
+            interface=_name(r.get(f.interface), device, f.what),
+            state=_STATES.get(str(r.get(f.state, "")).lower(), "unknown"),
             priority=prio,
             effective_priority=prio,
             virtual_addresses=(vip,) if vip else (),
-            advert_interval=_interval(r.get("sh_adv_interval")),
-            preempt=str(r["sh_group_preempt"]).lower() == "enable" if "sh_group_preempt" in r else None,
-        ), device, SHOW_VRRP))
+            advert_interval=_interval(r.get(f.interval), f.interval_scale),
+            preempt=str(r[f.preempt]).lower() == f.preempt_on if f.preempt in r else None,
+            master_address=_ip(r.get(f.master)) if f.master else None,
+        ), device, f.what))
     return views
+
+
+@parser(SHOW_VRRP)
+def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrp detail | json``: ``TABLE_vrrp_group`` / ``ROW_vrrp_group`` (VRRPv2), IPv4 groups."""
+    return _vrrp_views(text, device, VRRPV2)
 
 
 @parser(SHOW_VRRPV3)
 def parse_vrrpv3(text: str, device: str = "?") -> list[VrrpView]:
     """``show vrrpv3 | json``: ``TABLE_grp`` / ``ROW_grp``, IPv4 groups (advertisement interval in ms)."""
-    views = []
-    for r in table_rows(_body(text, device, SHOW_VRRPV3), "TABLE_grp", "ROW_grp"):
-        if str(r.get("af", "IPv4")).lower() != "ipv4":
-            continue
-        vip = _ip(r.get("vip"))
-        prio = opt_int(r.get("priority"), device, SHOW_VRRPV3, "priority", 0, 255)
-        views.append(checked_view(VrrpView(
-            vrid=need_int(r.get("id"), device, SHOW_VRRPV3, "id", 1, 255),
-            interface=_name(r.get("intf"), device, SHOW_VRRPV3),
-            state=_STATES.get(str(r.get("state", "")).lower(), "unknown"),
-            priority=prio,
-            effective_priority=prio,
-            virtual_addresses=(vip,) if vip else (),
-            advert_interval=_interval(r.get("adv"), 1000.0),
-            preempt=str(r["preempt"]).lower() == "enabled" if "preempt" in r else None,
-            master_address=_ip(r.get("m_addr")),
-        ), device, SHOW_VRRPV3))
-    return views
+    return _vrrp_views(text, device, VRRPV3)
 
 
 @parser(SHOW_HSRP)
@@ -254,14 +284,30 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
-        """One poll: VRRP, VRRPv3, HSRP, interface state, IP addresses, the routes."""
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
+        """One poll: VRRP, VRRPv3, HSRP, interface state, IP addresses, the routes, the IP SLA probes."""
         return DeviceReading(
             vrrp=tuple(self.get_vrrp()),
             interfaces=self.get_interfaces(),
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v) for k, v in parse_ip_addresses(self.run_checked(SHOW_IP_INTERFACE), self.name).items()},
+            reach=self.read_reach(probes),
         )
+
+    # -- forwarding-path probes: IP SLA ----------------------------------------------------------
+    def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
+        """``feature sla sender``, then ``ip sla N`` / schedule / ``track N ip sla N`` per probe."""
+        return renderer(self.spec.name, self.templates).render_reach(probes)
+
+    def get_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
+        """``show ip sla statistics`` (refused while ``feature sla sender`` is off: no entries, every
+        probe unknown) and ``show track`` (the verdict)."""
+        def read() -> dict[str, ReachReading]:
+            out = self.run(SHOW_SLA)  # not cached as "feature off": pushing the probes turns it on
+            stats = parse_sla_statistics("" if self.rejected_line(out) else out, self.name)
+            tracks = parse_track(self.run_checked(SHOW_TRACK), self.name)
+            return ipsla_readings(stats, tracks, probes, time.monotonic())
+        return guarded(probes, read) if probes else {}
 
     def get_config(self) -> str:
         return self.stable_config(self.run_checked("show running-config"))

@@ -1,4 +1,5 @@
-"""Cisco IOS-XE: the IOS driver with its own templates (VRRPv3 ``vrrp N address-family ipv4`` form).
+"""Cisco IOS-XE: the IOS driver with its own templates (VRRPv3 ``vrrp N address-family ipv4`` form;
+IP SLA probes as IOS, ``templates/cisco_xe/reach.j2``).
 
 Reads are the IOS ones: ``show vrrp all`` prints the same layout for VRRPv3 groups (with
 "Address-Family IPv4"), and netutils maps ``cisco_xe`` to the ``cisco_ios`` ntc-templates.

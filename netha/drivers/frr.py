@@ -18,7 +18,7 @@ from ..errors import ParseError
 from .base import (
     COUNTER_MAX, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, need_object, opt_int, parser,
 )
-from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+from .models import DeviceReading, InterfaceDetails, ReachProbe, VrrpStateName, VrrpView
 from .textconfig import replace_commands
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class FrrDriver(NetworkDriver):
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(f"show ip route {p} json"), p, self.name) for p in prefixes}
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll in 2 + len(routes) commands: ``show interface json`` serves carrier, state and addresses."""
         vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name)
         ifout = self.run_checked(SHOW_INTERFACE)
@@ -190,6 +190,7 @@ class FrrDriver(NetworkDriver):
             interfaces=interfaces,
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v["addresses"]) for k, v in details.items()},
+            reach=self.read_reach(probes),
         )
 
     def get_config(self) -> str:

@@ -9,20 +9,30 @@ Junos nests a VRRP group under the interface's *own* address (``family inet addr
 placeholder :data:`LOCAL_ADDRESS` and :meth:`JuniperJunosDriver.load_config` replaces it with
 the address that carries the group in the device's configuration, right before the push.
 Pushes go through NAPALM's ``junos`` driver (NETCONF over SSH: load, diff, commit; atomic).
+
+Forwarding-path probes are native: RPM tests ``reach-N`` of the owner ``netha``
+(``templates/juniper_junos/reach.j2``), read with ``show services rpm probe-results owner netha |
+display json``; the same tests appear in DISMAN-PING-MIB (:func:`netha.drivers.native_reach.ping_mib_readings`
+with :func:`rpm_names`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from .base import NetworkDriver, PlatformSpec, checked_view, load_json, need_int, parser
-from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
+from .base import NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
+from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list
+from .native_reach import MAX_COUNT, guarded, unknown
+from .render import renderer
 
 SPEC = PlatformSpec(
     name="juniper_junos",
@@ -35,6 +45,7 @@ SPEC = PlatformSpec(
     config_enter=("configure private",),
     config_exit=("commit and-quit",),
     comment_prefixes=("#",),
+    reach="native",  # RPM
 )
 
 SHOW_VRRP = "show vrrp detail | display json"
@@ -187,6 +198,129 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     return False
 
 
+# -- forwarding-path probes: RPM -----------------------------------------------------------------------
+
+RPM_OWNER = "netha"
+SHOW_RPM = f"show services rpm probe-results owner {RPM_OWNER} | display json"
+
+
+def rpm_test_name(probe: ReachProbe) -> str:
+    """The RPM test of ``probe`` (under the owner :data:`RPM_OWNER`)."""
+    return f"reach-{probe.index}"
+
+
+def rpm_names(probe: ReachProbe) -> tuple[str, str]:
+    """(owner, test): the probe's row in DISMAN-PING-MIB's ``pingResultsTable``."""
+    return RPM_OWNER, rpm_test_name(probe)
+
+
+def rpm_interval(probe: ReachProbe) -> int:
+    """RPM's ``probe-interval`` for ``probe``: whole seconds, 1..255 (RPM's minimum is 1 s)."""
+    return min(255, max(1, math.ceil(probe.interval - 1e-9)))
+
+
+@dataclass(frozen=True)
+class RpmCounts:
+    """The counts of one scope of an RPM test (the current test, or the last completed one)."""
+
+    sent: int
+    received: int
+    avg_rtt_us: float | None
+
+
+@dataclass(frozen=True)
+class RpmResult:
+    """One test of ``show services rpm probe-results``."""
+
+    owner: str
+    test: str
+    target: str | None
+    last: RpmCounts | None  # the last completed test (probe-count probes): the probe's window
+    current: RpmCounts | None  # the test in progress
+    status: str | None  # the latest probe's status ("Response received", "Request timed out" ...)
+
+
+def _rpm_counts(test: dict, scope: str, device: str, name: str) -> RpmCounts | None:
+    nodes = [n for n in as_list(test.get(scope)) if isinstance(n, dict)]
+    generic = [g for n in nodes for g in as_list(n.get("probe-test-generic-results")) if isinstance(g, dict)]
+    if not generic:
+        return None
+    g = generic[0]
+    sent_raw, received_raw = data(g, "probes-sent"), data(g, "probe-responses")
+    if sent_raw is None or received_raw is None:
+        return None
+    sent = need_int(sent_raw, device, SHOW_RPM, f"{name} {scope} probes-sent", 0, MAX_COUNT)
+    received = need_int(received_raw, device, SHOW_RPM, f"{name} {scope} probe-responses", 0, MAX_COUNT)
+    if received > sent:
+        raise ParseError(device, f"{SHOW_RPM}: {name}: {received} responses to {sent} probes")
+    avg: float | None = None
+    for rtt in as_list(g.get("probe-test-rtt")):
+        for summary in as_list(rtt.get("probe-summary-results") if isinstance(rtt, dict) else None):
+            raw = data(summary, "avg-delay")
+            if raw is not None:
+                avg = as_float(raw)
+                if avg is None or avg < 0:
+                    raise ParseError(device, f"{SHOW_RPM}: {name}: avg-delay {raw[:40]!r} is not a duration")
+    return RpmCounts(sent=sent, received=received, avg_rtt_us=avg)
+
+
+@parser(SHOW_RPM)
+def parse_rpm_results(text: str, device: str = "?") -> dict[tuple[str, str], RpmResult]:
+    """``show services rpm probe-results [owner O] | display json``: (owner, test) -> its results
+    (no output: no tests)."""
+    if not text.strip():
+        return {}
+    out: dict[tuple[str, str], RpmResult] = {}
+    value = load_json(text, device, SHOW_RPM)
+    if not isinstance(value, dict):
+        raise ParseError(device, f"{SHOW_RPM}: expected an object")
+    infos = as_list(value.get("probe-results"))
+    tests = [t for info in infos if isinstance(info, dict) for t in as_list(info.get("probe-test-results"))]
+    if not all(isinstance(n, dict) for n in [*infos, *tests]):
+        raise ParseError(device, f"{SHOW_RPM}: probe-results is not a list of objects")
+    for t in tests:
+        owner = data(t, "owner") or data(t, "owner-name")
+        test = data(t, "test-name")
+        if not owner or not test:
+            raise ParseError(device, f"{SHOW_RPM}: a test without an owner or a name")
+        name = f"{owner}/{test}"
+        single = [n for n in as_list(t.get("probe-single-results")) if isinstance(n, dict)]
+        out[(owner, test)] = RpmResult(
+            owner=owner, test=test, target=data(t, "target-address"),
+            last=_rpm_counts(t, "probe-last-test-results", device, name),
+            current=_rpm_counts(t, "probe-test-current-results", device, name),
+            status=data(single[0], "probe-status") if single else None,
+        )
+    return out
+
+
+def rpm_readings(results: dict[tuple[str, str], RpmResult], probes: Sequence[ReachProbe], now: float = 0.0,
+                 owner: str = RPM_OWNER, test_name: Callable[[ReachProbe], str] = rpm_test_name
+                 ) -> dict[str, ReachReading]:
+    """The readings of ``probes``: the last completed test (its ``probe-count`` probes are the
+    window), or the current one before any test completed; down when the share lost is above the
+    probe's ``max_loss``."""
+    out: dict[str, ReachReading] = {}
+    for p in probes:
+        rate = 1.0 / rpm_interval(p)
+        test = test_name(p)
+        r = results.get((owner, test))
+        if r is None:
+            out[p.key] = unknown(p, f"RPM test {owner}/{test} is not configured on the device", rate)
+            continue
+        counts = r.last if r.last is not None and r.last.sent else r.current
+        if counts is None or not counts.sent:
+            out[p.key] = unknown(p, f"RPM test {owner}/{test} has no result yet", rate)
+            continue
+        lost = counts.sent - counts.received
+        out[p.key] = ReachReading(
+            key=p.key, state="down" if lost / counts.sent > p.max_loss else "up", sent=counts.sent, lost=lost,
+            rtt=counts.avg_rtt_us / 1e6 if counts.avg_rtt_us is not None and counts.received else None,
+            at=now, rate=rate,
+        )
+    return out
+
+
 def vrrp_address_command(ifd: str, unit: str) -> str:
     return f"show configuration interfaces {ifd} unit {unit} family inet | display set"
 
@@ -240,15 +374,26 @@ class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
         return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
-        """One poll: VRRP, one ``show interfaces terse`` (state and addresses), the routes."""
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
+        """One poll: VRRP, one ``show interfaces terse`` (state and addresses), the routes, the RPM tests."""
         terse = self.run_checked(SHOW_TERSE)
         return DeviceReading(
             vrrp=tuple(self.get_vrrp()),
             interfaces=parse_interfaces(terse, self.name),
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v) for k, v in parse_addresses(terse, self.name).items()},
+            reach=self.read_reach(probes),
         )
+
+    def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
+        """``set services rpm probe netha test reach-N ...`` per probe (template ``reach.j2``)."""
+        return renderer(self.spec.name, self.templates).render_reach(probes)
+
+    def get_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
+        """One ``show services rpm probe-results owner netha | display json`` for every probe."""
+        def read() -> dict[str, ReachReading]:
+            return rpm_readings(parse_rpm_results(self.run_checked(SHOW_RPM), self.name), probes, time.monotonic())
+        return guarded(probes, read) if probes else {}
 
     def get_config(self) -> str:
         return self.stable_config(self.run_checked(SHOW_CONFIG))

@@ -2,9 +2,9 @@
 
 Reads: keepalived's JSON state dump (``keepalived --signum=JSON``; Debian builds keepalived with
 ``--enable-json``), ``ip -j addr`` for interfaces and addresses, ``ip -j route`` for tracked
-routes. The running config is keepalived.conf; a change is an edit of that file
-(:mod:`.keepalived_conf`), checked with ``keepalived -t`` before it replaces the file, then a
-reload (SIGHUP). keepalived keeps the state of unchanged instances across a reload.
+routes. The running config is keepalived.conf; a change (one operation and its values) is a
+structural edit of that file (:mod:`.keepalived_conf`; no config language, no templates), checked
+with ``keepalived -t`` before it replaces the file, then a reload (SIGHUP). keepalived keeps the state of unchanged instances across a reload.
 
 The driver finds the keepalived of the login's network namespace by itself (its pid, config file,
 ``TMPDIR`` and the JSON signal number), so one host may run one keepalived per namespace, as
@@ -21,15 +21,18 @@ import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from ..errors import CommandRejected, DeviceError, ParseError
+from ..errors import CommandRejected, DeviceError, NotSupported, ParseError
 from .base import (
     COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int,
     need_object, opt_int,
     parser,
 )
-from .models import DeviceReading, InterfaceDetails, VrrpStateName, VrrpView
-from .keepalived_conf import ConfEditError, apply_changes, instances
+from .changes import ChangeValues, Operation
+from .keepalived_conf import ConfEditError, describe_change, instances
+from .keepalived_conf import apply_change as apply_conf_change
+from .models import DeviceReading, InterfaceDetails, ReachProbe, VrrpStateName, VrrpView
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +314,7 @@ class KeepalivedDriver(NetworkDriver):
         return {p: parse_route(self.run_checked(f"ip -j route show table main exact {shlex.quote(str(p))}"), self.name)
                 for p in prefixes}
 
-    def read(self, routes: Sequence[str] = ()) -> DeviceReading:
+    def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         state, conf = self._dump()
         ipout = self.run_checked("ip -j addr show")
         addrs = parse_addresses(ipout, self.name)
@@ -320,6 +323,7 @@ class KeepalivedDriver(NetworkDriver):
             interfaces=parse_links(ipout, self.name),
             routes=self.get_routes(routes) if routes else {},
             addresses={k: tuple(v["addresses"]) for k, v in addrs.items()},
+            reach=self.read_reach(probes),
         )
 
     def get_config(self) -> str:
@@ -331,17 +335,31 @@ class KeepalivedDriver(NetworkDriver):
         return out.rstrip("\n") + "\n"
 
     # -- changes ----------------------------------------------------------------------------------
-    def load_config(self, lines: Sequence[str]) -> str:
-        """Apply netha's change lines to keepalived.conf, test it, install it, reload, wait for it."""
+    @classmethod
+    def render_change(cls, operation: Operation, values: ChangeValues, templates: Path | None = None) -> list[str]:
+        """The change as an operator reads it (keepalived has no config language to render: the
+        change is an edit of keepalived.conf, :meth:`apply_change`). ``templates`` is not used."""
+        return describe_change(cls.check_change(operation, values), values)
+
+    def apply_change(self, operation: Operation, values: ChangeValues) -> str:
+        """Edit keepalived.conf for the change (:func:`.keepalived_conf.apply_change`), test it,
+        install it, reload, wait until keepalived runs it."""
+        op = self.check_change(operation, values)
         current = self.get_config()
         try:
-            new = apply_changes(current, list(lines))
+            new = apply_conf_change(current, op, values)
         except ConfEditError as exc:
             raise CommandRejected(self.name, f"{self.keepalived().conf}: {exc}") from None
         if new == current:
             return "keepalived.conf unchanged"
         self.install_config(new)
         return f"keepalived.conf updated and reloaded (pid {self.keepalived().pid})"
+
+    def load_config(self, lines: Sequence[str]) -> str:
+        """keepalived has no config lines to send: a change is applied with :meth:`apply_change`
+        (a plan journaled by a netha before structured changes cannot be finished on keepalived:
+        recovery then rolls it back)."""
+        raise NotSupported(self.name, "keepalived takes structured changes only (apply_change), not config lines")
 
     def replace_config(self, config: str) -> None:
         config = config.rstrip("\n") + "\n"

@@ -1,31 +1,34 @@
-"""keepalived.conf as text: find ``vrrp_instance`` blocks and apply netha's changes to them.
+"""keepalived.conf as text: find ``vrrp_instance`` blocks and edit them structurally.
 
-netha's keepalived templates render changes in keepalived's own keywords, one instance selector
-followed by indented directives (``_apply`` lists them)::
+A change is one operation with its values (:mod:`.changes`), applied by :func:`apply_change` to the
+instance on ``values.interface`` with ``virtual_router_id values.vrid``:
 
-    vrrp_instance eth1 11          <- the instance on interface eth1 with virtual_router_id 11
-     priority 254
-     no shutdown
-     virtual_ipaddress 198.18.4.1/24
-     no preempt
+=================  ==========================================================================
+``set_priority``   the block's ``priority`` line set (added when the block has none)
+``resign``         the block commented out (keepalived's missing "vrrp N shutdown")
+``restore``        the block uncommented, then its ``priority`` set
+``add_address``    the address added to the block's ``virtual_ipaddress`` (once)
+``remove_address`` the address removed from it
+``preempt``        ``nopreempt`` removed (``enabled``) or added
+=================  ==========================================================================
 
-The edit keeps the file as the operator wrote it: only the lines a directive is about change.
-``shutdown`` is keepalived's missing "vrrp N shutdown": the block is commented out line by line
-with a marker, so keepalived removes the instance on reload (a master sends a priority-0
-advertisement as it goes), and ``no shutdown`` uncomments it again.
+The edit keeps the file as the operator wrote it: only the lines a change is about change.
+A resign comments the block out line by line with a marker, so keepalived removes the instance on
+reload (a master sends a priority-0 advertisement as it goes); a restore uncomments it again.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import NethaError
+from .changes import ChangeValues, Operation, check_operation
 
 SHUTDOWN_MARK = "#netha-shutdown# "
 _HEADER = re.compile(r"^\s*vrrp_instance\s+(\S+)\s*\{?\s*$")
-_SELECTOR = re.compile(r"^vrrp_instance\s+(\S+)\s+([0-9]{1,3})$", re.ASCII)
 _NUMBER = re.compile(r"[0-9]{1,3}", re.ASCII)  # keepalived's VRIDs and priorities: ASCII, 0..255
 
 
@@ -145,59 +148,73 @@ def _same_address(a: str, b: str) -> bool:
         return a == b
 
 
-def _apply(lines: list[str], inst: Instance, directive: str) -> list[str]:
-    """Apply one directive to the block of ``inst`` in ``lines``; returns the new lines."""
-    words = directive.split()
-    neg = words[0] == "no"
-    if neg:
-        words = words[1:]
-    if not words:
-        raise ConfEditError(f"empty directive {directive!r}")
-    key, args = words[0], words[1:]
+def _depth1(block: list[str], keyword: str) -> list[int]:
+    """Indexes in ``block`` of the lines at the block's top level that start with ``keyword``."""
+    out, depth = [], 0
+    for k, ln in enumerate(block):
+        body = _code(_plain(ln)[0])
+        w = body.split()
+        if depth == 1 and w and w[0] == keyword:
+            out.append(k)
+        depth += body.count("{") - body.count("}")
+    return out
+
+
+def _edit(text: str, interface: str, vrid: int, edit: Callable[[list[str], str, str, int], list[str]]) -> str:
+    """``text`` with the block of the instance (interface, vrid) replaced by ``edit(block, indent,
+    mark, body_at)``: ``mark`` is the shutdown marker when the block is commented out, ``body_at``
+    where the block's body starts (after the line with the opening brace)."""
+    lines = text.splitlines()
+    inst = find(text, interface, vrid)
     block = lines[inst.start : inst.end + 1]
-    ind = _indent(lines, inst)
-    # Where the block's body starts: after the line with the opening brace.
     body_at = 1 if "{" in _code(_plain(block[0])[0]) else 2
-    mark = SHUTDOWN_MARK if inst.shutdown else ""
+    block = edit(block, _indent(lines, inst), SHUTDOWN_MARK if inst.shutdown else "", body_at)
+    new = lines[: inst.start] + block + lines[inst.end + 1 :]
+    return "\n".join(new) + ("\n" if text.endswith("\n") or not text else "")
 
-    def depth1(keyword: str) -> list[int]:
-        out, depth = [], 0
-        for k, ln in enumerate(block):
-            body = _code(_plain(ln)[0])
-            w = body.split()
-            if depth == 1 and w and w[0] == keyword:
-                out.append(k)
-            depth += body.count("{") - body.count("}")
-        return out
 
-    if key == "shutdown" and not args:
-        if neg:
-            block = [_plain(ln)[0] for ln in block]
-        else:
-            block = [ln if ln.startswith(SHUTDOWN_MARK) else SHUTDOWN_MARK + ln for ln in block]
-    elif key == "priority" and not neg and len(args) == 1 and (prio := _small_int(args[0], 1, 254)) is not None:
-        at = depth1("priority")
-        if at:
-            for k in at:
-                body = _plain(block[k])[0]
-                block[k] = mark + re.sub(r"(priority\s+)\S+", rf"\g<1>{prio}", body, count=1)
-        else:
-            block.insert(body_at, f"{mark}{ind}priority {prio}")
-    elif key == "preempt" and not args:
-        at = depth1("nopreempt")
-        if neg and not at:
-            block.insert(body_at, f"{mark}{ind}nopreempt")
-        elif not neg:
-            block = [ln for k, ln in enumerate(block) if k not in at]
-    elif key == "virtual_ipaddress" and len(args) == 1:
-        try:
-            ipaddress.ip_interface(args[0])  # validated by the renderer already; refuse anything else
-        except ValueError:
-            raise ConfEditError(f"not an address: {directive.strip()!r}") from None
-        block = _edit_vips(block, args[0], neg, ind, mark)
-    else:
-        raise ConfEditError(f"unknown keepalived change {directive.strip()!r}")
-    return lines[: inst.start] + block + lines[inst.end + 1 :]
+def set_priority(text: str, interface: str, vrid: int, priority: int) -> str:
+    """The instance's ``priority`` set to ``priority`` (1..254; the line added if it has none)."""
+    if type(priority) is not int or not 1 <= priority <= 254:
+        raise ConfEditError(f"invalid priority {priority!r} (1-254)")
+
+    def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
+        at = _depth1(block, "priority")
+        if not at:
+            return block[:body_at] + [f"{mark}{ind}priority {priority}"] + block[body_at:]
+        for k in at:
+            block[k] = mark + re.sub(r"(priority\s+)\S+", rf"\g<1>{priority}", _plain(block[k])[0], count=1)
+        return block
+    return _edit(text, interface, vrid, edit)
+
+
+def set_shutdown(text: str, interface: str, vrid: int, shutdown: bool) -> str:
+    """The instance's block commented out with :data:`SHUTDOWN_MARK` (``shutdown``) or uncommented."""
+    def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
+        if shutdown:
+            return [ln if ln.startswith(SHUTDOWN_MARK) else SHUTDOWN_MARK + ln for ln in block]
+        return [_plain(ln)[0] for ln in block]
+    return _edit(text, interface, vrid, edit)
+
+
+def set_preempt(text: str, interface: str, vrid: int, enabled: bool) -> str:
+    """The instance preempts (no ``nopreempt`` line) or not (``nopreempt`` added)."""
+    def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
+        at = _depth1(block, "nopreempt")
+        if enabled:
+            return [ln for k, ln in enumerate(block) if k not in at]
+        return block if at else block[:body_at] + [f"{mark}{ind}nopreempt"] + block[body_at:]
+    return _edit(text, interface, vrid, edit)
+
+
+def set_address(text: str, interface: str, vrid: int, address: ipaddress.IPv4Interface, present: bool) -> str:
+    """``address`` in the instance's ``virtual_ipaddress`` once (``present``) or not at all."""
+    if not isinstance(address, ipaddress.IPv4Interface):
+        raise ConfEditError(f"not an address: {address!r}")
+
+    def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
+        return _edit_vips(block, address.with_prefixlen, not present, ind, mark)
+    return _edit(text, interface, vrid, edit)
 
 
 def _edit_vips(block: list[str], address: str, remove: bool, ind: str, mark: str) -> list[str]:
@@ -233,25 +250,44 @@ def _edit_vips(block: list[str], address: str, remove: bool, ind: str, mark: str
     return block[:end] + [f"{mark}{ind}    {address}"] + block[end:]
 
 
-def apply_changes(text: str, change_lines: list[str]) -> str:
-    """Apply rendered change lines (selectors and directives) to a keepalived.conf text."""
-    lines = text.splitlines()
-    selected: tuple[str, int] | None = None
-    for raw in change_lines:
-        if not raw.strip() or raw.lstrip().startswith(("#", "!")):
-            continue
-        if not raw[0].isspace():
-            m = _SELECTOR.match(raw.strip())
-            if raw.startswith("interface "):
-                raise ConfEditError(f"cannot apply {raw.strip()!r}: a static gateway address is not keepalived config "
-                                    "(give the group a VRRP instance on keepalived)")
-            if not m:
-                raise ConfEditError(f"unknown keepalived change {raw.strip()!r} (expected 'vrrp_instance IFACE VRID')")
-            selected = (m.group(1), int(m.group(2)))
-            find("\n".join(lines), *selected)  # fail early on a missing instance
-            continue
-        if selected is None:
-            raise ConfEditError(f"directive {raw.strip()!r} before any 'vrrp_instance IFACE VRID' line")
-        inst = find("\n".join(lines), *selected)
-        lines = _apply(lines, inst, raw.strip())
-    return "\n".join(lines) + ("\n" if text.endswith("\n") or not text else "")
+def apply_change(text: str, operation: Operation, values: ChangeValues) -> str:
+    """``text`` (a keepalived.conf) with one netha change applied to the instance it is about."""
+    op = check_operation(operation)
+    if values.mode == "static":
+        raise ConfEditError("a static gateway address is not keepalived config "
+                            "(give the group a VRRP instance on keepalived)")
+    if values.protocol != "vrrp":
+        raise ConfEditError(f"keepalived has no {values.protocol.upper()}")
+    if values.vrid is None:
+        raise ConfEditError(f"{op}: no virtual_router_id given")
+    iface, vrid = values.interface, values.vrid
+    if op in ("set_priority", "restore"):
+        if values.priority is None:
+            raise ConfEditError(f"{op}: no priority given")
+        running = set_shutdown(text, iface, vrid, False) if op == "restore" else text
+        return set_priority(running, iface, vrid, values.priority)
+    if op in ("add_address", "remove_address"):
+        if values.address is None:
+            raise ConfEditError(f"{op}: no address given")
+        return set_address(text, iface, vrid, values.address, op == "add_address")
+    if op == "resign":
+        return set_shutdown(text, iface, vrid, True)
+    return set_preempt(text, iface, vrid, values.enabled)
+
+
+def describe_change(operation: Operation, values: ChangeValues) -> list[str]:
+    """One change as an operator reads it in a plan: what :func:`apply_change` does, line by line."""
+    op = check_operation(operation)
+    where = f"vrrp_instance (interface {values.interface}, virtual_router_id {values.vrid})"
+    if op == "set_priority":
+        return [f"{where}: priority {values.priority}"]
+    if op == "resign":
+        return [f"{where}: shut down (block commented out with '{SHUTDOWN_MARK.strip()}', keepalived reloaded)"]
+    if op == "restore":
+        return [f"{where}: running again (block uncommented)", f"{where}: priority {values.priority}"]
+    address = values.address.with_prefixlen if values.address is not None else None
+    if op == "add_address":
+        return [f"{where}: virtual_ipaddress add {address}"]
+    if op == "remove_address":
+        return [f"{where}: virtual_ipaddress remove {address}"]
+    return [f"{where}: {'preempt (nopreempt removed)' if values.enabled else 'nopreempt'}"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..connect import make_driver, reach_probes, shell_params, tracked_interfaces, tracked_routes
+from ..connect import Sessions, reach_probes, shell_params, tracked_interfaces, tracked_routes
 from ..drivers import driver_class
 from ..errors import NethaError
 from ..inventory import Inventory
@@ -41,9 +41,13 @@ class _Latest:
 
 
 class Observer:
-    def __init__(self, inv: Inventory, options: ObserverOptions = ObserverOptions()):
+    def __init__(self, inv: Inventory, options: ObserverOptions = ObserverOptions(), sessions: Sessions | None = None):
+        """``sessions``: the device sessions to poll through, shared with the takeover (default:
+        the observer's own, closed when it stops)."""
         self.inv = inv
         self.options = options
+        self._own_sessions = sessions is None
+        self.sessions = sessions if sessions is not None else Sessions(inv)
         self.interval = inv.controller.poll_interval
         self.changed = threading.Event()
         self._lock = threading.Lock()
@@ -63,7 +67,7 @@ class Observer:
             if options.ssh:
                 self._workers[name] = SshWorker(
                     name,
-                    lambda name=name: make_driver(inv, name),
+                    self.sessions,
                     tracked_routes(inv, name),
                     self.interval,
                     self._on_ssh,
@@ -103,21 +107,14 @@ class Observer:
         if self._arp is not None:
             self._arp.stop()
             self._arp = None
+        if self._own_sessions:
+            self.sessions.close()
 
     def __enter__(self) -> Observer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def release_sessions(self) -> dict:
-        """The SSH sessions opened by ``observe_once``, handed over so a push need not log in again."""
-        out = {}
-        for name, w in self._workers.items():
-            drv = w.release()
-            if drv is not None:
-                out[name] = drv
-        return out
 
     # -- one shot ------------------------------------------------------------------------------
     def observe_once(self, listen: float | None = None) -> Snapshot:

@@ -1,4 +1,4 @@
-"""The SSH probe: one persistent session per device, one worker thread per device.
+"""The SSH probe: one worker thread per device, polling through the device's one shared session.
 
 A worker polls its device every interval and publishes the reading; a slow or hung device only
 delays its own worker. A lost session is reopened with exponential backoff. Failures become
@@ -13,15 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..drivers import DeviceReading, NetworkDriver
+from ..connect import Sessions
+from ..drivers import DeviceReading
 from ..drivers.models import ReachProbe
 from ..errors import NethaError
 from .types import ProbeResult
 
 log = logging.getLogger(__name__)
-
-DriverFactory = Callable[[], NetworkDriver]
-
 
 @dataclass(frozen=True)
 class SshSample:
@@ -30,7 +28,8 @@ class SshSample:
 
 
 class SshWorker:
-    """Polls one device forever (until stopped), keeping its session open between polls."""
+    """Polls one device forever (until stopped) through the device's shared session
+    (:class:`~netha.connect.Sessions`: the takeover pushes through the same one)."""
 
     BACKOFF_MIN = 0.2
     BACKOFF_MAX = 5.0
@@ -38,23 +37,21 @@ class SshWorker:
     def __init__(
         self,
         device: str,
-        factory: DriverFactory,
+        sessions: Sessions,
         routes: tuple[str, ...],
         interval: float,
         on_sample: Callable[[str, SshSample], None],
         probes: tuple[ReachProbe, ...] = (),
     ):
         self.device = device
-        self._factory = factory
+        self._sessions = sessions
         self._routes = routes
         self._probes = probes  # native probers' paths, read with every poll
         self._interval = interval
         self._on_sample = on_sample
         self._stop = threading.Event()
-        self._driver: NetworkDriver | None = None
         self._backoff = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"ssh-{device}", daemon=True)
-        self.driver_lock = threading.Lock()  # held while polling; a pusher takes it to use the session
 
     def start(self) -> None:
         self._thread.start()
@@ -63,26 +60,20 @@ class SshWorker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        self._close()
 
     def poll_once(self) -> SshSample:
-        """Open the session if needed and take one reading. Never raises."""
+        """Take one reading (logging in first if the session is not open). Never raises."""
         started = time.monotonic()
         try:
-            with self.driver_lock:
-                if self._driver is None or not self._driver.is_open:
-                    self._close()
-                    driver = self._factory()
-                    driver.open()
-                    self._driver = driver
-                reading = self._driver.read(self._routes, self._probes)
+            with self._sessions.session(self.device) as drv:
+                reading = drv.read(self._routes, self._probes)
         except NethaError as exc:
-            self._close()
+            self._sessions.drop(self.device)
             now = time.monotonic()
             log.info("%s: SSH poll failed: %s", self.device, exc)
             return SshSample(ProbeResult(False, now, str(exc), now - started), None)
         except Exception as exc:  # noqa: BLE001 - one device's surprise must not stop the others
-            self._close()
+            self._sessions.drop(self.device)
             now = time.monotonic()
             log.warning("%s: SSH poll failed unexpectedly: %s: %s", self.device, type(exc).__name__, exc)
             return SshSample(ProbeResult(False, now, f"{type(exc).__name__}: {exc}", now - started), None)
@@ -102,14 +93,3 @@ class SshWorker:
                 delay = self._backoff
             if delay > 0:
                 self._stop.wait(delay)
-
-    def _close(self) -> None:
-        driver, self._driver = self._driver, None
-        if driver is not None:
-            driver.close()
-
-    def release(self) -> NetworkDriver | None:
-        """Hand the open session over (to the pusher, after a one-shot poll); the worker forgets it."""
-        with self.driver_lock:
-            driver, self._driver = self._driver, None
-        return driver

@@ -11,14 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..connect import make_driver
+from ..connect import Sessions  # noqa: F401 - re-exported: the one session pool
 from ..drivers import NetworkDriver
 from ..drivers.textconfig import config_body, unified_diff
 from ..errors import ConnectionFailed, NethaError
@@ -30,56 +28,6 @@ from .plan import Expect, Plan, Step
 from .recover import MAX_PLAN_AGE, ConfigState, PlanRecord, Resolution, config_state, plan_header, resolve
 
 log = logging.getLogger(__name__)
-
-
-class Sessions:
-    """Open driver sessions, one per device, reopened when they drop. Thread-safe per device."""
-
-    def __init__(self, inv: Inventory, factory: Callable[[Inventory, str], NetworkDriver] = make_driver):
-        self.inv = inv
-        self._factory = factory
-        self._drivers: dict[str, NetworkDriver] = {}
-        self._locks: dict[str, threading.Lock] = {d: threading.Lock() for d in inv.devices}
-
-    @contextmanager
-    def session(self, device: str) -> Iterator[NetworkDriver]:
-        with self._locks[device]:
-            drv = self._drivers.get(device)
-            if drv is None or not drv.is_open:
-                if drv is not None:
-                    drv.close()
-                drv = self._factory(self.inv, device)
-                drv.open()
-                self._drivers[device] = drv
-            try:
-                yield drv
-            except Exception:
-                if not drv.is_open:
-                    self._drivers.pop(device, None)
-                raise
-
-    def adopt(self, drivers: dict[str, NetworkDriver]) -> None:
-        """Take over sessions that are already open (e.g. from a one-shot observation)."""
-        for dev, drv in drivers.items():
-            with self._locks[dev]:
-                old = self._drivers.get(dev)
-                if old is not None and old is not drv:
-                    old.close()
-                self._drivers[dev] = drv
-
-    def warm(self, devices: list[str] | None = None) -> None:
-        """Open sessions ahead of need (the daemon does, so a takeover does not wait for a login)."""
-        for dev in devices or list(self.inv.devices):
-            try:
-                with self.session(dev):
-                    pass
-            except Exception as exc:  # noqa: BLE001 - warming is best effort
-                log.info("%s: push session not open yet: %s", dev, describe(exc))
-
-    def close(self) -> None:
-        for drv in self._drivers.values():
-            drv.close()
-        self._drivers.clear()
 
 
 @dataclass(frozen=True)
@@ -317,13 +265,21 @@ class Executor:
             return
         try:
             with self.sessions.session(step.device) as drv:
-                drv.load_config(step.lines)
+                self._push(drv, step)
         except ConnectionFailed as exc:
             # The session dropped (a stale warm session, a reset): log in again and push once more.
-            # Every step's lines set a value, so pushing them twice is the same as once.
+            # Every change sets a value, so applying it twice is the same as once.
             log.warning("%s: session lost during the push (%s); pushing again on a new session", step.device, exc)
             with self.sessions.session(step.device) as drv:
-                drv.load_config(step.lines)
+                self._push(drv, step)
+
+    @staticmethod
+    def _push(drv: NetworkDriver, step: Step) -> str:
+        """The driver applies the step's change; a step without one (journaled by an older netha)
+        is its lines, pushed as they are."""
+        if step.values is not None and step.operation != "garp":
+            return drv.apply_change(step.operation, step.values)
+        return drv.load_config(step.lines)
 
     def _announce(self, plan: Plan, step: Step) -> None:
         group = self.inv.groups[plan.group]

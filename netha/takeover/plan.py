@@ -1,19 +1,23 @@
-"""Failover plans: ordered steps per device, each with its config lines and what must be seen after it.
+"""Failover plans: ordered steps per device, each one change (operation and values) with its
+rendered lines, and what must be seen after it.
 
 Building a plan is pure (inventory + assessment + templates in, plan out), so every strategy is
-unit-tested without devices, and ``--dry-run`` prints exactly what would be pushed.
+unit-tested without devices, and ``--dry-run`` prints exactly what would be pushed. The lines come
+from the platform's driver (:meth:`~netha.drivers.base.NetworkDriver.render_change`, a class method:
+no session); the executor has the driver apply the change itself (``apply_change``).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from ..drivers import NetworkDriver, driver_class
+from ..drivers.changes import ChangeValues, Operation
 from ..errors import PlanError
 from ..health import Assessment
 from ..inventory import Group, Inventory
-from ..render import ChangeValues, Operation, Renderer
 
 # The priority a new master is pinned at, so that a recovering primary cannot preempt it.
 PIN_PRIORITY = 254
@@ -39,8 +43,11 @@ class Step:
     device: str
     description: str
     operation: Operation | Literal["garp"]
-    lines: tuple[str, ...]
+    lines: tuple[str, ...]  # the change as the driver renders it: shown, journaled, compared
     expect: Expect = Expect()
+    # The change the driver applies (apply_change); None: lines only (a gratuitous ARP, or a step
+    # of a plan journaled before changes were structured, pushed with load_config).
+    values: ChangeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -62,26 +69,20 @@ class Plan:
 
 
 class Planner:
-    """Builds plans for one inventory; renders with per-platform templates."""
+    """Builds plans for one inventory; each change rendered by its device's platform driver."""
 
     def __init__(self, inv: Inventory):
         self.inv = inv
-        self._renderers: dict[str, Renderer] = {}
 
-    def renderer(self, device: str) -> Renderer:
-        platform = self.inv.devices[device].platform
-        if platform not in self._renderers:
-            self._renderers[platform] = Renderer(platform, self.inv.controller.templates)
-        return self._renderers[platform]
+    def driver(self, device: str) -> type[NetworkDriver]:
+        return driver_class(self.inv.devices[device].platform)
 
-    def _lines(self, group: Group, device: str, op: Operation, **values) -> tuple[str, ...]:
+    def _step(self, group: Group, device: str, op: Operation, description: str, expect: Expect = Expect(), **values) -> Step:
         cv = ChangeValues(interface=group.interface_of(device), vrid=group.vrid, mode=group.mode,
                           protocol=group.protocol, version=group.version,
                           local_address=group.member(device).address, **values)
-        return tuple(self.renderer(device).render(op, cv))
-
-    def _step(self, group: Group, device: str, op: Operation, description: str, expect: Expect = Expect(), **values) -> Step:
-        return Step(device, description, op, self._lines(group, device, op, **values), expect)
+        lines = self.driver(device).render_change(op, cv, self.inv.controller.templates)
+        return Step(device, description, op, tuple(lines), expect, cv)
 
     @staticmethod
     def _mdi(group: Group, priority: int = PIN_PRIORITY) -> float:
@@ -163,9 +164,7 @@ class Planner:
             ))
         # The last step must verify the primary is master again.
         if steps[-1].expect.master is None:
-            last = steps[-1]
-            steps[-1] = Step(last.device, last.description, last.operation, last.lines,
-                             Expect(master=primary, settle=self._mdi(group, group.member(primary).priority)))
+            steps[-1] = replace(steps[-1], expect=Expect(master=primary, settle=self._mdi(group, group.member(primary).priority)))
         notes = () if group.preempt else (f"{group_name} has preempt off: {primary} takes over only when the master resigns",)
         return Plan("failback", group_name, primary, tuple(steps), notes)
 

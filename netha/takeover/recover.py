@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..drivers.changes import ChangeValues, check_operation
 from ..drivers.textconfig import config_body
+from ..errors import TemplateError
 from ..store import JournalEntry
 from .plan import Expect, Plan, Step
 
@@ -113,6 +115,7 @@ def plan_header(plan: Plan, reason: str, origin: str, action: str | None) -> dic
         "origin": origin, "action": action,
         "steps": [
             {"device": s.device, "description": s.description, "operation": s.operation, "lines": list(s.lines),
+             "values": s.values.to_json() if s.values is not None else None,
              "expect": {"master": s.expect.master, "settle": s.expect.settle}}
             for s in plan.steps
         ],
@@ -120,15 +123,25 @@ def plan_header(plan: Plan, reason: str, origin: str, action: str | None) -> dic
 
 
 def _steps(raw: Any) -> tuple[Step, ...] | None:
+    """The journaled steps, each with its change (operation and values) rebuilt and checked again.
+
+    A step journaled without values (by a netha before structured changes) is lines only, pushed
+    as they are; values that do not check (a damaged journal) make the plan not finishable (None:
+    recovery rolls back instead)."""
     if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
         return None
     try:
-        return tuple(
-            Step(str(s["device"]), str(s["description"]), s["operation"], tuple(str(x) for x in s["lines"]),
-                 Expect(s["expect"].get("master"), float(s["expect"].get("settle", 0.0))))
-            for s in raw
-        )
-    except (KeyError, TypeError, ValueError, AttributeError):
+        steps = []
+        for s in raw:
+            operation = str(s["operation"])
+            if operation != "garp":
+                check_operation(operation)
+            values = ChangeValues.from_json(s["values"]) if s.get("values") is not None else None
+            steps.append(Step(str(s["device"]), str(s["description"]), operation,  # type: ignore[arg-type]
+                              tuple(str(x) for x in s["lines"]),
+                              Expect(s["expect"].get("master"), float(s["expect"].get("settle", 0.0))), values))
+        return tuple(steps)
+    except (KeyError, TypeError, ValueError, AttributeError, TemplateError):
         return None
 
 

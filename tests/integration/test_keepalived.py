@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from netha.drivers.keepalived_conf import SHUTDOWN_MARK
+from netha.lab.builder import node_daemons
 from netha.lab.faults import holds, keepalived_conf
 
 from .labtools import make_inventory, netha, netha_bg, probes, status, stop, switch_port, wait_for
@@ -74,18 +76,19 @@ def test_planned_failover_and_failback_on_keepalived_lose_at_most_one_probe(kbas
 
 
 def test_rejected_change_on_k1_rolls_k2_back_byte_identical(kbase, tmp_path):
-    tpl = tmp_path / "templates" / "keepalived"
-    tpl.mkdir(parents=True)
-    # Lowering the old master renders a directive keepalived's driver refuses: the plan fails at step 2.
-    (tpl / "set_priority.j2").write_text(
-        "vrrp_instance {{ interface }} {{ vrid }}\n priority {{ priority }}\n"
-        "{% if priority < 100 %}\n track_script not_a_netha_change\n{% endif %}\n"
-    )
-    inv = make_inventory(tmp_path, template_dir=str(tmp_path / "templates"))
+    # k1's keepalived.conf gets a second, commented-out (netha-shut-down) copy of klan's block: keepalived
+    # ignores it, but netha's structural edit cannot tell which block to lower and refuses the change:
+    # the plan fails at step 2 (lower k1) and k2, raised at step 1, is rolled back.
+    conf = keepalived_conf("k1")
+    block = conf[conf.index("vrrp_instance klan"):conf.index("vrrp_instance kup")].rstrip("\n")
+    ambiguous = conf + "\n" + "\n".join(SHUTDOWN_MARK + ln for ln in block.splitlines()) + "\n"
+    (node_daemons("k1").dir / "keepalived.conf").write_text(ambiguous)
+    inv = make_inventory(tmp_path)
     r = netha("failover", "klan", "--to", "k2", "-i", str(inv), "--yes")
+    out = r.stdout + r.stderr
     assert r.returncode != 0
-    assert "rolled back" in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
-    assert keepalived_conf("k1") == kbase.configs["k1"] and keepalived_conf("k2") == kbase.configs["k2"]
+    assert "rolled back" in out.lower() and "2 vrrp_instance blocks with interface eth1" in out, out
+    assert keepalived_conf("k1") == ambiguous and keepalived_conf("k2") == kbase.configs["k2"]
     wait_for(lambda: holds("k1", KLAN_VIP) and not holds("k2", KLAN_VIP), 5, what="k1 master again")
 
 

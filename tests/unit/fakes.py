@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from netha.drivers import NetworkDriver, PlatformSpec
+from netha.drivers.changes import ChangeValues
 from netha.errors import CommandRejected, ConnectionFailed
 from netha.inventory import Inventory
 from netha.observe.types import DeviceObservation, ProbeResult, Snapshot, VrrpView
@@ -127,6 +128,7 @@ class FakeDevice:
     logins: int = 0
     calls: list[str] = field(default_factory=list)  # every operation, in order
     pushes: list[tuple[str, ...]] = field(default_factory=list)  # load_config calls (lines)
+    changes: list[tuple[str, ChangeValues]] = field(default_factory=list)  # apply_change calls (then pushed as lines)
     replaces: list[str] = field(default_factory=list)  # replace_config calls (configs)
     _context: str | None = field(default=None, repr=False)  # the interface a push is in
 
@@ -267,6 +269,17 @@ class FakeDriver(NetworkDriver):
         return {p: dev.links.get("eth2", True) for p in prefixes}
 
     # -- changes --
+    @classmethod
+    def render_change(cls, operation, values, templates=None) -> list[str]:  # type: ignore[no-untyped-def]
+        """A fake device speaks FRR's config language: its changes render with FRR's templates."""
+        from netha.drivers.frr import FrrDriver
+
+        return FrrDriver.render_change(operation, values, templates)
+
+    def apply_change(self, operation, values) -> str:  # type: ignore[no-untyped-def]
+        self.device.changes.append((operation, values))
+        return super().apply_change(operation, values)
+
     def load_config(self, lines: Sequence[str]) -> str:
         dev = self._call("load_config")
         dev.pushes.append(tuple(lines))

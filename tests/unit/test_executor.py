@@ -474,3 +474,33 @@ def test_recover_finish_whose_next_step_fails_never_overwrites_a_foreign_device(
     assert not r.ok and "not overwritten" in r.message
     assert net["r2"].config == operator and net["r2"].replaces == []  # never overwritten: not netha's any more
     assert net["r1"].config == before_r1  # r1's refused step is undone
+
+
+# -- the driver applies each step's change (operation and values) -----------------------------------------
+
+def test_each_step_is_applied_as_its_change_by_the_driver(inv, store, net):
+    plan = planned(inv)
+    assert executor(inv, store, net).run(plan).ok
+    for step in plan.steps:
+        assert step.values is not None and step.values.priority in (254, 1)
+        assert net[step.device].changes == [(step.operation, step.values)]
+        assert net[step.device].pushes == [step.lines]  # the driver rendered what the plan showed
+
+
+def test_a_step_without_values_is_pushed_as_its_lines(inv, store, net):
+    # A plan journaled by a netha before structured changes: lines only, pushed with load_config.
+    step = planned(inv).steps[0]
+    old = Plan("planned", "lan", "r2", (Step(step.device, step.description, step.operation, step.lines, step.expect),))
+    assert executor(inv, store, net).run(old).ok
+    assert net["r2"].changes == [] and net["r2"].pushes == [step.lines]
+
+
+def test_recovery_finishes_with_the_changes_rebuilt_from_the_journal(inv, store, net, tmp_path):
+    plan = emergency(inv)
+    crash(inv, store, net, plan, "after-verify-1")
+    _, ex = restart(inv, tmp_path, net)
+    (r,) = ex.recover()
+    assert r.resolution.kind == "finish" and r.ok, r.message
+    pin = plan.steps[1]
+    assert net["r2"].changes == [("set_priority", pin.values)] and pin.values is not None
+    assert pin.values.priority == 254 and net["r2"].pushes == [pin.lines]

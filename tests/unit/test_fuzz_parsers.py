@@ -5,7 +5,7 @@ hex captures) and mutated: truncation, character and line edits, ``²``-style un
 huge and out-of-range integers, JSON type swaps (null/list/string/number where an object is
 expected) and deep JSON nesting; plus plain random text and bytes. The properties:
 
-* only :class:`~netha.errors.ParseError` escapes a parser (``apply_changes`` may also refuse with
+* only :class:`~netha.errors.ParseError` escapes a parser (``apply_change`` may also refuse with
   :class:`~netha.drivers.keepalived_conf.ConfEditError`, a documented :class:`NethaError`);
 * a parse that succeeds returns the declared shapes, with values in their ranges.
 
@@ -37,6 +37,7 @@ from netutils.lib_mapper import NTCTEMPLATES_LIB_MAPPER_REVERSE
 
 from netha.drivers import arista_eos, base, cisco_ios, cisco_nxos, frr, juniper_junos, keepalived, keepalived_conf
 from netha.drivers import napalm_push, textconfig
+from netha.drivers.changes import ChangeValues, Operation
 from netha.errors import NethaError, ParseError
 from netha.observe.adverts import ParsedAdvert, craft_advert, parse_advert
 from netha.observe.types import VrrpView
@@ -210,8 +211,19 @@ XE = NTCTEMPLATES_LIB_MAPPER_REVERSE["cisco_xe"]
 KA_CONF = [(FIX / "keepalived/json_dump/k1-resigned-klan-shut-down.conf").read_text(),
            (ROOT / "lab/configs/k1/keepalived.conf").read_text(),
            (ROOT / "lab/configs/k2/keepalived-track.conf").read_text()]
-KA_CHANGES = ["vrrp_instance eth1 11", " priority 254", " no shutdown", " virtual_ipaddress 198.18.4.1/24",
-              " no preempt", " shutdown", " no virtual_ipaddress 198.18.4.1/24", " preempt"]
+_KA_VIP = ipaddress.IPv4Interface("198.18.4.1/24")
+KA_CHANGES: list[tuple[Operation, ChangeValues]] = [
+    ("set_priority", ChangeValues("eth1", 11, priority=254)), ("restore", ChangeValues("eth1", 11, priority=200)),
+    ("add_address", ChangeValues("eth1", 11, address=_KA_VIP)), ("preempt", ChangeValues("eth1", 11, enabled=False)),
+    ("resign", ChangeValues("eth1", 11)), ("remove_address", ChangeValues("eth1", 11, address=_KA_VIP)),
+    ("preempt", ChangeValues("eth1", 11, enabled=True)),
+]
+
+
+def _ka_apply(text: str) -> str:
+    for op, values in KA_CHANGES:
+        text = keepalived_conf.apply_change(text, op, values)
+    return text
 KA_INFO = ["/usr/sbin/keepalived -n -l -D -f /etc/keepalived/k1.conf\nTMPDIR=/run/k1\n37\n",
            "keepalived --use-file=/tmp/x.conf\n38\n", "keepalived\n"]
 V = VrrpView
@@ -245,10 +257,8 @@ TARGETS = [
            str_shape, json=False),
     Target("keepalived.parse_keepalived_info", lambda t: raw(keepalived.parse_keepalived_info)(t), KA_INFO, info_shape, json=False),
     Target("keepalived_conf.instances", keepalived_conf.instances, KA_CONF, instances_shape, json=False),
-    Target("keepalived_conf.apply_changes", lambda t: keepalived_conf.apply_changes(t, KA_CHANGES), KA_CONF, str_shape,
+    Target("keepalived_conf.apply_change", _ka_apply, KA_CONF, str_shape,
            allowed=(keepalived_conf.ConfEditError,), json=False),
-    Target("keepalived_conf.apply_changes(change)", lambda t: keepalived_conf.apply_changes(KA_CONF[1], t.splitlines()),
-           ["\n".join(KA_CHANGES)], str_shape, allowed=(keepalived_conf.ConfEditError,), json=False),
     Target("cisco_ios.parse_vrrp", lambda t: raw(cisco_ios.parse_vrrp)(t, "r1", IOS), _seeds("cisco_ios", "show_vrrp_all"),
            views_shape((1, 255)), json=False),
     Target("cisco_xe.parse_vrrp", lambda t: raw(cisco_ios.parse_vrrp)(t, "r1", XE), _seeds("cisco_xe", "show_vrrp_all"),
@@ -452,7 +462,7 @@ def test_fixture_seeds_parse_as_captured():
                 refused.append(target.name)
     assert sorted(refused) == sorted([
         "base.load_json", "frr.parse_vrrp", "keepalived.parse_state", "keepalived.parse_state",
-        "keepalived_conf.apply_changes", "cisco_ios.parse_vrrp", "cisco_nxos.parse_vrrp", "arista_eos.parse_vrrp",
+        "keepalived_conf.apply_change", "cisco_ios.parse_vrrp", "cisco_nxos.parse_vrrp", "arista_eos.parse_vrrp",
         "juniper_junos.parse_vrrp",
     ])
 

@@ -9,7 +9,8 @@ import pytest
 from netha.errors import PlanError, TemplateError
 from netha.health import assess
 from netha.observe.types import DeviceObservation, Snapshot, VrrpView
-from netha.render import OPERATIONS, ChangeValues, Renderer
+from netha.drivers.changes import OPERATIONS, ChangeValues
+from netha.drivers.render import Renderer
 from netha.takeover.plan import PIN_PRIORITY, Planner
 
 from .conftest import DOWN, OK

@@ -202,3 +202,58 @@ def test_old_wall_clock_memory_is_carried_over_to_monotonic_time():
     doc = {"groups": {"lan": {"blocked_until": wall + 200.0, "last_action_at": wall - 10.0}}, "actions": [wall - 10.0]}
     gm = memory_from_json(doc, 50.0).group("lan")
     assert 249.0 < gm.blocked_until < 251.0
+
+
+# -- each step's change (operation and values) survives the journal ------------------------------------------
+
+def _record(tmp_path, header: dict, intent: str | None = None) -> PlanRecord:
+    s = Store(tmp_path)
+    s.journal("p1", 0, "plan", header)
+    if intent:
+        s.journal("p1", 1, "intent", {"lines": ["x"]}, intent)
+    (pid, entries), = s.open_plans()
+    return PlanRecord.from_entries(pid, entries)
+
+
+def test_the_journal_keeps_each_step_s_change_and_recovery_rebuilds_it(tmp_path):
+    import ipaddress
+    import json
+
+    from netha.drivers.changes import ChangeValues
+
+    vip = ipaddress.IPv4Interface("198.18.1.1/24")
+    plan = Plan("gateway-move", "lan", "r2", (
+        Step("r2", "add", "add_address", ("interface eth1",), Expect("r2"),
+             ChangeValues("eth1", mode="static", address=vip, local_address=ipaddress.IPv4Interface("198.18.1.3/24"))),
+        Step("r2", "announce", "garp", (), Expect("r2")),
+        Step("r1", "pin", "set_priority", ("x",), Expect(), ChangeValues("eth1", 1, 254, protocol="vrrp", version=2)),
+    ), (), "p1")
+    header = plan_header(plan, "manual", "manual", None)
+    assert json.loads(json.dumps(header)) == header  # JSON-safe as it is, no default=str needed
+    assert header["steps"][0]["values"]["address"] == "198.18.1.1/24" and header["steps"][1]["values"] is None
+    assert _record(tmp_path, header).plan().steps == plan.steps
+
+
+def test_steps_journaled_without_values_are_lines_only(tmp_path):
+    header = plan_header(emergency_plan(), "manual", "manual", None)
+    for step in header["steps"]:
+        del step["values"]  # as written by a netha before structured changes
+    rec = _record(tmp_path, header)
+    assert rec.steps == emergency_plan().steps and all(s.values is None for s in rec.plan().steps)
+
+
+def test_damaged_values_make_the_plan_unfinishable_so_recovery_rolls_back(tmp_path):
+    from netha.drivers.changes import ChangeValues
+
+    plan = Plan("emergency", "lan", "r2", (Step("r2", "pin", "set_priority", ("x",), Expect("r2"), ChangeValues("eth1", 1, 254)),),
+                (), "p1")
+    for damage in ({"priority": 999}, {"interface": "eth1; reload"}, {"address": "not-an-address"}, {"bogus": 1}):
+        header = plan_header(plan, "manual", "manual", None)
+        header["steps"][0]["values"].update(damage)
+        rec = _record(tmp_path / next(iter(damage)), header, intent="r2")
+        assert rec.steps is None, damage
+        res = resolve(rec, {"r2": "pushed"}, True, rec.started + 5)
+        assert res.kind == "rollback" and "no whole steps" in res.reason
+    header = plan_header(plan, "manual", "manual", None)
+    header["steps"][0]["operation"] = "reload"
+    assert _record(tmp_path / "op", header).steps is None

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from netha.errors import TemplateError
-from netha.render import ChangeValues, Renderer
+from netha.drivers.changes import ChangeValues
+from netha.drivers.render import Renderer
 
 VALUES = ChangeValues("eth1", 1, 100, ipaddress.IPv4Interface("198.18.1.1/24"))
 

@@ -154,7 +154,8 @@ def test_what_a_spec_supports_its_templates_render(platform):
     import ipaddress
 
     from netha.drivers import spec
-    from netha.render import ChangeValues, Renderer
+    from netha.drivers.changes import ChangeValues
+    from netha.drivers.render import Renderer
 
     iface = "ge-0/0/1.0" if platform == "juniper_junos" else "Vlan10"
     vip = ipaddress.IPv4Interface("198.19.10.1/24")
