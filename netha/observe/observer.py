@@ -57,6 +57,7 @@ class Observer:
         self._snmp_thread: threading.Thread | None = None
         self._listener = None
         self._arp = None  # ArpWatch, started with the listener
+        self._reach_frozen: dict | None = None  # a one-shot look's path verdicts (its probers stopped)
         self._stop = threading.Event()
         self.stale_after = max(1.0, 5 * self.interval)
         probes = {name: reach_probes(inv, name) for name in inv.devices}
@@ -121,11 +122,14 @@ class Observer:
         """Poll every device once (SSH and SNMP concurrently) while the listener listens."""
         self._start_listener()
         started = time.monotonic()
-        if self.reach.probers:
+        if self.reach.probers and not self._reach_frozen:
             # A full window of every path first (a login, then window x interval), or what came by
-            # then: the polls below must be fresh when the snapshot is taken.
+            # then; the probers stop there (a one-shot look needs one verdict per path, and a
+            # running prober's CPU would only slow the polls below).
             self.reach.start()
             self.reach.wait_ready(max(self.inv.controller.ssh.timeout, 3.0))
+            self._reach_frozen = {name: self.reach.readings(name) for name in self.inv.devices}
+            self.reach.stop()
         with ThreadPoolExecutor(max_workers=max(1, min(256, len(self._workers) + 1))) as pool:
             futures = {name: pool.submit(w.poll_once) for name, w in self._workers.items()}
             if self.options.snmp and self._snmp_poller() is not None:
@@ -140,7 +144,8 @@ class Observer:
             remaining = window - (time.monotonic() - started)
             if remaining > 0:
                 time.sleep(remaining)
-        return self.snapshot()
+        # This look's own polls answered: however long the look took, they are no hung device's.
+        return self.snapshot(stale_after=float("inf"))
 
     # -- probes ----------------------------------------------------------------------------------
     def _on_ssh(self, device: str, sample: SshSample) -> None:
@@ -228,6 +233,11 @@ class Observer:
         listener = self._listener
         return listener.stats() if listener is not None else {}
 
+    def _stream_readings(self, device: str, now: float) -> dict:
+        if self._reach_frozen is not None:
+            return self._reach_frozen.get(device, {})
+        return self.reach.readings(device, now)
+
     def prober_stats(self) -> list[ProberStats]:
         """The streaming probers: paths, probe rate and restarts per device."""
         return self.reach.stats()
@@ -236,11 +246,14 @@ class Observer:
         return self._listener.sources(time.monotonic()) if self._listener is not None else ()
 
     # -- snapshot --------------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, stale_after: float | None = None) -> Snapshot:
+        """The newest of every probe, as one snapshot. A good reading older than ``stale_after``
+        (default: 5 poll intervals, at least 1 s) counts as a probe that stopped answering."""
         now = time.monotonic()
+        stale = self.stale_after if stale_after is None else stale_after
         with self._lock:
             latest = {name: (l.ssh, l.snmp, l.snmp_at) for name, l in self._latest.items()}
-        devices = {name: self._merge(name, ssh, snmp, now, snmp_at) for name, (ssh, snmp, snmp_at) in latest.items()}
+        devices = {name: self._merge(name, ssh, snmp, now, snmp_at, stale) for name, (ssh, snmp, snmp_at) in latest.items()}
         adverts: tuple[AdvertSource, ...] = ()
         listening: tuple[str, ...] = ()
         if self._listener is not None:
@@ -249,9 +262,11 @@ class Observer:
         arp = self._arp.presence(now) if self._arp is not None else {}
         return Snapshot(at=now, wall=time.time(), devices=devices, adverts=adverts, listening=listening, arp=arp)
 
-    def _merge(self, name: str, ssh: SshSample | None, snmp, now: float, snmp_at: float = 0.0) -> DeviceObservation:
-        ssh_result = expire(ssh.result if ssh else None, now, self.stale_after)
-        snmp_result = expire(snmp.result if snmp is not None else None, now, self.stale_after, snmp_at)
+    def _merge(self, name: str, ssh: SshSample | None, snmp, now: float, snmp_at: float = 0.0,
+               stale_after: float | None = None) -> DeviceObservation:
+        stale = self.stale_after if stale_after is None else stale_after
+        ssh_result = expire(ssh.result if ssh else None, now, stale)
+        snmp_result = expire(snmp.result if snmp is not None else None, now, stale, snmp_at)
         reading = ssh.reading if ssh and ssh_result and ssh_result.ok else None
         interfaces = dict(reading.interfaces) if reading else {}
         vrrp = reading.vrrp if reading else None
@@ -275,7 +290,7 @@ class Observer:
             interfaces=interfaces,
             routes=dict(reading.routes) if reading else {},
             addresses=dict(reading.addresses) if reading else {},
-            reach={**(reading.reach if reading else {}), **self.reach.readings(name, now)},
+            reach={**(reading.reach if reading else {}), **self._stream_readings(name, now)},
             uptime=uptime,
             rebooted=rebooted,
         )

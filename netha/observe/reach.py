@@ -5,8 +5,8 @@ The platform's driver says what to run (:meth:`NetworkDriver.reach_stream`: ``pi
 Linux) and how to read each line; this module keeps the prober alive and judges its window:
 
 - A path is ``down`` when more than ``max_loss`` of the last ``window`` probes were lost (or the
-  window's median round trip is above ``max_rtt``), ``up`` otherwise, ``unknown`` before the
-  first result.
+  window's median round trip is above ``max_rtt``), ``up`` when enough of them were answered,
+  ``unknown`` before that (a window still filling).
 - The prober's own failure (cannot log in, cannot start, exits, prints an error, goes quiet) is
   never a path failure: the reading's state is ``unknown`` with ``error`` set, and the prober is
   restarted with backoff. Restarts are counted (:meth:`ReachProbers.stats`).
@@ -51,10 +51,13 @@ def judge(results: Sequence[tuple[bool, float | None]], probe: ReachProbe) -> tu
     lost = sum(1 for ok, _ in results if not ok)
     rtts = [rtt for ok, rtt in results if ok and rtt is not None]
     rtt = statistics.median(rtts) if rtts else None
-    if lost / max(len(results), probe.window) > probe.max_loss:
+    size = max(len(results), probe.window)
+    if lost / size > probe.max_loss:
         return "down", lost, rtt
     if probe.max_rtt is not None and rtt is not None and rtt > probe.max_rtt:
         return "down", lost, rtt
+    if (len(results) - lost) / size < 1 - probe.max_loss:
+        return "unknown", lost, rtt  # a window not full yet, and not enough answers to call it up
     return "up", lost, rtt
 
 

@@ -80,9 +80,12 @@ def test_no_result_is_unknown_not_down():
     assert judge([], PROBE) == ("unknown", 0, None)
 
 
-def test_one_early_loss_of_a_new_prober_is_not_down():
-    # 1 lost of 2 sent: 50 % of what was sent, 10 % of the window.
-    assert judge([(False, None), (True, 0.001)], PROBE)[0] == "up"
+def test_one_early_loss_of_a_new_prober_is_not_down_and_a_filling_window_is_not_up_yet():
+    # 1 lost of 2 sent: 50 % of what was sent, 10 % of the window: not down, and too few answers for up.
+    assert judge([(False, None), (True, 0.001)], PROBE)[0] == "unknown"
+    assert judge([(True, 0.001)] * 7, PROBE)[0] == "up"  # 70 % of the window answered
+    assert judge([(True, 0.001)] * 6, PROBE)[0] == "unknown"
+    assert judge([(False, None)] * 4, PROBE)[0] == "down"  # 40 % of the window lost already
 
 
 def test_more_than_max_loss_of_the_window_is_down():
@@ -243,7 +246,8 @@ def test_a_prober_that_goes_quiet_is_unknown(sessions):
     prober.start()
     try:
         assert _wait(lambda: sessions.instances and sessions.instances[0].ready.is_set())
-        sessions.instances[0].channels[0].say("64 bytes from 198.18.10.100: icmp_seq=1 ttl=63 time=0.1 ms")
+        sessions.instances[0].channels[0].say(
+            *(f"64 bytes from 198.18.10.100: icmp_seq={i} ttl=63 time=0.1 ms" for i in range(1, 11)))
         assert _wait(lambda: prober.readings()[PROBE.key].state == "up")
         later = time.monotonic() + DeviceProber.quiet_after(PROBE) + 0.5
         r = prober.readings(later)[PROBE.key]
