@@ -36,6 +36,14 @@ def _interval(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
+def _outcome_line(line: str) -> str:
+    """A prober's output line, stripped; the prober's own error line is a ParseError."""
+    line = line.strip()
+    if line.startswith(ERROR_PREFIX):
+        raise ParseError("prober", line[len(ERROR_PREFIX):].strip() or "prober failed")
+    return line
+
+
 def ping_stream(probe: ReachProbe) -> ProbeStream:
     wait = max(1, round(probe.timeout + 0.4999))  # ping's -W takes whole seconds on older iputils
     source = f" -I {shlex.quote(probe.source)}" if probe.source else ""
@@ -49,11 +57,9 @@ def ping_stream(probe: ReachProbe) -> ProbeStream:
 
 def parse_ping_line(line: str) -> ProbeEvent | None:
     """One line of ``ping -n -O``: a reply, a probe left unanswered, an ICMP error, or nothing."""
-    line = line.strip()
+    line = _outcome_line(line)
     if not line:
         return None
-    if line.startswith(ERROR_PREFIX):
-        raise ParseError("prober", line[len(ERROR_PREFIX):].strip() or "prober failed")
     m = _REPLY.search(line)
     if m and " bytes from " in line:
         return ProbeEvent(int(m.group(1)), True, float(m.group(2)) / 1000.0)
@@ -102,11 +108,9 @@ def tcp_stream(probe: ReachProbe) -> ProbeStream:
 
 
 def parse_tcp_line(line: str) -> ProbeEvent | None:
-    line = line.strip()
+    line = _outcome_line(line)
     if not line:
         return None
-    if line.startswith(ERROR_PREFIX):
-        raise ParseError("prober", line[len(ERROR_PREFIX):].strip() or "prober failed")
     m = _TCP.match(line)
     if m is None:
         return None

@@ -19,6 +19,7 @@ import pytest
 
 from netha.drivers import arista_eos, cisco_ios, cisco_nxos, cisco_xe, juniper_junos, native_reach, platforms
 from netha.drivers.models import ReachProbe, ReachReading
+from .test_vendor_drivers import ScriptedCli
 from netha.drivers.native_reach import SlaResult, TrackEntry
 from netha.drivers.render import Renderer
 from netha.errors import ParseError, TemplateError
@@ -242,16 +243,6 @@ def test_junos_rpm_readings_use_the_last_completed_test_then_the_current_one():
 
 # -- the drivers: commands, readings, prober failures ----------------------------------------------------
 
-class ScriptedCli:
-    """Stands in for the SSH channel: answers each command from a dict (missing -> empty output)."""
-
-    def __init__(self, answers: dict[str, str]):
-        self.answers = answers
-        self.sent: list[str] = []
-
-    def __call__(self, command: str, timeout: float | None = None) -> str:
-        self.sent.append(command)
-        return self.answers.get(command, "")
 
 
 def _driver(cls, answers: dict[str, str]):
