@@ -22,18 +22,10 @@ from typing import Any
 from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ConnectionFailed, DeviceError
-from .textconfig import config_body
 
 log = logging.getLogger(__name__)
 
 # -- parsing helpers ----------------------------------------------------------------------------
-
-def stable_config(text: str, volatile: Sequence[str] = ()) -> str:
-    """:func:`~netha.drivers.textconfig.config_body`, the one config normaliser, under its former name
-    here. The lines each platform drops are its spec's ``volatile_config``; a driver normalises
-    with :meth:`NetworkDriver.stable_config <netha.drivers.base.NetworkDriver.stable_config>`."""
-    return config_body(text, volatile)
-
 
 def as_list(value: Any) -> list:
     """NX-OS (and Junos) print one row as an object and several as a list: always a list."""

@@ -18,7 +18,8 @@ from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE, NETMIKO_LIB_MAPPER_RE
 
 from netha.drivers import arista_eos, cisco_ios, cisco_nxos, cisco_xe, driver_class, juniper_junos
 from netha.drivers.models import VrrpView
-from netha.drivers.napalm_push import napalm_driver_name, shutdown_vrrp_groups, stable_config
+from netha.drivers.napalm_push import napalm_driver_name, shutdown_vrrp_groups
+from netha.drivers.textconfig import config_body
 from netha.errors import CommandRejected, ConnectionFailed, NethaError, ParseError
 from netha.transport.ssh import SshParams
 
@@ -360,7 +361,7 @@ def test_stable_config_drops_lines_that_change_on_every_commit():
     eos = "! Command: show running-config\n! device: s1 (vEOS-lab, EOS-4.28.3M)\n!\nhostname s1\nend\n"
     assert stable(arista_eos.AristaEosDriver, eos) == "! device: s1 (vEOS-lab, EOS-4.28.3M)\n!\nhostname s1\nend\n"
     # One normaliser: the platform's data, not a second list of lines.
-    assert stable_config(ios, cisco_ios.SPEC.volatile_config) == stable(cisco_ios.CiscoIosDriver, ios)
+    assert config_body(ios, cisco_ios.SPEC.volatile_config) == stable(cisco_ios.CiscoIosDriver, ios)
 
 
 def test_each_driver_reads_its_config_through_its_own_volatile_lines():
