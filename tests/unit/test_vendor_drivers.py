@@ -579,7 +579,7 @@ def test_eos_vrrp_values_out_of_range_are_parse_errors(field, value):
 
 # Dependencies point one way: cli -> controller/takeover -> health/observe -> drivers -> transport/inventory.
 _ABOVE_DRIVERS = ("netha.observe", "netha.health", "netha.takeover", "netha.controller", "netha.cli", "netha.connect",
-                  "netha.render", "netha.lab", "netha.report", "netha.nominal", "netha.store")
+                  "netha.lab", "netha.report", "netha.nominal", "netha.store")
 
 
 def _netha_imports(path: Path) -> set[str]:
