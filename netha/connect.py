@@ -53,6 +53,17 @@ def make_driver(inv: Inventory, device: str) -> NetworkDriver:
     return drv
 
 
+def offline_driver(inv: Inventory, device: str) -> NetworkDriver:
+    """A driver for ``device`` that only renders (config for review): no secret is resolved, and it
+    can never log in (no password, no key)."""
+    dev = inv.devices[device]
+    params = SshParams(device=device, host=str(dev.host), username="-",
+                       netmiko_device_type=spec(dev.platform).netmiko_device_type)
+    drv = driver_class(dev.platform)(params)
+    drv.templates = inv.controller.templates
+    return drv
+
+
 def tracked_routes(inv: Inventory, device: str) -> tuple[str, ...]:
     routes = {
         str(t.route)

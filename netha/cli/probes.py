@@ -8,16 +8,16 @@ from typing import Any
 
 import typer
 
-from ..connect import make_driver, reach_probes, shell_params
+from ..connect import offline_driver, reach_probes
 from ..drivers import driver_class
-from .common import InventoryOpt, JsonOpt, console, handle_errors, open_inventory, plain
+from .common import InventoryOpt, JsonOpt, console, handle_errors, load_inventory, plain
 
 
 @handle_errors
 def probes(inventory: InventoryOpt, as_json: JsonOpt = False) -> None:
     """List each device's reach probes (target, source, rate) and, for platforms with a native
     prober (Cisco IP SLA, EOS monitor connectivity, Junos RPM), the config that sets them up."""
-    inv = open_inventory(inventory, enter_namespace=False)
+    inv = load_inventory(inventory, check_secrets=False)  # rendering needs no secret
     doc: dict[str, Any] = {}
     for name, dev in inv.devices.items():
         found = reach_probes(inv, name)
@@ -34,9 +34,10 @@ def probes(inventory: InventoryOpt, as_json: JsonOpt = False) -> None:
             ],
         }
         if cls.spec.reach == "native":
-            entry["config"] = make_driver(inv, name).reach_config(found)
+            entry["config"] = offline_driver(inv, name).reach_config(found)
         elif cls.spec.reach == "stream":
-            entry["shell"] = "yes" if shell_params(inv, name) is not None else "missing: set `shell:` on the device"
+            has_shell = dev.shell is not None or cls.spec.login_is_shell
+            entry["shell"] = "yes" if has_shell else "missing: set `shell:` on the device"
         doc[name] = entry
     if as_json:
         print(json.dumps(doc, indent=1))

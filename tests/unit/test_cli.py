@@ -166,3 +166,20 @@ def test_validate_refuses_a_platform_netha_has_no_driver_for(monkeypatch, tmp_pa
     r = runner.invoke(app, ["validate", "-i", str(bad)])
     assert r.exit_code == 2, r.output
     assert "unknown platform 'hp_procurve'" in r.output and str(bad) in r.output
+
+
+def test_probes_lists_each_devices_paths_and_renders_vendor_probers_without_secrets(monkeypatch):
+    for var in ("NETHA_NET_USER", "NETHA_NET_PASSWORD", "NETHA_SNMP_AUTH", "NETHA_SNMP_PRIV"):
+        monkeypatch.delenv(var, raising=False)
+    r = runner.invoke(app, ["probes", "-i", str(ROOT / "inventories" / "example-campus.yml"), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["dist1-bldg-a"]["prober"] == "native"
+    assert "track 401 ip sla 401 reachability" in doc["dist1-bldg-a"]["config"]
+    assert any(line.startswith("set services rpm probe netha test reach-401") for line in doc["edge1"]["config"])
+    assert doc["lab-gw1"] == {
+        "platform": "frr", "prober": "stream", "shell": "yes",
+        "probes": [{"key": "reach icmp 198.19.254.10", "target": "198.19.254.10", "source": None, "rate": 50.0,
+                    "window": 10, "max_loss": 0.3, "index": 401}],
+    }
+    assert "servers-vlan100" not in doc and "users-vlan10" not in doc  # devices, not groups
