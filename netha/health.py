@@ -393,6 +393,7 @@ def _reach_paths(group: Group, snap: Snapshot) -> tuple[dict[tuple[str, str], tu
     about the member. A prober that does not work is ``unknown``, never ``down``.
     """
     raw: dict[tuple[str, str], tuple[str, float]] = {}
+    clean: set[tuple[str, str]] = set()  # up, with no loss in the window: a witness that the target answers
     for m in group.members:
         obs = snap.devices.get(m.device)
         for t in group.tracks_for(m.device):
@@ -403,16 +404,30 @@ def _reach_paths(group: Group, snap: Snapshot) -> tuple[dict[tuple[str, str], tu
                 raw[(m.device, t.key)] = ("unknown", reading.at if reading else 0.0)
             else:
                 raw[(m.device, t.key)] = (reading.state, reading.at)
+                if reading.state == "up" and reading.lost == 0:
+                    clean.add((m.device, t.key))
     by_key: dict[str, list[str]] = {}
     for (_, key), (state, _) in raw.items():
         by_key.setdefault(key, []).append(state)
     targets_down = tuple(sorted(k for k, states in by_key.items() if states and all(st == "down" for st in states)))
     paths: dict[tuple[str, str], tuple[str, float]] = {}
     for (dev, key), (state, at) in raw.items():
-        if state == "down" and not any(st == "up" for (o, k), (st, _) in raw.items() if k == key and o != dev):
+        if state == "down" and not any(_witness(o, k, at, raw, clean, group) for (o, k) in raw if k == key and o != dev):
             state = "unknown"
         paths[(dev, key)] = (state, at)
     return paths, targets_down
+
+
+def _witness(peer: str, key: str, at: float, raw: dict[tuple[str, str], tuple[str, float]],
+             clean: set[tuple[str, str]], group: Group) -> bool:
+    """``peer`` reaches the target now: its window is up and loss-free, and its newest result is as
+    recent as the failing member's (less one probe interval). A target that dies is seen by every
+    member within a probe or two: a peer already losing probes, or one whose prober lags, is no
+    witness (else one member's window, filling a little earlier, would look like its own failure)."""
+    if (peer, key) not in clean:
+        return False
+    interval = next((t.reach.interval for t in group.track if t.reach is not None and t.key == key), 0.0)
+    return raw[(peer, key)][1] >= at - interval
 
 
 def _track_state(obs: DeviceObservation, track) -> str:

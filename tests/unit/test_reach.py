@@ -421,3 +421,30 @@ def test_silence_no_peer_contradicts_is_the_controllers_own_blindness(inv):
     a = _run_arp(inv, {("eth1", "198.18.1.2"): _presence("198.18.1.2", silent=True),
                        ("eth1", "198.18.1.3"): _presence("198.18.1.3", answered=False)})
     assert a.groups["lan"].members["r1"].health == "healthy"
+
+
+def _frames(inv, r2_reading, n=6):
+    a = state = None
+    for i in range(n):
+        t = 1.0 + i * 0.1
+        r2 = DeviceObservation(device="r2", ssh=ProbeResult(True, t), vrrp=(VrrpView(1, "eth1", "backup", 100),),
+                               interfaces={"eth1": True}, reach={KEY: r2_reading(t)})
+        snap = Snapshot(at=t, wall=t, devices={"r1": _obs("r1", "master", "down", at=t), "r2": r2})
+        a = assess(inv, snap, state)
+        state = a.state
+    return a
+
+
+def test_a_peer_already_losing_probes_is_no_witness_the_target_is_dying_for_both(inv):
+    # The target died: r1's window filled first (down), r2 has lost 2 already but is still "up".
+    a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=2, at=t))
+    assert a.groups["lan"].members["r1"].health == "healthy"
+    assert decide(inv, a, Memory(), now=100.0).kind == Action.NONE
+
+
+def test_a_peer_whose_prober_lags_is_no_witness(inv):
+    # r2's newest result is older than r1's by more than a probe interval (0.02 s): it cannot vouch for now.
+    a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - 0.05))
+    assert a.groups["lan"].members["r1"].health == "healthy"
+    a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - 0.01))
+    assert a.groups["lan"].members["r1"].health == "degraded"
