@@ -420,14 +420,19 @@ def _reach_paths(group: Group, snap: Snapshot) -> tuple[dict[tuple[str, str], tu
 
 def _witness(peer: str, key: str, at: float, raw: dict[tuple[str, str], tuple[str, float]],
              clean: set[tuple[str, str]], group: Group) -> bool:
-    """``peer`` reaches the target now: its window is up and loss-free, and its newest result is as
-    recent as the failing member's (less one probe interval). A target that dies is seen by every
-    member within a probe or two: a peer already losing probes, or one whose prober lags, is no
-    witness (else one member's window, filling a little earlier, would look like its own failure)."""
+    """``peer`` reaches the target now: its window is up and loss-free, and its newest result is
+    about as recent as the failing member's. A member calls a path down after k = window x max_loss
+    + 1 lost probes, k - 1 intervals after the first; a peer whose results reach to within k - 2
+    intervals of the member's newest would show a loss of its own if the target had died. A peer
+    already losing probes, or one whose prober lags more, is no witness (else one member's window,
+    filling a probe earlier, would look like its own failure)."""
     if (peer, key) not in clean:
         return False
-    interval = next((t.reach.interval for t in group.track if t.reach is not None and t.key == key), 0.0)
-    return raw[(peer, key)][1] >= at - interval
+    reach = next((t.reach for t in group.track if t.reach is not None and t.key == key), None)
+    if reach is None:
+        return False
+    k = int(reach.window * reach.max_loss) + 1
+    return raw[(peer, key)][1] >= at - max(1, k - 2) * reach.interval
 
 
 def _track_state(obs: DeviceObservation, track) -> str:

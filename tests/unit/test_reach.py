@@ -443,8 +443,9 @@ def test_a_peer_already_losing_probes_is_no_witness_the_target_is_dying_for_both
 
 
 def test_a_peer_whose_prober_lags_is_no_witness(inv):
-    # r2's newest result is older than r1's by more than a probe interval (0.02 s): it cannot vouch for now.
+    # Down takes 4 lost probes (window 10, max_loss 0.3) at 0.02 s: a peer lagging more than 2 intervals
+    # (0.04 s) behind r1's newest result cannot vouch for now.
     a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - 0.05))
     assert a.groups["lan"].members["r1"].health == "healthy"
-    a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - 0.01))
+    a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - 0.03))
     assert a.groups["lan"].members["r1"].health == "degraded"
