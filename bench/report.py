@@ -20,34 +20,86 @@ def _ms(v) -> str:
     return "-" if v is None else f"{v * 1000:.0f}"
 
 
+def _trip(st: dict | None) -> str:
+    """median / p95 / max of a stats dict, in ms."""
+    return "-" if not st else f"{_ms(st['median'])} / {_ms(st['p95'])} / {_ms(st['max'])}"
+
+
+def _alerts(v: dict) -> str:
+    if v.get("actions") is None:
+        return "-"
+    out = f"{v['actions']} / {'-' if v.get('alerts') is None else v['alerts']}"
+    tda = v.get("target_down_alerts")
+    if tda:
+        out += " (target-down: " + ", ".join(f"{g} {n}" for g, n in sorted(tda.items())) + ")"
+    return out
+
+
+def _cost_for(doc: dict, mode: str) -> dict | None:
+    for c in doc.get("cost", []):
+        if c["mode"] == mode:
+            return c
+    return None
+
+
 def failover_section(doc: dict) -> list[str]:
     s = doc["summary"]
     lines = [
         "## Failover",
         "",
         f"`{doc['command']}` on {doc['date']}; {doc['machine']['cores']} cores, {doc['machine']['memory_gb']} GB; "
-        f"{doc['versions'].get('frr', '?')}; Python {doc['versions'].get('python')}.",
+        f"{doc['versions'].get('frr', '?')}; {doc['versions'].get('keepalived', '?')}; Python {doc['versions'].get('python')}.",
         f"VRRP timers: {doc['vrrp_timers']['advertisement_interval_ms']} ms adverts, r1 priority 200, r2 100, preempt on "
         f"(r2's Master_Down_Interval 360 ms). netha: {doc['netha']['poll_interval_s'] * 1000:.0f} ms polling, failure threshold "
-        f"{doc['netha']['failure_threshold']}. Probes every {doc['netha']['probe_interval_ms']} ms, "
-        f"{doc['netha']['window_s']:.0f} s observed after each injection.",
+        f"{doc['netha']['failure_threshold']}"
+        + (f"; reach probers every {doc['netha']['reach']['interval_s'] * 1000:.0f} ms per path, window "
+           f"{doc['netha']['reach']['window']}, down above {doc['netha']['reach']['max_loss']:.0%} loss" if doc["netha"].get("reach") else "")
+        + f". Probes every {doc['netha']['probe_interval_ms']} ms, {doc['netha']['window_s']:.0f} s observed after each injection.",
         "",
-        "| scenario | runs | black hole median (ms) | p95 (ms) | LAN→up / up→LAN median (ms) | second outages | lost probes median | recovered | detection median (ms) | takeover median (ms) | automatic actions |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "Reproduce (as root; every scenario and mode, then this report): `bench/failover.py --runs 10 && bench/report.py` "
+        "with the project's venv, on the default lab, or on a lab of its own with `NETHA_LAB_NAME=<name>` (these figures: "
+        "lab `bn`). `--scenarios`, `--modes` and `--merge` re-run a part.",
+        "",
+        "Black holes are median / p95 / max in ms; the run's figure is the worse direction. Detection is the daemon's "
+        "first action on the group after the injection (for `target`: its target-down alert), from its JSON log; for "
+        "keepalived modes, *VIP moved* is when the backup holds the LAN's virtual address. CPU is the daemon's, % of one "
+        "core from its start to the end of the window; RSS at the end. Rows marked *(earlier run)* were not re-run "
+        "by the latest invocations (their figures come from an earlier invocation of the command line above; no per-direction or load "
+        "figures were kept then).",
+        "",
+        "| scenario / mode | runs | black hole (ms) | LAN→up (ms) | up→LAN (ms) | recovered | detection median (ms) | VIP moved median (ms) | actions / alerts | daemon CPU median (%) | RSS (MB) | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    new_keys = {f"{r['scenario']}/{r['mode']}" for r in doc["runs"] if "load_before" in r}
     for key, v in s.items():
-        bh, lost, det, tk = v["blackhole"], v["lost"], v["detection"], v["takeover"]
+        det, vip = v.get("detection"), v.get("vip_moved")
+        cpu, rss, load = v.get("cpu_percent"), v.get("rss_mb"), v.get("load")
         lines.append(
-            f"| {key} | {v['runs']} | {_ms(bh and bh['median'])} | {_ms(bh and bh['p95'])} | "
-            f"{_ms((v.get('blackhole_lan_to_up') or {}).get('median'))} / {_ms((v.get('blackhole_up_to_lan') or {}).get('median'))} | "
-            f"{v.get('second_outages', '-')} | "
-            f"{'-' if lost is None else lost['median']:g} | {v['recovered']}/{v['runs']} | {_ms(det and det['median'])} | "
-            f"{_ms(tk and tk['median'])} | {'-' if v['actions'] is None else v['actions']} |"
+            f"| {key}{'' if key in new_keys else ' (earlier run)'} | {v['runs']} | {_trip(v['blackhole'])} | {_trip(v.get('blackhole_lan_to_up'))} | "
+            f"{_trip(v.get('blackhole_up_to_lan'))} | {v['recovered']}/{v['runs']} | {_ms(det and det['median'])} | "
+            f"{_ms(vip and vip['median'])} | {_alerts(v)} | {'-' if not cpu else cpu['median']} | "
+            f"{'-' if not rss else rss['median']} | {'-' if not load else load['median']} |"
         )
-    lines += ["", "Every figure probes both directions at once (h1 → wan and wan → h1, or h3 ↔ wan); a run's black hole is "
-              "the worse of the two, and a second outage is a second run of lost probes in either direction.",
-              "", "A black hole that never ends within the window counts as the window: VRRP alone never recovers "
-              "from a gray failure.", "", "![timelines](failover-timelines.png)", "", "![black holes](failover-blackholes.png)", ""]
+    lines += ["", "Every figure probes both directions at once (h1 ↔ wan, h1 ↔ far, h3 ↔ wan or h3 ↔ far); a black hole "
+              "that never ends within the window counts as the window (VRRP alone never recovers from a gray failure, "
+              "a port black hole or a far-end failure).", ""]
+    costs = doc.get("cost") or []
+    if costs:
+        lines += ["### Probe cost", "",
+                  "Echo requests leaving the primary toward each target, counted for "
+                  f"{costs[0].get('seconds', 5):g} s with the mode running (nft counters in its namespace; Icmp "
+                  "OutEchos for all), against netha's configured rate (`netha probes --json`: each path's rate, "
+                  "summed per member); the daemon's CPU and RSS over the same seconds.", "",
+                  "| mode | member | configured (probes/s) | measured per target (probes/s) | measured OutEchos (/s) | daemon CPU (%) | daemon RSS (MB) |",
+                  "|---|---|---|---|---|---|---|"]
+        for c in costs:
+            conf = (c.get("configured_per_second") or {}).get(c["node"])
+            per = ", ".join(f"{k} {v:g}" for k, v in c.get("echo_per_second", {}).items()) or "0"
+            lines.append(f"| {c['mode']} | {c['node']} | {'-' if conf is None else f'{conf:g}'} | {per} | "
+                         f"{c.get('out_echos_per_second', '-')} | {c.get('daemon_cpu_percent', '-')} | "
+                         f"{c.get('daemon_rss_mb', '-')} |")
+        lines.append("")
+    lines += ["![black holes](failover-blackholes.png)", "", "![timelines](failover-timelines.png)", ""]
     return lines
 
 
@@ -80,17 +132,32 @@ def failover_plots(doc: dict) -> None:
     fig.savefig(RESULTS / "failover-timelines.png", dpi=110)
     plt.close(fig)
 
-    keys = sorted({(r["scenario"], r["mode"]) for r in runs})
+    order_sc = ["portdrop", "farend", "target", "hang", "gray", "hard", "planned", "blind"]
+    order_mode = ["netha", "netha-keepalived", "netha-noreach", "vrrp-alone", "keepalived-script", "keepalived"]
+    colors = dict(zip(order_mode, ["tab:blue", "tab:cyan", "tab:gray", "tab:red", "tab:orange", "tab:olive"]))
+    present = {(r["scenario"], r["mode"]) for r in runs}
+    keys = sorted(present, key=lambda k: (order_sc.index(k[0]) if k[0] in order_sc else 99,
+                                          order_mode.index(k[1]) if k[1] in order_mode else 99))
     data = [[r["blackhole"] * 1000 for r in runs if (r["scenario"], r["mode"]) == k] for k in keys]
-    fig, ax = plt.subplots(figsize=(12, 4.5))
-    ax.boxplot(data, showfliers=True)
-    ax.set_xticks(range(1, len(keys) + 1), [f"{s}\n{m}" for s, m in keys], fontsize=8)
-    ax.set_ylabel("black hole (ms)")
+    fig, ax = plt.subplots(figsize=(max(12, 0.62 * len(keys)), 5.5))
+    box = ax.boxplot(data, showfliers=False, patch_artist=True, widths=0.6)
+    for patch, (_, mode) in zip(box["boxes"], keys):
+        patch.set_facecolor(colors.get(mode, "white"))
+        patch.set_alpha(0.35)
+    for x, (vals, (_, mode)) in enumerate(zip(data, keys), start=1):
+        ax.scatter([x + 0.12 * ((i % 5) - 2) / 2 for i in range(len(vals))], vals, s=8, color=colors.get(mode, "k"), zorder=3)
+    ax.set_xticks(range(1, len(keys) + 1), [f"{sc}\n{m}" for sc, m in keys], fontsize=7, rotation=45, ha="right")
+    for x in range(1, len(keys)):
+        if keys[x][0] != keys[x - 1][0]:
+            ax.axvline(x + 0.5, color="lightgray", lw=0.8)
+    ax.set_ylabel("black hole, worse direction (ms)")
     ax.set_yscale("symlog", linthresh=10)
     ax.set_ylim(0, max(max(d) for d in data if d) * 1.5 if any(data) else 1)
-    ax.axhline(300, color="tab:orange", ls=":", lw=1, label="aim: gray median 300 ms")
-    ax.legend(fontsize=8)
-    ax.set_title("black-hole time per scenario (10 ms probes)")
+    ax.axhline(300, color="tab:orange", ls=":", lw=1, label="aim: median 300 ms (portdrop, farend, gray)")
+    ax.axhline(500, color="tab:red", ls=":", lw=1, label="aim: p95 500 ms")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("black hole per scenario and mode (10 ms probes both ways; a run that never recovered counts as the 4 s window)",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(RESULTS / "failover-blackholes.png", dpi=110)
     plt.close(fig)
@@ -166,6 +233,34 @@ def aims_section(failover: dict | None, poll: dict | None) -> list[str]:
     blind = _summary(failover, "blind/netha")
     if blind and blind.get("actions") is not None:
         rows.append(("blind: 0 actions", f"{blind['actions']} actions", blind["actions"] == 0))
+    hard_runs = [r for r in (failover or {}).get("runs", []) if r["scenario"] == "hard" and r["mode"] == "netha"]
+    if hard_runs:
+        # A false action in a hard failure: anything not moving a group to the surviving router r2.
+        false = [d for r in hard_runs for d in r.get("decisions", [])
+                 if not d.split(" ", 1)[1].startswith("decision: alert") and not d.endswith("r2") and " to r2" not in d]
+        rows.append(("hard: no false action (every action moves a group to r2)",
+                     f"{len(false)} false of {sum(r.get('actions', 0) for r in hard_runs)} actions", not false))
+    runs = (failover or {}).get("runs", [])
+    for sc, label in (("portdrop", "(a) port black hole"), ("farend", "(b) far-end failure")):
+        script = _summary(failover, f"{sc}/keepalived-script")
+        for mode in ("netha", "netha-keepalived"):
+            v = _summary(failover, f"{sc}/{mode}")
+            if not v or not v.get("blackhole"):
+                continue
+            med, p95 = v["blackhole"]["median"] * 1000, v["blackhole"]["p95"] * 1000
+            rows.append((f"{label}, {mode}: black hole median <= 300 ms", f"{med:.0f} ms", med <= 300))
+            rows.append((f"{label}, {mode}: black hole p95 <= 500 ms", f"{p95:.0f} ms", p95 <= 500))
+            if script and script.get("blackhole"):
+                ratio = script["blackhole"]["median"] / max(v["blackhole"]["median"], 1e-3)
+                rows.append((f"{label}, {mode}: >= 5x faster than keepalived's script tracker (medians)",
+                             f"{ratio:.1f}x ({script['blackhole']['median'] * 1000:.0f} vs {med:.0f} ms)", ratio >= 5))
+    target = [r for r in runs if r["scenario"] == "target" and r["mode"] == "netha"]
+    if target:
+        acts = sum(r.get("actions", 0) for r in target)
+        one = sum(1 for r in target if (r.get("target_down_alerts") or {}) == {"lan": 1, "klan": 1})
+        rows.append(("(c) target down: 0 actions", f"{acts} actions in {len(target)} runs", acts == 0))
+        rows.append(("(c) target down: exactly one target-down alert for lan and one for klan",
+                     f"{one} of {len(target)} runs", one == len(target)))
     pts = sorted((poll or {}).get("points", []), key=lambda p: p["routers"])
     if pts:
         p = pts[-1]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..drivers.frr import SPEC as FRR
 from ..drivers.textconfig import config_body, replace_commands
 from ..errors import LabError
 from .builder import LabState, _make_secrets_from_files, node_daemons
@@ -54,7 +55,8 @@ def vrrp_state(node: str, vrid: int = 1) -> str:
 
 
 def running_config(node: str) -> str:
-    return config_body(vtysh(node, "show running-config"))
+    """An FRR router's running config as the FRR driver stores it (its volatile lines dropped)."""
+    return config_body(vtysh(node, "show running-config"), FRR.volatile_config)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
@@ -132,7 +134,7 @@ class Baseline:
             for iface in self.ifaces:
                 switch_port(node, iface, True)
         for node, cfg in self.configs.items():
-            cmds = replace_commands(running_config(node), cfg)
+            cmds = replace_commands(running_config(node), cfg, FRR.fixed_config)
             if cmds:
                 vtysh(node, "conf t", *cmds, "end")
         wait_for(lambda: vrrp_state("r1", 1) == "Master" and vrrp_state("r2", 1) == "Backup"
@@ -281,10 +283,15 @@ def port_blackhole(node: str, iface: str, allow_vrrp: bool = False):
     adverts (IP protocol 112) through, so that only data dies."""
     port = _port(node, iface)
     table = _table("blackhole", port)
+    # Frames in are dropped at the bridge's prerouting hook, before the bridge learns their source MAC:
+    # a dead port teaches the switch nothing (dropped later, at forward, the router's VRRP adverts from
+    # the virtual MAC would still pull that MAC to the dead port every advert interval).
     nft("sw", f"add table bridge {table}",
+        f"add chain bridge {table} ins {{ type filter hook prerouting priority 0 ; policy accept ; }}",
         f"add chain bridge {table} drops {{ type filter hook forward priority 0 ; policy accept ; }}",
-        *([f"add rule bridge {table} drops ip protocol 112 accept"] if allow_vrrp else []),
-        f'add rule bridge {table} drops iifname "{port}" drop',
+        *([f"add rule bridge {table} ins ip protocol 112 accept",
+           f"add rule bridge {table} drops ip protocol 112 accept"] if allow_vrrp else []),
+        f'add rule bridge {table} ins iifname "{port}" drop',
         f'add rule bridge {table} drops oifname "{port}" drop')
     try:
         yield port
@@ -366,3 +373,18 @@ def hang(node: str):
         nft(node, f"delete table inet {table}", check=False)
         nft(node, f"delete table arp {table}", check=False)
         _signal_all(stopped, signal.SIGCONT)
+
+
+@contextmanager
+def target_down(node: str = "far", address: str = "198.18.10.100"):
+    """The probe target ADDRESS on NODE stops answering and forwarding, silently (no ICMP error): every
+    member's path to it fails at once, which is the target's failure, not a gateway's."""
+    table = _table("target", node)
+    nft(node, f"add table inet {table}",
+        *(f"add chain inet {table} {hook} {{ type filter hook {hook} priority -10 ; policy accept ; }}"
+          for hook in ("input", "forward")),
+        *(f"add rule inet {table} {hook} ip daddr {address} drop" for hook in ("input", "forward")))
+    try:
+        yield
+    finally:
+        nft(node, f"delete table inet {table}", check=False)

@@ -24,6 +24,8 @@ from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
 
 log = logging.getLogger(__name__)
 
+SNMP_MIN_INTERVAL = 1.0  # seconds between SNMP polls at the most often
+
 
 @dataclass(frozen=True)
 class ObserverOptions:
@@ -60,6 +62,10 @@ class Observer:
         self._reach_frozen: dict | None = None  # a one-shot look's path verdicts (its probers stopped)
         self._stop = threading.Event()
         self.stale_after = max(1.0, 5 * self.interval)
+        # SNMP corroborates (the CLI sees carrier at once; snmpd caches its tables for seconds) and
+        # decoding it is most of an idle controller's CPU: polled at most once a second.
+        self.snmp_interval = max(SNMP_MIN_INTERVAL, self.interval)
+        self.snmp_stale_after = max(self.stale_after, 3 * self.snmp_interval)
         probes = {name: reach_probes(inv, name) for name in inv.devices}
         streams: dict[str, DeviceProber] = {}
         for name, dev in inv.devices.items():
@@ -193,7 +199,7 @@ class Observer:
                 self._poll_snmp()
             except Exception as exc:  # noqa: BLE001 - keep polling whatever happens
                 log.warning("SNMP cycle failed: %s", exc)
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+            self._stop.wait(max(0.0, self.snmp_interval - (time.monotonic() - started)))
 
     def _start_listener(self) -> None:
         if self._listener is not None or not self.options.listener or not self.inv.controller.listeners:
@@ -266,7 +272,8 @@ class Observer:
                stale_after: float | None = None) -> DeviceObservation:
         stale = self.stale_after if stale_after is None else stale_after
         ssh_result = expire(ssh.result if ssh else None, now, stale)
-        snmp_result = expire(snmp.result if snmp is not None else None, now, stale, snmp_at)
+        snmp_stale = self.snmp_stale_after if stale_after is None else stale_after
+        snmp_result = expire(snmp.result if snmp is not None else None, now, snmp_stale, snmp_at)
         reading = ssh.reading if ssh and ssh_result and ssh_result.ok else None
         interfaces = dict(reading.interfaces) if reading else {}
         vrrp = reading.vrrp if reading else None

@@ -112,9 +112,13 @@ def rebooted(previous_uptime: float | None, uptime: float | None) -> bool:
 
 
 # -- the poller --------------------------------------------------------------------------------------
+IF_REWALK = 30.0  # seconds between walks of the interface table while a tracked interface is missing
+
+
 class _DeviceState:
     def __init__(self) -> None:
         self.if_map: dict[str, int] = {}
+        self.if_map_at = -1e9  # when the interface table was last walked (monotonic)
         self.vrrp_mib: bool | None = None
         self.uptime: float | None = None
         self.transport = None
@@ -196,7 +200,8 @@ class SnmpPoller:
     async def _get(self, t: SnmpTarget, st: _DeviceState, oids: Sequence[str]) -> list[tuple[str, object]]:
         api, engine, auth, transport = await self._session(t, st)
         err_ind, err_status, err_index, binds = await api.get_cmd(
-            engine, auth, transport, api.ContextData(), *(api.ObjectType(api.ObjectIdentity(o)) for o in oids)
+            engine, auth, transport, api.ContextData(), *(api.ObjectType(api.ObjectIdentity(o)) for o in oids),
+            lookupMib=False,  # numeric OIDs in and out: resolving names against the MIBs cost most of the CPU
         )
         _raise_on(t, err_ind, err_status)
         return [(str(name), _py(value)) for name, value in binds]
@@ -206,7 +211,7 @@ class SnmpPoller:
         rows: list[tuple[str, object]] = []
         async for err_ind, err_status, _idx, binds in api.bulk_walk_cmd(
             engine, auth, transport, api.ContextData(), 0, 25, api.ObjectType(api.ObjectIdentity(root)),
-            lexicographicMode=False,
+            lexicographicMode=False, lookupMib=False,
         ):
             _raise_on(t, err_ind, err_status)
             for name, value in binds:
@@ -217,8 +222,12 @@ class SnmpPoller:
 
     async def _read(self, t: SnmpTarget, st: _DeviceState, interfaces: tuple[str, ...]) -> SnmpReading:
         start = time.monotonic()
-        if any(i not in st.if_map for i in interfaces) or not st.if_map:
+        missing = any(i not in st.if_map for i in interfaces) or not st.if_map
+        if missing and (not st.if_map or start - st.if_map_at >= IF_REWALK):
+            # A tracked interface the device does not list (yet) is looked for again now and then,
+            # not at every poll: walking the interface table is most of an SNMP poll's cost.
             st.if_map = parse_if_map(await self._walk(t, st, IF_DESCR))
+            st.if_map_at = start
         oids = [SYS_UPTIME, SYS_NAME] + [f"{IF_OPER}.{st.if_map[i]}" for i in interfaces if i in st.if_map]
         values = dict(await self._get(t, st, oids))
         uptime = values.get(SYS_UPTIME)
