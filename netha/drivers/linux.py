@@ -68,6 +68,10 @@ def parse_ping_line(line: str) -> ProbeEvent | None:
         return ProbeEvent(int(m.group(1)), False)
     if line.startswith("PING ") or line.startswith("---") or " packets transmitted" in line or line.startswith("rtt "):
         return None
+    if line.startswith("ping: sendmsg:") or line.startswith("ping: sendto:"):
+        # A probe the kernel could not send (no route, no carrier: "No buffer space available",
+        # "Network is unreachable"): the path's failure, counted by its "no answer yet" line.
+        return None
     if _PING_FATAL.search(line):
         raise ParseError("prober", f"ping: {line[:120]}")
     return None

@@ -29,6 +29,9 @@ PING_LINES = {
     "From 21.4.96.35 icmp_seq=1 Destination Net Unreachable": ProbeEvent(1, False),
     "PING 198.18.10.100 (198.18.10.100) from 198.18.6.2 : 56(84) bytes of data.": None,
     "--- 198.18.10.100 ping statistics ---": None,
+    # the interface lost carrier: the kernel refuses to send; the probe's loss comes as "no answer yet"
+    "ping: sendmsg: No buffer space available": None,
+    "ping: sendmsg: Network is unreachable": None,
     "": None,
 }
 
