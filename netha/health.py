@@ -247,7 +247,15 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
             for t in group.tracks_for(m.device):
                 if t.reach is not None:
                     raw_t, at = paths.get((m.device, t.key), ("unknown", 0.0))
-                    tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=at).state
+                    tkey = f"track/{gname}/{m.device}/{t.key}"
+                    if raw_t == "hold":
+                        held = prev.damped.get(tkey)
+                        if held is not None:
+                            damped[tkey] = held
+                            tracks[t.key] = held.state
+                            continue
+                        raw_t = "unknown"
+                    tracks[t.key] = d(tkey, raw_t, sample=at).state
                     continue
                 raw_t = _track_state(obs, t)
                 if raw_t == "up" and t.interface is not None and (m.device, t.interface) in silent:
@@ -412,8 +420,12 @@ def _reach_paths(group: Group, snap: Snapshot) -> tuple[dict[tuple[str, str], tu
     targets_down = tuple(sorted(k for k, states in by_key.items() if states and all(st == "down" for st in states)))
     paths: dict[tuple[str, str], tuple[str, float]] = {}
     for (dev, key), (state, at) in raw.items():
-        if state == "down" and not any(_witness(o, k, at, raw, clean, group) for (o, k) in raw if k == key and o != dev):
-            state = "unknown"
+        peers = [o for (o, k) in raw if k == key and o != dev]
+        if state == "down" and not any(_witness(o, key, at, raw, clean, group) for o in peers):
+            # A peer that is clean but whose newest result lags a little is no witness *yet*: this
+            # look neither counts for nor against the member ("hold"); one already losing probes,
+            # or none at all, makes the member's loss prove nothing ("unknown").
+            state = "hold" if any((o, key) in clean for o in peers) else "unknown"
         paths[(dev, key)] = (state, at)
     return paths, targets_down
 

@@ -452,3 +452,12 @@ def test_a_peer_whose_prober_lags_is_no_witness(inv):
     assert a.groups["lan"].members["r1"].health == "healthy"
     a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - 0.03))
     assert a.groups["lan"].members["r1"].health == "degraded"
+
+
+def test_a_witness_lagging_now_and_then_holds_the_count_instead_of_resetting_it(inv):
+    # r2 is clean throughout; its newest result lags r1's by 50 ms in every other look. Those looks
+    # count neither way, so r1's loss is still counted twice (failure_threshold 2) over the fresh ones.
+    lags = iter([0.0, 0.05, 0.0, 0.05, 0.05, 0.0])
+    a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - next(lags)))
+    assert a.groups["lan"].members["r1"].tracks[KEY] == "down"
+    assert a.groups["lan"].members["r1"].health == "degraded"
