@@ -26,7 +26,7 @@ PING_LINES = {
     "64 bytes from 198.18.2.100: icmp_seq=12 ttl=64 time=1.20 ms": ProbeEvent(12, True, 0.0012),
     "no answer yet for icmp_seq=8": ProbeEvent(8, False),
     "From 198.18.6.1 icmp_seq=3 Destination Host Unreachable": ProbeEvent(3, False),
-    "From 21.4.96.35 icmp_seq=1 Destination Net Unreachable": ProbeEvent(1, False),
+    "From 198.18.0.1 icmp_seq=1 Destination Net Unreachable": ProbeEvent(1, False),
     "PING 198.18.10.100 (198.18.10.100) from 198.18.6.2 : 56(84) bytes of data.": None,
     "--- 198.18.10.100 ping statistics ---": None,
     # the interface lost carrier: the kernel refuses to send; the probe's loss comes as "no answer yet"
