@@ -90,6 +90,9 @@ class Observer:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start every probe in the background."""
+        if self._reach_frozen is not None:
+            # Its probers stopped after the one-shot look: started again, its paths would be frozen forever.
+            raise NethaError("an observer that took a one-shot look cannot run in the background; build a new one")
         self._start_listener()
         self.reach.start()
         for worker in self._workers.values():

@@ -50,3 +50,16 @@ def test_an_observer_without_given_sessions_closes_its_own(inv):
     observer.observe_once(listen=0)
     observer.stop()
     assert net.drivers and not any(d.is_open for d in net.drivers)
+
+
+def test_an_observer_that_froze_its_paths_in_a_one_shot_look_refuses_to_run_in_the_background(inv):
+    import pytest
+
+    from netha.errors import NethaError
+
+    net = FakeNetwork(inv)
+    observer = Observer(inv, ONLY_SSH, Sessions(inv, factory=net.factory))
+    observer._reach_frozen = {}  # what observe_once leaves when the inventory tracks paths
+    with pytest.raises(NethaError, match="one-shot"):
+        observer.start()
+    observer.stop()
