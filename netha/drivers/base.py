@@ -15,7 +15,9 @@ import logging
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -24,7 +26,7 @@ from ..errors import CommandRejected, NethaError, NotSupported, ParseError, Temp
 from ..transport.ssh import SshChannel, SshParams
 from .changes import ChangeValues, Operation, check_operation
 from .linux import reach_stream as linux_stream
-from .models import DeviceReading, InterfaceDetails, ProbeStream, ReachProbe, ReachReading, VrrpView
+from .models import DeviceReading, InterfaceDetails, ParseNotes, ProbeStream, ReachProbe, ReachReading, VrrpView
 from .render import renderer
 from .textconfig import config_body
 
@@ -159,6 +161,40 @@ def checked_view(view: VrrpView, device: str, what: str, vrids: tuple[int, int] 
     if view.master_address is not None and not isinstance(view.master_address, str):
         raise bad("master address", view.master_address)
     return view
+
+
+# -- what a parser skips ------------------------------------------------------------------------------
+
+_NOTES: ContextVar[ParseNotes | None] = ContextVar("netha_parse_notes", default=None)
+
+
+@contextmanager
+def collecting_notes() -> Iterator[ParseNotes]:
+    """Collect what the parsers called inside the block skipped (a driver's ``read`` wraps one poll)."""
+    notes = ParseNotes()
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def skip_line(device: str, what: str, line: str) -> None:
+    """A parser met a line it does not know inside a group it otherwise reads: skip it, never fail.
+
+    Logged at debug (devices print many lines netha needs nothing from) and counted for ``status``."""
+    log.debug("%s: %s: skipped a line netha does not read: %r", device, what, line[:200])
+    notes = _NOTES.get()
+    if notes is not None:
+        notes.skipped_lines.append((what, line[:200]))
+
+
+def skip_group(device: str, what: str, why: str) -> None:
+    """A parser could not understand one group (or one command's whole output): the others are still read."""
+    log.warning("%s: %s: %s", device, what, why)
+    notes = _NOTES.get()
+    if notes is not None:
+        notes.unreadable.append((what, why))
 
 
 # -- the parse boundary ------------------------------------------------------------------------------

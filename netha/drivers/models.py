@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Literal, TypedDict
 
 VrrpStateName = Literal["master", "backup", "init", "unknown"]
+FhrpProtocol = Literal["vrrp", "hsrp", "varp"]
+AddressFamily = Literal[4, 6]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,14 @@ class VrrpView:
     preempt: bool | None = None
     master_address: str | None = None
     shutdown: bool = False  # the instance is administratively shut down (e.g. a master netha made resign)
+    # VRRP, HSRP and VARP groups, and IPv4 and IPv6 groups, may share a number on one interface:
+    # (interface, protocol, family, vrid) names a group on a device.
+    protocol: FhrpProtocol = "vrrp"
+    family: AddressFamily = 4
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.interface, self.protocol, self.family, self.vrid)
 
 
 class InterfaceDetails(TypedDict):
@@ -54,6 +64,21 @@ class DeviceReading:
     routes: dict[str, bool]
     addresses: dict[str, tuple[str, ...]]  # interface -> its IPv4 addresses with prefix length
     reach: dict[str, ReachReading] = field(default_factory=dict)  # probe key -> native prober's reading
+    # What the parsers could not read and skipped, so the rest of the poll still counts
+    # (see :func:`netha.drivers.base.skip_line`): shown in ``status``.
+    notes: ParseNotes | None = None
+
+
+@dataclass
+class ParseNotes:
+    """What the parsers of one poll skipped: unknown lines inside a group, and whole groups (or whole
+    commands, e.g. ``show standby`` when only ``show vrrp`` could be read) they could not understand."""
+
+    skipped_lines: list[tuple[str, str]] = field(default_factory=list)  # (command, the line)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (command, why)
+
+    def __bool__(self) -> bool:
+        return bool(self.skipped_lines or self.unreadable)
 
 
 # -- forwarding-path probes (reach tracking) --------------------------------------------------------
