@@ -332,6 +332,20 @@ class NetworkDriver(ABC):
         """The two configs are equal for this platform (volatile lines and blank edges aside)."""
         return self.stable_config(a) == self.stable_config(b)
 
+    # -- captured output (``netha parse``, the conformance suite) ----------------------------------
+    # What ``netha parse --kind K`` accepts: "vrrp" and "hsrp" give list[VrrpView], "interfaces"
+    # dict[str, bool], "routes" dict[str, bool] (prefix -> present; the capture of the platform's
+    # route command). A platform overrides :meth:`parse_capture` for the kinds it has.
+    CAPTURE_KINDS: tuple[str, ...] = ()
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """What netha reads from ``text``, a captured output of the command this platform runs for ``kind``.
+
+        No session: the same parsers a poll uses, on a file. Unknown kinds raise :class:`NotSupported`."""
+        raise NotSupported(device, f"{cls.spec.name}: netha parse has no kind {kind!r} "
+                                   f"(this platform: {', '.join(cls.CAPTURE_KINDS) or 'none'})")
+
     # -- getters ---------------------------------------------------------------------------------
     @abstractmethod
     def get_vrrp(self) -> list[VrrpView]:

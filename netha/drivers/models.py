@@ -47,6 +47,23 @@ class VrrpView:
     def key(self) -> tuple[str, str, int, int]:
         return (self.interface, self.protocol, self.family, self.vrid)
 
+    def document(self) -> dict[str, object]:
+        """The group as ``netha parse --json`` prints it (and the corpus' ``*.expected.json`` hold it)."""
+        return {
+            "interface": self.interface,
+            "protocol": self.protocol,
+            "family": self.family,
+            "group": self.vrid,
+            "state": self.state,
+            "priority": self.effective_priority,
+            "configured_priority": self.priority,
+            "virtual_addresses": list(self.virtual_addresses),
+            "master_address": self.master_address,
+            "preempt": self.preempt,
+            "advert_interval": self.advert_interval,
+            "shutdown": self.shutdown,
+        }
+
 
 class InterfaceDetails(TypedDict):
     """One interface of ``get_interface_details()``: its MAC and its IPv4 addresses with prefix length."""
