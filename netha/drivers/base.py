@@ -269,6 +269,26 @@ class PlatformSpec:
     login_is_shell: bool = False
 
 
+@dataclass(frozen=True)
+class DeviceEvent:
+    """One change a device reported on its own (a line of its event stream): it wakes a read of the
+    device, never a decision by itself."""
+
+    kind: str  # "link", "address", "route", "vrrp", "heartbeat" (the stream is alive), "ready"
+    interface: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class EventStream:
+    """A long-running command on the device's shell that prints a line per change (``ip monitor``),
+    and the parser of one line (None: no event; :class:`ParseError`: the stream itself failed)."""
+
+    command: str
+    parse: Callable[[str], DeviceEvent | None]
+    heartbeat: float = 0.0  # seconds between the stream's own "alive" lines (0: it prints none)
+
+
 class NetworkDriver(ABC):
     """Base class of every platform driver. One instance per device, one session per instance."""
 
@@ -369,15 +389,18 @@ class NetworkDriver(ABC):
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, interfaces, the tracked routes and (native probers) the tracked paths.
-        Drivers may batch this."""
-        details = self.get_interface_details()
-        return DeviceReading(
-            vrrp=tuple(self.get_vrrp()),
-            interfaces=self.get_interfaces(),
-            routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in details.items()},
-            reach=self.read_reach(probes),
-        )
+        Drivers may batch this (and then wrap their poll in :func:`collecting_notes` as this one does:
+        what the parsers skipped is the reading's ``notes``)."""
+        with collecting_notes() as notes:
+            details = self.get_interface_details()
+            return DeviceReading(
+                vrrp=tuple(self.get_vrrp()),
+                interfaces=self.get_interfaces(),
+                routes=self.get_routes(routes) if routes else {},
+                addresses={k: tuple(v["addresses"]) for k, v in details.items()},
+                reach=self.read_reach(probes),
+                notes=notes,
+            )
 
     # -- forwarding-path probes ------------------------------------------------------------------
     def read_reach(self, probes: Sequence[ReachProbe]) -> dict[str, ReachReading]:
@@ -402,6 +425,14 @@ class NetworkDriver(ABC):
         if cls.spec.reach != "stream":
             raise NotSupported("?", f"platform {cls.spec.name} has no streaming prober")
         return linux_stream(probe)
+
+    # -- events ------------------------------------------------------------------------------------
+    @classmethod
+    def event_stream(cls) -> EventStream | None:
+        """The device's stream of changes (links, addresses, routes, VRRP), run on a persistent
+        shell channel (:mod:`netha.observe.events`); each event wakes a read of the device. None:
+        the platform has none, and is polled only."""
+        return None
 
     # -- changes -------------------------------------------------------------------------------
     @classmethod

@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import ParseError
 from .base import (
+    EventStream,
     COUNTER_MAX, NetworkDriver, PlatformSpec, checked_view, load_json, need_int, need_object, opt_int, parser,
 )
+from .linux import monitor_stream
 from .models import DeviceReading, InterfaceDetails, ReachProbe, VrrpStateName, VrrpView
 from .textconfig import replace_commands
 
@@ -164,6 +166,11 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
 
 class FrrDriver(NetworkDriver):
     spec = SPEC
+
+    @classmethod
+    def event_stream(cls) -> EventStream | None:
+        """The kernel's change stream on the device's shell (:func:`.linux.monitor_stream`)."""
+        return monitor_stream()
 
     def get_vrrp(self) -> list[VrrpView]:
         """The VRRP instances, corrected for carrier (:func:`with_carrier`): two commands."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import CommandRejected, DeviceError, NotSupported, ParseError
 from .base import (
+    EventStream,
     COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int,
     need_object, opt_int,
     parser,
@@ -32,6 +33,7 @@ from .base import (
 from .changes import ChangeValues, Operation
 from .keepalived_conf import ConfEditError, describe_change, instances
 from .keepalived_conf import apply_change as apply_conf_change
+from .linux import monitor_stream
 from .models import DeviceReading, InterfaceDetails, ReachProbe, VrrpStateName, VrrpView
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,11 @@ def parse_keepalived_info(text: str) -> tuple[str, str, int | None]:
 
 class KeepalivedDriver(NetworkDriver):
     spec = SPEC
+
+    @classmethod
+    def event_stream(cls) -> EventStream | None:
+        """The kernel's change stream on the device's shell (:func:`.linux.monitor_stream`)."""
+        return monitor_stream()
 
     _ka: Keepalived | None = None
 

@@ -9,6 +9,12 @@ probe's outcome, read as it arrives over a persistent SSH channel (no new login 
 - TCP connect: a shell loop of ``nc -z`` (``-s`` for the source) or, without a source and without
   ``nc``, bash's ``/dev/tcp`` (the kernel picks the route's own source address).
 
+The event stream (:func:`monitor_stream`) is the kernel's own: ``ip -o monitor link address
+route``, one line per change, on the same persistent connection. VRRP state changes show there
+too, as what the VRRP daemon does to the kernel: FRR's vrrpd sets its macvlan ``protodown`` in
+Backup and clears it in Master (a link event), keepalived adds and removes the virtual addresses
+(address and route events).
+
 A line starting ``netha-prober-error:`` (or ping's own usage and bind errors) is the prober's
 failure, raised as :class:`~netha.errors.ParseError` so the caller reports the prober, not the path.
 """
@@ -17,9 +23,13 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import TYPE_CHECKING
 
 from ..errors import ParseError
 from .models import ProbeEvent, ProbeStream, ReachProbe
+
+if TYPE_CHECKING:
+    from .base import DeviceEvent, EventStream
 
 ERROR_PREFIX = "netha-prober-error:"
 
@@ -126,3 +136,70 @@ def parse_tcp_line(line: str) -> ProbeEvent | None:
 def reach_stream(probe: ReachProbe) -> ProbeStream:
     """The stream prober of ``probe`` on a Linux shell."""
     return tcp_stream(probe) if probe.kind == "tcp" else ping_stream(probe)
+
+
+# -- the event stream ----------------------------------------------------------------------------------
+
+EVENTS_ERROR = "netha-events-error:"
+EVENTS_READY = "netha-events-ready"
+EVENTS_ALIVE = "netha-events-alive"
+HEARTBEAT = 2.0  # seconds between the stream's "alive" lines (a quiet kernel prints nothing)
+
+# "3: eth2@if16: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 ... state DOWN ..."
+_LINK = re.compile(r"^(\d{1,9}): ([^\s:@]{1,64})(?:@[^\s:]{1,64})?: <([A-Z0-9_,-]{0,200})>", re.ASCII)
+# "3: eth2    inet 198.18.5.1/24 scope global secondary eth2 ..."
+_ADDR = re.compile(r"^(\d{1,9}): ([^\s:@]{1,64})\s+(inet6?) (\S{1,64})", re.ASCII)
+# "198.18.5.0/24 dev eth2 proto kernel ...", "local 198.18.5.1 dev eth2 table local ..."
+_ROUTE_TYPES = ("local", "broadcast", "anycast", "multicast", "unicast", "unreachable", "blackhole", "prohibit")
+_ROUTE_DEV = re.compile(r"\bdev ([^\s]{1,64})", re.ASCII)
+
+
+def monitor_stream() -> EventStream:
+    """The kernel's change stream of a Linux device: links, addresses and routes, one line each,
+    with an "alive" line every :data:`HEARTBEAT` seconds so a silent stream is told from a dead one."""
+    from .base import EventStream
+
+    command = (
+        "LC_ALL=C; export LC_ALL; command -v ip >/dev/null 2>&1 || "
+        f"{{ echo '{EVENTS_ERROR} ip (iproute2) not found'; exit 127; }}; "
+        f"( while :; do echo {EVENTS_ALIVE}; sleep {_interval(HEARTBEAT)}; done ) & "
+        f"echo {EVENTS_READY}; exec ip -o monitor link address route 2>&1"
+    )
+    return EventStream(command, parse_monitor_line, heartbeat=HEARTBEAT)
+
+
+def parse_monitor_line(line: str) -> DeviceEvent | None:
+    """One line of ``ip -o monitor link address route`` (or the stream's own marker lines)."""
+    from .base import DeviceEvent
+
+    line = line.strip()
+    if not line:
+        return None
+    if line.startswith(EVENTS_ERROR):
+        raise ParseError("events", line[len(EVENTS_ERROR):].strip() or "event stream failed")
+    if line == EVENTS_ALIVE:
+        return DeviceEvent("heartbeat")
+    if line == EVENTS_READY:
+        return DeviceEvent("ready")
+    if line.startswith("Cannot ") or line.startswith("ip: ") or line.startswith("Usage:") \
+            or line.startswith("Object \"") or "Operation not permitted" in line:
+        raise ParseError("events", f"ip monitor: {line[:120]}")
+    deleted = line.startswith("Deleted ")
+    body = line[len("Deleted "):] if deleted else line
+    gone = "deleted " if deleted else ""
+    m = _LINK.match(body)
+    if m:
+        flags = m.group(3).split(",")
+        state = "up" if "UP" in flags and "LOWER_UP" in flags else "down"
+        if "protodown" in body.split():
+            state += ", protodown"
+        return DeviceEvent("link", m.group(2), f"{gone}{state}")
+    m = _ADDR.match(body)
+    if m:
+        return DeviceEvent("address", m.group(2), f"{gone}{m.group(3)} {m.group(4)}")
+    m = _ROUTE_DEV.search(body)
+    if m:
+        words = body.split()
+        prefix = words[1] if len(words) > 1 and words[0] in _ROUTE_TYPES else words[0]
+        return DeviceEvent("route", m.group(1), f"{gone}{prefix[:64]}")
+    return DeviceEvent("other", None, line[:120])

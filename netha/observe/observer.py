@@ -3,21 +3,29 @@
 Two modes: ``start()`` keeps every probe running in the background (daemon, ``status --watch``)
 and sets ``changed`` whenever a probe reports, so a decision loop can wake early; and
 ``observe_once()`` polls everything once, concurrently, for one-shot commands.
+
+In the background, a device whose platform has an event stream (Linux: the kernel's link,
+address and route changes; :mod:`netha.observe.events`) is read when it reports a change, and
+at the poll interval otherwise (a reconciliation); while its stream is down it is polled at the
+fast fallback interval (:data:`FAST_POLL`). One-shot looks run no streams.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..connect import Sessions, reach_probes, shell_params, tracked_interfaces, tracked_routes
 from ..drivers import driver_class
 from ..errors import NethaError
 from ..inventory import Inventory
+from ..transport.ssh import ExecPool
+from .events import DeviceEventStream, EventStreams, EventStreamStats
 from .reach import DeviceProber, ProberStats, ReachProbers
 from .ssh import SshSample, SshWorker
 from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
@@ -25,6 +33,13 @@ from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
 log = logging.getLogger(__name__)
 
 SNMP_MIN_INTERVAL = 1.0  # seconds between SNMP polls at the most often
+# Seconds between polls of a device whose event stream is down (or at the poll interval, if shorter).
+FAST_POLL = 0.1
+
+
+def events_default() -> bool:
+    """Event streams on unless ``NETHA_EVENTS=0`` (a switch for benchmarks and comparisons)."""
+    return os.environ.get("NETHA_EVENTS", "1").strip().lower() not in ("0", "off", "no", "false")
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,8 @@ class ObserverOptions:
     snmp: bool = True
     listener: bool = True
     reach: bool = True  # streaming forwarding-path probers (Linux platforms)
+    # Device event streams (Linux platforms: ip monitor over the shell connection) waking reads.
+    events: bool = field(default_factory=events_default)
 
 
 @dataclass
@@ -67,7 +84,12 @@ class Observer:
         self.snmp_interval = max(SNMP_MIN_INTERVAL, self.interval)
         self.snmp_stale_after = max(self.stale_after, 3 * self.snmp_interval)
         probes = {name: reach_probes(inv, name) for name in inv.devices}
+        # One shell connection per device, shared by its streaming probers and its event stream.
+        self.exec_pool = ExecPool()
         streams: dict[str, DeviceProber] = {}
+        events: dict[str, DeviceEventStream] = {}
+        # After an event: enough reads back to back for damping to settle either way.
+        burst = max(inv.controller.failure_threshold, inv.controller.recovery_threshold)
         for name, dev in inv.devices.items():
             cls = driver_class(dev.platform)
             native = cls.spec.reach == "native"
@@ -79,13 +101,24 @@ class Observer:
                     self.interval,
                     self._on_ssh,
                     probes[name] if native else (),
+                    fast_interval=min(self.interval, FAST_POLL),
+                    burst=burst,
                 )
             if options.reach and probes[name] and cls.spec.reach == "stream":
                 streams[name] = DeviceProber(
                     name, lambda name=name: shell_params(inv, name), probes[name], cls.reach_stream,
-                    on_change=lambda _device: self.changed.set(),
+                    on_change=lambda _device: self.changed.set(), session_factory=self.exec_pool.lease,
                 )
+            stream = cls.event_stream() if options.events and options.ssh else None
+            if stream is not None and shell_params(inv, name) is not None:
+                events[name] = DeviceEventStream(
+                    name, lambda name=name: shell_params(inv, name), stream, self.exec_pool,
+                    on_event=self._on_device_event, on_state=self._on_stream_state,
+                )
+            elif stream is not None:
+                log.info("%s: no shell login (`shell:`): no event stream, polled every %gs", name, self.interval)
         self.reach = ReachProbers(streams)
+        self.events = EventStreams(events)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,17 +128,22 @@ class Observer:
             raise NethaError("an observer that took a one-shot look cannot run in the background; build a new one")
         self._start_listener()
         self.reach.start()
-        for worker in self._workers.values():
+        for name, worker in self._workers.items():
+            if name in self.events.streams:
+                worker.set_events(False)  # fast until the stream is up
             worker.start()
+        self.events.start()
         if self.options.snmp and self._snmp_poller() is not None:
             self._snmp_thread = threading.Thread(target=self._snmp_loop, name="snmp", daemon=True)
             self._snmp_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.events.stop()
         self.reach.stop()
         for worker in self._workers.values():
             worker.stop()
+        self.exec_pool.close()
         if self._snmp_thread is not None:
             self._snmp_thread.join(5)
         if self._snmp is not None:
@@ -246,6 +284,21 @@ class Observer:
         if self._reach_frozen is not None:
             return self._reach_frozen.get(device, {})
         return self.reach.readings(device, now)
+
+    def _on_device_event(self, device: str, event) -> None:
+        worker = self._workers.get(device)
+        if worker is not None:
+            worker.wake()
+
+    def _on_stream_state(self, device: str, up: bool) -> None:
+        worker = self._workers.get(device)
+        if worker is not None:
+            worker.set_events(up)
+        self.changed.set()
+
+    def event_stats(self) -> list[EventStreamStats]:
+        """Each device's event stream: state (up, starting, down and why), restarts, events."""
+        return self.events.stats()
 
     def prober_stats(self) -> list[ProberStats]:
         """The streaming probers: paths, probe rate and restarts per device."""

@@ -3,6 +3,12 @@
 A worker polls its device every interval and publishes the reading; a slow or hung device only
 delays its own worker. A lost session is reopened with exponential backoff. Failures become
 results (``ProbeResult(ok=False)``), never exceptions out of the poller (as Nornir's failed hosts).
+
+With an event stream (:mod:`netha.observe.events`) the interval is a reconciliation only: an event
+wakes the worker (:meth:`SshWorker.wake`), which reads at once and then ``burst`` more times
+back to back, so that damping (``failure_threshold`` consecutive bad polls) is satisfied in tens of
+milliseconds, not in intervals. While the device's stream is down the worker polls at the fast
+fallback interval instead (:meth:`SshWorker.set_events`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class SshWorker:
 
     BACKOFF_MIN = 0.2
     BACKOFF_MAX = 5.0
+    BURST_GAP = 0.01  # seconds between the reads of a burst (after the read itself)
 
     def __init__(
         self,
@@ -42,15 +49,25 @@ class SshWorker:
         interval: float,
         on_sample: Callable[[str, SshSample], None],
         probes: tuple[ReachProbe, ...] = (),
+        fast_interval: float | None = None,
+        burst: int = 0,
     ):
+        """``fast_interval``: the interval while the device's event stream is down (default: the
+        interval); ``burst``: the reads that follow a wake-up's first, back to back."""
         self.device = device
         self._sessions = sessions
         self._routes = routes
         self._probes = probes  # native probers' paths, read with every poll
         self._interval = interval
+        self._fast = fast_interval if fast_interval is not None else interval
+        self._burst_size = burst
+        self._burst = 0
+        self._events: bool | None = None  # None: no event stream; True: up; False: down (poll fast)
         self._on_sample = on_sample
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._backoff = 0.0
+        self.wakes = 0  # reads brought forward by events
         self._thread = threading.Thread(target=self._loop, name=f"ssh-{device}", daemon=True)
 
     def start(self) -> None:
@@ -58,8 +75,27 @@ class SshWorker:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Read now (an event): at once if idle, right after the read in flight otherwise; then a burst."""
+        self._burst = self._burst_size
+        self.wakes += 1
+        self._wake.set()
+
+    def set_events(self, up: bool | None) -> None:
+        """The device's event stream is up (poll at the interval), down (poll at the fast interval),
+        or absent (None: the interval). A stream that comes up wakes a read (what it missed)."""
+        before, self._events = self._events, up
+        if up is False or (up and not before):
+            self._wake.set()  # the new interval applies now; a stream back up reconciles at once
+
+    @property
+    def interval(self) -> float:
+        """The current interval between reads."""
+        return self._fast if self._events is False else self._interval
 
     def poll_once(self) -> SshSample:
         """Take one reading (logging in first if the session is not open). Never raises."""
@@ -82,14 +118,20 @@ class SshWorker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             started = time.monotonic()
             sample = self.poll_once()
             self._on_sample(self.device, sample)
             if sample.result.ok:
                 self._backoff = 0.0
-                delay = self._interval - (time.monotonic() - started)
+                if self._burst > 0:
+                    self._burst -= 1
+                    delay = self.BURST_GAP
+                else:
+                    delay = self.interval - (time.monotonic() - started)
             else:
-                self._backoff = min(self.BACKOFF_MAX, max(self.BACKOFF_MIN, self._backoff * 2 or self._interval))
+                self._burst = 0
+                self._backoff = min(self.BACKOFF_MAX, max(self.BACKOFF_MIN, self._backoff * 2 or self.interval))
                 delay = self._backoff
-            if delay > 0:
-                self._stop.wait(delay)
+            if delay > 0 and not self._wake.is_set():
+                self._wake.wait(delay)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -328,3 +330,110 @@ class ExecSession:
                 client.close()
             except Exception:  # noqa: BLE001 - closing a dead connection
                 pass
+
+
+class ExecPool:
+    """One shell SSH connection per device, shared by every long-running command on it (the
+    streaming probers of :mod:`netha.observe.reach` and the event streams of
+    :mod:`netha.observe.events`): each user holds a lease with the interface of an
+    :class:`ExecSession`, and runs its commands on their own exec channels of the one connection.
+
+    A lease that closes closes its own channels only; the connection closes with its last lease.
+    A connection found dead is dropped, and the next lease logs in again (one login, whoever
+    asks first).
+    """
+
+    def __init__(self, factory: Callable[[SshParams], ExecSession] | None = None):
+        self._factory = factory or ExecSession
+        self._lock = threading.Lock()
+        self._conns: dict[tuple, ExecSession] = {}
+        self._users: dict[tuple, int] = {}
+        self._opening: dict[tuple, threading.Lock] = {}
+        self.logins = 0  # connections opened in all (a figure for tests and status)
+
+    @staticmethod
+    def _key(params: SshParams) -> tuple:
+        return (params.device, params.host, params.port, params.username)
+
+    def lease(self, params: SshParams) -> ExecLease:
+        """A lease on ``params``'s connection (not open until :meth:`ExecLease.open`)."""
+        return ExecLease(self, params)
+
+    def _acquire(self, params: SshParams) -> ExecSession:
+        key = self._key(params)
+        with self._lock:
+            gate = self._opening.setdefault(key, threading.Lock())
+        with gate:  # one login per device at a time; other devices do not wait
+            with self._lock:
+                conn = self._conns.get(key)
+                if conn is not None and conn.is_open:
+                    self._users[key] = self._users.get(key, 0) + 1
+                    return conn
+                stale = self._conns.pop(key, None)
+            if stale is not None:
+                stale.close()
+            conn = self._factory(params)
+            conn.open()
+            with self._lock:
+                self._conns[key] = conn
+                self._users[key] = self._users.get(key, 0) + 1
+                self.logins += 1
+            return conn
+
+    def _release(self, params: SshParams, conn: ExecSession) -> None:
+        key = self._key(params)
+        close = False
+        with self._lock:
+            if self._conns.get(key) is conn:
+                self._users[key] = max(0, self._users.get(key, 0) - 1)
+                if self._users[key] == 0 or not conn.is_open:
+                    self._conns.pop(key, None)
+                    close = self._users[key] == 0
+                    if not conn.is_open:
+                        close = True
+            else:
+                close = not conn.is_open  # a connection already replaced: the last one out closes it
+        if close:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns, self._users = list(self._conns.values()), {}, {}
+        for conn in conns:
+            conn.close()
+
+
+class ExecLease:
+    """One user's share of a pooled connection (:class:`ExecPool`): open, start commands, close."""
+
+    def __init__(self, pool: ExecPool, params: SshParams):
+        self.params = params
+        self._pool = pool
+        self._conn: ExecSession | None = None
+        self._channels: list = []
+
+    def open(self) -> None:
+        if self._conn is None:
+            self._conn = self._pool._acquire(self.params)
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None and self._conn.is_open
+
+    def start(self, command: str):
+        if self._conn is None:
+            raise ConnectionFailed(self.params.device, "exec session is not open")
+        chan = self._conn.start(command)
+        self._channels.append(chan)
+        return chan
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        channels, self._channels = self._channels, []
+        for chan in channels:
+            try:
+                chan.close()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                pass
+        if conn is not None:
+            self._pool._release(self.params, conn)
