@@ -12,18 +12,20 @@ read with ``show ip sla statistics`` and ``show track`` as on IOS (:mod:`netha.d
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from .base import COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, load_json, need_int, opt_int, parser
+from .base import (COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, load_json, need_int, opt_int,
+                   parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
-from .napalm_push import NapalmPushMixin, mark_shutdown, prefix_of, shutdown_vrrp_groups, table_rows
+from .napalm_push import NapalmPushMixin, as_list, prefix_of, shutdown_vrrp_groups, table_rows
 from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
 from .render import renderer
 
@@ -49,17 +51,46 @@ SHOW_IP_INTERFACE = "show ip interface | json"
 # Read only when a VRRP group is in Init: the JSON does not say whether it was shut down on purpose.
 SHOW_INTERFACE_CONFIG = "show running-config interface"
 
-_STATES: dict[str, VrrpStateName] = {"master": "master", "backup": "backup", "init": "init"}
-_HSRP_STATES: dict[str, VrrpStateName] = {"active": "master", "standby": "backup"}
+# The state words of the JSON outputs (lower case). A word not here is read as "unknown" and the line
+# is noted (skip_line): never silently as a state it might not be.
+_STATES: dict[str, VrrpStateName] = {"master": "master", "backup": "backup", "init": "init", "initialize": "init",
+                                     "initial": "init", "disabled": "init", "interface down": "init"}
+# HSRP: Active forwards; Standby is the elected next in line; Listen/Speak/Learn/Initial do not
+# forward and are not next in line (netha reads them as init, as a VRRP group that does not forward).
+_HSRP_STATES: dict[str, VrrpStateName] = {"active": "master", "standby": "backup", "listen": "init", "speak": "init",
+                                          "learn": "init", "initial": "init", "init": "init", "disabled": "init"}
+# The address-family words NX-OS prints (``sh_group_type`` "v4"/"v6" on NX-OS 7.x/9.x, "IPV4" on
+# others; VRRPv3's ``af`` "IPV4"/"IPV6").
+_FAMILIES: dict[str, int] = {"v4": 4, "ipv4": 4, "ipv4_group": 4, "ip": 4, "inet": 4, "4": 4,
+                             "v6": 6, "ipv6": 6, "ipv6_group": 6, "inet6": 6, "6": 6}
 
 
 def _body(text: str, device: str, what: str) -> dict:
-    """The JSON object of an NX-OS ``| json`` output; {} when the device printed nothing (no rows)."""
+    """The JSON object of an NX-OS ``| json`` output; {} when the device printed nothing (no rows).
+
+    An NX-API reply (``{"ins_api": {"outputs": {"output": {"body": ...}}}}``, what the NX-API
+    sandbox and its documentation show) is unwrapped to its body, so captures from NX-API read
+    like the CLI's ``| json``."""
     if not text.strip():
         return {}
     data = load_json(text, device, what)
     if not isinstance(data, dict):
         raise ParseError(device, f"{what}: expected an object")
+    if "ins_api" in data:
+        outputs = data["ins_api"].get("outputs") if isinstance(data["ins_api"], dict) else None
+        output = outputs.get("output") if isinstance(outputs, dict) else None
+        if isinstance(output, list) and len(output) == 1:
+            output = output[0]
+        if not isinstance(output, dict):
+            raise ParseError(device, f"{what}: NX-API reply without one output")
+        if str(output.get("code", "200")) != "200":
+            raise ParseError(device, f"{what}: NX-API error {str(output.get('code'))[:10]}: "
+                                     f"{str(output.get('msg', ''))[:80]}")
+        data = output.get("body") or {}
+        if isinstance(data, str):  # cli_show_ascii: text, not JSON
+            raise ParseError(device, f"{what}: NX-API reply holds text, not JSON")
+    if "body" in data and isinstance(data["body"], dict) and not any(k.startswith("TABLE_") for k in data):
+        data = data["body"]  # one NX-API output object (input/msg/code/body)
     return data
 
 
@@ -76,15 +107,105 @@ def _ip(v: object) -> str | None:
     return None if addr.is_unspecified else str(addr)
 
 
+def _address(v: object, family: int) -> str | None:
+    """An address of ``family`` (4 or 6), None for a missing or unspecified one (0.0.0.0, ::)."""
+    if not isinstance(v, str) or not v.strip():
+        return None
+    try:
+        addr = ipaddress.ip_address(v.strip().split("/")[0].split("%")[0])
+    except ValueError:
+        return None
+    if addr.version != family or addr.is_unspecified:
+        return None
+    return str(addr)
+
+
 def _interval(value: object, scale: float = 1.0) -> float | None:
     seconds = as_float(value)
-    return seconds / scale if seconds is not None else None
+    return seconds / scale if seconds is not None and seconds > 0 else None
 
 
 def _name(value: object, device: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ParseError(device, f"{what}: unexpected row (interface {value!r:.40})")
-    return value
+        raise ParseError(device, f"{what}: a group without an interface ({value!r:.40})")
+    return value.strip()
+
+
+def _family(value: object, addresses: Sequence[object]) -> int | None:
+    """The group's address family: the word NX-OS printed, or (no word) its virtual address's."""
+    if value is not None and value != "":
+        return _FAMILIES.get(str(value).strip().lower())
+    for a in addresses:
+        if _address(a, 6):
+            return 6
+    return 4
+
+
+def _state(value: object, states: dict[str, VrrpStateName], device: str, what: str, key: str) -> VrrpStateName:
+    word = str(value if value is not None else "").strip().lower()
+    state = states.get(word)
+    if state is None:
+        skip_line(device, what, f"{key}: {str(value)[:60]}")
+        return "unknown"
+    return state
+
+
+def _flag(value: object, on: tuple[str, ...], off: tuple[str, ...], device: str, what: str, key: str) -> bool | None:
+    """A yes/no field ("enabled"/"disabled", ...); None (noted) for a word not known (NX-OS may print
+    ``unknown enum:<2>``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in on:
+        return True
+    if word in off:
+        return False
+    skip_line(device, what, f"{key}: {str(value)[:60]}")
+    return None
+
+
+def _group_id(r: dict) -> str:
+    for key in ("sh_group_num", "sh_group_id", "id", "group"):
+        if key in r:
+            return str(r[key])[:12]
+    return "?"
+
+
+def _each_group(rows: list[dict], device: str, what: str, read: Callable[[dict], VrrpView | None]) -> list[VrrpView]:
+    """``read`` of every row; a row it cannot read is reported (skip_group) and the others still count."""
+    views = []
+    for r in rows:
+        try:
+            view = read(r)
+        except ParseError as exc:
+            where = f"group {_group_id(r)} on {str(r.get('sh_if_index') or r.get('intf') or '?')[:40]}"
+            skip_group(device, what, f"{where}: {str(exc).removeprefix(f'{device}: ').removeprefix(f'{what}: ')}")
+            continue
+        if view is not None:
+            views.append(view)
+    return views
+
+
+def _nested_addresses(r: dict, family: int) -> list[str]:
+    """Addresses in a row's nested tables (``TABLE_grp_vip_sec``, VRRPv3's secondary VIP tables)."""
+    out = []
+    for key, table in r.items():
+        if not key.startswith("TABLE_") or not any(w in key.lower() for w in ("vip", "sec", "addr")):
+            continue
+        for t in as_list(table):
+            if not isinstance(t, dict):
+                continue
+            for rk, rows in t.items():
+                for row in as_list(rows) if rk.startswith("ROW_") else []:
+                    values = row.values() if isinstance(row, dict) else [row]
+                    out += [a for a in (_address(v, family) for v in values) if a]
+    return out
+
+
+def _unique(addresses: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(addresses))
 
 
 @dataclass(frozen=True)
@@ -94,88 +215,141 @@ class _VrrpLayout:
     what: str
     table: str
     row: str
-    family: str  # the address-family key and the values of IPv4 groups (upper case)
-    ipv4: tuple[str, ...]
+    family: str  # the address-family key
     group: str
     interface: str
     state: str
-    priority: str
-    vip: str
+    priority: tuple[str, ...]  # configured priority, first key present
+    effective: tuple[str, ...]  # effective (running) priority, first key present
+    vip: tuple[str, ...]
     interval: str
     interval_scale: float  # divide by this to get seconds
     preempt: str
-    preempt_on: str
-    master: str | None = None
+    master: tuple[str, ...] = ()
 
 
 VRRPV2 = _VrrpLayout(
-    what=SHOW_VRRP, table="TABLE_vrrp_group", row="ROW_vrrp_group", family="sh_group_type", ipv4=("IPV4", "IPV4_GROUP"),
-    group="sh_group_id", interface="sh_if_index", state="sh_group_state", priority="sh_priority", vip="sh_vip_addr",
-    interval="sh_adv_interval", interval_scale=1.0, preempt="sh_group_preempt", preempt_on="enable",
+    what=SHOW_VRRP, table="TABLE_vrrp_group", row="ROW_vrrp_group", family="sh_group_type",
+    group="sh_group_id", interface="sh_if_index", state="sh_group_state",
+    priority=("sh_cfg_priority", "sh_priority"), effective=("sh_oper_priority", "sh_cur_priority", "sh_priority"),
+    vip=("sh_vip_addr", "sh_vip_addr_v6"), interval="sh_adv_interval", interval_scale=1.0, preempt="sh_group_preempt",
+    master=("sh_master_addr", "sh_master_ip", "sh_master_router_addr"),
 )
 VRRPV3 = _VrrpLayout(
-    what=SHOW_VRRPV3, table="TABLE_grp", row="ROW_grp", family="af", ipv4=("IPV4",),
-    group="id", interface="intf", state="state", priority="priority", vip="vip",
-    interval="adv", interval_scale=1000.0, preempt="preempt", preempt_on="enabled", master="m_addr",
+    what=SHOW_VRRPV3, table="TABLE_grp", row="ROW_grp", family="af",
+    group="id", interface="intf", state="state", priority=("cfg_priority", "priority"),
+    effective=("oper_priority", "priority"), vip=("vip", "primary_vip", "vip_v6"),
+    interval="adv", interval_scale=1000.0, preempt="preempt", master=("m_addr", "master_addr"),
 )
+_ON = ("enable", "enabled", "true", "yes", "on")
+_OFF = ("disable", "disabled", "false", "no", "off")
+
+
+def _first(r: dict, keys: tuple[str, ...]) -> object:
+    return next((r[k] for k in keys if k in r and r[k] not in (None, "")), None)
+
+
+def _vrrp_row(r: dict, device: str, f: _VrrpLayout) -> VrrpView:
+    vips_raw = [r.get(k) for k in f.vip]
+    family = _family(r.get(f.family), [v for v in vips_raw if isinstance(v, str)])
+    if family is None:
+        raise ParseError(device, f"{f.what}: address family {str(r.get(f.family))[:20]!r} is not one netha knows")
+    flat = [a for v in vips_raw for a in (v if isinstance(v, list) else [v])]
+    vips = [a for a in (_address(v, family) for v in flat) if a] + _nested_addresses(r, family)
+    master = _first(r, f.master)
+    prio = opt_int(_first(r, f.priority), device, f.what, f.priority[0], 0, 255)
+    effective = opt_int(_first(r, f.effective), device, f.what, f.effective[0], 0, 255)
+    return checked_view(VrrpView(
+        vrid=need_int(r.get(f.group), device, f.what, f.group, 1, 255),
+        interface=_name(r.get(f.interface), device, f.what),
+        state=_state(r.get(f.state), _STATES, device, f.what, f.state),
+        priority=prio,
+        effective_priority=effective if effective is not None else prio,
+        virtual_addresses=_unique(vips),
+        advert_interval=_interval(r.get(f.interval), f.interval_scale),
+        preempt=_flag(r.get(f.preempt), _ON, _OFF, device, f.what, f.preempt),
+        master_address=_address(master, family),
+        protocol="vrrp",
+        family=family,  # type: ignore[arg-type]
+    ), device, f.what)
 
 
 def _vrrp_views(text: str, device: str, f: _VrrpLayout) -> list[VrrpView]:
-    """The IPv4 groups of a VRRP ``| json`` output laid out as ``f`` says."""
-    views = []
-    for r in table_rows(_body(text, device, f.what), f.table, f.row):
-        if str(r.get(f.family, "IPv4")).upper() not in f.ipv4:
-            continue
-        vip = _ip(r.get(f.vip))
-        prio = opt_int(r.get(f.priority), device, f.what, f.priority, 0, 255)
-        views.append(checked_view(VrrpView(
-            vrid=need_int(r.get(f.group), device, f.what, f.group, 1, 255),
-            interface=_name(r.get(f.interface), device, f.what),
-            state=_STATES.get(str(r.get(f.state, "")).lower(), "unknown"),
-            priority=prio,
-            effective_priority=prio,
-            virtual_addresses=(vip,) if vip else (),
-            advert_interval=_interval(r.get(f.interval), f.interval_scale),
-            preempt=str(r[f.preempt]).lower() == f.preempt_on if f.preempt in r else None,
-            master_address=_ip(r.get(f.master)) if f.master else None,
-        ), device, f.what))
-    return views
+    """The groups (IPv4 and IPv6) of a VRRP ``| json`` output laid out as ``f`` says."""
+    return _each_group(table_rows(_body(text, device, f.what), f.table, f.row), device, f.what,
+                       lambda r: _vrrp_row(r, device, f))
 
 
 @parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show vrrp detail | json``: ``TABLE_vrrp_group`` / ``ROW_vrrp_group`` (VRRPv2), IPv4 groups."""
+    """``show vrrp detail | json``: ``TABLE_vrrp_group`` / ``ROW_vrrp_group`` (VRRPv2)."""
     return _vrrp_views(text, device, VRRPV2)
 
 
 @parser(SHOW_VRRPV3)
 def parse_vrrpv3(text: str, device: str = "?") -> list[VrrpView]:
-    """``show vrrpv3 | json``: ``TABLE_grp`` / ``ROW_grp``, IPv4 groups (advertisement interval in ms)."""
+    """``show vrrpv3 | json``: ``TABLE_grp`` / ``ROW_grp``, IPv4 and IPv6 groups (advertisement interval in ms)."""
     return _vrrp_views(text, device, VRRPV3)
+
+
+def _hello(r: dict) -> float | None:
+    """HSRP's hello time in seconds (``sh_cur_hello`` in ``sh_cur_hello_attr`` units: sec or msec)."""
+    value = as_float(r.get("sh_cur_hello", r.get("sh_cfg_hello")))
+    if value is None or value <= 0:
+        return None
+    unit = str(r.get("sh_cur_hello_attr", r.get("sh_cfg_hello_attr", "sec"))).strip().lower()
+    return value / 1000.0 if unit.startswith("msec") or unit == "ms" else value
+
+
+def _hsrp_row(r: dict, device: str) -> VrrpView:
+    v4, v6 = r.get("sh_vip"), r.get("sh_vip_v6")
+    family = _family(r.get("sh_group_type"), [a for a in (v6, v4) if isinstance(a, str)])
+    if family is None:
+        raise ParseError(device, f"{SHOW_HSRP}: address family {str(r.get('sh_group_type'))[:20]!r} "
+                                 "is not one netha knows")
+    primary = _address(v6 if family == 6 else v4, family)
+    # A secondary of the other family (an IPv6 group prints "0.0.0.64") is no address of the group.
+    vips = ([primary] if primary else []) + _nested_addresses(r, family)
+    master_key = "sh_active_router_addr_v6" if family == 6 else "sh_active_router_addr"
+    master = r.get(master_key)
+    if isinstance(master, str) and master.strip().lower() == "local":
+        master = None
+    return checked_view(VrrpView(
+        vrid=need_int(r.get("sh_group_num"), device, SHOW_HSRP, "sh_group_num", 0, 4095),
+        interface=_name(r.get("sh_if_index"), device, SHOW_HSRP),
+        state=_state(r.get("sh_group_state"), _HSRP_STATES, device, SHOW_HSRP, "sh_group_state"),
+        priority=opt_int(r.get("sh_cfg_prio"), device, SHOW_HSRP, "sh_cfg_prio", 0, 255),
+        effective_priority=opt_int(r.get("sh_prio"), device, SHOW_HSRP, "sh_prio", 0, 255),
+        virtual_addresses=_unique(vips),
+        transitions=opt_int(r.get("sh_num_of_state_changes"), device, SHOW_HSRP, "sh_num_of_state_changes",
+                            0, COUNTER_MAX),
+        advert_interval=_hello(r),
+        preempt=_flag(r.get("sh_preempt"), _ON, _OFF, device, SHOW_HSRP, "sh_preempt"),
+        master_address=_address(master, family),
+        protocol="hsrp",
+        family=family,  # type: ignore[arg-type]
+    ), device, SHOW_HSRP, vrids=(0, 4095))
 
 
 @parser(SHOW_HSRP)
 def parse_hsrp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show hsrp detail | json``: ``TABLE_grp_detail`` / ``ROW_grp_detail``, IPv4 groups."""
-    views = []
-    for r in table_rows(_body(text, device, SHOW_HSRP), "TABLE_grp_detail", "ROW_grp_detail"):
-        if str(r.get("sh_group_type", "IPV4")).upper() != "IPV4":
-            continue
-        vips = [a for a in [_ip(r.get("sh_vip"))] if a]
-        vips += [a for a in (_ip(s.get("sh_vip_sec")) for s in table_rows(r, "TABLE_grp_vip_sec", "ROW_grp_vip_sec")) if a]
-        views.append(checked_view(VrrpView(
-            vrid=need_int(r.get("sh_group_num"), device, SHOW_HSRP, "sh_group_num", 0, 4095),
-            interface=_name(r.get("sh_if_index"), device, SHOW_HSRP),
-            state=_HSRP_STATES.get(str(r.get("sh_group_state", "")).lower(), "init"),
-            priority=opt_int(r.get("sh_cfg_prio"), device, SHOW_HSRP, "sh_cfg_prio", 0, 255),
-            effective_priority=opt_int(r.get("sh_prio"), device, SHOW_HSRP, "sh_prio", 0, 255),
-            virtual_addresses=tuple(vips),
-            transitions=opt_int(r.get("sh_num_of_state_changes"), device, SHOW_HSRP, "sh_num_of_state_changes",
-                                0, COUNTER_MAX),
-            preempt=str(r["sh_preempt"]).lower() == "enabled" if "sh_preempt" in r else None,
-            master_address=_ip(r.get("sh_active_router_addr")),
-        ), device, SHOW_HSRP, vrids=(0, 4095)))
-    return views
+    """``show hsrp detail | json``: ``TABLE_grp_detail`` / ``ROW_grp_detail``, IPv4 and IPv6 groups.
+
+    A row netha cannot read (no group number, an address family it does not know) is reported
+    with :func:`~netha.drivers.base.skip_group`, never dropped silently; the other rows still count."""
+    data = _body(text, device, SHOW_HSRP)
+    rows = table_rows(data, "TABLE_grp_detail", "ROW_grp_detail")
+    if data and not rows:
+        raise ParseError(device, f"{SHOW_HSRP}: no TABLE_grp_detail in the output "
+                                 f"(keys: {', '.join(sorted(map(str, data))[:5])[:80]})")
+    return _each_group(rows, device, SHOW_HSRP, lambda r: _hsrp_row(r, device))
+
+
+def mark_ipv4_shutdown(views: list[VrrpView], shut: set[tuple[str, int]]) -> list[VrrpView]:
+    """The IPv4 VRRP views with ``shutdown=True`` for the (interface, VRID) pairs the config shuts
+    (:func:`~netha.drivers.napalm_push.shutdown_vrrp_groups` reads IPv4 groups only)."""
+    return [dataclasses.replace(v, shutdown=True)
+            if v.protocol == "vrrp" and v.family == 4 and (v.interface, v.vrid) in shut else v for v in views]
 
 
 def _row_up(r: dict) -> bool:
@@ -267,11 +441,27 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
         self._feature_off = set()
         super().close()
 
+    def _read_protocol(self, command: str, parse: Callable[[str, str], list[VrrpView]],
+                       failures: list[ParseError]) -> list[VrrpView]:
+        """One protocol's groups; output netha cannot read is reported (skip_group) and costs only that
+        protocol's groups, never the others' (VRRP, VRRPv3 and HSRP are read independently)."""
+        try:
+            return parse(self._show_feature(command), self.name)
+        except ParseError as exc:
+            skip_group(self.name, command, str(exc).removeprefix(f"{self.name}: "))
+            failures.append(exc)
+            return []
+
     def get_vrrp(self) -> list[VrrpView]:
-        vrrp = parse_vrrp(self._show_feature(SHOW_VRRP), self.name) + parse_vrrpv3(self._show_feature(SHOW_VRRPV3), self.name)
-        if any(v.state == "init" for v in vrrp):
-            vrrp = mark_shutdown(vrrp, shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG)))
-        return vrrp + parse_hsrp(self._show_feature(SHOW_HSRP), self.name)
+        failures: list[ParseError] = []
+        vrrp = (self._read_protocol(SHOW_VRRP, parse_vrrp, failures)
+                + self._read_protocol(SHOW_VRRPV3, parse_vrrpv3, failures))
+        if any(v.state == "init" and v.family == 4 for v in vrrp):
+            vrrp = mark_ipv4_shutdown(vrrp, shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG)))
+        hsrp = self._read_protocol(SHOW_HSRP, parse_hsrp, failures)
+        if len(failures) == 3:  # nothing could be read: that is the poll's failure, not "no groups"
+            raise failures[0]
+        return vrrp + hsrp
 
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked(SHOW_INTERFACE), self.name)
@@ -285,14 +475,18 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
         return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
-        """One poll: VRRP, VRRPv3, HSRP, interface state, IP addresses, the routes, the IP SLA probes."""
-        return DeviceReading(
-            vrrp=tuple(self.get_vrrp()),
-            interfaces=self.get_interfaces(),
-            routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v) for k, v in parse_ip_addresses(self.run_checked(SHOW_IP_INTERFACE), self.name).items()},
-            reach=self.read_reach(probes),
-        )
+        """One poll: VRRP, VRRPv3, HSRP, interface state, IP addresses, the routes, the IP SLA probes
+        (what the parsers skipped in ``notes``)."""
+        with collecting_notes() as notes:
+            return DeviceReading(
+                vrrp=tuple(self.get_vrrp()),
+                interfaces=self.get_interfaces(),
+                routes=self.get_routes(routes) if routes else {},
+                addresses={k: tuple(v) for k, v in
+                           parse_ip_addresses(self.run_checked(SHOW_IP_INTERFACE), self.name).items()},
+                reach=self.read_reach(probes),
+                notes=notes,
+            )
 
     # -- forwarding-path probes: IP SLA ----------------------------------------------------------
     def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
