@@ -11,16 +11,16 @@ read with ``show ip sla statistics`` and ``show track`` (:mod:`netha.drivers.nat
 
 from __future__ import annotations
 
-import io
 import ipaddress
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-import textfsm
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAPPER_REVERSE
 
-from ..errors import ParseError
-from .base import NetworkDriver, PlatformSpec, as_float, as_int, checked_view, need_int, opt_int, parser
+from ..errors import CommandRejected, ParseError
+from .base import (NetworkDriver, PlatformSpec, as_int, checked_view, collecting_notes, need_int, parser, skip_group,
+                   skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups
 from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
@@ -64,13 +64,8 @@ _HSRP_STATES: dict[str, VrrpStateName] = {"active": "master", "standby": "backup
 
 # 'show ip route 198.18.2.0 255.255.255.0' answers "Routing entry for 198.18.2.0/24" when that
 # exact prefix is in the table and "% Subnet not in table" / "% Network not in table" otherwise.
-# No ntc-template covers this form (cisco_ios_show_ip_route parses the full table).
-ROUTE_ENTRY_TEMPLATE = r"""Value Required NETWORK ([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+)
-Value PREFIX_LENGTH ([0-9]+)
-
-Start
-  ^Routing\s+entry\s+for\s+${NETWORK}/${PREFIX_LENGTH} -> Record
-"""
+# No ntc-template covers this form (cisco_ios_show_ip_route parses the full table): see
+# parse_route_entries.
 
 
 def ntc_parse(platform: str, command: str, text: str, device: str = "?") -> list[dict[str, object]]:
@@ -93,53 +88,235 @@ def _ip(value: object) -> str | None:
         return None
 
 
+# -- VRRP and HSRP: netha's own line parser ------------------------------------------------------
+#
+# Why not ntc-templates here: its cisco_ios ``show vrrp all`` and ``show standby`` templates end
+# in ``^. -> Error``, so one line the template does not know fails the whole output, and with it
+# the device's poll. Today's IOS-XE prints many such per-group lines (descriptions, "FLAGS: 1/1",
+# "State change reason is ...", "Tloc preference ...", VRRS group names, "Virtual secondary IP
+# addresses:" with the addresses below it, "Virtual IP address is no address", "(expires in ...)"),
+# and ``show standby`` prints lines of spaces. A TextFSM template cannot skip a line *and* report
+# it; this parser reads a group line by line, calls :func:`skip_line` for a line it does not know
+# (counted in ``status``), :func:`skip_group` for a group it cannot read, and still reads the rest.
+# The fix offered upstream (ntc-templates): replace the trailing ``^. -> Error`` of
+# cisco_ios_show_vrrp_all.textfsm and cisco_ios_show_standby.textfsm by ``^\s*\S.*`` (ignore) plus
+# rules for "Virtual secondary IP addresses:", "no address", "(Configured N)"/"(cfgd N)" and
+# "Priority N (configured M)", and a List value for the secondary addresses.
+
+_PROMPT_OR_ECHO = re.compile(r"^(?:\S+[#>]\s*.*|sh(?:ow)?\s.*|\d{4}-\d\d-\d\d .*%UNICON.*)$", re.I)
+_VRRP_HEADER = re.compile(r"^(?P<interface>\S+) - Group (?P<group>\d*)(?: - Address-Family (?P<af>IPv4|IPv6))?\s*$", re.I)
+_HSRP_HEADER = re.compile(r"^(?P<interface>\S+) - Group (?P<group>\d*)(?: \(version (?P<version>\d+)\))?\s*$", re.I)
+_ADDRESS = re.compile(r"^(?P<addr>[0-9A-Fa-f:.]+)(?:/\d{1,3})?$")
+
+# Lines of a VRRP group netha knows and does not need (not counted as skipped).
+_VRRP_KNOWN = re.compile(
+    r"^(?:Virtual MAC address is|State duration|Master Advertisement interval is|Master Down interval is|"
+    r"Track (?:object|interface|list)|Authentication|FLAGS:|Description is|VRRS|State change reason|"
+    r"Tloc preference)", re.I)
+# Lines of an HSRP group netha knows and does not need.
+_HSRP_KNOWN = re.compile(
+    r"^(?:\d+ state changes?, last state change|Active virtual MAC address|Local virtual MAC address|"
+    r"Virtual MAC address|Next hello sent|Authentication|MAC address is|Standby router is|Group name is|"
+    r"IP redundancy name is|FLAGS:|Track (?:object|interface|list)|Follow|Redirects|"
+    r"Link-Local Virtual IPv6 address is|Virtual IPv6 address)", re.I)
+
+
+def _address(text: str) -> tuple[str, int] | None:
+    """An address as netha writes it (IPv4 dotted, IPv6 compressed lowercase) and its family; a
+    prefix length after it ("17::154/64", as IOS-XE prints IPv6 secondaries) is dropped."""
+    m = _ADDRESS.match(text.strip())
+    if m is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(m.group("addr"))
+    except ValueError:
+        return None
+    return str(ip), ip.version
+
+
+def _blocks(text: str, header: re.Pattern[str], what: str, device: str) -> list[tuple[re.Match[str], list[str]]]:
+    """The groups of ``text``: each header line with the lines below it up to the next header.
+
+    Blank lines and lines of spaces are nothing. A line before the first header is a prompt or the
+    command's echo (skipped and counted); output without a single header that is not only those is
+    not this command's output at all (a :class:`ParseError`)."""
+    blocks: list[tuple[re.Match[str], list[str]]] = []
+    before: list[str] = []
+    for raw in text.replace("\r", "").splitlines():
+        if not raw.strip():
+            continue
+        m = header.match(raw) if not raw[0].isspace() else None
+        if m is not None:
+            blocks.append((m, []))
+        elif blocks:
+            blocks[-1][1].append(raw)
+        else:
+            before.append(raw)
+    if not blocks and any(not _PROMPT_OR_ECHO.match(line.strip()) for line in before):
+        first = next(line for line in before if not _PROMPT_OR_ECHO.match(line.strip()))
+        raise ParseError(device, f"{what}: not {what} output (no group header): {first.strip()[:80]!r}")
+    for line in before:
+        skip_line(device, what, line)
+    return blocks
+
+
+def _seconds(value: str, unit: str) -> float:
+    return float(value) / 1000.0 if unit.lower() == "msec" else float(value)
+
+
+_VRRP_STATE = re.compile(r"^State is (?P<state>\w+)", re.I)
+_VRRP_VIP = re.compile(r"^Virtual IP address is (?P<addr>\S+)(?: .*)?$", re.I)
+_VRRP_SECONDARY = re.compile(r"^Virtual secondary IP addresses:?\s*$", re.I)
+_VRRP_ADVERT = re.compile(r"^Advertisement interval is (?P<n>[0-9]{1,9}(?:\.[0-9]{1,6})?) (?P<unit>msec|sec)\b", re.I)
+_PREEMPT = re.compile(r"^Preemption (?P<p>enabled|disabled)\b", re.I)
+_VRRP_PRIORITY = re.compile(r"^Priority is (?P<p>\d{1,3})\s*(?:\((?:Configured|cfgd)\s+(?P<c>\d{1,3})\))?\s*$", re.I)
+_VRRP_MASTER = re.compile(r"^Master Router is (?P<addr>\S+?)(?: \(local\))?, priority is (?P<p>\S+)\s*$", re.I)
+
+
+def _vrrp_group(m: re.Match[str], lines: list[str], device: str) -> VrrpView:
+    """One group of ``show vrrp all``; a :class:`ParseError` when it cannot be read."""
+    what = SHOW_VRRP
+    interface, number = m.group("interface"), m.group("group")
+    name = f"{interface} group {number or '?'}"
+    if not number:
+        raise ParseError(device, f"{what}: {name}: no group number")
+    family = 6 if (m.group("af") or "").lower() == "ipv6" else 4
+    state: str | None = None
+    vip: str | None = None
+    secondaries: list[str] = []
+    advert = priority = configured = preempt = master = None
+    in_secondaries = False
+    for raw in lines:
+        line = raw.strip()
+        addr = _address(line) if in_secondaries else None
+        if addr is not None:
+            secondaries.append(addr[0])
+            continue
+        in_secondaries = False
+        if (s := _VRRP_STATE.match(line)) is not None:
+            state = s.group("state").lower()
+        elif (s := _VRRP_VIP.match(line)) is not None:
+            found = _address(s.group("addr"))
+            vip = found[0] if found else None  # "no address", "unknown"
+        elif _VRRP_SECONDARY.match(line):
+            in_secondaries = True
+        elif (s := _VRRP_ADVERT.match(line)) is not None:
+            advert = _seconds(s.group("n"), s.group("unit"))
+        elif (s := _PREEMPT.match(line)) is not None:
+            preempt = s.group("p").lower() == "enabled"
+        elif (s := _VRRP_PRIORITY.match(line)) is not None:
+            priority = int(s.group("p"))
+            configured = int(s.group("c")) if s.group("c") else priority
+        elif (s := _VRRP_MASTER.match(line)) is not None:
+            found = _address(s.group("addr"))
+            master = found[0] if found else None  # "unknown"
+        elif not _VRRP_KNOWN.match(line):
+            skip_line(device, what, raw)
+    if state is None:
+        raise ParseError(device, f"{what}: {name}: no 'State is' line")
+    return checked_view(VrrpView(
+        vrid=need_int(number, device, what, f"{name}: group", 1, 255),
+        interface=interface,
+        state=_VRRP_STATES.get(state, "unknown"),
+        priority=configured,
+        effective_priority=priority,
+        virtual_addresses=tuple([vip] if vip else []) + tuple(secondaries),
+        advert_interval=advert,
+        preempt=preempt,
+        master_address=master,
+        protocol="vrrp",
+        family=family,  # type: ignore[arg-type]
+    ), device, what)
+
+
 @parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?", platform: str = "cisco_ios") -> list[VrrpView]:
-    """``show vrrp all``: classic VRRPv2 and VRRPv3 (address-family) output; IPv4 groups only."""
+    """``show vrrp all``: classic VRRPv2 and VRRPv3 (address-family ipv4/ipv6) groups.
+
+    An unknown line inside a group is skipped (:func:`skip_line`), a group that cannot be read is
+    reported (:func:`skip_group`) and the others are read; output without any group header that
+    is more than a prompt is a :class:`ParseError`. ``platform`` is unused (kept for callers)."""
     views = []
-    for row in ntc_parse(platform, SHOW_VRRP, text, device):
-        family = str(row.get("addr_family") or "IPv4")
-        if family.lower() != "ipv4":
-            continue
-        state = _VRRP_STATES.get(str(row.get("state")).lower(), "unknown")
-        effective = opt_int(row.get("priority"), device, SHOW_VRRP, "priority", 0, 255)
-        configured = opt_int(row.get("priority_configured"), device, SHOW_VRRP, "configured priority", 0, 255)
-        # VRRPv3 (address-family) prints milliseconds, classic VRRP seconds ("1.000 sec").
-        seconds = as_float(row.get("adv_interval"))
-        if seconds is not None and row.get("addr_family"):
-            seconds /= 1000.0
-        views.append(checked_view(VrrpView(
-            vrid=need_int(row.get("group"), device, SHOW_VRRP, "group", 1, 255),
-            interface=str(row.get("interface") or ""),
-            state=state,
-            priority=configured if configured else effective,
-            effective_priority=effective,
-            virtual_addresses=tuple(a for a in [_ip(row.get("virtual_ip_address"))] if a),
-            advert_interval=seconds,
-            preempt=str(row.get("preempt", "")).lower() == "enabled" if row.get("preempt") else None,
-            master_address=_ip(row.get("master_ip_address")),
-        ), device, SHOW_VRRP))
+    for m, lines in _blocks(text, _VRRP_HEADER, SHOW_VRRP, device):
+        try:
+            views.append(_vrrp_group(m, lines, device))
+        except ParseError as exc:
+            skip_group(device, SHOW_VRRP, str(exc).split(": ", 1)[-1])
     return views
+
+
+_HSRP_STATE = re.compile(r"^State is (?P<state>\w+)", re.I)
+_HSRP_VIP = re.compile(r"^Virtual IP address is (?P<addr>\S+)(?: .*)?$", re.I)
+_HSRP_SECONDARY = re.compile(r"^Secondary virtual IP address (?P<addr>\S+)(?: .*)?$", re.I)
+_HSRP_HELLO = re.compile(r"^Hello time (?P<n>[0-9]{1,9}(?:\.[0-9]{1,6})?) (?P<unit>msec|sec)\b", re.I)
+_HSRP_ACTIVE = re.compile(r"^Active router is (?P<addr>[^\s,]+)", re.I)
+_HSRP_PRIORITY = re.compile(r"^Priority (?P<p>\d{1,3})\s*(?:\((?:configured|default) (?P<c>\d{1,3})\))?\s*$", re.I)
+
+
+def _hsrp_group(m: re.Match[str], lines: list[str], device: str) -> VrrpView:
+    what = SHOW_STANDBY
+    interface, number = m.group("interface"), m.group("group")
+    name = f"{interface} group {number or '?'}"
+    if not number:
+        raise ParseError(device, f"{what}: {name}: no group number")
+    state: str | None = None
+    addresses: list[tuple[str, int]] = []
+    advert = priority = configured = preempt = None
+    active: tuple[str, int] | None = None
+    for raw in lines:
+        line = raw.strip()
+        if (s := _HSRP_STATE.match(line)) is not None:
+            state = s.group("state").lower()
+        elif (s := _HSRP_VIP.match(line)) is not None:
+            found = _address(s.group("addr"))  # "unknown" when not learnt yet
+            if found:
+                addresses.insert(0, found)
+        elif (s := _HSRP_SECONDARY.match(line)) is not None:
+            found = _address(s.group("addr"))
+            if found:
+                addresses.append(found)
+        elif (s := _HSRP_HELLO.match(line)) is not None:
+            advert = _seconds(s.group("n"), s.group("unit"))
+        elif (s := _PREEMPT.match(line)) is not None:
+            preempt = s.group("p").lower() == "enabled"
+        elif (s := _HSRP_ACTIVE.match(line)) is not None:
+            active = _address(s.group("addr"))  # "local", "unknown": no address
+        elif (s := _HSRP_PRIORITY.match(line)) is not None:
+            priority = int(s.group("p"))
+            configured = int(s.group("c")) if s.group("c") else priority
+        elif not _HSRP_KNOWN.match(line):
+            skip_line(device, what, raw)
+    if state is None:
+        raise ParseError(device, f"{what}: {name}: no 'State is' line")
+    families = {f for _, f in addresses} or ({active[1]} if active else {4})
+    if len(families) > 1:
+        raise ParseError(device, f"{what}: {name}: IPv4 and IPv6 virtual addresses in one group")
+    return checked_view(VrrpView(
+        vrid=need_int(number, device, what, f"{name}: group", 0, 4095),
+        interface=interface,
+        state=_HSRP_STATES.get(state, "init"),
+        priority=configured,
+        effective_priority=priority,
+        virtual_addresses=tuple(a for a, _ in addresses),
+        advert_interval=advert,
+        preempt=preempt,
+        # "Active router is local" names no address (show standby does not print the local one).
+        master_address=active[0] if active else None,
+        protocol="hsrp",
+        family=families.pop(),  # type: ignore[arg-type]
+    ), device, what, vrids=(0, 4095))
 
 
 @parser(SHOW_STANDBY)
 def parse_hsrp(text: str, device: str = "?", platform: str = "cisco_ios") -> list[VrrpView]:
-    """``show standby``: HSRP groups as VRRP views (Active -> master, Standby -> backup, others -> init)."""
+    """``show standby``: HSRP v1/v2 groups, IPv4 and IPv6 (Active -> master, Standby -> backup,
+    Speak/Listen/Learn/Init/Disabled -> init). Robust as :func:`parse_vrrp`."""
     views = []
-    for row in ntc_parse(platform, SHOW_STANDBY, text, device):
-        vip = _ip(row.get("virtual_ip"))
-        secondaries = [a for a in (_ip(s) for s in row.get("secondary_ips") or []) if a]
-        active = str(row.get("active_router") or "")
-        views.append(checked_view(VrrpView(
-            vrid=need_int(row.get("group"), device, SHOW_STANDBY, "group", 0, 4095),
-            interface=str(row.get("interface") or ""),
-            state=_HSRP_STATES.get(str(row.get("state")).lower(), "init"),
-            # The template captures the current priority only ("Priority 90 (configured 110)").
-            effective_priority=opt_int(row.get("priority"), device, SHOW_STANDBY, "priority", 0, 255),
-            virtual_addresses=tuple([vip] if vip else []) + tuple(secondaries),
-            preempt=str(row.get("preemption", "")).lower() == "enabled" if row.get("preemption") else None,
-            master_address=_ip(active),
-        ), device, SHOW_STANDBY, vrids=(0, 4095)))
+    for m, lines in _blocks(text, _HSRP_HEADER, SHOW_STANDBY, device):
+        try:
+            views.append(_hsrp_group(m, lines, device))
+        except ParseError as exc:
+            skip_group(device, SHOW_STANDBY, str(exc).split(": ", 1)[-1])
     return views
 
 
@@ -189,28 +366,72 @@ def route_command(prefix: str) -> str:
     return f"show ip route {net.network_address} {net.netmask}"
 
 
+_ROUTE_ENTRY = re.compile(r"^Routing entry for (?P<net>[0-9.]+)/(?P<len>[0-9]+)\b")
+_ROUTE_ABSENT = re.compile(r"^%\s*(?:Network|Subnet) not in table", re.I)
+
+
 @parser("show ip route")
+def parse_route_entries(text: str, device: str = "?") -> dict[str, bool]:
+    """``show ip route A.B.C.D [M.M.M.M]``: the prefixes of its "Routing entry for" lines (-> True);
+    ``{}`` for "% Network/Subnet not in table". Output that is neither is a :class:`ParseError`
+    (never "no route": a track would go down on garbage)."""
+    found: dict[str, bool] = {}
+    absent = False
+    for raw in text.replace("\r", "").splitlines():
+        line = raw.strip()
+        if (m := _ROUTE_ENTRY.match(line)) is not None:
+            try:
+                net = ipaddress.IPv4Network(f"{m.group('net')}/{m.group('len')}", strict=False)
+            except ValueError:
+                raise ParseError(device, f"show ip route: not a prefix: {line[:80]!r}") from None
+            found[str(net)] = True
+        elif _ROUTE_ABSENT.match(line):
+            absent = True
+    if not found and not absent:
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        raise ParseError(device, f"show ip route: neither a routing entry nor 'not in table': {first[:80]!r}")
+    return found
+
+
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
     """``show ip route A.B.C.D M.M.M.M``: is exactly ``prefix`` in the routing table?"""
-    fsm = textfsm.TextFSM(io.StringIO(ROUTE_ENTRY_TEMPLATE))
-    try:
-        rows = fsm.ParseText(text)
-    except textfsm.TextFSMError as exc:
-        raise ParseError(device, f"show ip route {prefix}: {exc}") from None
-    header = fsm.header
-    want = ipaddress.IPv4Network(prefix)
-    for row in rows:
-        entry = dict(zip(header, row))
-        if not entry["PREFIX_LENGTH"]:
-            continue
-        try:
-            net = ipaddress.IPv4Network(f"{entry['NETWORK']}/{entry['PREFIX_LENGTH']}", strict=False)
-        except ValueError:
-            # Not an answer about the route (absent or present): unknown, never "absent".
-            raise ParseError(device, f"show ip route {prefix}: not a prefix: {entry['NETWORK']}/{entry['PREFIX_LENGTH']}"[:160]) from None
-        if net == want:
-            return True
-    return False
+    return ipaddress.IPv4Network(prefix) in {ipaddress.IPv4Network(p) for p in parse_route_entries(text, device)}
+
+
+# The filters the driver runs on the device, as regexes on a full capture (the corpus holds
+# unfiltered third-party captures; ``netha parse`` accepts both).
+IP_INTERFACE_FILTER = re.compile(r"line protocol|Internet address|Secondary address")
+INTERFACES_MAC_FILTER = re.compile(r"line protocol|address is")
+
+
+def include(text: str, pattern: re.Pattern[str]) -> str:
+    """``text`` through IOS's ``| include`` (lines matching ``pattern``)."""
+    return "".join(line for line in text.replace("\r", "").splitlines(keepends=True) if pattern.search(line))
+
+
+_BRIEF_HEADER = re.compile(r"^\s*Interface\s+IP-Address\s+OK\?", re.M)
+
+
+def parse_interface_states(text: str, device: str = "?") -> dict[str, bool]:
+    """Interface -> up, from ``show ip interface brief`` or ``show ip interface`` (filtered or not)."""
+    if _BRIEF_HEADER.search(text):
+        return parse_interfaces_brief(text, device)
+    return {k: bool(v["up"]) for k, v in parse_ip_interfaces(include(text, IP_INTERFACE_FILTER), device).items()}
+
+
+def _documents(views: list[VrrpView]) -> list[dict[str, object]]:
+    return [v.document() for v in views]
+
+
+# The corpus (tests/fixtures/cisco_ios/<command>/): command slug -> what netha reads from a capture.
+CORPUS: dict[str, Callable[[str, str], object]] = {
+    "show_vrrp_all": lambda text, device: _documents(parse_vrrp(text, device)),
+    "show_standby": lambda text, device: _documents(parse_hsrp(text, device)),
+    "show_ip_interface_brief": lambda text, device: parse_interfaces_brief(text, device),
+    "show_ip_interface": lambda text, device: parse_ip_interfaces(include(text, IP_INTERFACE_FILTER), device),
+    "show_interfaces": lambda text, device: parse_macs(include(text, INTERFACES_MAC_FILTER), device),
+    "show_ip_route": lambda text, device: parse_route_entries(text, device),
+}
 
 
 class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
@@ -228,12 +449,48 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
         self._macs = None
         super().close()
 
+    CAPTURE_KINDS = ("vrrp", "hsrp", "interfaces", "routes")
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """``show vrrp all`` (vrrp), ``show standby`` (hsrp), ``show ip interface brief`` or
+        ``show ip interface`` (interfaces), ``show ip route A.B.C.D [M.M.M.M]`` (routes)."""
+        if kind == "vrrp":
+            return parse_vrrp(text, device)
+        if kind == "hsrp":
+            return parse_hsrp(text, device)
+        if kind == "interfaces":
+            return parse_interface_states(text, device)
+        if kind == "routes":
+            return parse_route_entries(text, device)
+        return super().parse_capture(kind, text, device)
+
+    def _vrrp(self) -> list[VrrpView]:
+        vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name, self.ntc_platform)
+        if any(v.state == "init" and v.family == 4 for v in vrrp):
+            # The running config names shut IPv4 groups only (shutdown_vrrp_groups).
+            shut = shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG))
+            v4 = mark_shutdown([v for v in vrrp if v.family == 4], shut)
+            vrrp = v4 + [v for v in vrrp if v.family != 4]
+        return vrrp
+
     def get_vrrp(self) -> list[VrrpView]:
-        p = self.ntc_platform
-        vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name, p)
-        if any(v.state == "init" for v in vrrp):
-            vrrp = mark_shutdown(vrrp, shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG)))
-        return vrrp + parse_hsrp(self.run_checked(SHOW_STANDBY), self.name, p)
+        """VRRP and HSRP, read independently: when one command's output is refused or cannot be
+        read, its groups are reported unreadable (:func:`skip_group`: the health model then takes a
+        group it does not find on this device as unknown, not gone) and the other's still count.
+        Only when both fail does the read fail."""
+        views: list[VrrpView] = []
+        failed: list[ParseError | CommandRejected] = []
+        for what, read in ((SHOW_VRRP, self._vrrp),
+                           (SHOW_STANDBY, lambda: parse_hsrp(self.run_checked(SHOW_STANDBY), self.name))):
+            try:
+                views += read()
+            except (ParseError, CommandRejected) as exc:
+                failed.append(exc)
+                skip_group(self.name, what, f"not read: {str(exc).split(': ', 1)[-1]}")
+        if len(failed) == 2:
+            raise failed[0]
+        return views
 
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces_brief(self.run_checked(SHOW_IP_INTERFACE_BRIEF), self.name, self.ntc_platform)
@@ -249,15 +506,17 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, HSRP, one filtered ``show ip interface`` (state and addresses), the routes,
-        the IP SLA probes."""
-        ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name, self.ntc_platform)
-        return DeviceReading(
-            vrrp=tuple(self.get_vrrp()),
-            interfaces={k: bool(v["up"]) for k, v in ips.items()},
-            routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in ips.items()},
-            reach=self.read_reach(probes),
-        )
+        the IP SLA probes; what the parsers skipped on the way is the reading's ``notes``."""
+        with collecting_notes() as notes:
+            ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name, self.ntc_platform)
+            return DeviceReading(
+                vrrp=tuple(self.get_vrrp()),
+                interfaces={k: bool(v["up"]) for k, v in ips.items()},
+                routes=self.get_routes(routes) if routes else {},
+                addresses={k: tuple(v["addresses"]) for k, v in ips.items()},
+                reach=self.read_reach(probes),
+                notes=notes,
+            )
 
     # -- forwarding-path probes: IP SLA ----------------------------------------------------------
     def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:

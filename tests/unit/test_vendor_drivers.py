@@ -17,6 +17,7 @@ import pytest
 from netutils.lib_mapper import NAPALM_LIB_MAPPER_REVERSE, NETMIKO_LIB_MAPPER_REVERSE, NTCTEMPLATES_LIB_MAPPER_REVERSE
 
 from netha.drivers import arista_eos, cisco_ios, cisco_nxos, cisco_xe, driver_class, juniper_junos
+from netha.drivers.base import collecting_notes
 from netha.drivers.models import VrrpView
 from netha.drivers.napalm_push import napalm_driver_name, shutdown_vrrp_groups
 from netha.drivers.textconfig import config_body
@@ -270,6 +271,12 @@ def test_ios_refusal_is_rejected_but_a_missing_route_is_an_answer():
         cisco_ios.SHOW_VRRP: "show vrrp all\n          ^\n% Invalid input detected at '^' marker.",
     })
     assert drv.get_routes(["0.0.0.0/0"]) == {"0.0.0.0/0": False}
+    # VRRP refused, HSRP answered: the HSRP groups count, the VRRP output is noted as unreadable.
+    with collecting_notes() as notes:
+        assert drv.get_vrrp() == []
+    assert [what for what, _ in notes.unreadable] == [cisco_ios.SHOW_VRRP]
+    # Both refused: nothing of the device's groups can be known, the read fails.
+    drv.run.answers[cisco_ios.SHOW_STANDBY] = "% Invalid input detected at '^' marker."
     with pytest.raises(CommandRejected, match="^d1: .*Invalid input"):
         drv.get_vrrp()
 
