@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ..errors import NethaError
@@ -12,8 +15,9 @@ from ..inventory import Inventory
 from ..observe.types import Snapshot
 from ..store import Store
 from ..takeover.execute import Executor, Outcome, Recovered
-from ..takeover.plan import Planner
-from .decide import ACTIONS, Action, Alert, Decision, Memory, acknowledge, after_action, decide, update_observations
+from ..takeover.plan import Plan, Planner
+from .decide import (ACTIONS, Action, Alert, Decision, Memory, acknowledge, action_ended, action_started, after_action,
+                     decide, update_observations)
 from .metrics import Metrics
 from .persist import health_from_json, health_to_json, memory_from_json, memory_to_json
 from .webhook import Webhook
@@ -25,7 +29,23 @@ log = logging.getLogger(__name__)
 class CycleResult:
     assessment: Assessment
     decision: Decision
-    outcome: Outcome | None
+    outcome: Outcome | None  # the decision's outcome when it ran in the cycle (None while in flight)
+    ended: tuple[Outcome, ...] = ()  # takeovers started in earlier cycles that ended before this one
+
+
+@dataclass
+class _InFlight:
+    """A takeover carried out beside the loop (``concurrent=True``)."""
+
+    decision: Decision
+    devices: frozenset[str]
+    decided_at: float
+    future: Future[Outcome]
+
+
+# Takeovers at once: groups on disjoint devices only (see decide()'s ``busy``); a shared failure of
+# more groups than this waits for a worker.
+MAX_CONCURRENT_TAKEOVERS = 4
 
 
 class Controller:
@@ -38,7 +58,12 @@ class Controller:
         webhook: Webhook | None = None,
         dry_run: bool = False,
         persist_health: bool = False,
+        concurrent: bool = False,
+        wake: Callable[[], None] | None = None,
     ):
+        """``concurrent``: carry actions out on worker threads, so that the next cycles go on deciding
+        for groups on other devices (the daemon); otherwise an action ends inside its cycle (``check``,
+        tests). ``wake`` is called when a takeover ends (the daemon's loop wakes to account for it)."""
         self.inv = inv
         self.store = store
         self.executor = executor
@@ -55,6 +80,11 @@ class Controller:
         self._verdicts: dict[str, str] = {}
         self._bad_since: dict[str, float] = {}
         self._refused: dict[str, str] = {}  # group -> the last refusal said, so it is said once
+        self.concurrent = concurrent
+        self._wake = wake or (lambda: None)
+        self._inflight: dict[str, _InFlight] = {}  # group -> its takeover in flight
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # the in-flight table: the loop's thread and the workers' callbacks
 
     # -- start-up ----------------------------------------------------------------------------------
     def recover(self, a: Assessment | None) -> list[Recovered]:
@@ -103,7 +133,7 @@ class Controller:
         a = assess(self.inv, snap, self.health)
         self.health = a.state
         now = time.monotonic()
-        mem = self._operator_inputs(self.memory)
+        mem, ended = self._collect(self._operator_inputs(self.memory))
         mem = update_observations(self.inv, a, mem, now)
         self._log_changes(a)
         if self.metrics:
@@ -113,7 +143,7 @@ class Controller:
                     r = getattr(obs, probe)
                     if r is not None and not r.ok:
                         self.metrics.probe_errors.labels(name, probe).inc(0)  # keep the series visible
-        d = decide(self.inv, a, mem, now)
+        d = decide(self.inv, a, mem, now, self.busy())
         if self.dry_run and d.kind in ACTIONS:
             d = replace(d, dry_run=True)
         outcome = None
@@ -121,9 +151,15 @@ class Controller:
         if d.kind != "none" and not (acting and self._refused.get(d.group or "") == str(d)):
             log.warning("decision: %s", d, extra={"decision": d.kind, "group": d.group})
         if acting:
-            outcome = self._act(d, a)
-            if outcome is not None:  # a refused plan changed nothing: it costs no gate
-                mem = after_action(self.inv, mem, d, outcome.ok, now)
+            plan = self._plan(d, a)
+            if plan is not None:  # a refused plan changed nothing: it costs no gate
+                mem = action_started(self.inv, mem, d, now)
+                bad_since = self._bad_since.pop(d.group or "", None)
+                if self.concurrent:
+                    self._launch(d, plan, now, bad_since)
+                else:
+                    outcome = self._carry_out(d, plan, now, bad_since)
+                    mem = action_ended(mem, d, outcome.ok)
         elif d.kind == Action.ALERT:
             event = d.alert.value if d.alert in (Alert.STORM_BRAKE, Alert.SPLIT_BRAIN) else "alert"
             self.webhook.send(event, group=d.group, reason=d.reason, alert=d.alert.value if d.alert else None)
@@ -140,11 +176,16 @@ class Controller:
             self.store.put("health", health_to_json(a.state))
         if self.metrics:
             self.metrics.cycle.observe(time.monotonic() - t0)
-        return CycleResult(a, d, outcome)
+        return CycleResult(a, d, outcome, ended)
 
-    def _act(self, d: Decision, a: Assessment) -> Outcome | None:
+    # -- carrying actions out ----------------------------------------------------------------------
+    def busy(self) -> frozenset[str]:
+        """The groups with a takeover in flight and the devices those takeovers touch."""
+        with self._lock:
+            return frozenset(self._inflight) | frozenset().union(*(f.devices for f in self._inflight.values()))
+
+    def _plan(self, d: Decision, a: Assessment) -> Plan | None:
         assert d.group is not None
-        t_decided = time.monotonic()
         try:
             if d.kind == Action.FAILBACK:
                 plan = self.planner.failback(d.group, a)
@@ -158,9 +199,61 @@ class Controller:
                 self._refused[d.group] = str(d)
             return None
         self._refused.pop(d.group, None)
+        return plan
+
+    def _launch(self, d: Decision, plan: Plan, decided_at: float, bad_since: float | None) -> None:
+        """Start ``plan`` on a worker; the cycle that finds it ended accounts for it (:meth:`_collect`)."""
+        assert d.group is not None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(MAX_CONCURRENT_TAKEOVERS, thread_name_prefix="netha-takeover")
+        devices = frozenset(plan.devices) | frozenset(m.device for m in self.inv.groups[d.group].members)
+        with self._lock:
+            future = self._pool.submit(self._carry_out, d, plan, decided_at, bad_since)
+            self._inflight[d.group] = _InFlight(d, devices, decided_at, future)
+        future.add_done_callback(lambda _f: self._wake())
+
+    def _collect(self, mem: Memory) -> tuple[Memory, tuple[Outcome, ...]]:
+        """Account for the takeovers that ended since the last cycle."""
+        with self._lock:
+            done = {g: f for g, f in self._inflight.items() if f.future.done()}
+            for g in done:
+                del self._inflight[g]
+        ended = []
+        for group, f in done.items():
+            try:
+                outcome = f.future.result()
+            except BaseException as exc:  # noqa: BLE001 - _carry_out catches everything; this is its bug
+                log.error("%s: takeover ended with an unexpected exception: %s", group, exc, exc_info=exc)
+                continue  # the executor's journal holds the plan open: recovery resolves it
+            mem = action_ended(mem, f.decision, outcome.ok)
+            ended.append(outcome)
+        return mem, tuple(ended)
+
+    def drain(self, timeout: float | None = None) -> Memory:
+        """Wait for every takeover in flight (a stopping daemon never leaves one half done) and account for it."""
+        with self._lock:
+            futures = [f.future for f in self._inflight.values()]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for fut in futures:
+            try:
+                fut.exception(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - a timeout: the journal keeps the plan for recovery
+                pass
+        mem, _ = self._collect(self.memory)
+        if mem != self.memory:
+            self.memory = mem
+            self.store.put("memory", memory_to_json(mem, time.monotonic()))
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+        return mem
+
+    def _carry_out(self, d: Decision, plan: Plan, t_decided: float, bad_since: float | None) -> Outcome:
+        """Run the plan (on the loop's thread, or on a worker when ``concurrent``): touches no state
+        of the loop's; metrics and the webhook are thread-safe."""
+        assert d.group is not None
         outcome = self.executor.run(plan, reason=f"automatic: {d.reason}", origin="auto", action=d.kind)
         log.warning("%s", outcome.message, extra={"event": d.kind, "group": d.group})
-        bad_since = self._bad_since.pop(d.group, None)
         if self.metrics:
             if d.kind == Action.FAILBACK:
                 self.metrics.failbacks.labels(d.group).inc()

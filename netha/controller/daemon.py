@@ -2,7 +2,9 @@
 
 Start: every probe starts, open plans left by a crashed controller are resolved against one fresh
 look at the network, push sessions are opened ahead of need. Then one cycle per probe report (or
-per poll interval at the latest). One bad cycle never ends the daemon: it is logged with its
+per poll interval at the latest). Takeovers run beside the loop, so the next cycles still decide for
+groups on other devices (one shared failure of two pairs is handled for both at once); a stop waits
+for the takeovers in flight. One bad cycle never ends the daemon: it is logged with its
 traceback, counted, and the loop goes on after a short back-off. Rollbacks left pending are retried
 every ``PENDING_RETRY`` seconds.
 """
@@ -44,7 +46,7 @@ def first_look(observer: Observer, timeout: float) -> Snapshot:
 def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> None:
     """Run until ``stop`` is set. The caller owns the inventory lock and the signal handlers."""
     inv = rt.inv
-    ctl = rt.controller(dry_run=dry_run)
+    ctl = rt.controller(dry_run=dry_run, concurrent=True)
     rt.observer.start()
     # Open plans are resolved against one fresh look at the network (every device polled once).
     first = first_look(rt.observer, max(3.0, 10 * inv.controller.poll_interval))
@@ -85,6 +87,8 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
             if rest > 0:
                 stop.wait(rest)
     finally:
+        # A takeover in flight ends (or rolls back) before the daemon says it stopped.
+        ctl.drain(timeout=max(60.0, rt.executor.rollback_timeout * 2))
         rt.store.audit("daemon", "stopped", detail=f"pid {os.getpid()}")
 
 

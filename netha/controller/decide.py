@@ -10,11 +10,17 @@ unlike it, the rules are a short explicit list, in order, per group:
 4. master degraded, healthy backup exists  -> emergency failover (the master resigns)
 5. primary failed, VRRP moved, not pinned  -> pin the new master
 6. failed over by netha, primary healthy   -> failback per policy (preempt / hold_down / manual)
+Of the groups ready to act in one cycle, a failover (a degraded master: traffic lost now) goes
+before a pin, and a pin before a failback; among equals, inventory order.
 Every automatic action, failback included, passes the gates: policy.automatic, min_interval,
 block_period (unless acknowledged), the storm brake across all groups, and dry_run; every action
 carried out counts in the storm brake. A refused action (the planner found it unsafe) costs nothing.
 Every time here is the monotonic clock (``time.monotonic()``): an NTP step cannot open a gate.
-At most one action per cycle: one long action at a time.
+At most one decision per cycle. The daemon carries an action out beside the loop
+(:class:`~netha.controller.core.Controller` with ``concurrent=True``), so a long takeover of one group
+does not hold back another whose devices it does not touch: a group in flight, and every group that
+shares a device with one in flight, is ``busy`` and skipped until that takeover ends (two plans never
+snapshot, push or roll back the same device at once).
 """
 
 from __future__ import annotations
@@ -152,14 +158,20 @@ def update_observations(inv: Inventory, a: Assessment, mem: Memory, now: float) 
     return mem
 
 
-def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
-    """The one action this cycle should take, with its reason. Pure."""
+def decide(inv: Inventory, a: Assessment, mem: Memory, now: float, busy: frozenset[str] = frozenset()) -> Decision:
+    """The one action this cycle should take, with its reason. Pure.
+
+    ``busy``: the groups and devices of takeovers still in flight; those groups, and every group with
+    a member among those devices, wait (no action, no alert) until the takeover ends."""
     alerts: list[Decision] = []
+    ready: list[Decision] = []
     for name, group in inv.groups.items():
         gh = a.groups[name]
         pol = inv.policy_for(name)
         gm = mem.group(name)
         if name in mem.maintenance or any(m.device in mem.maintenance for m in group.members):
+            continue
+        if name in busy or any(m.device in busy for m in group.members):
             continue
         if gh.verdict == "split-brain":
             if gm.settling_until > now:
@@ -214,8 +226,14 @@ def decide(inv: Inventory, a: Assessment, mem: Memory, now: float) -> Decision:
                 alerts.append(Decision(Action.ALERT, name, None, alert=Alert.BLOCKED,
                                        reason=f"would {action.kind} to {action.target} ({action.reason}) but {gate[1]}"))
             continue
-        return replace(action, dry_run=pol.dry_run)
+        ready.append(replace(action, dry_run=pol.dry_run))
+    if ready:
+        # A degraded master black-holes traffic now; a pin or a failback can wait a takeover.
+        return min(ready, key=lambda d: _URGENCY[d.kind])
     return alerts[0] if alerts else NONE
+
+
+_URGENCY = {Action.FAILOVER: 0, Action.PIN: 1, Action.FAILBACK: 2}
 
 
 def settle_time(inv: Inventory, group: str) -> float:
@@ -227,6 +245,13 @@ def settle_time(inv: Inventory, group: str) -> float:
 def after_action(inv: Inventory, mem: Memory, d: Decision, ok: bool, now: float) -> Memory:
     """Memory after a decision was carried out (or alerted). Not called for a refused action:
     a plan that was never built changed nothing and costs no gate."""
+    mem = action_started(inv, mem, d, now)
+    return action_ended(mem, d, ok)
+
+
+def action_started(inv: Inventory, mem: Memory, d: Decision, now: float) -> Memory:
+    """Memory once an action's plan was built and handed to the executor (or an alert was sent): the
+    gates count it from here, whatever its outcome (storm brake, min_interval, block period, settling)."""
     if d.kind == Action.ALERT:
         if d.alert == Alert.STORM_BRAKE:
             mem = replace(mem, braked=True)
@@ -239,11 +264,16 @@ def after_action(inv: Inventory, mem: Memory, d: Decision, ok: bool, now: float)
             # A failback starts no block period: a primary that fails again right after it must be
             # failed over at once (min_interval and the storm brake still hold).
             mem = mem.with_group(d.group, blocked_until=now + pol.block_period)
-            if ok:
-                mem = mem.with_group(d.group, failed_over_by="auto", pinned=d.target)
-        elif ok:
-            mem = mem.with_group(d.group, failed_over_by=None, pinned=None)
     return mem
+
+
+def action_ended(mem: Memory, d: Decision, ok: bool) -> Memory:
+    """Memory once the executor says how an action ended: who the group is failed over to."""
+    if d.kind not in ACTIONS or d.dry_run or d.group is None or not ok:
+        return mem
+    if d.kind in (Action.FAILOVER, Action.PIN):
+        return mem.with_group(d.group, failed_over_by="auto", pinned=d.target)
+    return mem.with_group(d.group, failed_over_by=None, pinned=None)
 
 
 def acknowledge(mem: Memory, group: str | None = None) -> Memory:

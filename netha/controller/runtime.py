@@ -46,9 +46,11 @@ class Runtime:
             metrics.watch_probers(obs.prober_stats)
         return cls(inv, store, sessions, obs, executor, Webhook(inv.controller.webhook), metrics)
 
-    def controller(self, dry_run: bool = False, persist_health: bool = False) -> Controller:
+    def controller(self, dry_run: bool = False, persist_health: bool = False, concurrent: bool = False) -> Controller:
+        """``concurrent``: takeovers run beside the loop (the daemon), each wakes the loop when it ends."""
         return Controller(self.inv, self.store, self.executor, self.metrics, self.webhook, dry_run=dry_run,
-                          persist_health=persist_health)
+                          persist_health=persist_health, concurrent=concurrent,
+                          wake=self.observer.changed.set if concurrent else None)
 
     def close(self) -> None:
         self.observer.stop()

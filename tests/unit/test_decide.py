@@ -153,3 +153,22 @@ def test_each_alert_decision_names_its_kind(inv):
     quiet = Memory(maintenance=frozenset({"upstream"}))
     mem = after_action(inv, quiet, decide(inv, a, quiet, 1000.0), True, 1000.0)
     assert decide(inv, a, mem, 1001.0).alert == Alert.BLOCKED
+
+
+def test_a_degraded_master_is_failed_over_before_another_group_is_pinned(inv):
+    # r1's uplink dies: lan's master r1 black-holes (failover), upstream moved to r2 (pin). With
+    # upstream listed first, the failover still goes first: traffic is lost now, the pin can wait.
+    groups = dict(sorted(inv.groups.items(), key=lambda kv: kv[0] != "upstream"))
+    assert next(iter(groups)) == "upstream"
+    reordered = inv.model_copy(update={"groups": groups})
+    a = steady(reordered, obs("r1", "master", "init", eth2=False), obs("r2", "backup", "master"))
+    only_pin = decide(reordered, a, Memory(maintenance=frozenset({"lan"})), 1000.0)
+    assert (only_pin.kind, only_pin.group) == ("pin", "upstream")  # the pin is ready too
+    d = decide(reordered, a, Memory(), 1000.0)
+    assert (d.kind, d.group, d.target) == ("failover", "lan", "r2")
+
+
+def test_groups_busy_with_a_takeover_or_sharing_its_devices_are_not_decided(inv):
+    a = steady(inv, obs("r1", "master", "init", eth2=False), obs("r2", "backup", "master"))
+    assert decide(inv, a, Memory(), 1000.0, busy=frozenset({"lan"})).group == "upstream"
+    assert decide(inv, a, Memory(), 1000.0, busy=frozenset({"r2"})).kind == "none"
