@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from .base import NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
+from .base import (MAX_ADVERT_INTERVAL, NetworkDriver, PlatformSpec, as_float, checked_view, collecting_notes,
+                   load_json, need_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin
 from .native_reach import guarded, unknown
@@ -44,13 +45,22 @@ SHOW_INTERFACES = "show interfaces | json"
 
 VARP_VRID = 0
 
-_STATES: dict[str, VrrpStateName] = {"master": "master", "backup": "backup", "stopped": "init", "init": "init"}
+# EOS's state words; a word not here is read as "unknown" and noted (skip_line), never guessed.
+_STATES: dict[str, VrrpStateName] = {"master": "master", "backup": "backup", "stopped": "init", "init": "init",
+                                     "initialize": "init", "disabled": "init"}
+# The keys under which a virtual router entry keeps its addresses: the primary first.
+_V4_KEYS = ("virtualIp", "virtualIpSecondary")
+_V6_KEYS = ("virtualIpv6", "virtualIpv6Addresses", "virtualIpv6Secondary", "virtualIpv6Address")
 
 
 def _object(text: str, device: str, what: str) -> dict:
     data = load_json(text, device, what)
     if not isinstance(data, dict):
         raise ParseError(device, f"{what}: expected an object")
+    # An eAPI reply ({"jsonrpc": "2.0", "result": [{...}]}) holds the command's object in result[0].
+    result = data.get("result") if "jsonrpc" in data else None
+    if isinstance(result, list) and len(result) == 1 and isinstance(result[0], dict):
+        data = result[0]
     return data
 
 
@@ -70,53 +80,142 @@ def _dicts(value: object, device: str, what: str, name: str) -> list[dict]:
 
 
 def _addr(value: object) -> str | None:
-    """An address EOS printed, None for none (0.0.0.0, empty, not a string)."""
-    return value if isinstance(value, str) and value and value != "0.0.0.0" else None
+    """An address EOS printed, None for none (0.0.0.0, ::, empty, not an address)."""
+    if isinstance(value, dict):  # {"ip": "...", ...} / {"address": "...", "maskLen": 24}
+        value = value.get("ip", value.get("address", value.get("virtualIp")))
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        addr = ipaddress.ip_address(value.strip().split("/")[0].split("%")[0])
+    except ValueError:
+        return None
+    return None if addr.is_unspecified else str(addr)
 
 
-@parser(SHOW_VRRP)
-def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show vrrp all | json``: ``virtualRouters``, one entry per (interface, group)."""
-    data = _object(text, device, SHOW_VRRP)
+def _vr_addresses(vr: dict, keys: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for key in keys:
+        value = vr.get(key)
+        for v in value if isinstance(value, list) else [value]:
+            a = _addr(v)
+            if a and a not in out:
+                out.append(a)
+    return out
+
+
+def _opt_prio(vr: dict, keys: tuple[str, ...], device: str) -> int | None:
+    for key in keys:
+        if vr.get(key) is not None:
+            return need_int(vr[key], device, SHOW_VRRP, key, 0, 255)
+    return None
+
+
+def _vrrp_entry(vr: dict, device: str) -> list[VrrpView]:
+    """The views of one ``virtualRouters`` entry: one per address family it has addresses of (an
+    EOS VRRPv3 group may carry IPv4 and IPv6 addresses); IPv4 when it has none."""
+    interface = vr.get("interface")
+    if not isinstance(interface, str) or not interface.strip():
+        raise ParseError(device, f"{SHOW_VRRP}: a group without an interface")
+    raw_state = str(vr.get("state", "")).strip().lower()
+    state = _STATES.get(raw_state)
+    if state is None:
+        skip_line(device, SHOW_VRRP, f"state: {str(vr.get('state'))[:60]}")
+        state = "unknown"
+    configured = _opt_prio(vr, ("configuredPriority", "priority"), device)
+    effective = _opt_prio(vr, ("effectivePriority", "currentPriority", "priority"), device)
+    preempt = vr.get("preempt")
+    if preempt is not None and not isinstance(preempt, bool):
+        skip_line(device, SHOW_VRRP, f"preempt: {str(preempt)[:40]}")
+        preempt = None
+    interval = as_float(vr.get("vrrpAdvertInterval"))
+    if interval is not None and interval > MAX_ADVERT_INTERVAL:  # milliseconds (VRRPv3 centiseconds x10)
+        interval = interval / 1000.0
+    v4 = [a for a in _vr_addresses(vr, _V4_KEYS) if ":" not in a]
+    v6 = [a for a in _vr_addresses(vr, _V6_KEYS + _V4_KEYS) if ":" in a]
+    master = _addr(vr.get("masterAddr"))
+    master6 = _addr(vr.get("masterAddrV6", vr.get("masterIpv6Addr")))
+    families: list[tuple[int, list[str]]] = [(6, v6)] if v6 and not v4 else [(4, v4)] + ([(6, v6)] if v6 else [])
+    group = need_int(vr.get("groupId"), device, SHOW_VRRP, "groupId", 1, 255)
+    shut = raw_state == "stopped" or vr.get("vrIdDisabled") is True
     views = []
-    for vr in _dicts(data.get("virtualRouters"), device, SHOW_VRRP, "virtualRouters"):
-        if not vr.get("interface"):
-            continue
-        vips = [a for a in [_addr(vr.get("virtualIp"))] if a]
-        vips += [a for a in map(_addr, _list(vr.get("virtualIpSecondary"), device, SHOW_VRRP, "virtualIpSecondary")) if a]
-        raw_state = str(vr.get("state", "")).lower()
-        prio = need_int(vr["priority"], device, SHOW_VRRP, "priority", 0, 255) if "priority" in vr else None
-        interval = vr.get("vrrpAdvertInterval")
+    for family, vips in families:
+        m = master if master and (":" in master) == (family == 6) else (master6 if family == 6 else None)
         views.append(checked_view(VrrpView(
-            vrid=need_int(vr.get("groupId"), device, SHOW_VRRP, "groupId", 1, 255),
-            interface=str(vr["interface"]),
-            state=_STATES.get(raw_state, "unknown"),
-            priority=prio,
-            effective_priority=prio,
+            vrid=group,
+            interface=interface.strip(),
+            state=state,
+            priority=configured,
+            effective_priority=effective,
             virtual_addresses=tuple(vips),
-            advert_interval=as_float(interval) if interval is not None else None,
-            preempt=bool(vr["preempt"]) if "preempt" in vr else None,
-            master_address=_addr(vr.get("masterAddr")),
+            advert_interval=interval if interval and interval > 0 else None,
+            preempt=preempt,
+            master_address=m,
             # "stopped" is what "vrrp N disabled" (netha's resign) leaves.
-            shutdown=raw_state == "stopped",
+            shutdown=shut,
+            protocol="vrrp",
+            family=family,  # type: ignore[arg-type]
         ), device, SHOW_VRRP))
     return views
 
 
+def _each(entries: list[dict], device: str, what: str, read) -> list[VrrpView]:
+    """``read`` of every entry; an entry netha cannot read is reported (skip_group), the others count."""
+    views: list[VrrpView] = []
+    for vr in entries:
+        try:
+            views += read(vr)
+        except ParseError as exc:
+            where = f"group {str(vr.get('groupId', '-'))[:12]} on {str(vr.get('interface'))[:40]}"
+            skip_group(device, what, f"{where}: {str(exc).removeprefix(f'{device}: ').removeprefix(f'{what}: ')}")
+    return views
+
+
+@parser(SHOW_VRRP)
+def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrp all | json``: ``virtualRouters``, one entry per (interface, group); IPv4 and IPv6."""
+    data = _object(text, device, SHOW_VRRP)
+    if "virtualRouters" not in data and data:
+        raise ParseError(device, f"{SHOW_VRRP}: no virtualRouters in the output")
+    entries = _list(data.get("virtualRouters"), device, SHOW_VRRP, "virtualRouters")
+    bad = [e for e in entries if not isinstance(e, dict)]
+    if bad:
+        skip_group(device, SHOW_VRRP, f"{len(bad)} entries of virtualRouters are not objects")
+    return _each([e for e in entries if isinstance(e, dict)], device, SHOW_VRRP, lambda vr: _vrrp_entry(vr, device))
+
+
+def _varp_entry(vr: dict, device: str) -> list[VrrpView]:
+    interface = vr.get("interface")
+    if not isinstance(interface, str) or not interface.strip():
+        raise ParseError(device, f"{SHOW_VARP}: a virtual router without an interface")
+    ips = _list(vr.get("virtualIps", vr.get("virtualIpAddresses")), device, SHOW_VARP, "virtualIps")
+    vips = [a for a in (_addr(v) for v in ips) if a]
+    if "state" in vr:
+        word = str(vr["state"]).strip().lower()
+        if word not in ("active", "inactive", "disabled", "down"):
+            skip_line(device, SHOW_VARP, f"state: {str(vr['state'])[:60]}")
+        active = word == "active"
+    else:  # releases without "state": the interface and its line protocol
+        active = (str(vr.get("interfaceStatus", "")).lower() == "up"
+                  and str(vr.get("protocolStatus", "")).lower() == "up")
+    return [checked_view(VrrpView(
+        vrid=VARP_VRID,
+        interface=interface.strip(),
+        state="master" if active else "init",
+        virtual_addresses=tuple(dict.fromkeys(vips)),
+        protocol="varp",
+        family=6 if vips and all(":" in a for a in vips) else 4,
+    ), device, SHOW_VARP, vrids=(VARP_VRID, VARP_VRID))]
+
+
 @parser(SHOW_VARP)
 def parse_varp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show ip virtual-router | json``: one view per interface with virtual addresses (``vrid`` 0)."""
+    """``show ip virtual-router | json``: one view per interface with virtual addresses (``vrid`` 0,
+    protocol "varp")."""
     data = _object(text, device, SHOW_VARP)
-    views = []
-    for vr in _dicts(data.get("virtualRouters"), device, SHOW_VARP, "virtualRouters"):
-        ips = _dicts(vr.get("virtualIps"), device, SHOW_VARP, "virtualIps")
-        views.append(checked_view(VrrpView(
-            vrid=VARP_VRID,
-            interface=str(vr.get("interface") or ""),
-            state="master" if str(vr.get("state", "")).lower() == "active" else "init",
-            virtual_addresses=tuple(a for a in (_addr(v.get("ip")) for v in ips) if a),
-        ), device, SHOW_VARP, vrids=(VARP_VRID, VARP_VRID)))
-    return views
+    if "virtualRouters" not in data and data and "virtualMacs" not in data:
+        raise ParseError(device, f"{SHOW_VARP}: no virtualRouters in the output")
+    entries = _list(data.get("virtualRouters"), device, SHOW_VARP, "virtualRouters")
+    return _each([e for e in entries if isinstance(e, dict)], device, SHOW_VARP, lambda vr: _varp_entry(vr, device))
 
 
 def _interfaces(data: dict, device: str) -> dict[str, dict]:
@@ -266,7 +365,19 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     atomic_commit = True
 
     def get_vrrp(self) -> list[VrrpView]:
-        return parse_vrrp(self.run_checked(SHOW_VRRP), self.name) + parse_varp(self.run_checked(SHOW_VARP), self.name)
+        """VRRP and VARP, read independently: output netha cannot read costs only that protocol's
+        groups (reported with skip_group); both unreadable is the poll's failure."""
+        failures: list[ParseError] = []
+        views: list[VrrpView] = []
+        for command, parse in ((SHOW_VRRP, parse_vrrp), (SHOW_VARP, parse_varp)):
+            try:
+                views += parse(self.run_checked(command), self.name)
+            except ParseError as exc:
+                skip_group(self.name, command, str(exc).removeprefix(f"{self.name}: "))
+                failures.append(exc)
+        if len(failures) == 2:
+            raise failures[0]
+        return views
 
     def get_interfaces(self) -> dict[str, bool]:
         return parse_interfaces(self.run_checked(SHOW_INTERFACES), self.name)
@@ -280,15 +391,17 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, VARP, one ``show interfaces | json`` for state and addresses, the routes,
         the connectivity monitor."""
-        out = self.run_checked(SHOW_INTERFACES)
-        details = parse_interface_details(out, self.name)
-        return DeviceReading(
-            vrrp=tuple(self.get_vrrp()),
-            interfaces=parse_interfaces(out, self.name),
-            routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v["addresses"]) for k, v in details.items()},
-            reach=self.read_reach(probes),
-        )
+        with collecting_notes() as notes:
+            out = self.run_checked(SHOW_INTERFACES)
+            details = parse_interface_details(out, self.name)
+            return DeviceReading(
+                vrrp=tuple(self.get_vrrp()),
+                interfaces=parse_interfaces(out, self.name),
+                routes=self.get_routes(routes) if routes else {},
+                addresses={k: tuple(v["addresses"]) for k, v in details.items()},
+                reach=self.read_reach(probes),
+                notes=notes,
+            )
 
     def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
         """``monitor connectivity`` with one host per probe (template ``reach.j2``)."""

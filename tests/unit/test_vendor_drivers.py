@@ -578,10 +578,13 @@ def test_device_integers_are_ascii_and_never_raise(value, expected):
 
 
 @pytest.mark.parametrize("field,value", [("groupId", 300), ("groupId", 0), ("priority", 99999), ("groupId", "²")])
-def test_eos_vrrp_values_out_of_range_are_parse_errors(field, value):
+def test_eos_vrrp_group_with_values_out_of_range_is_reported_and_the_others_still_read(field, value):
     entry = {"interface": "Ethernet1", "groupId": 10, "priority": 100, field: value}
-    with pytest.raises(ParseError, match="^r1: "):
-        arista_eos.parse_vrrp(json.dumps({"virtualRouters": [entry]}), "r1")
+    good = {"interface": "Ethernet2", "groupId": 20, "priority": 100, "state": "master", "virtualIp": "198.18.0.1"}
+    with collecting_notes() as notes:
+        views = arista_eos.parse_vrrp(json.dumps({"virtualRouters": [entry, good]}), "r1")
+    assert [(v.interface, v.vrid) for v in views] == [("Ethernet2", 20)]
+    assert len(notes.unreadable) == 1 and "Ethernet1" in notes.unreadable[0][1]
 
 
 # Dependencies point one way: cli -> controller/takeover -> health/observe -> drivers -> transport/inventory.
