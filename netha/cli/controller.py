@@ -6,10 +6,10 @@ scheduled cycle and the operator inputs live there.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -23,7 +23,11 @@ from ..errors import LockHeld, NethaError
 from ..lock import InventoryLock
 from ..report import status_document
 from ..store import Store
-from .common import InventoryOpt, JsonOpt, console, err_console, handle_errors, open_inventory
+from .common import (
+    DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, console, emit_json, err_console, handle_errors,
+    nagios_errors, open_inventory, select,
+)
+from .status import narrow
 
 
 @handle_errors
@@ -53,10 +57,20 @@ def run(
         lock.release()
 
 
-@handle_errors
-def check(inventory: InventoryOpt, as_json: JsonOpt = False, dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
-    """One cycle for cron or a systemd timer: observe, decide, act, exit (Nagios exit codes)."""
+@nagios_errors
+def check(
+    inventory: InventoryOpt,
+    as_json: JsonOpt = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and report, never push.")] = False,
+    groups: GroupFilterOpt = None,
+    devices: DeviceFilterOpt = None,
+) -> None:
+    """One cycle for cron or a systemd timer: observe, decide, act, exit (Nagios exit codes).
+
+    The cycle always covers the whole inventory, as the daemon's does; --group/--device select what is
+    reported and the exit code (one Nagios service per group)."""
     inv = open_inventory(inventory)
+    sel = select(inv, groups, devices)
     with Runtime.build(inv) as rt:
         res = run_check(rt, dry_run=dry_run)
     if res.observe_only:
@@ -64,44 +78,77 @@ def check(inventory: InventoryOpt, as_json: JsonOpt = False, dry_run: Annotated[
     for r in res.recovered:
         err_console.print(f"recovered: {r.message}", highlight=False, markup=False)
     result = res.cycle
-    doc = status_document(inv, res.snapshot, result.assessment)
+    shown = narrow(result.assessment, sel)
+    doc = status_document(inv, res.snapshot, shown)
     doc["decision"] = {"kind": result.decision.kind, "group": result.decision.group, "target": result.decision.target,
                        "reason": result.decision.reason, "dry_run": result.decision.dry_run,
                        "alert": result.decision.alert,
                        "ok": None if result.outcome is None else result.outcome.ok,
                        "message": None if result.outcome is None else result.outcome.message}
+    exit_code = res.exit_code
+    if sel.filtered:
+        failed_here = (result.outcome is not None and not result.outcome.ok
+                       and (result.decision.group is None or result.decision.group in sel.groups))
+        exit_code = 2 if failed_here else shown.exit_code
+        doc["exit_code"] = exit_code
     if as_json:
-        print(json.dumps(doc))
+        emit_json(doc)
     else:
         for name, g in doc["groups"].items():
             console.print(f"{name}: {g['verdict'].upper()} - {g['reason']}", highlight=False, markup=False)
         console.print(f"decision: {result.decision}", highlight=False, markup=False)
         if result.outcome is not None:
             console.print(result.outcome.message, highlight=False, markup=False)
-    raise typer.Exit(res.exit_code)
+    raise typer.Exit(exit_code)
 
 
 @handle_errors
-def ack(inventory: InventoryOpt, group: Annotated[str | None, typer.Argument(help="Only this group.")] = None) -> None:
+def ack(inventory: InventoryOpt, group: Annotated[str | None, typer.Argument(help="Only this group.")] = None,
+        as_json: JsonOpt = False) -> None:
     """Acknowledge: release the storm brake and the block periods after an automatic failover."""
     inv = open_inventory(inventory, enter_namespace=False)
     request_ack(inv, Store(inv.controller.state_dir), group)
+    if as_json:
+        emit_json({"version": 1, "acknowledged": True, "group": group})
+        return
     console.print(f"acknowledged{' ' + group if group else ''}: automatic actions may run again", markup=False)
+
+
+class MaintenanceMode(str, Enum):
+    on = "on"
+    off = "off"
+    list = "list"
 
 
 @handle_errors
 def maintenance(
-    mode: Annotated[str, typer.Argument(help="on, off or list")],
+    mode: Annotated[MaintenanceMode, typer.Argument(help="on, off or list.", case_sensitive=False)],
     inventory: InventoryOpt,
-    target: Annotated[str | None, typer.Argument(help="A device or group name.")] = None,
+    target: Annotated[str | None, typer.Argument(help="A device or group name (on, off).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Maintenance mode for a device or group: nothing automatic touches it."""
     inv = open_inventory(inventory, enter_namespace=False)
     store = Store(inv.controller.state_dir)
-    if mode == "list":
-        console.print("\n".join(maintenance_list(store)) or "nothing in maintenance", markup=False)
+    if mode is MaintenanceMode.list:
+        if target:
+            raise UsageProblem("netha maintenance list takes no TARGET")
+        names = maintenance_list(store)
+        if as_json:
+            emit_json({"version": 1, "maintenance": _described(inv, names)})
+            return
+        console.print("\n".join(names) or "nothing in maintenance", markup=False)
         return
-    if mode not in ("on", "off") or not target:
-        raise NethaError("usage: netha maintenance on|off TARGET, or netha maintenance list")
-    set_maintenance(inv, store, mode == "on", target)
-    console.print(f"maintenance {mode}: {target}", markup=False)
+    if not target:
+        raise UsageProblem(f"netha maintenance {mode.value} needs a TARGET (a device or group)")
+    now = set_maintenance(inv, store, mode is MaintenanceMode.on, target)
+    if as_json:
+        emit_json({"version": 1, "mode": mode.value, "target": target,
+                   "kind": "group" if target in inv.groups else "device", "maintenance": _described(inv, now)})
+        return
+    console.print(f"maintenance {mode.value}: {target}", markup=False)
+
+
+def _described(inv, names: list[str]) -> list[dict[str, str]]:
+    """Each name in maintenance with what it is: a group, a device, or unknown (no longer in the inventory)."""
+    return [{"name": n, "kind": "group" if n in inv.groups else "device" if n in inv.devices else "unknown"} for n in names]

@@ -10,13 +10,14 @@ import typer
 from .. import __version__
 from ..errors import InventoryError
 from ..log import setup_logging
-from .common import console, err_console, load_inventory
+from .common import EXIT_USAGE, InventoryOpt, JsonOpt, NagiosCommand, console, emit_json, err_console, load_inventory
+from .exitcodes import epilog
 
 app = typer.Typer(
     name="netha",
     help="Network high-availability controller for VRRP gateways.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (bash, zsh, fish, PowerShell)
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
@@ -42,8 +43,9 @@ def main(
 
 @app.command()
 def validate(
-    inventory: Annotated[Path, typer.Option("--inventory", "-i", envvar="NETHA_INVENTORY", help="Inventory YAML file.")],
+    inventory: InventoryOpt,
     skip_secrets: Annotated[bool, typer.Option("--skip-secrets", help="Do not check that credential variables and files exist.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check an inventory file: one line per problem, with file and line."""
     try:
@@ -51,7 +53,14 @@ def validate(
     except InventoryError as exc:
         for line in exc.problems:
             err_console.print(line, highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        if as_json:
+            emit_json({"version": 1, "inventory": str(inventory), "ok": False, "devices": None, "groups": None,
+                       "problems": exc.problems})
+        raise typer.Exit(EXIT_USAGE) from None
+    if as_json:
+        emit_json({"version": 1, "inventory": str(inventory), "ok": True, "devices": len(inv.devices),
+                   "groups": len(inv.groups), "problems": []})
+        return
     console.print(
         f"{inventory}: ok ({len(inv.devices)} devices, {len(inv.groups)} groups)", highlight=False, markup=False
     )
@@ -65,8 +74,22 @@ def _mount_subcommands() -> None:
     from .takeover import backup, failback, failover, history, restore, snapshots
 
     for command in (status, probes, failover, failback, run, check, ack, maintenance, backup, restore, snapshots, history):
-        app.command()(command)
+        # status and check are Nagios plugins: even their usage errors exit 3 (UNKNOWN)
+        app.command(cls=NagiosCommand if command in (status, check) else None)(command)
     app.add_typer(lab_app, name="lab", help="Build, inspect and tear down the netns lab.")
 
 
+def _document_exit_codes(typer_app: typer.Typer, prefix: str = "") -> None:
+    """Every command's ``--help`` ends with its exit codes (netha/cli/exitcodes.py), also those of
+    commands mounted later in the list above that set no epilog of their own."""
+    for info in typer_app.registered_commands:
+        name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
+        if info.epilog is None:
+            info.epilog = epilog(f"{prefix}{name}")
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _document_exit_codes(group.typer_instance, f"{prefix}{group.name} ")
+
+
 _mount_subcommands()
+_document_exit_codes(app)

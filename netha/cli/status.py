@@ -12,10 +12,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ..health import assess
+from ..health import Assessment, assess
 from ..observe.observer import Observer
 from ..report import status_document
-from .common import InventoryOpt, JsonOpt, console, handle_errors, open_inventory, plain
+from .common import (
+    DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, Selection, console, nagios_errors, open_inventory, plain,
+    select,
+)
 
 VERDICT_STYLE = {
     "ok": "bold green", "degraded": "bold yellow", "failed-over": "bold yellow",
@@ -68,6 +71,14 @@ def render(doc: dict[str, Any]) -> RichGroup:
     return RichGroup(*parts)
 
 
+def narrow(a: Assessment, sel: Selection) -> Assessment:
+    """The assessment of the selected groups and devices only (its exit code: the worst selected group)."""
+    if not sel.filtered:
+        return a
+    return Assessment(a.state, {d: h for d, h in a.devices.items() if d in sel.devices},
+                      {g: h for g, h in a.groups.items() if g in sel.groups})
+
+
 def reach_cell(paths: dict[str, Any]) -> Text | str:
     """One line per tracked path: state, loss in the window, median round trip, probe rate."""
     if not paths:
@@ -86,21 +97,26 @@ def reach_cell(paths: dict[str, Any]) -> Text | str:
     return out
 
 
-@handle_errors
+@nagios_errors
 def status(
     inventory: InventoryOpt,
     as_json: JsonOpt = False,
+    groups: GroupFilterOpt = None,
+    devices: DeviceFilterOpt = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep polling and refresh in place (JSON: one line per refresh).")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Refresh interval for --watch, seconds.")] = 1.0,
     count: Annotated[int, typer.Option("--count", help="With --watch: stop after this many refreshes (0: forever).")] = 0,
 ) -> None:
-    """Show each group's master, members, health and a one-word verdict (exit 0 ok, 1 warning, 2 critical, 3 unknown)."""
+    """Show each group's master, members, health and a one-word verdict (exit 0 ok, 1 warning, 2 critical, 3 unknown).
+
+    With --group/--device: only the selected groups and devices, and the exit code of the selected groups."""
     inv = open_inventory(inventory)
+    sel = select(inv, groups, devices)
     observer = Observer(inv)
     try:
         if not watch:
             snap = observer.observe_once()
-            a = assess(inv, snap)
+            a = narrow(assess(inv, snap), sel)
             doc = status_document(inv, snap, a)
             if as_json:
                 console.print_json(json.dumps(doc)) if console.is_terminal else print(json.dumps(doc, indent=1))
@@ -120,7 +136,7 @@ def status(
                 snap = observer.snapshot()
                 a = assess(inv, snap, state)
                 state = a.state
-                doc = status_document(inv, snap, a)
+                doc = status_document(inv, snap, narrow(a, sel))
                 if as_json:
                     print(json.dumps(doc), flush=True)
                 else:

@@ -1,12 +1,18 @@
-"""``netha failover``, ``failback``, ``backup``, ``restore``, ``snapshots``, ``history``."""
+"""``netha failover``, ``failback``, ``backup``, ``restore``, ``snapshots``, ``history``.
+
+With ``--json`` each prints one document on stdout (docs/cli-json.md) and nothing else: plans, diffs
+and step reports go into the document, errors to stderr, and a confirmation prompt (without
+``--yes``) to stderr as well.
+"""
 
 from __future__ import annotations
 
-import json
+import fnmatch
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.syntax import Syntax
@@ -14,16 +20,26 @@ from rich.table import Table
 
 from ..controller.runtime import Runtime, run_manual
 from ..errors import NethaError
-from ..health import assess
+from ..health import Assessment, assess
+from ..inventory import Inventory
 from ..log import redact, redact_data
 from ..store import Store
 from ..takeover import restore as restore_ops
 from ..takeover.execute import Outcome
 from ..takeover.plan import Plan, Planner, render_plan_text
-from .common import InventoryOpt, JsonOpt, console, err_console, esc, handle_errors, open_inventory, plain
+from .common import (
+    EXIT_FAILED, DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, console, emit_json, err_console,
+    esc, fail, handle_errors, match_names, need_device, need_group, open_inventory, plain, progress_bar, progress_wanted,
+    select,
+)
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and the config changes; touch nothing.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="With --dry-run: plan from the inventory alone (primaries master, all healthy); contact no "
+                      "device and need no secret.")]
+
+SCHEMA_VERSION = 1
 
 
 def _print_plan(plan: Plan) -> None:
@@ -38,12 +54,14 @@ def _print_plan(plan: Plan) -> None:
 
 
 def _confirm(what: str, yes: bool) -> None:
+    """Ask on the terminal (the prompt goes to stderr: stdout stays the command's output)."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise NethaError(f"{what}: not confirmed (no terminal); pass --yes")
-    if not typer.confirm(f"{what}?", default=False):
-        raise typer.Exit(1)
+    if not typer.confirm(f"{what}?", default=False, err=True):
+        err_console.print("not confirmed: nothing was changed", highlight=False, markup=False)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _report(outcome: Outcome) -> None:
@@ -56,27 +74,69 @@ def _report(outcome: Outcome) -> None:
     console.print(outcome.message, style=style, highlight=False, markup=False)
 
 
-OfflineOpt = Annotated[bool, typer.Option(
-    "--offline", help="With --dry-run: plan from the inventory alone (primaries master, all healthy); contact no device.")]
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """A plan as docs/cli-json.md describes it."""
+    return {
+        "id": plan.id, "kind": plan.kind, "group": plan.group, "target": plan.target, "notes": list(plan.notes),
+        "devices": plan.devices,
+        "steps": [{"number": i, "device": s.device, "description": s.description,
+                   "operation": s.operation,
+                   "lines": list(s.lines), "expect": {"master": s.expect.master, "settle": s.expect.settle}}
+                  for i, s in enumerate(plan.steps, 1)],
+    }
 
 
-def _take_over(inventory: Path, build, what: str, dry_run: bool, yes: bool, offline: bool = False) -> None:
+def outcome_document(outcome: Outcome) -> dict[str, Any]:
+    """What a plan's run did, redacted (device answers may quote config lines)."""
+    return redact_data({
+        "ok": outcome.ok, "rolled_back": outcome.rolled_back, "message": outcome.message,
+        "seconds": round(outcome.seconds, 3),
+        "steps": [{"number": r.number, "device": r.device, "description": r.description, "ok": r.ok,
+                   "detail": r.detail, "seconds": round(r.seconds, 3)} for r in outcome.steps],
+        "snapshots": dict(outcome.snapshots),
+    })
+
+
+def _need_names(inv: Inventory, group: str, target: str | None) -> None:
+    """A group or target the inventory does not have is a usage error (exit 2), before anything runs."""
+    need_group(inv, group)
+    if target is not None:
+        need_device(inv, target)
+
+
+def _take_over(inventory: Path, build: Callable[[Inventory, Assessment], Plan], command: str, what: str,
+               dry_run: bool, yes: bool, offline: bool, as_json: bool, group: str, target: str | None) -> None:
+    doc: dict[str, Any] = {"version": SCHEMA_VERSION, "command": command, "group": group, "target": target,
+                           "dry_run": dry_run, "offline": offline, "ok": True, "plan": None, "recovered": [],
+                           "outcome": None}
     if offline:
         if not dry_run:
-            raise NethaError("--offline plans only: add --dry-run")
+            raise UsageProblem("--offline plans only: add --dry-run")
         from ..nominal import nominal_assessment
 
-        inv = open_inventory(inventory, enter_namespace=False)
-        _print_plan(build(inv, nominal_assessment(inv)))
+        # Nothing logs in: no secret is resolved or required (an engineer's laptop, a CI job).
+        inv = open_inventory(inventory, enter_namespace=False, check_secrets=False)
+        _need_names(inv, group, target)
+        plan = build(inv, nominal_assessment(inv))
+        if as_json:
+            emit_json(doc | {"plan": plan_document(plan)})
+            return
+        _print_plan(plan)
         console.print("dry run (offline): no device was contacted, nothing was changed", style="bold")
         return
     inv = open_inventory(inventory)
+    _need_names(inv, group, target)
     with Runtime.build(inv) as rt:
         a = assess(inv, rt.observer.observe_once())
         plan = build(inv, a)
-        _print_plan(plan)
+        doc["plan"] = plan_document(plan)
+        if not as_json:
+            _print_plan(plan)
         if dry_run:
-            console.print("dry run: nothing was changed", style="bold")
+            if as_json:
+                emit_json(doc)
+            else:
+                console.print("dry run: nothing was changed", style="bold")
             return
         _confirm(what, yes)
         t0 = time.monotonic()
@@ -84,10 +144,15 @@ def _take_over(inventory: Path, build, what: str, dry_run: bool, yes: bool, offl
         for r in result.recovered:
             err_console.print(f"[yellow]recovered:[/] {esc(r.message)}", highlight=False)
         outcome = result.outcome
-        _report(outcome)
-        console.print(f"time from command to verified master: {time.monotonic() - t0:.3f}s" if outcome.ok else "", highlight=False)
+        if as_json:
+            emit_json(doc | {"ok": outcome.ok, "recovered": [redact(r.message) for r in result.recovered],
+                             "outcome": outcome_document(outcome)})
+        else:
+            _report(outcome)
+            if outcome.ok:
+                console.print(f"time from command to verified master: {time.monotonic() - t0:.3f}s", highlight=False)
         if not outcome.ok:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_FAILED)
 
 
 @handle_errors
@@ -99,12 +164,13 @@ def failover(
     dry_run: DryRunOpt = False,
     offline: OfflineOpt = False,
     yes: YesOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Move a group's master to another device: print the plan and the config changes, push, verify, roll back on failure."""
     if strategy not in ("auto", "planned", "emergency"):
-        raise NethaError(f"--strategy must be auto, planned or emergency, not {strategy!r}")
+        raise UsageProblem(f"--strategy must be auto, planned or emergency, not {strategy!r}")
     _take_over(inventory, lambda inv, a: Planner(inv).failover(group, to, a, strategy),  # type: ignore[arg-type]
-               f"fail over {group} to {to}", dry_run, yes, offline)
+               "failover", f"fail over {group} to {to}", dry_run, yes, offline, as_json, group, to)
 
 
 @handle_errors
@@ -113,32 +179,60 @@ def failback(
     inventory: InventoryOpt,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Return a group to its configured priorities (the primary becomes master again)."""
-    _take_over(inventory, lambda inv, a: Planner(inv).failback(group, a), f"fail back {group}", dry_run, yes)
+    _take_over(inventory, lambda inv, a: Planner(inv).failback(group, a), "failback", f"fail back {group}",
+               dry_run, yes, False, as_json, group, None)
+
+
+def _backup_entry(r: restore_ops.BackupResult) -> dict[str, Any]:
+    return {"device": r.device, "ok": r.ok, "snapshot": r.snapshot, "lines": r.lines,
+            "error": None if r.error is None else redact(r.error)}
 
 
 @handle_errors
-def backup(inventory: InventoryOpt) -> None:
-    """Snapshot the running config of every device into the state directory."""
+def backup(
+    inventory: InventoryOpt,
+    groups: GroupFilterOpt = None,
+    devices: DeviceFilterOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Snapshot the running config of every device (or the selected ones) into the state directory.
+
+    A device that fails is reported and the others go on."""
     inv = open_inventory(inventory)
-    results = restore_ops.backup(inv, Store(inv.controller.state_dir))
-    for r in results:
-        if r.ok:
-            console.print(f"{r.device}: snapshot {r.snapshot} ({r.lines} lines)", highlight=False, markup=False)
-        else:
-            err_console.print(f"[red]{esc(r.device)}: backup failed:[/] {esc(r.error or '')}", highlight=False)
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
+    sel = select(inv, groups, devices)
+    store = Store(inv.controller.state_dir)
+    results: list[restore_ops.BackupResult] = []
+    with progress_bar("backup", len(sel.devices), progress_wanted(as_json) and len(sel.devices) > 1) as advance:
+        for name in sel.devices:
+            [r] = restore_ops.backup(inv, store, [name])
+            results.append(r)
+            if as_json:
+                pass
+            elif r.ok:
+                console.print(f"{r.device}: snapshot {r.snapshot} ({r.lines} lines)", highlight=False, markup=False)
+            else:
+                err_console.print(f"[red]{esc(r.device)}: backup failed:[/] {esc(redact(r.error or ''))}", highlight=False)
+            advance(name)
+    ok = all(r.ok for r in results)
+    if as_json:
+        emit_json({"version": SCHEMA_VERSION, "ok": ok, "devices": [_backup_entry(r) for r in results]})
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @handle_errors
-def snapshots(device: Annotated[str, typer.Argument()], inventory: InventoryOpt, as_json: JsonOpt = False) -> None:
+def snapshots(device: Annotated[str, typer.Argument(help="The device.")], inventory: InventoryOpt,
+              as_json: JsonOpt = False) -> None:
     """List the saved configs of a device."""
-    inv = open_inventory(inventory, enter_namespace=False)
+    inv = open_inventory(inventory, enter_namespace=False, check_secrets=False)
+    need_device(inv, device)
     rows = Store(inv.controller.state_dir).snapshots(device)
     if as_json:
-        print(json.dumps([{"id": r.id, "taken_at": r.taken_at, "reason": r.reason, "lines": len(r.config.splitlines())} for r in rows]))
+        emit_json([{"id": r.id, "taken_at": r.taken_at, "reason": redact(r.reason), "lines": len(r.config.splitlines())}
+                   for r in rows])
         return
     table = Table(title=plain(f"snapshots of {device}"))
     for col in ("id", "taken", "reason", "lines"):
@@ -151,49 +245,107 @@ def snapshots(device: Annotated[str, typer.Argument()], inventory: InventoryOpt,
 
 @handle_errors
 def restore(
-    device: Annotated[str, typer.Argument()],
+    devices: Annotated[list[str], typer.Argument(help="The device(s) to restore, one after the other.",
+                                                 metavar="DEVICE...")],
     inventory: InventoryOpt,
-    snapshot: Annotated[int | None, typer.Option("--snapshot", help="Snapshot id (default: the newest).")] = None,
+    snapshot: Annotated[Optional[int], typer.Option("--snapshot", help="Snapshot id (default: each device's newest); "
+                                                                       "one DEVICE only.")] = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Put a saved config back on a device (e.g. a replaced router): show the diff, push, verify."""
+    """Put a saved config back on a device (e.g. a replaced router): show the diff, push, verify.
+
+    Several devices are restored one after the other; the first that fails stops the run."""
     inv = open_inventory(inventory)
-    if device not in inv.devices:
-        raise NethaError(f"no device {device!r} in {inventory}")
+    names = list(dict.fromkeys(devices))
+    for d in names:
+        need_device(inv, d)
+    if snapshot is not None and len(names) > 1:
+        raise UsageProblem("--snapshot names one device's snapshot: give one DEVICE with it")
     store = Store(inv.controller.state_dir)
-    snap = restore_ops.pick_snapshot(store, device, snapshot)
+    snaps = {d: restore_ops.pick_snapshot(store, d, snapshot) for d in names}  # every device has one, or nothing starts
+    entries: list[dict[str, Any]] = []
+    interactive = not (yes or dry_run)
+    bar = progress_wanted(as_json) and len(names) > 1 and not interactive
+    with progress_bar("restore", len(names), bar) as advance:
+        for d in names:
+            snap = snaps[d]
 
-    def confirm(diff: str) -> bool:
-        console.print(Syntax(redact(diff), "diff", theme="ansi_dark"))
-        if dry_run:
-            console.print("dry run: nothing was changed", style="bold")
-            return False
-        _confirm(f"restore {device} to snapshot {snap.id}", yes)
-        return True
+            def confirm(diff: str, d: str = d, sid: int = snap.id) -> bool:
+                if not as_json:
+                    console.print(Syntax(redact(diff), "diff", theme="ansi_dark"))
+                if dry_run:
+                    if not as_json:
+                        console.print(f"{d}: dry run: nothing was changed", style="bold", highlight=False, markup=False)
+                    return False
+                _confirm(f"restore {d} to snapshot {sid}", yes)
+                return True
 
-    result = restore_ops.restore(inv, store, device, snap, confirm)
-    if not result.diff:
-        console.print(f"{device}: running config already equals snapshot {snap.id}", markup=False)
-    elif result.applied:
-        console.print(f"[green]{esc(device)}: restored snapshot {snap.id} (verified)[/]; "
-                      f"the previous config is snapshot {result.previous}")
+            entry: dict[str, Any] = {"device": d, "snapshot": snap.id, "ok": False, "changed": None, "applied": False,
+                                     "previous": None, "diff": None, "error": None}
+            entries.append(entry)
+            try:
+                result = restore_ops.restore(inv, store, d, snap, confirm)
+            except NethaError as exc:
+                entry["error"] = redact(str(exc))
+                if as_json:
+                    emit_json({"version": SCHEMA_VERSION, "ok": False, "dry_run": dry_run, "devices": entries})
+                raise fail(str(exc), EXIT_FAILED) from None
+            entry.update(ok=True, changed=bool(result.diff), applied=result.applied, previous=result.previous,
+                         diff=redact(result.diff) if result.diff else "")
+            if not as_json:
+                if not result.diff:
+                    console.print(f"{d}: running config already equals snapshot {snap.id}", markup=False)
+                elif result.applied:
+                    console.print(f"[green]{esc(d)}: restored snapshot {snap.id} (verified)[/]; "
+                                  f"the previous config is snapshot {result.previous}")
+            advance(d)
+    if as_json:
+        emit_json({"version": SCHEMA_VERSION, "ok": True, "dry_run": dry_run, "devices": entries})
+
+
+def _matches(value: str | None, patterns: list[str]) -> bool:
+    return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
 @handle_errors
 def history(
     inventory: InventoryOpt,
     as_json: JsonOpt = False,
-    group: Annotated[str | None, typer.Option("--group", help="Only this group.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most recent N entries.")] = 50,
+    groups: GroupFilterOpt = None,
+    devices: DeviceFilterOpt = None,
+    last: Annotated[Optional[int], typer.Option("--last", "-n", min=1, help="The most recent N entries.",
+                                                show_default="50")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, hidden=True,
+                                                 help="Deprecated: --last.")] = None,
     diffs: Annotated[bool, typer.Option("--diffs", help="Show the config diffs.")] = False,
 ) -> None:
-    """The audit log: who did what, when, with what result."""
-    inv = open_inventory(inventory, enter_namespace=False)
-    rows = Store(inv.controller.state_dir).history(limit, group)
+    """The audit log: who did what, when, with what result (oldest first).
+
+    --group/--device keep the entries about a matching group or device."""
+    if limit is not None:
+        if last is not None and last != limit:
+            raise UsageProblem("--limit is the old name of --last: give one of them")
+        err_console.print("warning: --limit is deprecated and will go in the next release; use --last",
+                          highlight=False, markup=False)
+    count = last or limit or 50
+    inv = open_inventory(inventory, enter_namespace=False, check_secrets=False)
+    store = Store(inv.controller.state_dir)
+    gpats, dpats = list(groups or ()), list(devices or ())
+    if gpats or dpats:
+        rows = store.history(2**62)
+        where = f"{inv.source} or its audit log"
+        # A name the inventory no longer has may still be in the log: both count as known.
+        match_names(sorted(set(inv.groups) | {r.group for r in rows if r.group}), gpats, "--group", "group", where)
+        match_names(sorted(set(inv.devices) | {r.device for r in rows if r.device}), dpats, "--device", "device", where)
+        rows = [r for r in rows if (not gpats or _matches(r.group, gpats)) and (not dpats or _matches(r.device, dpats))]
+        rows = rows[-count:]
+    else:
+        rows = store.history(count)
     # The store redacts at write time; rows written before that (or by an older netha) are redacted here.
     if as_json:
-        print(json.dumps([redact_data(dict(r.__dict__)) for r in rows], indent=1))
+        emit_json([redact_data(dict(r.__dict__)) for r in rows])
         return
     table = Table(title="netha history")
     for col in ("id", "time", "actor", "action", "group", "device", "result", "detail"):

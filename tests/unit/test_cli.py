@@ -56,7 +56,8 @@ def test_offline_without_dry_run_is_refused(monkeypatch):
         monkeypatch.setenv(var, "x")
     r = runner.invoke(app, ["failover", "servers-vlan100", "--to", "leaf2-dc", "-i",
                             str(ROOT / "inventories/example-campus.yml"), "--offline"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2, r.output
+    assert "--offline plans only: add --dry-run" in r.output
 
 
 # -- text from arguments, devices and the store is never parsed as Rich markup --------------------
@@ -65,7 +66,7 @@ def test_failover_with_markup_in_the_group_name_prints_an_error_not_a_markup_cra
     monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
     r = runner.invoke(app, ["failover", "no[/x]", "--to", "r2", "-i", str(FIX / "base.yml"), "--dry-run", "--offline"])
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a name the inventory does not have: a usage error
     assert "no group 'no[/x]'" in r.output
 
 
@@ -73,7 +74,7 @@ def test_failover_with_markup_in_the_target_prints_an_error_not_a_markup_crash(m
     monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
     r = runner.invoke(app, ["failover", "lan", "--to", "[bold]r9[/x]", "-i", str(FIX / "base.yml"), "--dry-run", "--offline"])
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert r.exit_code == 1 and "[bold]r9[/x]" in r.output
+    assert r.exit_code == 2 and "no device '[bold]r9[/x]'" in r.output
 
 
 def test_validate_prints_a_path_with_markup_literally(monkeypatch, tmp_path):
