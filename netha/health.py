@@ -166,6 +166,23 @@ def _in(addr: str, net) -> bool:
         return False
 
 
+# How much older than two poll intervals a device's newest CLI reading may be before its word
+# "master" is history (its session hangs: the poll in flight has not timed out yet).
+STALE_READING_SLACK = 0.25
+
+
+def _stale_master_claim(inv: Inventory, snap: Snapshot, obs: DeviceObservation, group, gname: str, device: str,
+                        heard: dict[tuple[str, str], bool]) -> bool:
+    """``device``'s reading says master, but it is older than two polls while the listener, hearing the
+    group on its segment, hears nothing from ``device``: a device that hangs with its links up (every
+    process stopped) keeps its last reading until the poll in flight times out, and its peer took
+    over meanwhile. Counting that word makes a false split-brain; the listener's silence is the
+    newer evidence. Without a listener on the segment the reading stands (nothing contradicts it)."""
+    if obs.ssh is None or heard.get((gname, device)) or not any(_active(a, snap.at) for a in _group_adverts(group, snap)):
+        return False
+    return snap.at - obs.ssh.at > 2 * inv.controller.poll_interval + STALE_READING_SLACK
+
+
 def _active(adv: AdvertSource, now: float, slack: float = 0.02) -> bool:
     """Heard within 1.5 advert intervals: the source is advertising now."""
     return adv.priority > 0 and adv.silent_for(now) <= 1.5 * adv.interval + slack
@@ -297,7 +314,8 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 held = obs.addresses.get(group.interface_of(m.device), ())
                 if any(vip.with_prefixlen in held for vip in group.virtual_addresses):
                     ssh_masters.append(m.device)
-            elif view is not None and view.state == "master":
+            elif view is not None and view.state == "master" and not _stale_master_claim(inv, snap, obs, group, gname,
+                                                                                        m.device, heard):
                 # A driver's "master" is true: platform misreports (FRR's Master without carrier) are
                 # corrected in the platform's driver module.
                 ssh_masters.append(m.device)

@@ -266,3 +266,28 @@ def test_a_silent_master_is_failed_when_a_peer_is_a_witness(inv):
     state = steady(inv, obs("r1", "master", "master"), obs("r2")).state
     a = steady(inv, obs("r1", managed=False), obs("r2", "master", "master"), state=state)
     assert a.devices["r1"].health == "failed"
+
+
+def _hang(inv, r1_read_at):
+    """r1 hangs at 0.25 s with its links up: its adverts stop, its last reading (master) stays while the
+    poll in flight waits; r2 takes over after its Master_Down_Interval and says so."""
+    snaps = [healthy_pair(t * 0.1) for t in range(3)]
+    for t in range(3, 14):
+        at = t * 0.1
+        r1 = device("r1", states={1: "master", 2: "master"})
+        r1 = DeviceObservation(**{**r1.__dict__, "ssh": ProbeResult(True, min(at, r1_read_at(at)))})
+        snaps.append(snap(at, r1, device("r2", states={1: "master", 2: "master"}),
+                          [advert("r1", 1, 0.25), advert("r1", 2, 0.25), advert("r2", 1, at), advert("r2", 2, at)]))
+    return run(inv, snaps)
+
+
+def test_a_hung_masters_stale_reading_is_not_a_split_brain_when_the_listener_hears_only_its_peer(inv):
+    a = _hang(inv, lambda at: 0.25)  # r1's newest reading is from before the hang
+    assert a.groups["lan"].verdict != "split-brain", a.groups["lan"].reason
+    assert a.groups["lan"].masters["ssh"] == ["r2"]
+
+
+def test_a_fresh_reading_of_two_masters_is_still_a_split_brain(inv):
+    a = _hang(inv, lambda at: at)  # r1 answers its polls and says master, silent on the wire or not
+    assert a.groups["lan"].verdict == "split-brain"
+    assert a.groups["lan"].masters["ssh"] == ["r1", "r2"]
