@@ -333,6 +333,68 @@ class Listener(_Strict):
     groups: list[Name] = []
 
 
+class EtcdTls(_Strict):
+    """TLS towards etcd: the CA that signed its certificates, and this controller's client certificate."""
+
+    ca: FilePath | None = None
+    cert: FilePath | None = None
+    key: FilePath | None = None  # the client key: a file readable by its owner only, as credential files
+
+    @model_validator(mode="after")
+    def _pair(self) -> EtcdTls:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("give both `cert` and `key` (a client certificate and its key), or neither")
+        return self
+
+
+EtcdEndpoint = Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.:\[\]-]{1,253}:[0-9]{1,5}/?$")]
+
+
+class Coordination(_Strict):
+    """Who may act: ``file`` (default) is an flock in the state directory, one controller per host;
+    ``etcd`` is a leader lease in an etcd v3 cluster: every controller observes, the leader acts
+    (docs/ha.md)."""
+
+    backend: Literal["file", "etcd"] = "file"
+    endpoints: list[EtcdEndpoint] = []
+    # Every key netha writes lives under this prefix: one prefix per inventory (two inventories that
+    # share one would share one leader). Required with etcd: a default could join unrelated fleets.
+    prefix: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,200}$")] | None = None
+    ttl: Annotated[int, Strict(), Field(ge=2, le=3600)] = 10  # the leader lease, seconds
+    loop_wait: Annotated[float, Strict(), Field(gt=0, le=600)] = 1.0  # the lease loop: renew every loop_wait
+    retry_timeout: Annotated[float, Strict(), Field(gt=0, le=600)] = 3.0  # one renewal's attempts, all endpoints
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")] | SecretRef | None = None
+    password: SecretRef | None = None
+    tls: EtcdTls | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Coordination:
+        if self.backend == "file":
+            given = [k for k in ("endpoints", "prefix", "username", "password", "tls") if getattr(self, k)]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only with `backend: etcd`")
+            return self
+        if not self.endpoints:
+            raise ValueError("backend etcd needs `endpoints` (e.g. [http://198.18.0.31:2379])")
+        if self.prefix is None:
+            raise ValueError("backend etcd needs a `prefix` of its own per inventory (e.g. /netha/campus)")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both `username` and `password` for etcd, or neither")
+        # Patroni's rule: a leader renews every loop_wait and tries for up to retry_timeout; it stops
+        # acting retry_timeout before its lease can end. Only with loop_wait + 2 x retry_timeout <= ttl
+        # does a healthy leader never stop acting, and a cut-off one always stop before its lease ends.
+        if self.loop_wait + 2 * self.retry_timeout > self.ttl:
+            raise ValueError(
+                f"loop_wait ({self.loop_wait:g}) + 2 x retry_timeout ({self.retry_timeout:g}) = "
+                f"{self.loop_wait + 2 * self.retry_timeout:g} s exceeds ttl ({self.ttl} s): a leader could "
+                "lose its lease before it stops acting (Patroni's rule: loop_wait + 2 x retry_timeout <= ttl)")
+        return self
+
+    def secret_refs(self) -> list[tuple[str, SecretRef]]:
+        refs = [("username", self.username)] if isinstance(self.username, SecretRef) else []
+        return refs + ([("password", self.password)] if self.password is not None else [])
+
+
 class Controller(_Strict):
     poll_interval: Annotated[float, Strict(), Field(ge=0.01, le=3600)] = 1.0
     failure_threshold: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
@@ -346,6 +408,7 @@ class Controller(_Strict):
     ssh: SshSettings = SshSettings()
     storm_brake: StormBrake = StormBrake()
     webhook: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
+    coordination: Coordination = Coordination()
 
     @model_validator(mode="before")
     @classmethod
