@@ -186,15 +186,28 @@ def _secret_problems(inv: Inventory) -> Iterator[Problem]:
 def validate_document(doc: LocatedDocument, check_secrets: bool = True, platforms: Platforms | None = None) -> Inventory:
     if not isinstance(doc.data, dict):
         raise InventoryError([f"{doc.path}:1: the inventory must be a mapping with 'devices' and 'groups'"])
+    data: dict[str, Any] = doc.data
+    origins: dict[Loc, str] = {}
+    if "devices_from" in data:  # devices from a Nornir inventory: a problem in one names the Nornir file's line
+        from .nornir import expand_devices_from
+
+        data, origins = expand_devices_from(doc, platforms)
+
+    def where(loc: Loc) -> str:
+        for n in range(len(loc), 0, -1):
+            if tuple(loc[:n]) in origins:
+                return origins[tuple(loc[:n])]
+        return doc.where(loc)
+
     try:
-        inv = Inventory.model_validate(doc.data, context={"base_dir": doc.path.parent})
+        inv = Inventory.model_validate(data, context={"base_dir": doc.path.parent})
     except ValidationError as exc:
-        raise InventoryError([f"{doc.where(loc)}: {msg}" for loc, msg in _pydantic_problems(exc)]) from None
+        raise InventoryError([f"{where(loc)}: {msg}" for loc, msg in _pydantic_problems(exc)]) from None
     problems = list(_cross_checks(inv)) + list(_platform_problems(inv, platforms)) + list(_listener_problems(inv))
     if check_secrets:
         problems += list(_secret_problems(inv))
     if problems:
-        raise InventoryError([f"{doc.where(loc)}: {msg}" for loc, msg in problems])
+        raise InventoryError([f"{where(loc)}: {msg}" for loc, msg in problems])
     return inv.model_copy(update={"source": doc.path})
 
 

@@ -427,6 +427,9 @@ class Inventory(_Strict):
     defaults: Defaults = Defaults()
     credentials: dict[Name, Credential] = {}
     snmp: dict[Name, SnmpProfile] = {}
+    # Devices kept in another tool's inventory, e.g. {nornir: {hosts: hosts.yaml, ...}} (docs/nornir.md): the
+    # loader checks this block and merges its devices into `devices` (netha/inventory/nornir.py).
+    devices_from: dict[str, object] | None = None
     devices: Annotated[dict[Name, Device], Field(min_length=1)]
     groups: dict[Name, Group] = {}
 
