@@ -1,8 +1,10 @@
-"""Juniper Junos: VRRP (``vrrp-group`` under an interface address), read with ``| display json``.
+"""Juniper Junos: VRRP (``vrrp-group`` under an interface address), read with ``| display xml``
+(VRRP) and ``| display json`` (interfaces, routes, RPM).
 
 Junos JSON wraps every value as ``[{"data": value}]`` and gathers repeated sibling elements
-into one list per name, so ``show vrrp detail`` (whose records are loose siblings inside
-``vrrp-interface``) is read by position: the i-th ``group`` belongs with the i-th ``vrrp-state``.
+into one list per name. ``show vrrp detail`` prints its records as loose siblings inside
+``vrrp-interface``, so in JSON a group with two virtual addresses cannot be told from two groups
+with one each; VRRP is therefore read as XML, which keeps the order (see :func:`parse_vrrp`).
 
 Junos nests a VRRP group under the interface's *own* address (``family inet address
 198.19.50.2/24 vrrp-group 50``); netha's templates do not know that address, so they write the
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from .base import NetworkDriver, PlatformSpec, as_float, checked_view, load_json, need_int, parser
+from .base import (NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, load_json, need_int,
+                   opt_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list
 from .native_reach import MAX_COUNT, guarded, unknown
@@ -48,7 +51,7 @@ SPEC = PlatformSpec(
     reach="native",  # RPM
 )
 
-SHOW_VRRP = "show vrrp detail | display json"
+SHOW_VRRP = "show vrrp detail | display xml"  # XML keeps each group's own fields together (see parse_vrrp)
 SHOW_TERSE = "show interfaces terse | display json"
 SHOW_INTERFACES = "show interfaces | display json"
 SHOW_CONFIG = "show configuration"
@@ -90,36 +93,222 @@ def split_interface(name: str) -> tuple[str, str]:
     return (ifd, unit) if dot and unit.isascii() and unit.isdigit() else (name, "0")
 
 
-@parser(SHOW_VRRP)
-def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show vrrp detail | display json``: one view per (logical interface, group)."""
-    if not text.strip() or _NO_VRRP.search(text):
-        return []
-    views = []
+# -- VRRP ---------------------------------------------------------------------------------------------
+#
+# ``show vrrp detail`` prints each group as a record of *loose siblings* inside ``vrrp-interface``
+# (``<vrrp-vlan>`` or ``<interface>`` starts a record, then ``<group>``, ``<vrrp-state>``, one
+# ``<virtual-ip-address>`` per address ...). The XML keeps their order, so every field, every
+# virtual address included, is read from its own record; ``| display json`` gathers the siblings
+# into one list per name and loses which address belongs to which group. netha therefore asks
+# for XML (:data:`SHOW_VRRP`) and reads the JSON form only for captures (``netha parse``), where
+# it assigns per-record values by position only when that is unambiguous.
+
+# Element names of one record's fields (the first present wins); a field not here is ignored.
+_REC_GROUP = ("group",)
+_REC_STATE = ("vrrp-state",)
+_REC_CONFIGURED = ("configured-priority", "vrrp-configured-priority", "priority", "vrrp-priority")
+_REC_EFFECTIVE = ("current-priority", "vrrp-current-priority", "priority", "vrrp-priority")
+_REC_MASTER = ("master-router", "master-router-address", "vrrp-master-address", "master-address")
+_REC_PREEMPT = ("preempt", "vrrp-preempt")
+_REC_INTERVAL = ("advertisement-interval", "vrrp-advertisement-interval", "adv-interval")
+_REC_VIP = ("virtual-ip-address", "virtual-ipv6-address", "vip")
+_REC_LOCAL = ("local-interface-address",)
+# The elements that start a record inside <vrrp-interface> (detail: vrrp-vlan; brief: interface).
+_REC_START = ("vrrp-vlan", "interface")
+
+
+def _xml_root(text: str, device: str, what: str):
+    """The XML element tree of a ``| display xml`` output (namespaces dropped), without the CLI's
+    banner and prompt around it. A DOCTYPE (entity declarations) is refused, never expanded."""
+    import xml.etree.ElementTree as ET
+
+    begin = text.find("<")
+    end = text.rfind(">")
+    if begin < 0 or end < begin:
+        raise ParseError(device, f"{what}: no XML in output: {text.strip()[:80]!r}")
+    body = text[begin:end + 1]
+    if "<!DOCTYPE" in body or "<!ENTITY" in body:
+        raise ParseError(device, f"{what}: XML with a DOCTYPE is not a Junos reply")
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ParseError(device, f"{what}: invalid XML ({exc})") from None
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+    return root
+
+
+def _leaves(el, out: dict[str, list[str]]) -> None:
+    """Every leaf under ``el`` (itself included) as name -> texts, in document order."""
+    children = list(el)
+    if not children:
+        out.setdefault(el.tag, []).append((el.text or "").strip())
+        return
+    for child in children:
+        _leaves(child, out)
+
+
+def _xml_records(text: str, device: str) -> list[dict[str, list[str]]]:
+    root = _xml_root(text, device, SHOW_VRRP)
+    infos = [root] if root.tag == "vrrp-information" else list(root.iter("vrrp-information"))
+    if not infos:
+        raise ParseError(device, f"{SHOW_VRRP}: no vrrp-information in the XML (root {root.tag[:40]!r})")
+    records: list[dict[str, list[str]]] = []
+    for info in infos:
+        for vi in info.iter("vrrp-interface"):
+            start = next((c.tag for c in vi if c.tag in _REC_START), None)
+            current: dict[str, list[str]] | None = None
+            for child in vi:
+                if current is None or child.tag == start or (child.tag == "group" and "group" in current):
+                    current = {}
+                    records.append(current)
+                _leaves(child, current)
+                if child.tag == "interface" and not list(child):  # brief: <interface>ge-0/0/1.0</interface>
+                    current["interface-name"] = current.pop("interface")
+    return records
+
+
+def _json_records(text: str, device: str) -> list[dict[str, list[str]]]:
+    """The records of a ``| display json`` output. Values are assigned to records by position where
+    each record has exactly one of them (or, for virtual addresses, where ``vip-count`` says how
+    many each has); otherwise a value is left out and noted (skip_line), never given to the wrong group."""
+    records: list[dict[str, list[str]]] = []
     for info in _root(text, device, SHOW_VRRP, "vrrp-information"):
         for vi in as_list(info.get("vrrp-interface")):
             if not isinstance(vi, dict):
                 continue
-            groups = data_all(vi, "group")
-            names = data_all(vi, "interface")
-            if not names:  # detail layout: <vrrp-vlan><physical-interface/><unit/></vrrp-vlan> per record
-                names = [f"{data(v, 'physical-interface')}.{data(v, 'unit') or '0'}"
-                         for v in as_list(vi.get("vrrp-vlan")) if isinstance(v, dict)]
-            states = data_all(vi, "vrrp-state")
-            vips = data_all(vi, "virtual-ip-address")
-            for i, group in enumerate(groups):
-                if i >= len(names):
-                    raise ParseError(device, f"{SHOW_VRRP}: record {i + 1} has no interface or group")
-                state = _STATES.get(states[i].lower(), "unknown") if i < len(states) else "unknown"
-                # Per-record values are only trusted when every record has one.
-                vip = vips[i] if len(vips) == len(groups) else None
-                views.append(checked_view(VrrpView(
-                    vrid=need_int(group, device, SHOW_VRRP, f"record {i + 1} group", 1, 255),
-                    interface=names[i],
-                    state=state,
-                    virtual_addresses=(vip,) if vip else (),
-                ), device, SHOW_VRRP))
+            fields: dict[str, list[str]] = {}
+            _json_leaves(vi, fields)
+            n = len(fields.get("group", []))
+            if "interface" in fields:
+                fields["interface-name"] = fields.pop("interface")
+            recs: list[dict[str, list[str]]] = [{} for _ in range(n)]
+            counts = [as_int(c) for c in fields.get("vip-count", [])]
+            for name, values in fields.items():
+                if len(values) == n:
+                    for rec, value in zip(recs, values):
+                        rec[name] = [value]
+                elif n == 1:
+                    recs[0][name] = values
+                elif name in _REC_VIP and len(counts) == n and all(c is not None for c in counts) \
+                        and sum(counts) == len(values):  # type: ignore[arg-type]
+                    at = 0
+                    for rec, c in zip(recs, counts):
+                        rec[name] = values[at:at + c]  # type: ignore[operator]
+                        at += c  # type: ignore[operator]
+                elif name in _REC_VIP + _REC_MASTER + _REC_CONFIGURED + _REC_EFFECTIVE + _REC_STATE:
+                    skip_line(device, SHOW_VRRP, f"{name}: {len(values)} values for {n} groups, "
+                                                 "not assignable in JSON (read | display xml)")
+            records += recs
+    return records
+
+
+def _json_leaves(node: object, out: dict[str, list[str]]) -> None:
+    if not isinstance(node, dict):
+        return
+    for key, values in node.items():
+        if key == "attributes":
+            continue
+        for v in as_list(values):
+            if isinstance(v, dict) and "data" in v:
+                out.setdefault(key, []).append(str(v["data"]).strip())
+            elif isinstance(v, dict):
+                _json_leaves(v, out)
+
+
+def _one(rec: dict[str, list[str]], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        values = [v for v in rec.get(name, []) if v]
+        if values:
+            return values[0]
+    return None
+
+
+def _address_of(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not value:
+        return None
+    try:
+        addr = ipaddress.ip_address(value.split("/")[0].split("%")[0])
+    except ValueError:
+        return None
+    return None if addr.is_unspecified else addr
+
+
+def _record_view(rec: dict[str, list[str]], device: str) -> VrrpView:
+    group = _one(rec, _REC_GROUP)
+    ifd, unit = _one(rec, ("physical-interface",)), _one(rec, ("unit",))
+    name = _one(rec, ("interface-name",)) or (f"{ifd}.{unit or '0'}" if ifd else None)
+    if not name:
+        raise ParseError(device, f"{SHOW_VRRP}: group {str(group)[:12]} has no interface")
+    vips = [a for a in (_address_of(v) for n in _REC_VIP for v in rec.get(n, [])) if a]
+    local = _address_of(_one(rec, _REC_LOCAL))
+    family = vips[0].version if vips else (local.version if local else 4)
+    raw_state = _one(rec, _REC_STATE)
+    state = _STATES.get((raw_state or "").lower())
+    if state is None:
+        skip_line(device, SHOW_VRRP, f"vrrp-state: {str(raw_state)[:60]}")
+        state = "unknown"
+    configured = _one(rec, _REC_CONFIGURED)
+    effective = _one(rec, _REC_EFFECTIVE)
+    preempt_word = (_one(rec, _REC_PREEMPT) or "").lower()
+    preempt = {"yes": True, "enabled": True, "true": True, "no": False, "disabled": False, "false": False}.get(preempt_word)
+    if preempt_word and preempt is None:
+        skip_line(device, SHOW_VRRP, f"preempt: {preempt_word[:40]}")
+    interval = _junos_interval(_one(rec, _REC_INTERVAL))
+    master = _address_of(_one(rec, _REC_MASTER))
+    return checked_view(VrrpView(
+        vrid=need_int(group, device, SHOW_VRRP, "group", 1, 255),
+        interface=name,
+        state=state,
+        priority=opt_int(configured, device, SHOW_VRRP, "configured priority", 0, 255),
+        effective_priority=opt_int(effective, device, SHOW_VRRP, "priority", 0, 255),
+        virtual_addresses=tuple(dict.fromkeys(str(a) for a in vips if a.version == family)),
+        advert_interval=interval,
+        preempt=preempt,
+        master_address=str(master) if master is not None and master.version == family else None,
+        protocol="vrrp",
+        family=family,  # type: ignore[arg-type]
+    ), device, SHOW_VRRP)
+
+
+def _junos_interval(value: str | None) -> float | None:
+    """An advertisement interval as Junos prints it: seconds ("1", "1s"), or milliseconds ("1000ms",
+    VRRPv3's fast-interval; a bare number above VRRPv2's 255 s is milliseconds too)."""
+    if not value:
+        return None
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|msec|s|sec|seconds?)?\s*", value, re.ASCII)
+    if m is None:
+        return None
+    number = float(m.group(1))
+    if (m.group(2) or "").startswith("ms") or number > 255:
+        number /= 1000.0
+    return number if number > 0 else None
+
+
+def _views_of(records: list[dict[str, list[str]]], device: str) -> list[VrrpView]:
+    views = []
+    for rec in records:
+        try:
+            views.append(_record_view(rec, device))
+        except ParseError as exc:
+            where = f"group {str(_one(rec, _REC_GROUP))[:12]}"
+            skip_group(device, SHOW_VRRP, f"{where}: {str(exc).removeprefix(f'{device}: ').removeprefix(f'{SHOW_VRRP}: ')}")
     return views
+
+
+@parser(SHOW_VRRP)
+def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """``show vrrp detail | display xml`` (what netha runs) or ``| display json`` (a capture): one
+    view per (logical interface, group), with configured and effective priority, master, preempt,
+    advertisement interval and every virtual address. A record netha cannot read is reported
+    (skip_group); the others still count."""
+    if not text.strip() or _NO_VRRP.search(text):
+        return []
+    first = min((i for i in (text.find("{"), text.find("<")) if i >= 0), default=-1)
+    if first >= 0 and text[first] == "<":
+        return _views_of(_xml_records(text, device), device)
+    return _views_of(_json_records(text, device), device)
 
 
 @parser(SHOW_TERSE)
@@ -376,14 +565,16 @@ class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, one ``show interfaces terse`` (state and addresses), the routes, the RPM tests."""
-        terse = self.run_checked(SHOW_TERSE)
-        return DeviceReading(
-            vrrp=tuple(self.get_vrrp()),
-            interfaces=parse_interfaces(terse, self.name),
-            routes=self.get_routes(routes) if routes else {},
-            addresses={k: tuple(v) for k, v in parse_addresses(terse, self.name).items()},
-            reach=self.read_reach(probes),
-        )
+        with collecting_notes() as notes:
+            terse = self.run_checked(SHOW_TERSE)
+            return DeviceReading(
+                vrrp=tuple(self.get_vrrp()),
+                interfaces=parse_interfaces(terse, self.name),
+                routes=self.get_routes(routes) if routes else {},
+                addresses={k: tuple(v) for k, v in parse_addresses(terse, self.name).items()},
+                reach=self.read_reach(probes),
+                notes=notes,
+            )
 
     def reach_config(self, probes: Sequence[ReachProbe]) -> list[str]:
         """``set services rpm probe netha test reach-N ...`` per probe (template ``reach.j2``)."""
