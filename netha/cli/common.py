@@ -201,21 +201,35 @@ def progress_wanted(as_json: bool = False) -> bool:
     return not as_json and sys.stdout.isatty() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
+class Bar:
+    """A progress bar's handle: ``advance(label)`` one item, or ``update(done, total, label)``.
+    A disabled bar's methods do nothing."""
+
+    def __init__(self, progress: Progress | None = None, task: Any = None):
+        self._progress, self._task = progress, task
+
+    def advance(self, label: str = "") -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, item=label)
+
+    def update(self, done: int, total: int, label: str = "") -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total, item=label)
+
+
 @contextlib.contextmanager
-def progress_bar(what: str, total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A Rich bar over ``total`` items; yields ``advance(label)`` (a no-op when disabled). Only drawn when
-    stdout and stderr are terminals: lines printed on ``console`` or ``err_console`` meanwhile appear above
-    the bar, which disappears when done."""
+def progress_bar(what: str, total: int | None, enabled: bool) -> Iterator[Bar]:
+    """A Rich bar over ``total`` items (None: not known yet). Only drawn when ``enabled`` (see
+    :func:`progress_wanted`): lines printed on ``console`` or ``err_console`` meanwhile appear above the
+    bar, which disappears when done."""
     if not enabled:
-        yield lambda _label="": None
+        yield Bar()
         return
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.fields[item]}", markup=False), console=console, transient=True)
     task = bar.add_task(what, total=total, item="")
     with bar:
-        def advance(label: str = "") -> None:
-            bar.update(task, advance=1, item=label)
-        yield advance
+        yield Bar(bar, task)
 
 
 def load_inventory(path: Path, check_secrets: bool = True) -> Inventory:

@@ -11,8 +11,8 @@ CRITICAL gateway). Interrupted by Ctrl-C: 130, everywhere.
 from __future__ import annotations
 
 OK = (0, "done")
-FAILED = (1, "failed: one line per problem on stderr")
-USAGE = (2, "wrong command line, or the inventory is invalid or names nothing that matches")
+FAILED = (1, "failed (one line per problem on stderr)")
+USAGE = (2, "usage error: command line, invalid inventory, a name or filter matching nothing")
 NAGIOS = (
     (0, "OK: every selected group ok"),
     (1, "WARNING: a group degraded or failed over"),

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .common import console, handle_errors, plain
+from .common import JsonOpt, console, emit_json, handle_errors, plain, progress_bar, progress_wanted
 
 lab_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -30,10 +30,13 @@ def _lab():
 @handle_errors
 def up(topology: Annotated[Optional[Path], typer.Argument(help="containerlab topology file")] = None,
        name: LabName = None) -> None:
-    """Build the lab (idempotent) and wait until VRRP has a master for every group."""
+    """Build the lab (idempotent) and wait until VRRP has a master for every group.
+
+    At a terminal a progress bar follows the build: the network, each node's daemons, the wait for VRRP."""
     lab = _lab()
     t0 = time.monotonic()
-    state = lab.up(topology, name=name)
+    with progress_bar(f"lab {lab.lab_names(name).name} up", None, progress_wanted()) as bar:
+        state = lab.up(topology, name=name, progress=bar.update)
     console.print(f"lab {state.name} up ({len(state.namespaces)} namespaces) in {time.monotonic() - t0:.1f}s; "
                   f"secrets and known_hosts in {lab.run_dir(name)}", markup=False)
 
@@ -50,9 +53,13 @@ def down(name: LabName = None) -> None:
 
 @lab_app.command("list")
 @handle_errors
-def list_labs() -> None:
+def list_labs(as_json: JsonOpt = False) -> None:
     """The labs on this host (by their namespaces and run directories)."""
     lab = _lab()
+    if as_json:
+        emit_json([{"name": n, "namespace_prefix": lab.LabNames(n).prefix, "run_dir": str(lab.LabNames(n).run_dir)}
+                   for n in lab.labs()])
+        return
     for n in lab.labs():
         names = lab.LabNames(n)
         console.print(f"{n}\t{names.prefix}*\t{names.run_dir}", markup=False, highlight=False)
@@ -60,10 +67,16 @@ def list_labs() -> None:
 
 @lab_app.command()
 @handle_errors
-def status(name: LabName = None) -> None:
+def status(name: LabName = None, as_json: JsonOpt = False) -> None:
     """Nodes, their daemons and addresses."""
     lab = _lab()
     nodes = lab.status(name=name)
+    if as_json:
+        emit_json({"version": 1, "name": lab.lab_names(name).name, "up": bool(nodes),
+                   "nodes": [{"name": n.name, "role": n.role, "namespace": n.namespace, "present": n.present,
+                              "daemons": {d: pid for d, pid in n.daemons.items()}, "addresses": list(n.addresses)}
+                             for n in nodes]})
+        raise typer.Exit(0 if nodes else 1)
     if not nodes:
         console.print(f"the lab {lab.lab_names(name).name} is down", markup=False)
         raise typer.Exit(1)

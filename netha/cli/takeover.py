@@ -205,7 +205,7 @@ def backup(
     sel = select(inv, groups, devices)
     store = Store(inv.controller.state_dir)
     results: list[restore_ops.BackupResult] = []
-    with progress_bar("backup", len(sel.devices), progress_wanted(as_json) and len(sel.devices) > 1) as advance:
+    with progress_bar("backup", len(sel.devices), progress_wanted(as_json) and len(sel.devices) > 1) as bar:
         for name in sel.devices:
             [r] = restore_ops.backup(inv, store, [name])
             results.append(r)
@@ -215,7 +215,7 @@ def backup(
                 console.print(f"{r.device}: snapshot {r.snapshot} ({r.lines} lines)", highlight=False, markup=False)
             else:
                 err_console.print(f"[red]{esc(r.device)}: backup failed:[/] {esc(redact(r.error or ''))}", highlight=False)
-            advance(name)
+            bar.advance(name)
     ok = all(r.ok for r in results)
     if as_json:
         emit_json({"version": SCHEMA_VERSION, "ok": ok, "devices": [_backup_entry(r) for r in results]})
@@ -267,8 +267,8 @@ def restore(
     snaps = {d: restore_ops.pick_snapshot(store, d, snapshot) for d in names}  # every device has one, or nothing starts
     entries: list[dict[str, Any]] = []
     interactive = not (yes or dry_run)
-    bar = progress_wanted(as_json) and len(names) > 1 and not interactive
-    with progress_bar("restore", len(names), bar) as advance:
+    show_bar = progress_wanted(as_json) and len(names) > 1 and not interactive
+    with progress_bar("restore", len(names), show_bar) as bar:
         for d in names:
             snap = snaps[d]
 
@@ -300,7 +300,7 @@ def restore(
                 elif result.applied:
                     console.print(f"[green]{esc(d)}: restored snapshot {snap.id} (verified)[/]; "
                                   f"the previous config is snapshot {result.previous}")
-            advance(d)
+            bar.advance(d)
     if as_json:
         emit_json({"version": SCHEMA_VERSION, "ok": True, "dry_run": dry_run, "devices": entries})
 

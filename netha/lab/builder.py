@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,9 +61,14 @@ def existing_namespaces() -> list[str]:
 
 
 # -- up ------------------------------------------------------------------------------------------
-def up(topology: Path | None = None, name: str | None = None) -> LabState:
+# progress(done, total, what): how far ``up`` is (the network, each node's daemons, the wait for VRRP).
+Progress = Callable[[int, int, str], None]
+
+
+def up(topology: Path | None = None, name: str | None = None, progress: Progress | None = None) -> LabState:
     """Build lab NAME (default: the process's lab) from TOPOLOGY. Idempotent: a healthy lab of the same
     topology is left untouched. Other labs on the host are never touched (``names``)."""
+    report: Progress = progress or (lambda _done, _total, _what: None)
     names = lab_names(name)
     topo = load_topology(Path(topology or DEFAULT_TOPOLOGY))
     state = LabState.load(names.name)
@@ -84,12 +90,15 @@ def up(topology: Path | None = None, name: str | None = None) -> LabState:
         secrets = _make_secrets(rd, names)
         state.user_created = _ensure_user(names, secrets.ssh_password)
         state.save()
+        linux = [n for n in topo.nodes.values() if n.kind == "linux"]
+        total = len(linux) + 2
+        report(0, total, "network")
         _build_network(topo, state, names)
+        report(1, total, "network")
         hostkeys = {}
-        for node in topo.nodes.values():
-            if node.kind != "linux":
-                continue
+        for i, node in enumerate(linux, 2):
             key = NodeDaemons(node, names).start(secrets)
+            report(i, total, node.name)
             if node.role == "frr-router":
                 state.frr_nodes.append(node.name)
             if key and node.mgmt_ipv4:
@@ -99,6 +108,7 @@ def up(topology: Path | None = None, name: str | None = None) -> LabState:
         known.write_text("".join(f"{ip} {key}\n" for ip, key in hostkeys.items()))
         os.chmod(known, 0o600)
         _wait_ready(topo, names)
+        report(total, total, "VRRP masters")
     except BaseException:
         log.error("lab %s up failed: tearing down what was built", names.name)
         down(names.name)
