@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
@@ -260,20 +260,28 @@ def route_command(prefix: str) -> str:
 
 
 @parser("show ip route")
-def parse_route(text: str, prefix: str, device: str = "?") -> bool:
-    """``show ip route PREFIX | json``: exactly that prefix in some VRF's ``routes``."""
+def parse_route_entries(text: str, device: str = "?") -> dict[str, bool]:
+    """``show ip route [PREFIX] | json``: every prefix of every VRF's ``routes`` -> True."""
     data = _object(text, device, "show ip route")
-    want = str(ipaddress.IPv4Network(prefix))
     vrfs = data.get("vrfs") or {}
     if not isinstance(vrfs, dict):
         raise ParseError(device, "show ip route: vrfs is not an object")
+    found: dict[str, bool] = {}
     for vrf in vrfs.values():
         routes = vrf.get("routes") if isinstance(vrf, dict) else None
         if routes is not None and not isinstance(routes, dict):
             raise ParseError(device, "show ip route: routes is not an object")
-        if routes and want in routes:
-            return True
-    return False
+        for prefix in routes or {}:
+            try:
+                found[str(ipaddress.ip_network(prefix, strict=False))] = True
+            except ValueError:
+                raise ParseError(device, f"show ip route: not a prefix: {str(prefix)[:60]!r}") from None
+    return found
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show ip route PREFIX | json``: exactly that prefix in some VRF's ``routes``."""
+    return str(ipaddress.IPv4Network(prefix)) in parse_route_entries(text, device)
 
 
 # -- forwarding-path probes: Connectivity Monitor ------------------------------------------------------
@@ -359,10 +367,48 @@ def monitor_readings(hosts: dict[str, MonitorHost], probes: Sequence[ReachProbe]
     return out
 
 
+def _documents(views: list[VrrpView]) -> list[dict[str, object]]:
+    return [v.document() for v in views]
+
+
+def parse_any_fhrp(text: str, device: str = "?") -> list[VrrpView]:
+    """A capture of ``show vrrp all | json`` or ``show ip virtual-router | json`` (VARP: its entries
+    carry ``virtualIps``, the output ``virtualMacs``)."""
+    data = _object(text, device, SHOW_VRRP)
+    entries = data.get("virtualRouters") if isinstance(data.get("virtualRouters"), list) else []
+    varp = "virtualMacs" in data or any(isinstance(e, dict) and "virtualIps" in e for e in entries)
+    return parse_varp(text, device) if varp else parse_vrrp(text, device)
+
+
+# The corpus (tests/fixtures/arista_eos/<command>/): command slug -> what netha reads from a capture.
+CORPUS: dict[str, Callable[[str, str], object]] = {
+    "show_vrrp_all_json": lambda text, device: _documents(parse_vrrp(text, device)),
+    "show_ip_virtual_router_json": lambda text, device: _documents(parse_varp(text, device)),
+    "show_interfaces_json": lambda text, device: parse_interfaces(text, device),
+    "show_ip_route_json": lambda text, device: parse_route_entries(text, device),
+}
+
+
 class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
     napalm_extra_args = {"transport": "ssh"}  # NAPALM's eos driver defaults to eAPI over HTTPS
     atomic_commit = True
+    CAPTURE_KINDS = ("vrrp", "varp", "interfaces", "routes")
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """``show vrrp all | json`` (vrrp; a ``show ip virtual-router | json`` capture is read as VARP),
+        ``show ip virtual-router | json`` (varp), ``show interfaces | json`` (interfaces), ``show ip
+        route [PREFIX] | json`` (routes). eAPI replies (``jsonrpc``) are read too."""
+        if kind == "vrrp":
+            return parse_any_fhrp(text, device)
+        if kind == "varp":
+            return parse_varp(text, device)
+        if kind == "interfaces":
+            return parse_interfaces(text, device)
+        if kind == "routes":
+            return parse_route_entries(text, device)
+        return super().parse_capture(kind, text, device)
 
     def get_vrrp(self) -> list[VrrpView]:
         """VRRP and VARP, read independently: output netha cannot read costs only that protocol's

@@ -403,23 +403,66 @@ def route_command(prefix: str) -> str:
 
 
 @parser("show ip route")
-def parse_route(text: str, prefix: str, device: str = "?") -> bool:
-    """``show ip route PREFIX | json``: an ``ipprefix`` equal to ``prefix`` in some VRF/address family."""
-    want = ipaddress.IPv4Network(prefix)
+def parse_route_entries(text: str, device: str = "?") -> dict[str, bool]:
+    """``show ip route [PREFIX] | json``: every ``ipprefix`` of every VRF and address family -> True
+    (an empty output, or one without prefixes: ``{}``)."""
+    found: dict[str, bool] = {}
     for vrf in table_rows(_body(text, device, "show ip route"), "TABLE_vrf", "ROW_vrf"):
         for af in table_rows(vrf, "TABLE_addrf", "ROW_addrf"):
             for p in table_rows(af, "TABLE_prefix", "ROW_prefix"):
                 try:
-                    if ipaddress.IPv4Network(str(p.get("ipprefix")), strict=False) == want:
-                        return True
+                    found[str(ipaddress.ip_network(str(p.get("ipprefix")), strict=False))] = True
                 except ValueError:
                     continue
-    return False
+    return found
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show ip route PREFIX | json``: an ``ipprefix`` equal to ``prefix`` in some VRF/address family."""
+    return str(ipaddress.IPv4Network(prefix)) in parse_route_entries(text, device)
+
+
+def _documents(views: list[VrrpView]) -> list[dict[str, object]]:
+    return [v.document() for v in views]
+
+
+def parse_any_vrrp(text: str, device: str = "?") -> list[VrrpView]:
+    """A capture of ``show vrrp detail | json`` or ``show vrrpv3 | json``, told apart by their tables."""
+    return parse_vrrpv3(text, device) if "TABLE_grp" in text and "TABLE_vrrp_group" not in text \
+        else parse_vrrp(text, device)
+
+
+# The corpus (tests/fixtures/cisco_nxos/<command>/): command slug -> what netha reads from a capture.
+CORPUS: dict[str, Callable[[str, str], object]] = {
+    "show_vrrp_detail_json": lambda text, device: _documents(parse_vrrp(text, device)),
+    "show_vrrpv3_json": lambda text, device: _documents(parse_vrrpv3(text, device)),
+    "show_hsrp_detail_json": lambda text, device: _documents(parse_hsrp(text, device)),
+    "show_interface_json": lambda text, device: parse_interfaces(text, device),
+    "show_ip_interface_json": lambda text, device: parse_ip_addresses(text, device),
+    "show_ip_route_json": lambda text, device: parse_route_entries(text, device),
+    "show_running_config_interface": lambda text, device: sorted(map(list, shutdown_vrrp_groups(text))),
+}
 
 
 class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
     napalm_transport = "ssh"
+    CAPTURE_KINDS = ("vrrp", "hsrp", "interfaces", "routes")
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """``show vrrp detail | json`` or ``show vrrpv3 | json`` (vrrp, told apart by their tables),
+        ``show hsrp detail | json`` (hsrp), ``show interface | json`` (interfaces), ``show ip route
+        [PREFIX] | json`` (routes). NX-API replies (``ins_api``) are read too."""
+        if kind == "vrrp":
+            return parse_any_vrrp(text, device)
+        if kind == "hsrp":
+            return parse_hsrp(text, device)
+        if kind == "interfaces":
+            return parse_interfaces(text, device)
+        if kind == "routes":
+            return parse_route_entries(text, device)
+        return super().parse_capture(kind, text, device)
 
     def __init__(self, params):
         super().__init__(params)

@@ -368,9 +368,9 @@ def route_command(prefix: str) -> str:
 
 
 @parser("show route")
-def parse_route(text: str, prefix: str, device: str = "?") -> bool:
-    """``show route PREFIX exact table inet.0 | display json``: a destination equal to ``prefix``."""
-    want = ipaddress.IPv4Network(prefix)
+def parse_route_entries(text: str, device: str = "?") -> dict[str, bool]:
+    """``show route [PREFIX exact] [table T] | display json``: every destination -> True."""
+    found: dict[str, bool] = {}
     for info in _root(text, device, "show route", "route-information"):
         for table in as_list(info.get("route-table")):
             for rt in as_list(table.get("rt") if isinstance(table, dict) else None):
@@ -378,13 +378,17 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
                 if not dest:
                     continue
                 try:
-                    net = ipaddress.IPv4Network(dest, strict=False)
+                    net = ipaddress.ip_network(dest, strict=False)
                 except ValueError:
                     # Not an answer about the route: unknown, never "absent".
-                    raise ParseError(device, f"show route {prefix}: not a destination: {dest[:60]!r}") from None
-                if net == want:
-                    return True
-    return False
+                    raise ParseError(device, f"show route: not a destination: {dest[:60]!r}") from None
+                found[str(net)] = True
+    return found
+
+
+def parse_route(text: str, prefix: str, device: str = "?") -> bool:
+    """``show route PREFIX exact table inet.0 | display json``: a destination equal to ``prefix``."""
+    return str(ipaddress.IPv4Network(prefix)) in parse_route_entries(text, device)
 
 
 # -- forwarding-path probes: RPM -----------------------------------------------------------------------
@@ -529,9 +533,36 @@ _PLACEHOLDER_LINE = re.compile(
 )
 
 
+def _documents(views: list[VrrpView]) -> list[dict[str, object]]:
+    return [v.document() for v in views]
+
+
+# The corpus (tests/fixtures/juniper_junos/<command>/): command slug -> what netha reads from a capture.
+CORPUS: dict[str, Callable[[str, str], object]] = {
+    "show_vrrp_detail_display_xml": lambda text, device: _documents(parse_vrrp(text, device)),
+    "show_vrrp_detail_display_json": lambda text, device: _documents(parse_vrrp(text, device)),
+    "show_interfaces_terse_display_json": lambda text, device: parse_interfaces(text, device),
+    "show_interfaces_display_json": lambda text, device: parse_macs(text, device),
+    "show_route_display_json": lambda text, device: parse_route_entries(text, device),
+}
+
+
 class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
     atomic_commit = True
+    CAPTURE_KINDS = ("vrrp", "interfaces", "routes")
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """``show vrrp detail | display xml`` or ``| display json`` (vrrp), ``show interfaces terse |
+        display json`` (interfaces), ``show route ... | display json`` (routes)."""
+        if kind == "vrrp":
+            return parse_vrrp(text, device)
+        if kind == "interfaces":
+            return parse_interfaces(text, device)
+        if kind == "routes":
+            return parse_route_entries(text, device)
+        return super().parse_capture(kind, text, device)
 
     def __init__(self, params):
         super().__init__(params)
