@@ -320,44 +320,78 @@ def parse_hsrp(text: str, device: str = "?", platform: str = "cisco_ios") -> lis
     return views
 
 
+# -- interfaces: line parsers too ----------------------------------------------------------------------
+#
+# The driver reads ``show ip interface`` and ``show interfaces`` through ``| include`` (three and two
+# kinds of line); ntc-templates' templates for the full commands anchor the interface line at
+# column 0 and end in ``^. -> Error`` too: real IOS-XE output indents it ("  BDI105 is up, ...")
+# and prints "address is 2c33.11ff.fbc7(bia ...)" without a space, and a filtered output is not
+# what they were written for. A line that is none of these is skipped and counted.
+
+_IF_LINE = re.compile(r"^\s*(?P<name>\S+) is (?P<status>[^,]+), line protocol is (?P<proto>\S+)", re.I)
+_IF_ADDRESS = re.compile(r"^\s*(?:Internet address is|Secondary address) (?P<ip>[0-9.]+)/(?P<len>[0-9]{1,2})\b", re.I)
+_IF_NO_ADDRESS = re.compile(r"^\s*Internet (?:address will be negotiated|protocol processing disabled|address is not assigned)", re.I)
+_IF_MAC = re.compile(r"\baddress is (?P<mac>[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})", re.I)
+_BRIEF_ROW = re.compile(r"^(?P<name>\S+)\s+(?P<ip>\S+)\s+(?:YES|NO)\s+\S+\s+(?P<status>up|down|administratively down|deleted)"
+                        r"\s+(?P<proto>up|down)\s*$", re.I)
+_BRIEF_HEADER = re.compile(r"^\s*Interface\s+IP-Address\s+OK\?", re.M)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.replace("\r", "").splitlines() if line.strip()]
+
+
 @parser(SHOW_IP_INTERFACE_BRIEF)
 def parse_interfaces_brief(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, bool]:
     """``show ip interface brief``: name -> status up and protocol up."""
-    return {
-        str(r["interface"]): r.get("status") == "up" and r.get("proto") == "up"
-        for r in ntc_parse(platform, SHOW_IP_INTERFACE_BRIEF, text, device)
-        if r.get("interface")
-    }
+    out: dict[str, bool] = {}
+    lines = _lines(text)
+    if lines and not _BRIEF_HEADER.search(text):
+        raise ParseError(device, f"{SHOW_IP_INTERFACE_BRIEF}: no header line: {lines[0].strip()[:80]!r}")
+    for line in lines:
+        if (m := _BRIEF_ROW.match(line)) is not None:
+            out[m.group("name")] = m.group("status").lower() == "up" and m.group("proto").lower() == "up"
+        elif not _BRIEF_HEADER.match(line):
+            skip_line(device, SHOW_IP_INTERFACE_BRIEF, line)
+    return out
 
 
 @parser(SHOW_IP_INTERFACE)
 def parse_ip_interfaces(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, InterfaceDetails]:
-    """``show ip interface`` (filtered or not): name -> {"up": bool, "addresses": [cidr, ...]}."""
-    out: dict[str, InterfaceDetails] = {}
-    for r in ntc_parse(platform, "show ip interface", text, device):
-        if not r.get("interface"):
-            continue
-        addrs = []
-        for ip, plen in zip(r.get("ip_address") or [], r.get("prefix_length") or []):
-            length = as_int(plen)
-            if _ip(ip) and length is not None and 0 <= length <= 32:
-                addrs.append(f"{_ip(ip)}/{length}")
-        out[str(r["interface"])] = {
-            "up": r.get("link_status") == "up" and r.get("protocol_status") == "up",
-            "addresses": addrs,
-        }
-    return out
+    """``show ip interface | include line protocol|Internet address|Secondary address``:
+    name -> {"up": bool, "addresses": [cidr, ...]} (the primary first)."""
+    out: dict[str, dict] = {}
+    current: dict | None = None
+    for line in _lines(text):
+        if (m := _IF_LINE.match(line)) is not None:
+            current = out[m.group("name")] = {
+                "up": m.group("status").strip().lower() == "up" and m.group("proto").lower().startswith("up"),
+                "addresses": [],
+            }
+        elif (m := _IF_ADDRESS.match(line)) is not None and current is not None:
+            ip, length = _ip(m.group("ip")), int(m.group("len"))
+            if ip is not None and length <= 32:
+                current["addresses"].append(f"{ip}/{length}")
+        elif not _IF_NO_ADDRESS.match(line):
+            skip_line(device, SHOW_IP_INTERFACE, line)
+    return out  # type: ignore[return-value]
 
 
 @parser(SHOW_INTERFACES_MAC)
 def parse_macs(text: str, device: str = "?", platform: str = "cisco_ios") -> dict[str, str | None]:
-    """``show interfaces`` (filtered or not): name -> MAC as aa:bb:cc:dd:ee:ff (None when it has none)."""
+    """``show interfaces | include line protocol|address is``: name -> MAC as aa:bb:cc:dd:ee:ff
+    (None when it has none)."""
     out: dict[str, str | None] = {}
-    for r in ntc_parse(platform, "show interfaces", text, device):
-        if not r.get("interface"):
-            continue
-        mac = str(r.get("mac_address") or "").replace(".", "").lower()
-        out[str(r["interface"])] = ":".join(mac[i:i + 2] for i in range(0, 12, 2)) if len(mac) == 12 else None
+    current: str | None = None
+    for line in _lines(text):
+        if (m := _IF_LINE.match(line)) is not None:
+            current = m.group("name")
+            out[current] = None
+        elif (m := _IF_MAC.search(line)) is not None and current is not None and out[current] is None:
+            mac = m.group("mac").replace(".", "").lower()
+            out[current] = ":".join(mac[i:i + 2] for i in range(0, 12, 2))
+        elif not re.search(r"address is", line):
+            skip_line(device, SHOW_INTERFACES_MAC, line)
     return out
 
 
@@ -367,7 +401,8 @@ def route_command(prefix: str) -> str:
 
 
 _ROUTE_ENTRY = re.compile(r"^Routing entry for (?P<net>[0-9.]+)/(?P<len>[0-9]+)\b")
-_ROUTE_ABSENT = re.compile(r"^%\s*(?:Network|Subnet) not in table", re.I)
+# "Default gateway is A.B.C.D": a switch with IP routing off has no routing table: no route is in it.
+_ROUTE_ABSENT = re.compile(r"^(?:%\s*(?:Network|Subnet) not in table|Default gateway is )", re.I)
 
 
 @parser("show ip route")
@@ -407,9 +442,6 @@ INTERFACES_MAC_FILTER = re.compile(r"line protocol|address is")
 def include(text: str, pattern: re.Pattern[str]) -> str:
     """``text`` through IOS's ``| include`` (lines matching ``pattern``)."""
     return "".join(line for line in text.replace("\r", "").splitlines(keepends=True) if pattern.search(line))
-
-
-_BRIEF_HEADER = re.compile(r"^\s*Interface\s+IP-Address\s+OK\?", re.M)
 
 
 def parse_interface_states(text: str, device: str = "?") -> dict[str, bool]:

@@ -8,6 +8,7 @@ NAPALM's ``ios`` driver serves both.
 
 from __future__ import annotations
 
+from . import cisco_ios
 from .cisco_ios import CiscoIosDriver, ios_spec
 
 SPEC = ios_spec("cisco_xe")
@@ -18,3 +19,6 @@ class CiscoXeDriver(CiscoIosDriver):
 
 
 Driver = CiscoXeDriver
+
+# The corpus of tests/fixtures/cisco_xe/: the IOS parsers (the same commands, the same output).
+CORPUS = cisco_ios.CORPUS

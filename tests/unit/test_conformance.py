@@ -1,0 +1,135 @@
+"""Conformance: every driver's parsers against every third-party capture of its platform (the corpus).
+
+The model is NAPALM's getter test suite: ``tests/fixtures/<platform>/<command>/<case>.txt`` (or
+``.json``) is a capture, ``<case>.expected.json`` what netha must read from it (or
+``{"error": "<substring>"}`` when the output must be refused), ``<case>.source.yml`` where it came
+from. A platform's driver module maps each command slug to the function a case runs through
+(``CORPUS``). New captures are new test cases; nothing here names a case.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from netha.drivers import platforms
+from netha.drivers.base import collecting_notes
+from netha.errors import ParseError
+
+CORPUS_ROOT = Path(__file__).resolve().parents[1] / "fixtures"
+MIN_THIRD_PARTY = 10
+
+# Platforms whose driver reads with another platform's parsers: their captures are one pool for the
+# guard below (IOS-XE's driver is the IOS driver: the same commands, the same output, one parser).
+SAME_PARSERS = {"cisco_xe": "cisco_ios"}
+
+# (platform, command slug) -> (third-party captures found, where was searched): commands for which
+# the public world does not hold MIN_THIRD_PARTY captures with their expected data and a licence.
+EXCEPTIONS: dict[tuple[str, str], tuple[int, str]] = {
+    # ntc-templates tests/cisco_ios/show_ip_interface_brief (1), genieparser iosxe ShowIpInterfaceBrief (1);
+    # ShowIpInterfaceBriefPipeIp is '| include <ip>' output; NAPALM ios mocked_data holds 6 captures
+    # but no expected data for this command (get_facts keeps only the names).
+    ("cisco_ios", "show_ip_interface_brief"): (2, "ntc-templates, genieparser ios/iosxe, NAPALM ios mocked_data"),
+    # genieparser ios/iosxe ShowIpRouteWord ('show ip route <address>'); ntc-templates has the full
+    # table only (cisco_ios_show_ip_route), NAPALM ios none.
+    ("cisco_ios", "show_ip_route"): (9, "genieparser ios/iosxe ShowIpRouteWord, ntc-templates, NAPALM ios"),
+    # ntc-templates tests/cisco_ios/show_standby (4), genieparser ios (2) and iosxe (4, one the same
+    # capture as an ios one) ShowStandbyAll; NAPALM ios has no HSRP getter.
+    ("cisco_ios", "show_standby"): (9, "ntc-templates, genieparser ios/iosxe ShowStandbyAll, NAPALM ios"),
+}
+# A platform's driver module may list its own exceptions the same way (``CORPUS_EXCEPTIONS``:
+# command slug -> (count found, where searched)); they join the list above.
+
+
+def _modules() -> dict[str, object]:
+    out = {}
+    for name in platforms():
+        module = importlib.import_module(f"netha.drivers.{name}")
+        corpus = getattr(module, "CORPUS", None)
+        if corpus is not None:
+            out[name] = module
+    return out
+
+
+MODULES = _modules()
+for _name, _module in MODULES.items():
+    for _slug, _why in getattr(_module, "CORPUS_EXCEPTIONS", {}).items():
+        EXCEPTIONS.setdefault((SAME_PARSERS.get(_name, _name), _slug), _why)
+
+
+def corpus_of(platform: str) -> dict:
+    module = MODULES.get(platform) or MODULES.get(SAME_PARSERS.get(platform, ""))
+    return getattr(module, "CORPUS", {}) if module is not None else {}
+
+
+def _captures(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix in (".txt", ".json") and not p.name.endswith(".expected.json"))
+
+
+def _cases():
+    for folder in sorted(p for p in CORPUS_ROOT.glob("*/*") if p.is_dir() and p.parent.name != "tools"):
+        for capture in _captures(folder):
+            yield pytest.param(folder.parent.name, folder.name, capture,
+                               id=f"{folder.parent.name}/{folder.name}/{capture.stem}")
+
+
+def _sorted(value: object) -> object:
+    """Groups in a stable order (the corpus does not fix the order a device prints them in)."""
+    if isinstance(value, list) and all(isinstance(v, dict) and "group" in v for v in value):
+        return sorted(value, key=lambda d: (str(d["interface"]), str(d["protocol"]), d["family"], d["group"]))
+    return value
+
+
+CASES = list(_cases())
+
+
+def test_the_corpus_is_there():
+    assert len(CASES) >= 50, f"only {len(CASES)} captures under {CORPUS_ROOT}"
+
+
+@pytest.mark.parametrize("platform,command,capture", CASES)
+def test_driver_reads_the_capture_as_its_source_expects(platform, command, capture):
+    corpus = corpus_of(platform)
+    assert command in corpus, f"{platform}: no parser for the corpus folder {command!r} (CORPUS)"
+    source = yaml.safe_load(capture.with_suffix(".source.yml").read_text())
+    assert isinstance(source.get("third_party"), bool) and source.get("source") and source.get("licence"), capture
+    expected = json.loads(capture.with_name(capture.stem + ".expected.json").read_text())
+    text = capture.read_text()
+    if isinstance(expected, dict) and set(expected) == {"error"}:
+        with pytest.raises(ParseError, match=expected["error"]):
+            corpus[command](text, "capture")
+        return
+    with collecting_notes() as notes:
+        got = json.loads(json.dumps(corpus[command](text, "capture")))
+    assert _sorted(got) == _sorted(expected)
+    # A capture netha reads is never a group it could not understand.
+    assert notes.unreadable == [], notes.unreadable
+
+
+def _third_party(platform: str, command: str) -> int:
+    pool = [platform] + [p for p, same in SAME_PARSERS.items() if same == platform]
+    n = 0
+    for p in pool:
+        folder = CORPUS_ROOT / p / command
+        if folder.is_dir():
+            n += sum(1 for c in _captures(folder)
+                     if yaml.safe_load(c.with_suffix(".source.yml").read_text()).get("third_party") is True)
+    return n
+
+
+GUARDED = sorted({(SAME_PARSERS.get(p, p), c) for p, m in MODULES.items() for c in m.CORPUS})
+
+
+@pytest.mark.parametrize("platform,command", GUARDED, ids=lambda x: x if isinstance(x, str) else None)
+def test_each_command_has_enough_third_party_captures(platform, command):
+    found = _third_party(platform, command)
+    if (platform, command) in EXCEPTIONS:
+        listed, where = EXCEPTIONS[(platform, command)]
+        assert found >= listed, f"{platform}/{command}: {found} captures, the exception says {listed} ({where})"
+        return
+    assert found >= MIN_THIRD_PARTY, f"{platform}/{command}: {found} third-party captures (< {MIN_THIRD_PARTY})"
