@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .coordination.base import LeaderView
 from .health import Assessment
 from .inventory import Inventory
 from .observe.types import ProbeResult, Snapshot
@@ -30,7 +31,18 @@ def _reach(obs) -> dict[str, Any]:
     }
 
 
-def status_document(inv: Inventory, snap: Snapshot, a: Assessment) -> dict[str, Any]:
+def leadership(inv: Inventory) -> LeaderView:
+    """Who acts on ``inv`` now, as its coordination backend says (the lock file, or one etcd read)."""
+    from .coordination import CoordinationError, coordinator_for
+
+    try:
+        return coordinator_for(inv, purpose="netha status").view()
+    except CoordinationError as exc:
+        return LeaderView(inv.controller.coordination.backend, None, (), False, str(exc))
+
+
+def status_document(inv: Inventory, snap: Snapshot, a: Assessment, leader: LeaderView | None = None) -> dict[str, Any]:
+    """``leader``: who acts (default: asked of the inventory's coordination backend now)."""
     groups: dict[str, Any] = {}
     for name, g in a.groups.items():
         cfg = inv.groups[name]
@@ -77,8 +89,13 @@ def status_document(inv: Inventory, snap: Snapshot, a: Assessment) -> dict[str, 
             "uptime": obs.uptime if obs else None,
             "reach": _reach(obs),
         }
+    view = leader if leader is not None else leadership(inv)
+    now = time.time()
     return {
         "version": SCHEMA_VERSION,
+        "leader": view.leader,
+        "controllers": [c.to_json(now) for c in view.controllers],
+        "coordination": view.to_json(now),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.wall)),
         "exit_code": a.exit_code,
         "listening": list(snap.listening),

@@ -7,6 +7,7 @@ scheduled cycle and the operator inputs live there.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 from enum import Enum
@@ -36,25 +37,34 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and log, never push.")] = False,
     metrics_port: Annotated[int, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: off).")] = 0,
     metrics_addr: Annotated[str, typer.Option("--metrics-addr", help="Address for the metrics endpoint.")] = "127.0.0.1",
+    controller_id: Annotated[str | None, typer.Option("--id", help="This controller's ID, unique per controller "
+                                                      "(default: the host name); see `netha leader`.")] = None,
 ) -> None:
-    """The daemon: observe every poll interval, decide, act; one controller per inventory."""
+    """The daemon: observe every poll interval, decide, act; with several controllers (controller.coordination:
+    etcd) every one observes and only the leader acts."""
+    from ..coordination import CoordinationError, coordinator_for, default_id
+
     inv = open_inventory(inventory)
+    cid = controller_id or default_id()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", cid):
+        raise NethaError(f"--id {cid!r}: letters, digits and . _ - only (at most 63)")
+    coord = coordinator_for(inv, cid, "netha run")
     try:
-        lock = InventoryLock(inv.controller.state_dir).acquire("netha run")
-    except LockHeld as exc:
+        coord.start()  # file: the flock (refused while another controller runs); etcd: join and campaign
+    except (LockHeld, CoordinationError) as exc:
         raise NethaError(f"refusing to start: {exc}") from None
-    os.environ.setdefault("NETHA_ACTOR", "daemon")
+    os.environ.setdefault("NETHA_ACTOR", "daemon" if controller_id is None and coord.backend == "file" else f"daemon {cid}")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     metrics = Metrics()
     try:
-        with Runtime.build(inv, metrics=metrics) as rt:
+        with Runtime.build(inv, metrics=metrics, coordination=coord) as rt:
             if metrics_port:
                 metrics.serve(metrics_port, metrics_addr)
             run_daemon(rt, stop, dry_run=dry_run)
     finally:
-        lock.release()
+        coord.close()
 
 
 @nagios_errors

@@ -87,6 +87,15 @@ class Controller:
         self._lock = threading.Lock()  # the in-flight table: the loop's thread and the workers' callbacks
 
     # -- start-up ----------------------------------------------------------------------------------
+    def lead(self) -> None:
+        """This controller has just become the leader: it takes the memory the last leader kept
+        (gates, storm brake, maintenance) and keeps what it observed meanwhile."""
+        saved = memory_from_json(self.store.get("memory"))
+        groups = dict(saved.groups)
+        for g, gm in self.memory.groups.items():
+            groups[g] = replace(groups[g], primary_healthy_since=gm.primary_healthy_since) if g in groups else gm
+        self.memory = replace(saved, groups=groups)
+
     def recover(self, a: Assessment | None) -> list[Recovered]:
         """Resolve the plans a previous controller left open, judging the devices by ``a`` (one fresh
         look); an automatic plan that is finished now counts in the gates as if it had never stopped."""
@@ -128,7 +137,10 @@ class Controller:
         return mem
 
     # -- the cycle -------------------------------------------------------------------------------------
-    def cycle(self, snap: Snapshot) -> CycleResult:
+    def cycle(self, snap: Snapshot, act: bool = True) -> CycleResult:
+        """``act=False``: a follower's cycle (another controller leads): it observes, so that its
+        health and damping are warm the moment it leads, and never decides, acts, alerts or writes
+        the memory the leader keeps."""
         t0 = time.monotonic()
         a = assess(self.inv, snap, self.health)
         self.health = a.state
@@ -143,6 +155,11 @@ class Controller:
                     r = getattr(obs, probe)
                     if r is not None and not r.ok:
                         self.metrics.probe_errors.labels(name, probe).inc(0)  # keep the series visible
+        if not act:
+            self.memory = mem  # kept in this process only: the leader's memory is the one in the store
+            if self.metrics:
+                self.metrics.cycle.observe(time.monotonic() - t0)
+            return CycleResult(a, Decision(Action.NONE, reason="observing: another controller leads"), None, ended)
         d = decide(self.inv, a, mem, now, self.busy())
         if self.dry_run and d.kind in ACTIONS:
             d = replace(d, dry_run=True)

@@ -23,7 +23,7 @@ from ..lock import InventoryLock
 from ..observe.observer import Observer
 from ..observe.types import Snapshot
 from ..takeover.execute import Recovered
-from .core import CycleResult
+from .core import Controller, CycleResult
 from .runtime import Runtime
 
 log = logging.getLogger("netha.daemon")
@@ -46,14 +46,19 @@ def first_look(observer: Observer, timeout: float) -> Snapshot:
 def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> None:
     """Run until ``stop`` is set. The caller owns the inventory lock and the signal handlers."""
     inv = rt.inv
+    coord = rt.coordination
     ctl = rt.controller(dry_run=dry_run, concurrent=True)
     rt.observer.start()
     # Open plans are resolved against one fresh look at the network (every device polled once).
     first = first_look(rt.observer, max(3.0, 10 * inv.controller.poll_interval))
-    for r in ctl.recover(assess(inv, first)):
-        log.warning("recovered: %s", r.message)
+    # Every controller observes; only the leader decides and acts (controller.coordination).
+    leading = coord is None or coord.is_leader()
+    if leading:
+        for r in ctl.recover(assess(inv, first)):
+            log.warning("recovered: %s", r.message)
     rt.sessions.warm()
-    rt.store.audit("daemon", "started", detail=f"pid {os.getpid()}, poll {inv.controller.poll_interval}s"
+    who = f", controller {coord.id} ({coord.backend}{', leader' if leading else ', follower'})" if coord else ""
+    rt.store.audit("daemon", "started", detail=f"pid {os.getpid()}, poll {inv.controller.poll_interval}s{who}"
                    + (", dry-run" if dry_run else ""))
     log.warning("netha run: watching %d groups on %d devices every %gs%s", len(inv.groups), len(inv.devices),
                 inv.controller.poll_interval, " (dry run)" if dry_run else "")
@@ -67,9 +72,13 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
             rt.observer.changed.clear()
             try:
                 rt.executor.hook("cycle")  # a test hook (fault injection); nothing in production
-                ctl.cycle(rt.observer.snapshot())
+                now_leading = coord is None or coord.is_leader()
+                if now_leading != leading:
+                    leading = now_leading
+                    _leadership_changed(rt, ctl, leading)
+                ctl.cycle(rt.observer.snapshot(), act=leading)
                 failures = 0
-                if started >= next_retry:
+                if leading and started >= next_retry:
                     next_retry = started + PENDING_RETRY
                     for r in rt.executor.retry_pending():
                         rt.webhook.send("recovered", group=r.record.group, plan=r.record.id, ok=r.ok, message=r.message)
@@ -92,6 +101,29 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
         rt.store.audit("daemon", "stopped", detail=f"pid {os.getpid()}")
 
 
+def _leadership_changed(rt: Runtime, ctl: Controller, leading: bool) -> None:
+    """Audit (which controller leads, under which lease revision), then, for a new leader: the last
+    leader's memory, and every plan left open (a leader that died or was deposed mid-plan): each is
+    finished or rolled back against one fresh look, as at start."""
+    coord = rt.coordination
+    assert coord is not None
+    if not leading:
+        why = coord.why_not() or "not the leader"
+        rt.store.audit("leader", "lost", detail=f"controller {coord.id}: {why}")
+        log.error("controller %s stopped acting: %s", coord.id, why)
+        rt.webhook.send("leadership", controller=coord.id, leader=False, reason=why)
+        return
+    token = coord.token()
+    rt.store.audit("leader", "acquired", detail=f"controller {coord.id}, {coord.backend} lease revision "
+                   f"{token.revision if token else '?'}")
+    log.warning("controller %s leads (lease revision %s): resolving open plans, then acting",
+                coord.id, token.revision if token else "?")
+    rt.webhook.send("leadership", controller=coord.id, leader=True, revision=token.revision if token else None)
+    ctl.lead()
+    for r in ctl.recover(assess(rt.inv, rt.observer.snapshot())):
+        log.warning("recovered: %s", r.message)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One scheduled cycle (`netha check`): what was recovered, seen, decided and done."""
@@ -111,9 +143,13 @@ class CheckResult:
 def run_check(rt: Runtime, dry_run: bool = False) -> CheckResult:
     """One cycle for cron or a systemd timer: observe once, decide, act (Nagios exit codes).
 
-    Under the inventory's lock; when another controller holds it, observe and decide only."""
+    Under the inventory's lock (or the etcd leadership); when another controller holds it, observe
+    and decide only."""
+    assert rt.coordination is not None
+    held = rt.coordination.hold("netha check")
     try:
-        lock: InventoryLock | None = InventoryLock(rt.inv.controller.state_dir).acquire("netha check")
+        held.__enter__()
+        lock: object | None = held
         observe_only = None
     except LockHeld as exc:
         lock, observe_only, dry_run = None, str(exc), True
@@ -128,4 +164,4 @@ def run_check(rt: Runtime, dry_run: bool = False) -> CheckResult:
         return CheckResult(recovered, snap, ctl.cycle(snap), observe_only)
     finally:
         if lock is not None:
-            lock.release()
+            held.__exit__(None, None, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..health import Assessment
@@ -40,6 +40,10 @@ class Metrics:
     def watch_probers(self, stats: Callable[[], list]) -> None:
         """Export the streaming probers' rate and restarts, read when scraped."""
         self.registry.register(_ProberCollector(stats))
+
+    def watch_coordination(self, coord: object) -> None:
+        """Export the leadership (netha.coordination.Coordinator), read when scraped."""
+        self.registry.register(_CoordinationCollector(coord))
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)
@@ -82,3 +86,34 @@ class _ProberCollector(Collector):
             restarts.add_metric([st.device], float(st.restarts))
         yield rate
         yield restarts
+
+
+class _CoordinationCollector(Collector):
+    def __init__(self, coord: object):
+        self._coord = coord
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        c = self._coord
+        cid, backend = str(getattr(c, "id", "?")), str(getattr(c, "backend", "?"))
+        leader = GaugeMetricFamily("netha_leader", "1 while this controller holds the leadership and may act",
+                                   labels=["controller", "backend"])
+        leader.add_metric([cid, backend], 1.0 if c.is_leader() else 0.0)  # type: ignore[attr-defined]
+        yield leader
+        left = c.lease_remaining()  # type: ignore[attr-defined]
+        if left is not None:
+            remaining = GaugeMetricFamily("netha_lease_remaining_seconds", "Seconds this controller may still act "
+                                          "without renewing its lease (it stops acting at 0)", labels=["controller"])
+            remaining.add_metric([cid], max(0.0, left))
+            yield remaining
+        st = c.stats  # type: ignore[attr-defined]
+        for name, doc, value in (
+            ("netha_coordination_requests", "Requests sent to the coordination backend", st.requests),
+            ("netha_coordination_writes", "Requests that write (etcd: raft proposals)", st.writes),
+            ("netha_coordination_errors", "Requests that failed (endpoint down, no quorum)", st.errors),
+            ("netha_leader_changes", "Times this controller gained or lost the leadership", st.leader_changes),
+            ("netha_fence_checks", "Leadership checks right before a device push", st.fence_checks),
+            ("netha_fence_refusals", "Pushes refused because the leadership no longer held", st.fence_refusals),
+        ):
+            fam = CounterMetricFamily(name, doc, labels=["controller"])
+            fam.add_metric([cid], float(value))
+            yield fam

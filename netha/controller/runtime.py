@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..health import Assessment
 from ..inventory import Inventory
-from ..lock import InventoryLock
+from ..coordination import Coordinator, coordinator_for
 from ..observe.observer import Observer, ObserverOptions
 from ..store import Store
 from ..takeover.announce import Announcer
@@ -32,19 +32,24 @@ class Runtime:
     executor: Executor
     webhook: Webhook
     metrics: Metrics | None = None
+    coordination: Coordinator | None = None  # who may act (controller.coordination); its token fences every push
 
     @classmethod
     def build(cls, inv: Inventory, metrics: Metrics | None = None, hook: Hook | None = None,
-              observer: ObserverOptions = ObserverOptions()) -> Runtime:
+              observer: ObserverOptions = ObserverOptions(), coordination: Coordinator | None = None) -> Runtime:
+        """``coordination``: the daemon's, started by its caller; without one, the inventory's backend
+        for an operator command (taken with ``hold()`` around each change)."""
+        coord = coordination if coordination is not None else coordinator_for(inv, purpose="netha command")
         store = Store(inv.controller.state_dir)
         sessions = Sessions(inv)  # one session per device: the observer polls and the takeover pushes through it
         obs = Observer(inv, observer, sessions)
         executor = Executor(inv, store, sessions, adverts=obs.advert_sources, garp=Announcer(inv),
-                            hook=hook if hook is not None else hook_from_env())
+                            hook=hook if hook is not None else hook_from_env(), fence=coord)
         if metrics is not None:
             metrics.watch_listener(obs.listener_stats)
             metrics.watch_probers(obs.prober_stats)
-        return cls(inv, store, sessions, obs, executor, Webhook(inv.controller.webhook), metrics)
+            metrics.watch_coordination(coord)
+        return cls(inv, store, sessions, obs, executor, Webhook(inv.controller.webhook), metrics, coord)
 
     def controller(self, dry_run: bool = False, persist_health: bool = False, concurrent: bool = False) -> Controller:
         """``concurrent``: takeovers run beside the loop (the daemon), each wakes the loop when it ends."""
@@ -53,6 +58,8 @@ class Runtime:
                           wake=self.observer.changed.set if concurrent else None)
 
     def close(self) -> None:
+        if self.coordination is not None:
+            self.coordination.close()  # a leader hands over at once, without waiting for its lease
         self.observer.stop()
         self.sessions.close()
         self.webhook.close()
@@ -73,6 +80,7 @@ class ManualResult:
 def run_manual(rt: Runtime, plan: Plan, reason: str, a: Assessment | None) -> ManualResult:
     """An operator's plan (``netha failover``/``failback``): under the inventory's lock, open plans a
     crashed controller left are resolved first (judged by ``a``), then the plan runs."""
-    with InventoryLock(rt.inv.controller.state_dir).acquire(f"{plan.kind} of {plan.group}"):
+    assert rt.coordination is not None
+    with rt.coordination.hold(f"{plan.kind} of {plan.group}"):
         recovered = tuple(rt.controller().recover(a))
         return ManualResult(recovered, rt.executor.run(plan, reason))

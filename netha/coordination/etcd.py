@@ -216,10 +216,7 @@ class EtcdCoordinator(Coordinator):
         self.k_members = f"{prefix}/members/"
         self.k_stepdown = f"{prefix}/stepdown"
         self.ttl = cfg.ttl
-        timeout = max(0.2, cfg.retry_timeout / 2)
-        # Two connections: the lease loop's thread and the pushing thread never share a session.
-        self._loop_etcd = EtcdCluster(cfg, timeout, self.stats)
-        self._fence_etcd = EtcdCluster(cfg, timeout, self.stats)
+        self._clusters: dict[str, EtcdCluster] = {}
         self._mu = threading.RLock()
         self._lease: int | None = None
         self._renewed_at: float | None = None  # monotonic send time of the last good renewal
@@ -235,6 +232,22 @@ class EtcdCoordinator(Coordinator):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closing = False
+
+    def _cluster(self, which: str) -> EtcdCluster:
+        """Two connections: the lease loop's thread and the pushing threads never share a session.
+        Made on first use (secrets are read then: an offline command never needs them)."""
+        with self._mu:
+            if which not in self._clusters:
+                self._clusters[which] = EtcdCluster(self.cfg, max(0.2, self.cfg.retry_timeout / 2), self.stats)
+            return self._clusters[which]
+
+    @property
+    def _loop_etcd(self) -> EtcdCluster:
+        return self._cluster("loop")
+
+    @property
+    def _fence_etcd(self) -> EtcdCluster:
+        return self._cluster("fence")
 
     # -- the lease loop ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -406,8 +419,10 @@ class EtcdCoordinator(Coordinator):
         if self._thread is not None:
             self._thread.join(timeout=self.cfg.retry_timeout + 1)
         budget = min(2.0, self.cfg.retry_timeout)
-        self._release(self._loop_etcd, budget)
         lease = self._lease
+        if lease is None:
+            return  # never joined: nothing to hand over
+        self._release(self._loop_etcd, budget)
         if lease is not None:
             try:
                 self._loop_etcd.call("lease revoke", lambda c: Lease(lease, c).revoke(), budget, write=True)

@@ -56,8 +56,14 @@ class FileCoordinator(Coordinator):
 
     @contextmanager
     def hold(self, purpose: str) -> Iterator[Token]:
-        with InventoryLock(self.state_dir).acquire(purpose):
+        """The lock for one operator command (LockHeld while a daemon runs on this state directory)."""
+        lock = InventoryLock(self.state_dir).acquire(purpose)
+        self._lock = lock
+        try:
             yield Token(self.id, os.getpid(), "file")
+        finally:
+            self._lock = None
+            lock.release()
 
     def view(self) -> LeaderView:
         if self._lock is not None:

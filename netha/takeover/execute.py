@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..connect import Sessions  # noqa: F401 - re-exported: the one session pool
+from ..coordination import Coordinator, Fenced, Token
 from ..drivers import NetworkDriver
 from ..drivers.textconfig import config_body, unified_diff
 from ..errors import ConnectionFailed, NethaError
@@ -120,8 +122,13 @@ class Executor:
         verify_timeout: float = 3.0,
         rollback_timeout: float = 30.0,
         hook: Hook | None = None,
+        fence: Coordinator | None = None,
     ):
+        """``fence``: the leadership; with it, a plan starts only under a leadership token and every
+        push (and rollback) is preceded by ``fence.check(token)``: a deposed leader touches nothing."""
         self.inv = inv
+        self.fence = fence
+        self._tls = threading.local()  # the leadership token of the plan this thread runs
         self.store = store
         self.sessions = sessions
         self.adverts = adverts
@@ -134,7 +141,16 @@ class Executor:
     def run(self, plan: Plan, reason: str = "", origin: str = "manual", action: str | None = None) -> Outcome:
         """Snapshot, push, verify; on any failure (or any exception) roll back what the plan touched."""
         t0 = time.monotonic()
-        self.store.journal(plan.id, 0, "plan", plan_header(plan, reason, origin, action))
+        try:
+            token = self._begin(f"{plan.kind} of {plan.group}")
+        except Fenced as exc:
+            msg = f"{plan.kind} of {plan.group} not started: {exc}; nothing was changed"
+            self.store.audit(plan.kind, "fenced", plan.group, plan.target, msg)
+            return Outcome(plan, False, False, msg, (), time.monotonic() - t0)
+        header = plan_header(plan, reason, origin, action)
+        if token is not None:
+            header["leader"] = token.to_json()  # the lease revision this plan runs under (fencing)
+        self.store.journal(plan.id, 0, "plan", header)
         snapshots: dict[str, int] = {}
         before: dict[str, str] = {}
         for dev in plan.devices:
@@ -179,6 +195,7 @@ class Executor:
                     touched.append(step.device)
                 if step.lines:
                     pushed.setdefault(step.device, None)
+                self._fence_check()  # the leadership still holds, proved right before the push
                 self._apply(plan, step)
                 self.hook(f"after-push-{n}")
                 if step.lines:
@@ -188,6 +205,16 @@ class Executor:
                     self._verify(plan, step, started)
                 self.hook(f"after-verify-{n}")
                 self.store.journal(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
+            except Fenced as exc:
+                # Deposed (or paused past its lease): nothing more is pushed, nothing rolled back by
+                # this controller; the plan stays open in the journal and the leader resolves it.
+                results.append(StepResult(n, step.device, step.description, False, str(exc), time.monotonic() - started))
+                self.store.journal(plan.id, n, "fenced", {"error": str(exc)}, step.device)
+                msg = (f"{plan.kind} of {plan.group}: step {n} ({step.description}) not pushed: {exc}; "
+                       "left open for the leader to finish or roll back")
+                self.store.audit(plan.kind, "fenced", plan.group, step.device, msg)
+                log.error("%s", msg)
+                return Outcome(plan, False, False, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
             except Exception as exc:  # noqa: BLE001 - a parser's ValueError is a failed step too, never a half-applied plan
                 if not isinstance(exc, NethaError):
                     log.error("%s: step %d on %s raised an unexpected exception; rolling back", plan.group, n,
@@ -352,6 +379,11 @@ class Executor:
         then retry every rollback still pending. ``healthy(group, device)``: the device is healthy as
         a member of the group now (None: not known; without it only the devices' VRRP state counts)."""
         done: list[Recovered] = []
+        try:
+            self._begin("recovery of open plans")
+        except Fenced as exc:
+            log.warning("open plans left for the leader: %s", exc)
+            return done
         for plan_id, entries in self.store.open_plans():
             try:
                 done.append(self._recover_one(PlanRecord.from_entries(plan_id, entries), healthy, now, max_age))
@@ -432,6 +464,10 @@ class Executor:
     def retry_pending(self) -> list[Recovered]:
         """Retry every rollback left pending (device unreachable at the time); never forget one."""
         out: list[Recovered] = []
+        try:
+            self._begin("retry of pending rollbacks")
+        except Fenced:
+            return out
         for e in self.store.pending_rollbacks():
             dev = e.device
             if dev is None or dev not in self.inv.devices:
@@ -481,6 +517,12 @@ class Executor:
             guard = pushed.get(dev) if pushed is not None else None
             while True:
                 try:
+                    self._fence_check()
+                except Fenced as exc:
+                    problems.append(f"{dev}: {exc}")
+                    self.store.journal(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": str(exc)}, dev)
+                    break
+                try:
                     with self.sessions.session(dev) as drv:
                         if guard is not None:
                             state = config_state(drv.get_config(), snap.config, guard)
@@ -504,6 +546,25 @@ class Executor:
                     break
                 time.sleep(0.5)
         return (not problems), "; ".join(problems)
+
+    # -- fencing ------------------------------------------------------------------------------------
+    def _begin(self, what: str) -> Token | None:
+        """The leadership token for the plan (or recovery) this thread starts; Fenced without one."""
+        if self.fence is None:
+            return None
+        token = self.fence.token()
+        if token is None:
+            raise Fenced(f"{what}: controller {self.fence.id} does not lead ({self.fence.why_not() or 'not the leader'})")
+        self._tls.token = token
+        return token
+
+    def _fence_check(self) -> None:
+        if self.fence is None:
+            return
+        token: Token | None = getattr(self._tls, "token", None)
+        if token is None:
+            raise Fenced(f"controller {self.fence.id}: no leadership token for this push")
+        self.fence.check(token)
 
     def _diffs(self, before: dict[str, str]) -> dict[str, str]:
         diffs = {}
