@@ -45,11 +45,42 @@ InventoryOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON document on stdout (docs/cli-json.md) and nothing else; errors still go to stderr.")]
+
+
+def _completion_inventory(ctx: typer.Context) -> Inventory | None:
+    """The inventory named so far on the command line (or by NETHA_INVENTORY), for shell completion:
+    no secret needed, and any problem is no completion rather than an error in the shell."""
+    path = ctx.params.get("inventory") or os.environ.get("NETHA_INVENTORY")
+    if not path:
+        return None
+    try:
+        return load_checked_inventory(Path(path), check_secrets=False)
+    except (NethaError, OSError, ValueError):
+        return None
+
+
+def complete_group(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: the inventory's group names."""
+    inv = _completion_inventory(ctx)
+    return [g for g in inv.groups if g.startswith(incomplete)] if inv else []
+
+
+def complete_device(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: the inventory's device names."""
+    inv = _completion_inventory(ctx)
+    return [d for d in inv.devices if d.startswith(incomplete)] if inv else []
+
+
+def complete_target(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: the inventory's group and device names."""
+    return complete_group(ctx, incomplete) + complete_device(ctx, incomplete)
+
+
 GroupFilterOpt = Annotated[Optional[list[str]], typer.Option(
-    "--group", "-g", metavar="NAME", show_default=False,
+    "--group", "-g", metavar="NAME", show_default=False, autocompletion=complete_group,
     help="Only groups whose name matches (shell glob: 'users-*'); repeatable.")]
 DeviceFilterOpt = Annotated[Optional[list[str]], typer.Option(
-    "--device", "-d", metavar="NAME", show_default=False,
+    "--device", "-d", metavar="NAME", show_default=False, autocompletion=complete_device,
     help="Only devices whose name matches (shell glob: 'leaf?-dc'); repeatable.")]
 
 # Exit codes shared by every command (docs/cli.md lists each command's own in one table).

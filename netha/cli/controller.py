@@ -25,7 +25,8 @@ from ..lock import InventoryLock
 from ..report import status_document
 from ..store import Store
 from .common import (
-    DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, console, emit_json, err_console, handle_errors,
+    DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, complete_group, complete_target, console,
+    need_group, emit_json, err_console, handle_errors,
     nagios_errors, open_inventory, select,
 )
 from .status import narrow
@@ -113,10 +114,13 @@ def check(
 
 
 @handle_errors
-def ack(inventory: InventoryOpt, group: Annotated[str | None, typer.Argument(help="Only this group.")] = None,
+def ack(inventory: InventoryOpt,
+        group: Annotated[str | None, typer.Argument(help="Only this group.", autocompletion=complete_group)] = None,
         as_json: JsonOpt = False) -> None:
     """Acknowledge: release the storm brake and the block periods after an automatic failover."""
-    inv = open_inventory(inventory, enter_namespace=False)
+    inv = open_inventory(inventory, enter_namespace=False, check_secrets=False)
+    if group is not None:
+        need_group(inv, group)
     request_ack(inv, Store(inv.controller.state_dir), group)
     if as_json:
         emit_json({"version": 1, "acknowledged": True, "group": group})
@@ -134,11 +138,12 @@ class MaintenanceMode(str, Enum):
 def maintenance(
     mode: Annotated[MaintenanceMode, typer.Argument(help="on, off or list.", case_sensitive=False)],
     inventory: InventoryOpt,
-    target: Annotated[str | None, typer.Argument(help="A device or group name (on, off).")] = None,
+    target: Annotated[str | None, typer.Argument(help="A device or group name (on, off).",
+                                                 autocompletion=complete_target)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Maintenance mode for a device or group: nothing automatic touches it."""
-    inv = open_inventory(inventory, enter_namespace=False)
+    inv = open_inventory(inventory, enter_namespace=False, check_secrets=False)
     store = Store(inv.controller.state_dir)
     if mode is MaintenanceMode.list:
         if target:
@@ -151,6 +156,8 @@ def maintenance(
         return
     if not target:
         raise UsageProblem(f"netha maintenance {mode.value} needs a TARGET (a device or group)")
+    if target not in inv.devices and target not in inv.groups:
+        raise UsageProblem(f"{target!r} is neither a device nor a group in {inv.source}")
     now = set_maintenance(inv, store, mode is MaintenanceMode.on, target)
     if as_json:
         emit_json({"version": 1, "mode": mode.value, "target": target,

@@ -18,6 +18,7 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
+from ..connect import make_driver
 from ..controller.runtime import Runtime, run_manual
 from ..errors import NethaError
 from ..health import Assessment, assess
@@ -28,7 +29,7 @@ from ..takeover import restore as restore_ops
 from ..takeover.execute import Outcome
 from ..takeover.plan import Plan, Planner, render_plan_text
 from .common import (
-    EXIT_FAILED, DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, console, emit_json, err_console,
+    EXIT_FAILED, DeviceFilterOpt, complete_device, complete_group, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, console, emit_json, err_console,
     esc, fail, handle_errors, match_names, need_device, need_group, open_inventory, plain, progress_bar, progress_wanted,
     select,
 )
@@ -157,8 +158,8 @@ def _take_over(inventory: Path, build: Callable[[Inventory, Assessment], Plan], 
 
 @handle_errors
 def failover(
-    group: Annotated[str, typer.Argument(help="Group to move.")],
-    to: Annotated[str, typer.Option("--to", help="The device that becomes master.")],
+    group: Annotated[str, typer.Argument(help="Group to move.", autocompletion=complete_group)],
+    to: Annotated[str, typer.Option("--to", help="The device that becomes master.", autocompletion=complete_device)],
     inventory: InventoryOpt,
     strategy: Annotated[str, typer.Option("--strategy", help="auto, planned (make-before-break) or emergency.")] = "auto",
     dry_run: DryRunOpt = False,
@@ -175,7 +176,7 @@ def failover(
 
 @handle_errors
 def failback(
-    group: Annotated[str, typer.Argument(help="Group to return to its primary.")],
+    group: Annotated[str, typer.Argument(help="Group to return to its primary.", autocompletion=complete_group)],
     inventory: InventoryOpt,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -207,7 +208,7 @@ def backup(
     results: list[restore_ops.BackupResult] = []
     with progress_bar("backup", len(sel.devices), progress_wanted(as_json) and len(sel.devices) > 1) as bar:
         for name in sel.devices:
-            [r] = restore_ops.backup(inv, store, [name])
+            [r] = restore_ops.backup(inv, store, [name], factory=make_driver)
             results.append(r)
             if as_json:
                 pass
@@ -224,7 +225,8 @@ def backup(
 
 
 @handle_errors
-def snapshots(device: Annotated[str, typer.Argument(help="The device.")], inventory: InventoryOpt,
+def snapshots(device: Annotated[str, typer.Argument(help="The device.", autocompletion=complete_device)],
+              inventory: InventoryOpt,
               as_json: JsonOpt = False) -> None:
     """List the saved configs of a device."""
     inv = open_inventory(inventory, enter_namespace=False, check_secrets=False)
@@ -246,7 +248,7 @@ def snapshots(device: Annotated[str, typer.Argument(help="The device.")], invent
 @handle_errors
 def restore(
     devices: Annotated[list[str], typer.Argument(help="The device(s) to restore, one after the other.",
-                                                 metavar="DEVICE...")],
+                                                 metavar="DEVICE...", autocompletion=complete_device)],
     inventory: InventoryOpt,
     snapshot: Annotated[Optional[int], typer.Option("--snapshot", help="Snapshot id (default: each device's newest); "
                                                                        "one DEVICE only.")] = None,
@@ -286,7 +288,7 @@ def restore(
                                      "previous": None, "diff": None, "error": None}
             entries.append(entry)
             try:
-                result = restore_ops.restore(inv, store, d, snap, confirm)
+                result = restore_ops.restore(inv, store, d, snap, confirm, factory=make_driver)
             except NethaError as exc:
                 entry["error"] = redact(str(exc))
                 if as_json:
