@@ -224,7 +224,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         # A peer in Backup whose Rx counter rises hears *some* master; credit the last known master.
         for m in group.members:
             obs = snap.devices.get(m.device)
-            view = obs.vrrp_for(group.vrid, group.interface_of(m.device)) if obs and group.vrid else None
+            view = obs.vrrp_for(group.vrid, group.interface_of(m.device), group.protocol) if obs and group.vrid else None
             if view is None or view.adverts_rx is None:
                 continue
             key = f"{gname}/{m.device}"
@@ -259,7 +259,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         paths, targets_down = _reach_paths(group, snap)
         for m in group.members:
             obs = snap.devices.get(m.device) or DeviceObservation(device=m.device)
-            view = obs.vrrp_for(group.vrid, group.interface_of(m.device)) if group.vrid else None
+            view = obs.vrrp_for(group.vrid, group.interface_of(m.device), group.protocol) if group.vrid else None
             tracks: dict[str, str] = {}
             for t in group.tracks_for(m.device):
                 if t.reach is not None:
@@ -281,8 +281,12 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
             dev = devices[m.device]
             if dev.health in ("failed", "unreachable", "unknown"):
                 raw_m, why = dev.health, dev.reason
+            elif group.mode == "vrrp" and obs.vrrp is not None and group.vrid is not None and view is None and obs.unreadable:
+                # Not found, but the device printed something netha could not read: it may be this group.
+                raw_m, why = "unknown", (f"{group.protocol.upper()} {group.vrid} on {group.interface_of(m.device)} not read: "
+                                         + "; ".join(f"{what}: {why}" for what, why in obs.unreadable)[:200])
             elif group.mode == "vrrp" and obs.vrrp is not None and group.vrid is not None and view is None:
-                raw_m, why = "failed", f"no VRRP instance {group.vrid} on {group.interface_of(m.device)}"
+                raw_m, why = "failed", f"no {group.protocol.upper()} instance {group.vrid} on {group.interface_of(m.device)}"
             elif obs.interfaces.get(group.interface_of(m.device)) is False:
                 raw_m, why = "failed", f"{group.interface_of(m.device)} is down"
             elif (m.device, group.interface_of(m.device)) in silent:

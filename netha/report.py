@@ -31,6 +31,16 @@ def _reach(obs) -> dict[str, Any]:
     }
 
 
+def _parse(obs) -> dict[str, Any]:
+    """What the parsers skipped in the device's last CLI reading: lines netha does not know inside a
+    group it read, and groups or whole commands it could not read (with why)."""
+    notes = obs.notes if obs is not None else None
+    if notes is None:
+        return {"skipped_lines": 0, "unreadable": []}
+    return {"skipped_lines": len(notes.skipped_lines),
+            "unreadable": [{"command": what, "why": why} for what, why in notes.unreadable]}
+
+
 def leadership(inv: Inventory) -> LeaderView:
     """Who acts on ``inv`` now, as its coordination backend says (the lock file, or one etcd read)."""
     from .coordination import CoordinationError, coordinator_for
@@ -88,6 +98,7 @@ def status_document(inv: Inventory, snap: Snapshot, a: Assessment, leader: Leade
             "vrrp_source": obs.vrrp_source if obs else None,
             "uptime": obs.uptime if obs else None,
             "reach": _reach(obs),
+            "parse": _parse(obs),
         }
     view = leader if leader is not None else leadership(inv)
     now = time.time()

@@ -160,6 +160,15 @@ def _blocks(text: str, header: re.Pattern[str], what: str, device: str) -> list[
     return blocks
 
 
+def _why(exc: Exception, what: str) -> str:
+    """A device error's message without the device's name and the command (the note names both)."""
+    text = str(exc)
+    device = getattr(exc, "device", None)
+    if device is not None and text.startswith(f"{device}: "):
+        text = text[len(device) + 2:]
+    return text[len(what) + 2:] if text.startswith(f"{what}: ") else text
+
+
 def _seconds(value: str, unit: str) -> float:
     return float(value) / 1000.0 if unit.lower() == "msec" else float(value)
 
@@ -241,7 +250,7 @@ def parse_vrrp(text: str, device: str = "?", platform: str = "cisco_ios") -> lis
         try:
             views.append(_vrrp_group(m, lines, device))
         except ParseError as exc:
-            skip_group(device, SHOW_VRRP, str(exc).split(": ", 1)[-1])
+            skip_group(device, SHOW_VRRP, _why(exc, SHOW_VRRP))
     return views
 
 
@@ -316,7 +325,7 @@ def parse_hsrp(text: str, device: str = "?", platform: str = "cisco_ios") -> lis
         try:
             views.append(_hsrp_group(m, lines, device))
         except ParseError as exc:
-            skip_group(device, SHOW_STANDBY, str(exc).split(": ", 1)[-1])
+            skip_group(device, SHOW_STANDBY, _why(exc, SHOW_STANDBY))
     return views
 
 
@@ -519,7 +528,7 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
                 views += read()
             except (ParseError, CommandRejected) as exc:
                 failed.append(exc)
-                skip_group(self.name, what, f"not read: {str(exc).split(': ', 1)[-1]}")
+                skip_group(self.name, what, f"not read: {_why(exc, what)}")
         if len(failed) == 2:
             raise failed[0]
         return views

@@ -110,7 +110,7 @@ class Observer:
                     on_change=lambda _device: self.changed.set(), session_factory=self.exec_pool.lease,
                 )
             stream = cls.event_stream() if options.events and options.ssh else None
-            if stream is not None and shell_params(inv, name) is not None:
+            if stream is not None and (dev.shell is not None or cls.spec.login_is_shell):  # no secret read yet
                 events[name] = DeviceEventStream(
                     name, lambda name=name: shell_params(inv, name), stream, self.exec_pool,
                     on_event=self._on_device_event, on_state=self._on_stream_state,
@@ -356,6 +356,7 @@ class Observer:
             reach={**(reading.reach if reading else {}), **self._stream_readings(name, now)},
             uptime=uptime,
             rebooted=rebooted,
+            notes=reading.notes if reading else None,
         )
 
 

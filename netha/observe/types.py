@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 # What a driver returns lives with the drivers; re-exported here for the observation layer's callers.
-from ..drivers.models import DeviceReading, InterfaceDetails, ReachReading, VrrpStateName, VrrpView
+from ..drivers.models import DeviceReading, InterfaceDetails, ParseNotes, ReachReading, VrrpStateName, VrrpView
 
 __all__ = [
     "AdvertSource", "DeviceObservation", "Presence", "DeviceReading", "InterfaceDetails", "ProbeResult", "ReachReading", "Snapshot",
@@ -43,6 +43,8 @@ class DeviceObservation:
     addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # interface -> IPv4 CIDRs
     uptime: float | None = None  # seconds since the device (re)started, from sysUpTime
     rebooted: bool = False
+    # What the parsers of the last CLI reading skipped (unknown lines, unreadable groups or commands).
+    notes: ParseNotes | None = None
 
     @property
     def managed(self) -> bool | None:
@@ -52,11 +54,19 @@ class DeviceObservation:
             return None
         return any(r.ok for r in results)
 
-    def vrrp_for(self, vrid: int, interface: str) -> VrrpView | None:
+    def vrrp_for(self, vrid: int, interface: str, protocol: str = "vrrp", family: int = 4) -> VrrpView | None:
+        """The device's view of one group: VRRP, HSRP and VARP groups, IPv4 and IPv6 ones, may share a
+        number on one interface (``protocol``: the inventory group's; ``family``: 4 for now)."""
         for view in self.vrrp or ():
-            if view.vrid == vrid and view.interface == interface:
+            if view.vrid == vrid and view.interface == interface and view.protocol == protocol and view.family == family:
                 return view
         return None
+
+    @property
+    def unreadable(self) -> tuple[tuple[str, str], ...]:
+        """(command, why) of what the last CLI reading could not understand: a group netha does not
+        find on this device may be one of these, so its absence proves nothing."""
+        return tuple(self.notes.unreadable) if self.notes is not None else ()
 
 
 @dataclass(frozen=True)
