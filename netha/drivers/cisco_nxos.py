@@ -68,9 +68,9 @@ _FAMILIES: dict[str, int] = {"v4": 4, "ipv4": 4, "ipv4_group": 4, "ip": 4, "inet
 def _body(text: str, device: str, what: str) -> dict:
     """The JSON object of an NX-OS ``| json`` output; {} when the device printed nothing (no rows).
 
-    An NX-API reply (``{"ins_api": {"outputs": {"output": {"body": ...}}}}``, what the NX-API
-    sandbox and its documentation show) is unwrapped to its body, so captures from NX-API read
-    like the CLI's ``| json``."""
+    An NX-API reply (``{"ins_api": {"outputs": {"output": {"body": ...}}}}`` or JSON-RPC's
+    ``{"jsonrpc": "2.0", "result": {"body": ...}}``, what the NX-API sandbox and its documentation
+    show) is unwrapped to its body, so captures from NX-API read like the CLI's ``| json``."""
     if not text.strip():
         return {}
     data = load_json(text, device, what)
@@ -89,6 +89,13 @@ def _body(text: str, device: str, what: str) -> dict:
         data = output.get("body") or {}
         if isinstance(data, str):  # cli_show_ascii: text, not JSON
             raise ParseError(device, f"{what}: NX-API reply holds text, not JSON")
+    if "jsonrpc" in data:  # NX-API's JSON-RPC form: {"jsonrpc": "2.0", "result": {"body": ...}}
+        if "error" in data and data["error"]:
+            raise ParseError(device, f"{what}: NX-API error: {str(data['error'])[:80]}")
+        result = data.get("result")
+        if isinstance(result, list) and len(result) == 1:
+            result = result[0]
+        data = result if isinstance(result, dict) else {}
     if "body" in data and isinstance(data["body"], dict) and not any(k.startswith("TABLE_") for k in data):
         data = data["body"]  # one NX-API output object (input/msg/code/body)
     return data

@@ -377,6 +377,9 @@ def parse_route_entries(text: str, device: str = "?") -> dict[str, bool]:
                 dest = data(rt, "rt-destination")
                 if not dest:
                     continue
+                length = data(rt, "rt-prefix-length")  # some replies split "1.0.4.0" and "24"
+                if length and "/" not in dest:
+                    dest = f"{dest}/{length}"
                 try:
                     net = ipaddress.ip_network(dest, strict=False)
                 except ValueError:
