@@ -78,6 +78,7 @@ def _mount_subcommands() -> None:
         app.command(cls=NagiosCommand if command in (status, check) else None)(command)
     app.add_typer(lab_app, name="lab", help="Build, inspect and tear down the netns lab.")
     from .leader import leader_app; app.add_typer(leader_app, name="leader", help="Who leads (several controllers, one acts); step-down.")  # noqa: E702
+    from .parse import parse; app.command()(parse)  # noqa: E702
 
 
 def _document_exit_codes(typer_app: typer.Typer, prefix: str = "") -> None:
