@@ -240,6 +240,13 @@ def _vip_holders(topo: Topology, names: LabNames) -> dict[str, list[str]]:
 
 
 def _wait_ready(topo: Topology, names: LabNames, timeout: float = 30.0) -> None:
+    members = topo.of_role("etcd")
+    if members:
+        deadline = time.monotonic() + timeout
+        while not all(NodeDaemons(m, names).etcd_healthy() for m in members):
+            if time.monotonic() > deadline:
+                raise LabError(f"etcd cluster ({', '.join(m.name for m in members)}) not healthy after {timeout:.0f}s")
+            time.sleep(0.2)
     keepalived = topo.of_role("keepalived-router")
     if keepalived:
         deadline = time.monotonic() + timeout

@@ -16,6 +16,7 @@ from .topology import Node
 
 FRR_BIN = Path("/usr/lib/frr")
 FRR_DAEMONS = ("zebra", "staticd", "vrrpd")
+ETCD_BIN = "/usr/bin/etcd"
 LAB_USER = DEFAULT_USER  # the default lab's; another lab's is LabNames(name).user
 MARKER = ".netha-lab"
 
@@ -81,6 +82,8 @@ class NodeDaemons:
             files["snmpd"] = self.dir / "snmpd.pid"
         if "/etc/keepalived/keepalived.conf" in self.node.binds:
             files["keepalived"] = self.dir / "keepalived.pid"
+        if self.node.role == "etcd":
+            files["etcd"] = self.dir / "etcd.pid"
         return files
 
     def alive(self) -> dict[str, int | None]:
@@ -100,6 +103,8 @@ class NodeDaemons:
             self.start_snmpd(secrets)
         if "/etc/keepalived/keepalived.conf" in self.node.binds:
             self.start_keepalived()
+        if self.node.role == "etcd":
+            self.start_etcd()
         return hostkey
 
     def start_frr(self, config: Path | None = None) -> None:
@@ -175,6 +180,39 @@ class NodeDaemons:
               "-r", str(self.dir / "keepalived-vrrp.pid"), "-c", str(self.dir / "keepalived-checkers.pid"),
               "-l", "-D", "-i", self.node.name, *snmp, env={**os.environ, "TMPDIR": str(self.dir)})
         _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: keepalived")
+
+    def start_etcd(self) -> None:
+        """One member of the lab's etcd cluster (Debian's etcd-server), its data under the node's run
+        folder; started again after a stop, it rejoins with its data (the cluster flags are then ignored)."""
+        pidfile = self.dir / "etcd.pid"
+        if pid_alive(pidfile):
+            return
+        if not Path(ETCD_BIN).exists():
+            raise LabError(f"{self.node.name}: {ETCD_BIN} is missing (apt-get install etcd-server; scripts/install.sh)")
+        me = str(self.node.mgmt_ipv4)
+        cluster = ",".join(f"{n}=http://{ip}:2380" for n, ip in self.node.cluster)
+        log = open(self.dir / "etcd.log", "ab")
+        try:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.lab.netns(self.node.name), ETCD_BIN, "--name", self.node.name,
+                 "--data-dir", str(self.dir / "etcd-data"),
+                 "--listen-client-urls", f"http://{me}:2379,http://127.0.0.1:2379", "--advertise-client-urls", f"http://{me}:2379",
+                 "--listen-peer-urls", f"http://{me}:2380", "--initial-advertise-peer-urls", f"http://{me}:2380",
+                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                 "--initial-cluster-token", f"netha-lab-{self.lab.name}",
+                 "--heartbeat-interval", "100", "--election-timeout", "1000", "--logger", "zap"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        finally:
+            log.close()
+        pidfile.write_text(f"{proc.pid}\n")  # `ip netns exec` execs etcd: the same process
+        _wait(lambda: f"{me}:2379" in self._in_ns("ss", "-Hltn").stdout, 10, f"{self.node.name}: etcd")
+
+    def etcd_healthy(self) -> bool:
+        """This member answers and the cluster has a quorum (a linearizable read goes through)."""
+        r = in_ns(self.node.name, "etcdctl", "--endpoints", f"http://{self.node.mgmt_ipv4}:2379",
+                  "--command-timeout=2s", "endpoint", "health", check=False, lab=self.lab,
+                  env={**os.environ, "ETCDCTL_API": "3"})
+        return r.returncode == 0
 
     # -- stop --------------------------------------------------------------------------------------
     def stop(self, daemons: tuple[str, ...] | None = None, sig: int = signal.SIGTERM) -> None:

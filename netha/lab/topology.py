@@ -12,7 +12,7 @@ import yaml
 from ..errors import TopologyError
 
 NODE_KINDS = ("linux", "bridge")
-ROLES = ("frr-router", "host", "controller", "keepalived-router")
+ROLES = ("frr-router", "host", "controller", "keepalived-router", "etcd")
 # Files a bind may bring in, and what the netns builder does with each.
 KNOWN_BIND_TARGETS = {
     "/etc/frr/frr.conf": "frr",
@@ -35,6 +35,7 @@ class Node:
     mgmt_ipv4: ipaddress.IPv4Address | None = None
     binds: dict[str, Path] = field(default_factory=dict)  # target path in the container -> host file
     exec: tuple[str, ...] = ()
+    cluster: tuple[tuple[str, str], ...] = ()  # an etcd member's cluster: (member name, management address)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,37 @@ def load_topology(path: Path) -> Topology:
     used: set[tuple[str, str]] = set()
     for i, link in enumerate(topo.get("links") or []):
         links.append(_link(path, i, link, nodes, used))
-    return Topology(name, path, subnet, nodes, tuple(links))
+    topo = Topology(name, path, subnet, nodes, tuple(links))
+    return with_ha(topo) if name == HA_TOPOLOGY else topo
+
+
+# The default lab (lab/netha.clab.yml, `name: netha`) also runs what several controllers need (issue 17,
+# docs/ha.md): a second controller namespace `ctl2` with listener legs on every segment `ctl` has, and
+# a 3-member etcd cluster (Debian's etcd-server) in namespaces of its own on the management segment.
+# They are added here, not in the containerlab file: its nodes need images, and these run Debian's
+# binaries in namespaces only (`netha lab up`).
+HA_TOPOLOGY = "netha"
+HA_CONTROLLER = ("ctl2", "198.18.0.2")
+HA_ETCD = (("etcd1", "198.18.0.31"), ("etcd2", "198.18.0.32"), ("etcd3", "198.18.0.33"))
+
+
+def with_ha(topo: Topology) -> Topology:
+    """``topo`` with a second controller beside ``ctl`` and the etcd members (unless present)."""
+    ctl = topo.nodes.get("ctl")
+    if ctl is None or ctl.role != "controller" or topo.mgmt_subnet is None:
+        return topo
+    nodes, links = dict(topo.nodes), list(topo.links)
+    name, addr = HA_CONTROLLER
+    if name not in nodes:
+        nodes[name] = Node(name, "linux", "controller", ipaddress.IPv4Address(addr), {}, ctl.exec)
+        links += [Link(name, ln.iface, ln.bridge, f"{name}-{ln.iface}") for ln in topo.links if ln.node == "ctl"]
+    for member, ip in HA_ETCD:
+        if member not in nodes:
+            nodes[member] = Node(member, "linux", "etcd", ipaddress.IPv4Address(ip), cluster=HA_ETCD)
+    for node in nodes.values():
+        if node.mgmt_ipv4 is not None and node.mgmt_ipv4 not in topo.mgmt_subnet:
+            raise _err(topo.path, f"node {node.name}", f"mgmt-ipv4 {node.mgmt_ipv4} is not in {topo.mgmt_subnet}")
+    return Topology(topo.name, topo.path, topo.mgmt_subnet, nodes, tuple(links))
 
 
 def _net(path: Path, where: str, value: object) -> ipaddress.IPv4Network:
