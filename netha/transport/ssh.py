@@ -1,9 +1,10 @@
 """SSH transport and channel: netmiko opens and authenticates the session; this layer runs commands.
 
 netmiko's ``send_command`` is tuned for slow devices (it waits for the command echo and sleeps
-between reads). A poller that runs every 100 ms needs less: write the command, read until the
-prompt comes back at the end of the output, with a short read loop. Several commands can be
-pipelined in one write and split on the prompt.
+between reads). A poller and a push need less: write the command, then wait on the SSH channel
+itself (``select``, no fixed sleeps) and read until the prompt comes back at the end of the
+output. Several commands can be pipelined in one write and split on the prompts
+(:meth:`SshChannel.run_many`).
 
 Host keys: netmiko reports paramiko's ``BadHostKeyException`` (and an unknown host under strict
 checking) as a generic timeout; :func:`host_key_failure` finds it in the exception chain so that a
@@ -12,8 +13,10 @@ changed host key is reported as what it is, and never retried into a connection.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +121,7 @@ class SshChannel:
         self._prompt_re = re.compile(prompt_pattern, re.M)
         self._conn = None  # netmiko BaseConnection
         self.prompt: str | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     # -- session ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -161,6 +165,7 @@ class SshChannel:
         except (OSError, EOFError, ValueError) as exc:
             raise host_key_failure(exc, p) or ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} failed: {exc}") from None
         self.prompt = self._conn.base_prompt
+        self._decoder.reset()
         self._settle()
         log.debug("%s: SSH session open (prompt %s)", p.device, self.prompt)
 
@@ -215,38 +220,98 @@ class SshChannel:
         """Run one command; return its output without the echo and the trailing prompt."""
         if "\n" in command or "\r" in command:
             raise DeviceError(self.params.device, "refusing to send a command containing a newline")
+        return self.run_many([command], timeout)[0]
+
+    def run_many(self, commands: list[str], timeout: float | None = None) -> list[str]:
+        """Run ``commands`` pipelined in one write; their outputs, in order (each without its echo
+        and prompt). Every command runs, whatever the ones before it printed: pipeline only
+        commands whose outcome does not depend on the ones before (a caller checks each output)."""
+        for command in commands:
+            if "\n" in command or "\r" in command:
+                raise DeviceError(self.params.device, "refusing to send a command containing a newline")
         conn = self._raw()
         timeout = timeout or self.params.command_timeout
         try:
-            conn.read_channel()  # drop anything unsolicited
-            conn.write_channel(command + "\n")
-            buf = self._read_until_prompt(conn, timeout)
+            self._drain(conn)  # drop anything unsolicited
+            conn.write_channel("".join(c + "\n" for c in commands))
+            bufs = [self._read_until_prompt(conn, timeout, inner=i < len(commands) - 1) for i in range(len(commands))]
         except (OSError, EOFError) as exc:
             self.close()
             raise ConnectionFailed(self.params.device, f"session lost: {exc or type(exc).__name__}") from None
         except DeviceError:
             self.close()
             raise
+        return [self._output(command, buf) for command, buf in zip(commands, bufs)]
+
+    @staticmethod
+    def _output(command: str, buf: str) -> str:
         lines = buf.replace("\r\n", "\n").replace("\r", "").split("\n")
         # First line: the echoed command (after the prompt); last line: the new prompt.
         if lines and lines[0].rstrip().endswith(command.strip()):
             lines = lines[1:]
         return "\n".join(lines[:-1]).strip("\n")
 
-    def _read_until_prompt(self, conn, timeout: float) -> str:
+    def _drain(self, conn) -> None:
+        """Discard what is waiting: netmiko's own buffer, and the channel's."""
+        conn.read_channel()
+        self._pending = ""
+        self._recv(conn)
+        self._pending = ""
+
+    _pending = ""  # read past the last prompt (the next pipelined command's output)
+
+    def _recv(self, conn) -> str:
+        """What the channel holds now, decoded, without waiting (straight from paramiko: netmiko's
+        read_channel sleeps 10 ms when a chunk ends between a CR and its LF)."""
+        chan = conn.remote_conn
+        data = []
+        while chan is not None and chan.recv_ready():
+            chunk = chan.recv(65536)
+            if not chunk:
+                break
+            data.append(chunk)
+        return self._decoder.decode(b"".join(data)) if data else ""
+
+    def _read_until_prompt(self, conn, timeout: float, inner: bool = False) -> str:
+        """Everything up to and including the next prompt. The last (or only) command's prompt ends
+        the output; an ``inner`` command's (more pipelined commands follow) may be followed on its
+        line by the next command's echo, which stays pending."""
         deadline = time.monotonic() + timeout
-        buf = ""
+        buf, self._pending = self._pending, ""
+        chan = conn.remote_conn
         while True:
-            chunk = conn.read_channel()
+            if "\n" in buf:
+                cut = self._prompt_end(buf) if inner else (len(buf) if self._ends_with_prompt(buf) else None)
+                if cut is not None:
+                    buf, self._pending = buf[:cut], buf[cut:]
+                    return buf
+            chunk = self._recv(conn)
             if chunk:
                 buf += chunk
-                if "\n" in buf and self._ends_with_prompt(buf):
-                    return buf
-            elif conn.remote_conn is not None and conn.remote_conn.closed:
+                continue
+            if chan is None or chan.closed or chan.eof_received:
                 raise ConnectionFailed(self.params.device, "session closed by the device")
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise ConnectionFailed(self.params.device, f"no prompt after {timeout:.1f}s (device hung?)")
-            time.sleep(self.READ_DELAY)
+            try:
+                select.select([chan], [], [], min(left, 1.0))  # woken by the channel's data, no fixed sleep
+            except (OSError, ValueError, TypeError):
+                time.sleep(self.READ_DELAY)
+
+    def _prompt_end(self, text: str) -> int | None:
+        """Where the first prompt after the first line break of ``text`` ends: a line that starts with
+        a prompt (the next pipelined command's echo may follow it on that line), or None."""
+        pos = text.find("\n")
+        while pos >= 0:
+            nxt = text.find("\n", pos + 1)
+            line = text[pos + 1:nxt if nxt >= 0 else len(text)]
+            lead = len(line) - len(line.lstrip("\r"))
+            m = self._prompt_re.match(line, lead)
+            if m is not None and m.end() > lead:
+                return pos + 1 + m.end()
+            pos = nxt
+        return None
 
     def _at_any_prompt(self, text: str) -> bool:
         """At the platform's prompt, or at the one netmiko found (a driver may set its own later)."""
