@@ -22,7 +22,7 @@ from .builder import LabState, _make_secrets_from_files, node_daemons
 from .daemons import kill_pids
 from .names import lab_names
 from .topology import load_topology
-from .traffic import PAIRS, Loss, analyse, outages
+from .traffic import PAIRS, PORT, Loss, analyse, outages, pair_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,16 +200,16 @@ class ProbeRun:
 
 @contextmanager
 def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.18.2.100", dst_node: str = "wan",
-           src_addr: str | None = None):
+           src_addr: str | None = None, port: int = PORT):
     """SRC sends a UDP probe to DST through its gateway every INTERVAL while the block runs (from SRC_ADDR
     if given: a host with several addresses, e.g. far's loopback)."""
     tmp.mkdir(parents=True, exist_ok=True)
     sent, received = tmp / f"probes-{src}-{dst_node}.sent", tmp / f"probes-{src}-{dst_node}.recv"
     rx = subprocess.Popen(["ip", "netns", "exec", ns(dst_node), sys.executable, "-m", "netha.lab.traffic", "recv",
-                           "--bind", dst, "--out", str(received)], cwd=ROOT)
+                           "--bind", dst, "--out", str(received), "--port", str(port)], cwd=ROOT)
     time.sleep(0.3)
     tx = subprocess.Popen(["ip", "netns", "exec", ns(src), sys.executable, "-m", "netha.lab.traffic", "send",
-                           "--to", dst, "--interval", str(interval), "--out", str(sent)]
+                           "--to", dst, "--interval", str(interval), "--out", str(sent), "--port", str(port)]
                           + (["--src", src_addr] if src_addr else []), cwd=ROOT)
     run = ProbeRun(sent, received, time.monotonic())
     try:
@@ -228,11 +228,11 @@ def probes(tmp: Path, interval: float = 0.01, src: str = "h1", dst: str = "198.1
 
 @contextmanager
 def both_ways(tmp: Path, interval: float = 0.01, lan: str = "h1", lan_addr: str = "198.18.1.100",
-              upstream: str = "wan", upstream_addr: str = "198.18.2.100"):
+              upstream: str = "wan", upstream_addr: str = "198.18.2.100", port: int = PORT):
     """Probes LAN->upstream and upstream->LAN at once: a failover figure is only honest in both directions
     (the return path can break alone, e.g. a neighbour entry left on the virtual MAC's interface)."""
-    with probes(tmp, interval, src=lan, dst=upstream_addr, dst_node=upstream) as out, \
-            probes(tmp, interval, src=upstream, dst=lan_addr, dst_node=lan, src_addr=upstream_addr) as back:
+    with probes(tmp, interval, src=lan, dst=upstream_addr, dst_node=upstream, port=port) as out, \
+            probes(tmp, interval, src=upstream, dst=lan_addr, dst_node=lan, src_addr=upstream_addr, port=port) as back:
         yield out, back
 
 
@@ -244,7 +244,7 @@ def pair_ways(tmp: Path, pair: str = "h1-wan", interval: float = 0.01):
     except KeyError:
         raise LabError(f"no probe pair {pair!r} ({', '.join(PAIRS)})") from None
     with both_ways(tmp, interval, lan=p.lan.node, lan_addr=p.lan.addr, upstream=p.upstream.node,
-                   upstream_addr=p.upstream.addr) as (out, back):
+                   upstream_addr=p.upstream.addr, port=pair_port(pair)) as (out, back):
         yield out, back
 
 

@@ -46,6 +46,11 @@ PAIRS = {
 }
 
 
+def pair_port(pair: str) -> int:
+    """The UDP port of a named pair's probes: pairs that share an endpoint (h1-far and h3-far: far) run at once."""
+    return PORT + list(PAIRS).index(pair)
+
+
 def send(to: str, interval: float, out: Path, duration: float | None = None, port: int = PORT,
          src: str | None = None) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -192,14 +197,16 @@ def main() -> None:
     s.add_argument("--duration", type=float)
     s.add_argument("--src", help="source address (default: the kernel's choice)")
     s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--port", type=int, default=PORT)
     r = sub.add_parser("recv")
     r.add_argument("--bind", required=True)
     r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--port", type=int, default=PORT)
     args = ap.parse_args()
     if args.cmd == "send":
-        send(args.to, args.interval, args.out, args.duration, src=args.src)
+        send(args.to, args.interval, args.out, args.duration, port=args.port, src=args.src)
     else:
-        recv(args.bind, args.out)
+        recv(args.bind, args.out, port=args.port)
 
 
 if __name__ == "__main__":

@@ -52,30 +52,34 @@ def test_every_member_reaches_both_targets_through_its_own_path(lab, tmp_path):
     assert doc["groups"]["lan"]["targets_down"] == [] and doc["groups"]["klan"]["targets_down"] == []
 
 
-@pytest.mark.parametrize("group, pair, backup", [("lan", "h1-far", "r2"), ("klan", "h3-far", "k2")])
-def test_a_failure_beyond_the_next_hop_moves_the_gateway_and_the_traffic(baseline, kbase, tmp_path, group, pair, backup):
+def test_a_failure_beyond_the_next_hop_moves_both_pairs_gateways_and_their_traffic(baseline, kbase, tmp_path):
     """isp1-far dies: r1 and k1 keep every interface up and their next hop isp1 alive; only their own
-    probes to far fail while r2's and k2's work."""
+    probes to far fail while r2's and k2's work. One failure, two pairs: both LANs move (the daemon
+    runs the two takeovers side by side, neither waits for the other), each exactly once."""
     inv = make_inventory(tmp_path)
-    with pair_ways(tmp_path, pair) as (out, back):
+    with pair_ways(tmp_path, "h1-far") as (out, back), pair_ways(tmp_path, "h3-far") as (kout, kback):
         d = Daemon(tmp_path, inv)
         try:
             d.wait_started()
             t0 = time.monotonic()
             with link_down("isp1", "far"):
-                wait_for(lambda: failovers(d, group), 10, what=f"failover of {group}")
-                wait_for(lambda: f"of {group}: {backup} is master (verified" in d.text(), 20,
-                         what=f"{backup} verified master of {group}")
+                for group, backup in (("lan", "r2"), ("klan", "k2")):
+                    wait_for(lambda: failovers(d, group), 10, what=f"failover of {group}")
+                    wait_for(lambda: f"of {group}: {backup} is master (verified" in d.text(), 20,
+                             what=f"{backup} verified master of {group}")
                 time.sleep(1.5)
-                flowing(out, f"{pair}: LAN -> far")
-                flowing(back, f"{pair}: far -> LAN")
+                flowing(out, "h1-far: LAN -> far")
+                flowing(back, "h1-far: far -> LAN")
+                flowing(kout, "h3-far: keepalived LAN -> far")
+                flowing(kback, "h3-far: far -> keepalived LAN")
             decisions = d.decisions()
         finally:
             d.stop()
-    moves = failovers(d, group)
-    assert moves[0].startswith(f"failover {group} to {backup}") and FAR in moves[0], decisions
-    assert len(moves) == 1, decisions  # one action: no second move, no storm
-    assert out.loss(since=t0).lost > 0  # the far path did die (and came back through the backup, above)
+    for group, backup in (("lan", "r2"), ("klan", "k2")):
+        moves = failovers(d, group)
+        assert moves[0].startswith(f"failover {group} to {backup}") and FAR in moves[0], decisions
+        assert len(moves) == 1, decisions  # one action per group: no second move, no storm
+    assert out.loss(since=t0).lost > 0 and kout.loss(since=t0).lost > 0  # the far paths did die
 
 
 def test_a_target_down_from_every_member_is_one_alert_and_no_action(baseline, kbase, tmp_path):
