@@ -114,6 +114,9 @@ def _ip(v: object) -> str | None:
     return None if addr.is_unspecified else str(addr)
 
 
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+
+
 def _address(v: object, family: int) -> str | None:
     """An address of ``family`` (4 or 6), None for a missing or unspecified one (0.0.0.0, ::)."""
     if not isinstance(v, str) or not v.strip():
@@ -123,6 +126,8 @@ def _address(v: object, family: int) -> str | None:
     except ValueError:
         return None
     if addr.version != family or addr.is_unspecified:
+        return None
+    if addr.version == 4 and addr in _THIS_NETWORK:  # IPv6 groups print "0.0.0.64" as a secondary: no address
         return None
     return str(addr)
 

@@ -122,11 +122,12 @@ def _xml_root(text: str, device: str, what: str):
     banner and prompt around it. A DOCTYPE (entity declarations) is refused, never expanded."""
     import xml.etree.ElementTree as ET
 
-    begin = text.find("<")
-    end = text.rfind(">")
-    if begin < 0 or end < begin:
+    m = re.search(r"<([A-Za-z][\w:.-]*)", text)  # the root element (the CLI's echo and prompt hold none)
+    if m is None:
         raise ParseError(device, f"{what}: no XML in output: {text.strip()[:80]!r}")
-    body = text[begin:end + 1]
+    close = text.rfind(f"</{m.group(1)}>")
+    end = close + len(m.group(1)) + 3 if close >= 0 else text.find(">", m.end()) + 1  # a self-closed root
+    body = text[m.start():end]
     if "<!DOCTYPE" in body or "<!ENTITY" in body:
         raise ParseError(device, f"{what}: XML with a DOCTYPE is not a Junos reply")
     try:
