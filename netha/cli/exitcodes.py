@@ -44,6 +44,11 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     "lab status": ((0, "the lab is up"), (1, "the lab is down"), USAGE),
     "lab exec": ((0, "the command's own exit code"), USAGE),
     "lab generate": (OK, FAILED, USAGE),
+    "inventory from-netbox": ((0, "the inventory was written (groups netha cannot manage are listed and left out)"),
+                              (1, "NetBox could not be read (unreachable, refused the token, answered an error)"),
+                              (2, "bad input: command line, overlay, a device whose platform or address netha cannot map")),
+    "inventory diff-netbox": ((0, "the inventory and NetBox agree"), (1, "drift: one line per difference"),
+                              (2, "no comparison: bad input (command line, inventory, overlay) or NetBox could not be read")),
 }
 
 DEFAULT = (OK, FAILED, USAGE)

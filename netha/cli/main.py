@@ -78,6 +78,7 @@ def _mount_subcommands() -> None:
         app.command(cls=NagiosCommand if command in (status, check) else None)(command)
     app.add_typer(lab_app, name="lab", help="Build, inspect and tear down the netns lab.")
     from .leader import leader_app; app.add_typer(leader_app, name="leader", help="Who leads (several controllers, one acts); step-down.")  # noqa: E702
+    from .inventory import inventory_app; app.add_typer(inventory_app, name="inventory", help="Inventories from NetBox; drift against NetBox.")  # noqa: E702
     from .parse import parse; app.command()(parse)  # noqa: E702
 
 
