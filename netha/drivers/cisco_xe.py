@@ -2,7 +2,7 @@
 IP SLA probes as IOS, ``templates/cisco_xe/reach.j2``).
 
 Reads are the IOS ones: ``show vrrp all`` prints the same layout for VRRPv3 groups (with
-"Address-Family IPv4"), and netutils maps ``cisco_xe`` to the ``cisco_ios`` ntc-templates.
+"Address-Family IPv4"/"IPv6"), read by the same line parsers (:mod:`netha.drivers.cisco_ios`).
 NAPALM's ``ios`` driver serves both.
 """
 
