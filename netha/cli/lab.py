@@ -29,25 +29,32 @@ def _lab():
 @lab_app.command()
 @handle_errors
 def up(topology: Annotated[Optional[Path], typer.Argument(help="containerlab topology file")] = None,
-       name: LabName = None) -> None:
+       name: LabName = None, as_json: JsonOpt = False) -> None:
     """Build the lab (idempotent) and wait until VRRP has a master for every group.
 
     At a terminal a progress bar follows the build: the network, each node's daemons, the wait for VRRP."""
     lab = _lab()
     t0 = time.monotonic()
-    with progress_bar(f"lab {lab.lab_names(name).name} up", None, progress_wanted()) as bar:
+    with progress_bar(f"lab {lab.lab_names(name).name} up", None, progress_wanted(as_json)) as bar:
         state = lab.up(topology, name=name, progress=bar.update)
+    if as_json:
+        emit_json({"version": 1, "name": state.name, "namespaces": len(state.namespaces),
+                   "seconds": round(time.monotonic() - t0, 1), "run_dir": str(lab.run_dir(name))})
+        return
     console.print(f"lab {state.name} up ({len(state.namespaces)} namespaces) in {time.monotonic() - t0:.1f}s; "
                   f"secrets and known_hosts in {lab.run_dir(name)}", markup=False)
 
 
 @lab_app.command()
 @handle_errors
-def down(name: LabName = None) -> None:
+def down(name: LabName = None, as_json: JsonOpt = False) -> None:
     """Remove every namespace, process, interface and file the lab made (and nothing of another lab)."""
     lab = _lab()
     t0 = time.monotonic()
     lab.down(name)
+    if as_json:
+        emit_json({"version": 1, "name": lab.lab_names(name).name, "seconds": round(time.monotonic() - t0, 1)})
+        return
     console.print(f"lab {lab.lab_names(name).name} down in {time.monotonic() - t0:.1f}s", markup=False)
 
 
@@ -106,9 +113,13 @@ def generate(
     pairs: Annotated[int, typer.Option("--pairs", help="Number of FRR router pairs, each with its own LAN.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the topology, configs and inventory.")],
     name: LabName = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Generate a scaled topology (N router pairs) and its inventory, for `netha lab up FILE`."""
     from ..lab.generate import generate as gen
 
     topo, inv = gen(pairs, out, lab=name)
+    if as_json:
+        emit_json({"version": 1, "pairs": pairs, "topology": str(topo), "inventory": str(inv)})
+        return
     console.print(f"topology {topo}\ninventory {inv}", markup=False, highlight=False)

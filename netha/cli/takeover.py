@@ -179,12 +179,13 @@ def failback(
     group: Annotated[str, typer.Argument(help="Group to return to its primary.", autocompletion=complete_group)],
     inventory: InventoryOpt,
     dry_run: DryRunOpt = False,
+    offline: OfflineOpt = False,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Return a group to its configured priorities (the primary becomes master again)."""
     _take_over(inventory, lambda inv, a: Planner(inv).failback(group, a), "failback", f"fail back {group}",
-               dry_run, yes, False, as_json, group, None)
+               dry_run, yes, offline, as_json, group, None)
 
 
 def _backup_entry(r: restore_ops.BackupResult) -> dict[str, Any]:

@@ -113,6 +113,16 @@ def test_offline_dry_run_json_is_the_plan_alone_on_stdout():
     assert r.stderr == ""
 
 
+def test_offline_failback_plans_the_configured_priorities_without_secrets():
+    r = invoke("failback", "users-vlan10", "-i", str(NO_SECRETS), "--dry-run", "--offline", "--json")
+    assert r.exit_code == 0, r.output
+    doc = doc_of(r)
+    assert doc["command"] == "failback" and doc["target"] is None and doc["plan"]["kind"] == "failback"
+    assert [s["device"] for s in doc["plan"]["steps"]] == ["a1", "a2"]
+    assert " vrrp 10 priority 200" in doc["plan"]["steps"][0]["lines"]
+    assert doc["plan"]["steps"][-1]["expect"]["master"] == "a1"
+
+
 # -- --json: stdout is the document, errors on stderr, exit codes unchanged -------------------------
 
 def test_json_errors_go_to_stderr_with_the_same_exit_code():
@@ -362,3 +372,41 @@ def test_backup_under_the_runner_prints_no_progress_bar(base_inv, network):
     r = invoke("backup", "-i", str(base_inv))
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0].startswith("r1: snapshot") and "\x1b" not in r.stdout
+
+
+def test_lab_up_reports_its_progress_to_the_bar(monkeypatch):
+    import inspect
+    from types import SimpleNamespace
+
+    from netha.lab import builder
+
+    assert "progress" in inspect.signature(builder.up).parameters
+    seen: list[tuple[int, int, str]] = []
+
+    class Bar:
+        def update(self, done, total, label=""):
+            seen.append((done, total, label))
+
+    def up(topology, name=None, progress=None):
+        for step in ((0, 3, "network"), (1, 3, "network"), (2, 3, "r1"), (3, 3, "VRRP masters")):
+            progress(*step)
+        return SimpleNamespace(name="t1", namespaces=["nht1-r1"])
+
+    fake_lab = SimpleNamespace(up=up, lab_names=lambda n: SimpleNamespace(name="t1"), run_dir=lambda n: "/run/x")
+    monkeypatch.setattr("netha.cli.lab._lab", lambda: fake_lab)
+    monkeypatch.setattr("netha.cli.lab.progress_wanted", lambda as_json=False: True)
+
+    class Progress:
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return Bar()
+
+        def __exit__(self, *a):
+            return False
+
+    monkeypatch.setattr("netha.cli.lab.progress_bar", lambda what, total, enabled: Progress())
+    r = invoke("lab", "up", "--name", "t1")
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == (3, 3, "VRRP masters") and "lab t1 up" in r.stdout
