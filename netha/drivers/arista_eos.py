@@ -55,10 +55,12 @@ _V6_KEYS = ("virtualIpv6", "virtualIpv6Addresses", "virtualIpv6Secondary", "virt
 
 def _object(text: str, device: str, what: str) -> dict:
     data = load_json(text, device, what)
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        data = data[0]  # eAPI's result list of one command (pyeapi's enable() returns it so)
     if not isinstance(data, dict):
         raise ParseError(device, f"{what}: expected an object")
     # An eAPI reply ({"jsonrpc": "2.0", "result": [{...}]}) holds the command's object in result[0].
-    result = data.get("result") if "jsonrpc" in data else None
+    result = data.get("result") if isinstance(data, dict) and "jsonrpc" in data else None
     if isinstance(result, list) and len(result) == 1 and isinstance(result[0], dict):
         data = result[0]
     return data

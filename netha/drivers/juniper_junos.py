@@ -544,8 +544,9 @@ def _documents(views: list[VrrpView]) -> list[dict[str, object]]:
 # The corpus (tests/fixtures/juniper_junos/<command>/): command slug -> what netha reads from a capture.
 CORPUS: dict[str, Callable[[str, str], object]] = {
     "show_vrrp_detail_display_xml": lambda text, device: _documents(parse_vrrp(text, device)),
-    "show_vrrp_detail_display_json": lambda text, device: _documents(parse_vrrp(text, device)),
-    "show_interfaces_terse_display_json": lambda text, device: parse_interfaces(text, device),
+    # One read gives both: interface state (get_interfaces) and addresses (get_interface_details).
+    "show_interfaces_terse_display_json": lambda text, device: {
+        "up": parse_interfaces(text, device), "addresses": parse_addresses(text, device)},
     "show_interfaces_display_json": lambda text, device: parse_macs(text, device),
     "show_route_display_json": lambda text, device: parse_route_entries(text, device),
 }
