@@ -24,6 +24,11 @@ from .exitcodes import exit_codes
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 REGENERATE = ".venv/bin/python -m netha.cli.docs --write"
+# Options Typer adds, described here so that another Typer release's wording does not make the file stale.
+FIXED_HELP = {
+    "--install-completion": "Install shell completion (bash, zsh, fish, PowerShell) for the current shell.",
+    "--show-completion": "Print the completion script for the current shell (or the one named), to install by hand.",
+}
 
 
 def _cell(text: object) -> str:
@@ -116,7 +121,7 @@ def _params(cmd: Any) -> tuple[list[str], list[str]]:
         else:
             names = ", ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
             env = p.envvar if isinstance(p.envvar, str) else ", ".join(p.envvar or ())
-            help_text = _cell(p.help or "") + (" (required)" if p.required else "")
+            help_text = _cell(FIXED_HELP.get(p.opts[0], p.help or "")) + (" (required)" if p.required else "")
             opts.append(f"| {names} | {_type(p)} | {_default(p)} | {f'`{env}`' if env else ''} | {help_text} |")
     return args, opts
 

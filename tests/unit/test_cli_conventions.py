@@ -410,3 +410,19 @@ def test_lab_up_reports_its_progress_to_the_bar(monkeypatch):
     r = invoke("lab", "up", "--name", "t1")
     assert r.exit_code == 0, r.output
     assert seen[-1] == (3, 3, "VRRP masters") and "lab t1 up" in r.stdout
+
+
+def test_outcome_document_is_redacted_and_complete():
+    from netha.cli.takeover import outcome_document
+    from netha.takeover.execute import Outcome, StepResult
+    from netha.takeover.plan import Plan
+
+    outcome = Outcome(Plan("planned", "klan", "k2", (), ()), False, True, "rolled back: k2 said no", (
+        StepResult(1, "k2", "raise k2", False, "line 3: auth_pass s3cr3tpw rejected", 0.0123),), 1.23456,
+        snapshots={"k2": 41})
+    doc = outcome_document(outcome)
+    assert doc == {"ok": False, "rolled_back": True, "message": "rolled back: k2 said no", "seconds": 1.235,
+                   "steps": [{"number": 1, "device": "k2", "description": "raise k2", "ok": False,
+                              "detail": "line 3: auth_pass ******** rejected", "seconds": 0.012}],
+                   "snapshots": {"k2": 41}}
+    assert "s3cr3tpw" not in json.dumps(doc)
