@@ -27,7 +27,6 @@ import re
 import urllib.parse
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -672,13 +671,34 @@ def _drop_groups_the_inventory_refuses(built: Built, data: NetboxData, platforms
         built.document["devices"] = {k: v for k, v in built.document["devices"].items() if k in members}
 
 
-def render(built: Built, data: NetboxData, overlay_path: Path | None = None, now: datetime | None = None) -> str:
-    """The inventory's YAML text, with a header saying where it came from and what was left out."""
-    now = now or datetime.now(timezone.utc)
+class _Dumper(yaml.SafeDumper):
+    """Small mappings of plain values on one line (``{device: r1, priority: 200}``), as inventories are written by hand."""
+
+    def represent_dict(self, data: Any) -> Any:  # type: ignore[override]
+        node = super().represent_dict(data)
+        flat = all(isinstance(v, (str, int, float, bool)) or v is None for v in data.values())
+        if flat and 0 < len(data) <= 5 and sum(len(str(k)) + len(str(v)) + 4 for k, v in data.items()) <= 100:
+            node.flow_style = True
+        return node
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # the same dict twice is written twice, never as an anchor and alias
+
+
+_Dumper.add_representer(dict, _Dumper.represent_dict)
+
+
+def _dump(doc: Any) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+
+
+def render(built: Built, data: NetboxData, overlay_path: Path | None = None) -> str:
+    """The inventory's YAML text, with a header saying where it came from and what was left out. The same
+    NetBox gives the same text (no timestamp): an import can be committed and re-run in CI, and `git diff` shows
+    what changed in NetBox."""
     filt = " ".join(f"{k}={v}" for k, vs in sorted(data.filters.items()) for v in vs)
     lines = [
-        f"# Written by `netha inventory from-netbox` from {shown_url(data.url)}"
-        f"{' (' + filt + ')' if filt else ''} at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}.",
+        f"# Written by `netha inventory from-netbox` from {shown_url(data.url)}{' (' + filt + ')' if filt else ''}.",
         "# Do not edit: import again. Local settings (credentials, SNMP, tracks, policies) belong in "
         + (f"the overlay {overlay_path}." if overlay_path else "an overlay file (--overlay, docs/netbox.md)."),
     ]
@@ -691,11 +711,11 @@ def render(built: Built, data: NetboxData, overlay_path: Path | None = None, now
     doc = built.document
     for key in ("controller", "defaults", "credentials", "snmp", "devices"):
         if key in doc:
-            out += yaml.safe_dump({key: doc[key]}, sort_keys=False, default_flow_style=False, allow_unicode=True)
+            out += _dump({key: doc[key]})
     out += "groups:" + (" {}\n" if not doc["groups"] else "\n")
     for name, group in doc["groups"].items():
         out += f"  # NetBox FHRP group {built.netbox_ids[name]}\n"
-        text = yaml.safe_dump({name: group}, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        text = _dump({name: group})
         out += "".join(f"  {line}\n" for line in text.splitlines())
     return out
 

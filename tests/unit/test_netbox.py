@@ -327,6 +327,22 @@ def test_a_wrong_token_is_one_line_without_the_token(netbox, monkeypatch):
                                 "reading FHRP groups")
 
 
+def test_a_proxy_answering_401_is_a_refused_token(netbox, tmp_path):
+    netbox.fail["/api/ipam/fhrp-groups/"] = 401  # an authenticating reverse proxy in front of NetBox
+    r, _out = _import(netbox, tmp_path)
+    assert r.exit_code == 1
+    assert r.output.strip() == f"error: NetBox at {netbox.url} refused the token (HTTP 401) reading FHRP groups"
+
+
+def test_the_same_netbox_gives_the_same_bytes(netbox, tmp_path):
+    r1, out = _import(netbox, tmp_path)
+    first = out.read_bytes()
+    r2, out = _import(netbox, tmp_path)
+    assert r1.exit_code == r2.exit_code == 0
+    assert out.read_bytes() == first  # no timestamp: a committed import shows NetBox's changes in `git diff`
+    assert b"- {device: dist1-bldg-a, priority: 120, address: 198.19.10.2/24}" in first
+
+
 def test_a_server_error_is_one_line(netbox, tmp_path):
     netbox.fail["/api/ipam/fhrp-group-assignments/"] = 500
     r, out = _import(netbox, tmp_path)
