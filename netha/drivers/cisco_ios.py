@@ -110,8 +110,7 @@ _VRRP_KNOWN = re.compile(
 _HSRP_KNOWN = re.compile(
     r"^(?:\d+ state changes?, last state change|Active virtual MAC address|Local virtual MAC address|"
     r"Virtual MAC address|Next hello sent|Authentication|MAC address is|Standby router is|Group name is|"
-    r"IP redundancy name is|FLAGS:|Track (?:object|interface|list)|Follow|Redirects|"
-    r"Link-Local Virtual IPv6 address is|Virtual IPv6 address)", re.I)
+    r"IP redundancy name is|FLAGS:|Track (?:object|interface|list)|Follow|Redirects|may preempt)", re.I)
 
 
 def _address(text: str) -> tuple[str, int] | None:
@@ -247,12 +246,15 @@ def parse_vrrp(text: str, device: str = "?", platform: str = "cisco_ios") -> lis
     return views
 
 
-_HSRP_STATE = re.compile(r"^State is (?P<state>\w+)", re.I)
-_HSRP_VIP = re.compile(r"^Virtual IP address is (?P<addr>\S+)(?: .*)?$", re.I)
-_HSRP_SECONDARY = re.compile(r"^Secondary virtual IP address (?P<addr>\S+)(?: .*)?$", re.I)
-_HSRP_HELLO = re.compile(r"^Hello time (?P<n>[0-9]{1,9}(?:\.[0-9]{1,6})?) (?P<unit>msec|sec)\b", re.I)
+# Old IOS (12.0) prints "Local state is Standby, priority 100" and "Hellotime 3 sec, holdtime 10 sec".
+_HSRP_STATE = re.compile(r"^(?:Local )?state is (?P<state>\w+)(?:, priority (?P<p>\d{1,3}))?", re.I)
+# An IPv6 group's primary is its link-local address ("Link-Local Virtual IPv6 address is
+# FE80::5:73FF:FEA0:14 (conf auto EUI64)"), its global ones "Virtual IPv6 address 2001:DB8::254/64".
+_HSRP_VIP = re.compile(r"^(?:Virtual IP address is|Link-Local Virtual IPv6 address is) (?P<addr>\S+)(?: .*)?$", re.I)
+_HSRP_SECONDARY = re.compile(r"^(?:Secondary virtual IP address|Virtual IPv6 address) (?P<addr>\S+)(?: .*)?$", re.I)
+_HSRP_HELLO = re.compile(r"^Hello ?time (?P<n>[0-9]{1,9}(?:\.[0-9]{1,6})?) (?P<unit>msec|sec)\b", re.I)
 _HSRP_ACTIVE = re.compile(r"^Active router is (?P<addr>[^\s,]+)", re.I)
-_HSRP_PRIORITY = re.compile(r"^Priority (?P<p>\d{1,3})\s*(?:\((?:configured|default) (?P<c>\d{1,3})\))?\s*$", re.I)
+_HSRP_PRIORITY = re.compile(r"^Priority (?P<p>\d{1,3})\s*(?:\((?:configured|default) (?P<c>\d{1,3})\)|\(.*\))?\s*$", re.I)
 
 
 def _hsrp_group(m: re.Match[str], lines: list[str], device: str) -> VrrpView:
@@ -269,6 +271,8 @@ def _hsrp_group(m: re.Match[str], lines: list[str], device: str) -> VrrpView:
         line = raw.strip()
         if (s := _HSRP_STATE.match(line)) is not None:
             state = s.group("state").lower()
+            if s.group("p") and priority is None:
+                priority = int(s.group("p"))
         elif (s := _HSRP_VIP.match(line)) is not None:
             found = _address(s.group("addr"))  # "unknown" when not learnt yet
             if found:

@@ -95,11 +95,13 @@ def test_output_that_is_not_the_command_at_all_is_a_parse_error_never_a_value_er
 
 
 def test_hsrp_ipv4_and_ipv6_groups_with_one_number_are_kept_apart():
-    # IOS prints an HSRP IPv6 group with its link-local virtual address (Cisco's HSRP for IPv6 guide).
+    # IOS prints an HSRP IPv6 group's addresses as the lines below (the forms genieparser's iosxe
+    # show_standby parser documents: "Link-Local Virtual IPv6 address is ...", "Virtual IPv6 address ...").
     text = ("Vlan10 - Group 1 (version 2)\n  State is Active\n  Virtual IP address is 198.19.10.1\n"
             "  Hello time 250 msec, hold time 750 msec\n  Active router is local\n  Priority 110 (configured 110)\n"
-            "Vlan10 - Group 1 (version 2)\n  State is Standby\n  Virtual IP address is FE80::5:73FF:FEA0:1\n"
-            "    Secondary virtual IP address 2001:DB8:10::1\n"
+            "Vlan10 - Group 1 (version 2)\n  State is Standby\n"
+            "  Link-Local Virtual IPv6 address is FE80::5:73FF:FEA0:1 (conf auto EUI64)\n"
+            "  Virtual IPv6 address 2001:DB8:10::1/64\n"
             "  Active router is FE80::20F:8FFF:FE37:3B70, priority 120 (expires in 9.1 sec)\n  Priority 100 (default 100)\n")
     views = cisco_ios.parse_hsrp(text, "r1")
     assert [(v.key, v.state) for v in views] == [(("Vlan10", "hsrp", 4, 1), "master"), (("Vlan10", "hsrp", 6, 1), "backup")]
@@ -110,6 +112,19 @@ def test_hsrp_ipv4_and_ipv6_groups_with_one_number_are_kept_apart():
     assert obs.vrrp_for(1, "Vlan10", "hsrp").state == "master"
     assert obs.vrrp_for(1, "Vlan10", "vrrp").state == "backup"
     assert obs.vrrp_for(1, "Vlan10", "hsrp", 6).state == "backup"
+
+
+def test_old_ios_show_standby_form_is_read():
+    # IOS 12.0 and older: "Local state is ..., priority N", "Hellotime", "expires in" without parentheses.
+    text = ("Ethernet0 - Group 5\n  Local state is Standby, priority 100, may preempt\n  Hellotime 3 sec, holdtime 10 sec\n"
+            "  Next hello sent in 0.776\n  Virtual IP address is 172.12.23.10 configured\n"
+            "  Active router is 172.12.23.3, priority 100 expires in 9.568\n  Standby router is local\n"
+            "  1 state changes, last state change 00:00:22\n")
+    with collecting_notes() as notes:
+        [view] = cisco_ios.parse_hsrp(text, "r1")
+    assert (view.state, view.effective_priority, view.advert_interval) == ("backup", 100, 3.0)
+    assert view.virtual_addresses == ("172.12.23.10",) and view.master_address == "172.12.23.3"
+    assert not notes
 
 
 @pytest.mark.parametrize("platform,protocol,version", [("cisco_ios", "vrrp", 2), ("cisco_xe", "vrrp", 3),
