@@ -541,6 +541,18 @@ def _documents(views: list[VrrpView]) -> list[dict[str, object]]:
     return [v.document() for v in views]
 
 
+def _rpm_document(results: dict[tuple[str, str], RpmResult]) -> dict[str, dict[str, object]]:
+    """RPM results as the corpus holds them: "owner/test" -> target, status, and each scope's counts
+    (average round trip in milliseconds)."""
+    def scope(counts: RpmCounts | None, name: str) -> dict[str, object]:
+        if counts is None:
+            return {f"{name}_sent": None, f"{name}_received": None, f"{name}_avg_rtt_ms": None}
+        avg = counts.avg_rtt_us / 1000.0 if counts.avg_rtt_us is not None else None
+        return {f"{name}_sent": counts.sent, f"{name}_received": counts.received, f"{name}_avg_rtt_ms": avg}
+    return {f"{r.owner}/{r.test}": {"target": r.target, "status": r.status, **scope(r.last, "last"),
+                                    **scope(r.current, "current")} for r in results.values()}
+
+
 # The corpus (tests/fixtures/juniper_junos/<command>/): command slug -> what netha reads from a capture.
 CORPUS: dict[str, Callable[[str, str], object]] = {
     "show_vrrp_detail_display_xml": lambda text, device: _documents(parse_vrrp(text, device)),
@@ -549,6 +561,7 @@ CORPUS: dict[str, Callable[[str, str], object]] = {
         "up": parse_interfaces(text, device), "addresses": parse_addresses(text, device)},
     "show_interfaces_display_json": lambda text, device: parse_macs(text, device),
     "show_route_display_json": lambda text, device: parse_route_entries(text, device),
+    "show_services_rpm_probe_results_display_json": lambda text, device: _rpm_document(parse_rpm_results(text, device)),
 }
 
 
