@@ -374,24 +374,38 @@ class KeepalivedDriver(NetworkDriver):
             self.install_config(config)
 
     def install_config(self, text: str) -> None:
-        """Upload ``text``, check it with ``keepalived -t``, put it in place, reload, wait until loaded."""
+        """Upload ``text``, check it with ``keepalived -t``, put it in place, reload, wait until loaded.
+
+        Two round trips for a config that fits one shell line (the upload; then check, install and
+        reload in one command, which installs nothing unless the check passed), one more per further
+        3000 characters."""
         ka = self.keepalived()
         conf = shlex.quote(ka.conf)
         new, b64 = shlex.quote(ka.conf + ".netha-new"), shlex.quote(ka.conf + ".netha-b64")
-        self.run_checked(f"umask 077; rm -f {new} {b64}")
         payload = base64.b64encode(text.encode()).decode()
-        for i in range(0, len(payload), _CHUNK):
-            self.run_checked(f"printf %s {payload[i:i + _CHUNK]} >> {b64}")
-        self.run_checked(f"base64 -d {b64} > {new} && rm -f {b64} || echo netha-error: upload failed")
+        chunks = [payload[i:i + _CHUNK] for i in range(0, len(payload), _CHUNK)] or [""]
+        decode = f"base64 -d {b64} > {new} && rm -f {b64} || echo netha-error: upload failed"
+        first = f"umask 077; rm -f {new} {b64}; printf %s {chunks[0]} >> {b64}"
+        if len(chunks) == 1:
+            self.run_checked(f"{first} && {decode}")
+        else:
+            self.run_checked(first)
+            for chunk in chunks[1:]:
+                self.run_checked(f"printf %s {chunk} >> {b64}")
+            self.run_checked(decode)
         log_ = shlex.quote(ka.conf + ".netha-check")
-        check = self.run(f"keepalived -t -f {new} > {log_} 2>&1; echo netha-rc=$?; head -5 {log_}; rm -f {log_}")
-        rc = next((ln.split("=", 1)[1] for ln in check.splitlines() if ln.startswith("netha-rc=")), "?")
+        out = self.run(
+            f"keepalived -t -f {new} > {log_} 2>&1; rc=$?; echo netha-rc=$rc; head -5 {log_}; rm -f {log_}; "
+            f"if [ $rc = 0 ]; then chmod --reference={conf} {new} && chown --reference={conf} {new} && mv -f {new} {conf} "
+            f"&& kill -HUP {ka.pid} || echo netha-install-failed; else rm -f {new}; fi"
+        )
+        rc = next((ln.split("=", 1)[1] for ln in out.splitlines() if ln.startswith("netha-rc=")), "?")
         if rc != "0":
-            self.run(f"rm -f {new}")
-            why = next((ln.strip() for ln in check.splitlines() if ln.strip() and not ln.startswith("netha-rc=")), f"exit {rc}")
+            why = next((ln.strip() for ln in out.splitlines()
+                        if ln.strip() and not ln.startswith(("netha-rc=", "netha-install-failed"))), f"exit {rc}")
             raise CommandRejected(self.name, f"keepalived -t rejected the new config: {why}")
-        self.run_checked(f"chmod --reference={conf} {new} && chown --reference={conf} {new} && mv -f {new} {conf} "
-                         f"&& kill -HUP {ka.pid} || echo netha-error: could not install {conf}")
+        if "netha-install-failed" in out:
+            raise CommandRejected(self.name, f"could not install {ka.conf}")
         self._wait_loaded(text)
 
     def _wait_loaded(self, text: str) -> None:

@@ -270,7 +270,12 @@ class SshChannel:
             if not chunk:
                 break
             data.append(chunk)
-        return self._decoder.decode(b"".join(data)) if data else ""
+        if not data:
+            return ""
+        text = self._decoder.decode(b"".join(data))
+        if getattr(conn, "ansi_escape_codes", False):  # as netmiko's read_channel does for such platforms
+            text = conn.strip_ansi_escape_codes(text)
+        return text
 
     def _read_until_prompt(self, conn, timeout: float, inner: bool = False) -> str:
         """Everything up to and including the next prompt. The last (or only) command's prompt ends
