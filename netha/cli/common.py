@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: the console, the inventory option, one-line errors.
+"""Shared CLI plumbing: the console, the inventory option, one-line errors and exit codes, --json
+output, the --group/--device selection, shell completion of names, and progress bars.
 
 Every text that comes from a device, an inventory, an argument, the store or an exception is
 printed with Rich markup escaped (:func:`esc`) or with ``markup=False``: ``netha failover 'no[/x]'``
@@ -11,6 +12,7 @@ import contextlib
 import fnmatch
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +38,7 @@ if not console.is_terminal:
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 InventoryOpt = Annotated[
     Path,
@@ -55,7 +58,7 @@ def _completion_inventory(ctx: typer.Context) -> Inventory | None:
         return None
     try:
         return load_checked_inventory(Path(path), check_secrets=False)
-    except (NethaError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a traceback in the middle of a shell's tab completion helps nobody
         return None
 
 
@@ -129,16 +132,23 @@ def handle_errors(func: F) -> F:
 
 
 def nagios_errors(func: F) -> F:
-    """:func:`handle_errors` for a Nagios plugin (status, check): every error exits 3 (UNKNOWN)."""
+    """:func:`handle_errors` for a Nagios plugin (status, check): every error exits 3 (UNKNOWN), also a
+    bug's exception (its traceback is logged at debug level), never 1 (WARNING) or 2 (CRITICAL)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
         except InventoryError as exc:
             raise fail("\n".join(exc.problems), NAGIOS_UNKNOWN) from None
         except NethaError as exc:
             raise fail(str(exc), NAGIOS_UNKNOWN) from None
+        except Exception as exc:  # noqa: BLE001 - a plugin that crashes reports UNKNOWN
+            log.debug("%s failed", func.__name__, exc_info=True)
+            raise fail(f"internal error: {type(exc).__name__}: {exc} (--log-level debug for the traceback)",
+                       NAGIOS_UNKNOWN) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -25,7 +25,7 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     "validate": ((0, "the inventory is valid"), (2, "the inventory has problems (one line each, file:line)")),
     "status": NAGIOS,
     "check": NAGIOS,
-    "probes": (OK, USAGE),
+    "probes": (OK, FAILED, USAGE),
     "failover": ((0, "verified (or the dry run's plan printed)"),
                  (1, "failed and rolled back, refused (plan error, lock held) or not confirmed"), USAGE),
     "failback": ((0, "verified (or the dry run's plan printed)"),

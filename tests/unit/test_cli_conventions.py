@@ -426,3 +426,15 @@ def test_outcome_document_is_redacted_and_complete():
                               "detail": "line 3: auth_pass ******** rejected", "seconds": 0.012}],
                    "snapshots": {"k2": 41}}
     assert "s3cr3tpw" not in json.dumps(doc)
+
+
+def test_a_crash_in_a_nagios_command_is_unknown_not_warning(base_inv, monkeypatch):
+    def boom(*_a, **_k):
+        raise OSError("boom")
+
+    monkeypatch.setattr("netha.cli.status.Observer", boom)
+    r = invoke("status", "-i", str(base_inv))
+    assert r.exit_code == 3 and "internal error: OSError: boom" in r.stderr
+    monkeypatch.setattr("netha.cli.controller.Runtime.build", boom)
+    r = invoke("check", "-i", str(base_inv), "--json")
+    assert r.exit_code == 3 and r.stdout == ""
