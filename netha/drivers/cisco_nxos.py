@@ -453,6 +453,8 @@ CORPUS: dict[str, Callable[[str, str], object]] = {
     "show_ip_interface_json": lambda text, device: parse_ip_addresses(text, device),
     "show_ip_route_json": lambda text, device: parse_route_entries(text, device),
     "show_running_config_interface": lambda text, device: sorted(map(list, shutdown_vrrp_groups(text))),
+    # The native prober's verdict (IP SLA tracks): object -> its kind and whether it is up.
+    "show_track": lambda text, device: {str(i): {"kind": t.kind, "up": t.up} for i, t in parse_track(text, device).items()},
 }
 
 
