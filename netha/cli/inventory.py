@@ -141,13 +141,14 @@ def from_netbox(
                        for name, g in doc["groups"].items()},
             "devices": sorted(doc["devices"]),
             "skipped": [{"group": s.group, "reason": s.reason} for s in built.skipped],
+            "notes": built.notes,
         }
         if out is None:
             report["inventory"] = doc
         emit_json(report)
         return
-    for s in built.skipped:
-        err_console.print(f"note: {s.line()}", highlight=False, markup=False, soft_wrap=True)
+    for line in [s.line() for s in built.skipped] + built.notes:
+        err_console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     if out is None:
         print(text, end="")
     else:
@@ -188,7 +189,7 @@ def diff_netbox(
         })
     else:
         for s in skipped:
-            err_console.print(f"note: {s.line()}", highlight=False, markup=False, soft_wrap=True)
+            err_console.print(f"note: {s.group}: not compared: {s.reason}", highlight=False, markup=False, soft_wrap=True)
         for d in differences:
             console.print(d.message, highlight=False, markup=False, soft_wrap=True)
         if differences:

@@ -327,7 +327,14 @@ class NetboxReader:
         return out
 
     def read(self, filters: Mapping[str, list[str]] | None = None) -> NetboxData:
-        filters = dict(filters or {})
+        """FHRP groups (within ``filters``), their assignments, member devices and interface addresses."""
+        try:
+            return self._read(dict(filters or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise NetboxError(f"NetBox at {shown_url(self.url)} answered in a shape netha does not know "
+                              f"({type(exc).__name__}: {one_line(_redact(str(exc), self._token), 80)}): is this NetBox?") from None
+
+    def _read(self, filters: dict[str, list[str]]) -> NetboxData:
         ipam = self.api.ipam
         group_filters: dict[str, Any] = {}
         if filters.get("tag"):
@@ -386,7 +393,11 @@ def _reason(exc: Exception) -> str:
 
 
 def _group(g: Mapping[str, Any]) -> NbGroup:
-    vips = [str(ip["address"]) for ip in g.get("ip_addresses") or [] if isinstance(ip, dict) and ip.get("address")]
+    vips = []
+    for ip in g.get("ip_addresses") or []:
+        if isinstance(ip, dict) and ip.get("address"):
+            ipaddress.ip_interface(str(ip["address"]))  # a ValueError here: not NetBox's shape
+            vips.append(str(ip["address"]))
     custom = (g.get("custom_fields") or {}).get(CUSTOM_FIELD)
     return NbGroup(id=int(g["id"]), name=str(g.get("name") or ""), protocol=str(_value(g.get("protocol")) or ""),
                    group_id=int(g.get("group_id") or 0), description=str(g.get("description") or ""), vips=vips,
@@ -442,6 +453,7 @@ class Built:
     netbox_ids: dict[str, int]  # netha group name -> NetBox FHRP group id
     platforms: dict[str, str | None]  # device name -> netha platform (None: unmapped)
     hosts: dict[str, str | None]
+    notes: list[str] = field(default_factory=list)  # overlay entries that matched nothing, and the like
 
 
 def _validation_lines(model: type[BaseModel], value: Any) -> list[str]:
@@ -506,6 +518,7 @@ def build(data: NetboxData, overlay: Overlay | None = None, platforms: Mapping[s
     groups: dict[str, dict[str, Any]] = {}
     netbox_ids: dict[str, int] = {}
     used: dict[str, NbDevice] = {}
+    clashes: list[tuple[str, str]] = []
     taken: set[str] = set()
     for g in sorted(data.groups, key=lambda g: g.id):
         base = netha_name(g.name) or f"{g.protocol}-{g.group_id}"
@@ -586,7 +599,11 @@ def build(data: NetboxData, overlay: Overlay | None = None, platforms: Mapping[s
         groups[name] = doc
         netbox_ids[name] = g.id
         for m in members:
-            used.setdefault(netha_name(m.device), data.devices[(m.vm, m.device_id)])
+            nb_dev = data.devices[(m.vm, m.device_id)]
+            other = used.setdefault(netha_name(m.device), nb_dev)
+            if other is not nb_dev:
+                clashes.append((netha_name(m.device), f"{other.label} and {nb_dev.label} both become the netha "
+                                                      f"device {netha_name(m.device)!r}: rename one in NetBox"))
 
     # devices
     device_problems: dict[str, str] = {}
@@ -636,8 +653,14 @@ def build(data: NetboxData, overlay: Overlay | None = None, platforms: Mapping[s
         document["snmp"] = raw["snmp"]
     document["devices"] = devices
     document["groups"] = groups
+    for name, text in clashes:
+        device_problems[name] = text
+    notes = [f"overlay groups.{name}: no such group was imported from NetBox" for name in overlay.groups
+             if name not in groups]
+    notes += [f"overlay devices.{name}: no such device is a member of an imported group" for name in overlay.devices
+              if name not in devices]
     built = Built(document=document, skipped=skipped, device_problems=device_problems, netbox_ids=netbox_ids,
-                  platforms=platforms_of, hosts=hosts)
+                  platforms=platforms_of, hosts=hosts, notes=notes)
     if not device_problems:
         _drop_groups_the_inventory_refuses(built, data, platforms)
     return built
@@ -774,7 +797,7 @@ def _netbox_views(data: NetboxData) -> tuple[list[_View], list[Skipped]]:
         taken.add(name)
         mapped = PROTOCOLS.get(g.protocol)
         if mapped is None:
-            skipped.append(Skipped(g.label, f"not compared: netha does not manage {PROTOCOL_LABELS.get(g.protocol, g.protocol)}"))
+            skipped.append(Skipped(g.label, f"netha does not manage {PROTOCOL_LABELS.get(g.protocol, g.protocol)}"))
             continue
         vips = tuple(sorted(str(ipaddress.ip_interface(v).ip) for v in g.vips if ipaddress.ip_interface(v).version == 4))
         out.append(_View(

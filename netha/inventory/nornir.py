@@ -269,7 +269,8 @@ def expand_devices_from(
         spec = DevicesFrom.model_validate(data.get("devices_from"), context={"base_dir": doc.path.parent})
     except ValidationError as exc:
         raise InventoryError([
-            f"{doc.where(('devices_from', *loc))}: devices_from.{msg}" for loc, msg in _pydantic_problems(exc)
+            f"{doc.where(('devices_from', *loc))}: devices_from{'.' if loc else ': '}{msg}"
+            for loc, msg in _pydantic_problems(exc)
         ]) from None
     src = spec.nornir
     block = ("devices_from", "nornir")

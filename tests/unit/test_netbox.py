@@ -31,6 +31,7 @@ from netha.cli.main import app
 from netha.connect import load_checked_inventory, supported_protocols
 from netha.errors import InventoryError
 from netha.inventory.netbox import NetboxError, NetboxReader, build, load_overlay, parse_filters, parse_token_ref
+from netha.inventory.platform_map import map_platform
 
 FIX = Path(__file__).parent / "fixtures" / "netbox"
 TOKEN = "0123456789abcdef0123456789abcdef01234567"  # a v1 token's shape (40 hex digits); a test value
@@ -67,7 +68,7 @@ FILTERS = {
 class NetboxServer:
     """NetBox's REST API for the fixture objects. ``fail`` makes one path answer an error."""
 
-    page_size = 2
+    page_size = 5  # NetBox's MAX_PAGE_SIZE here: every list the import reads takes several pages
 
     def __init__(self) -> None:
         self.data = {path: json.loads((FIX / name).read_text()) for path, name in ENDPOINTS.items()}
@@ -225,6 +226,7 @@ def test_import_maps_vrrp3_vrrp2_and_hsrp_members_priorities_and_addresses(netbo
 
 
 def test_import_follows_next_links_across_pages(netbox, tmp_path):
+    netbox.page_size = 2
     r, _out = _import(netbox, tmp_path)
     assert r.exit_code == 0, r.output
     group_pages = [q for p, q, _a in netbox.requests if p == "/api/ipam/fhrp-groups/"]
@@ -385,6 +387,45 @@ def test_an_unknown_platform_is_an_error_naming_the_device(netbox, tmp_path):
     r2, out2 = _import(netbox, tmp_path, "--overlay", str(overlay))
     assert r2.exit_code == 0, r2.output
     assert yaml.safe_load(out2.read_text())["devices"]["edge2"]["platform"] == "juniper_junos"
+
+
+def test_two_netbox_devices_with_one_netha_name_are_an_error(netbox, tmp_path):
+    for d in netbox.objects("dcim/devices"):
+        if d["id"] == 2:
+            d["name"] = d["display"] = "dist1 bldg-a"
+    for a in netbox.objects("ipam/fhrp-group-assignments"):
+        if a["interface"].get("device", {}).get("id") == 2:
+            a["interface"]["device"]["name"] = "dist1 bldg-a"
+    r, out = _import(netbox, tmp_path)
+    assert r.exit_code == 2 and not out.exists()
+    assert ("device dist1-bldg-a (NetBox id 1) and device dist1 bldg-a (NetBox id 2) both become the netha device "
+            "'dist1-bldg-a': rename one in NetBox") in r.output
+
+
+def test_an_answer_in_another_shape_is_one_line(netbox, tmp_path):
+    for g in netbox.objects("ipam/fhrp-groups"):
+        g["ip_addresses"] = [{"address": "not an address"}]
+    r, _out = _import(netbox, tmp_path)
+    assert r.exit_code == 1
+    assert r.output.startswith(f"error: NetBox at {netbox.url} answered in a shape netha does not know (ValueError")
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_overlay_entries_that_match_nothing_are_noted(netbox, tmp_path):
+    overlay = tmp_path / "overlay.yml"
+    overlay.write_text("groups:\n  user-vlan10: {policy: {failback: manual}}\n")
+    r, _out = _import(netbox, tmp_path, "--overlay", str(overlay))
+    assert r.exit_code == 0, r.output
+    assert "note: overlay groups.user-vlan10: no such group was imported from NetBox" in r.output
+
+
+@pytest.mark.parametrize("slug, platform", [
+    ("cisco-ios", "cisco_ios"), ("ios", "cisco_ios"), ("cisco-xe", "cisco_xe"), ("eos", "arista_eos"),
+    ("arista-eos", "arista_eos"), ("junos", "juniper_junos"), ("nxos_ssh", "cisco_nxos"), ("cisco.ios.ios", "cisco_ios"),
+    ("frr", "frr"), ("Keepalived", "keepalived"),
+])
+def test_netbox_platform_slugs_map_through_netutils(slug, platform):
+    assert map_platform(slug, supported_protocols()) == platform
 
 
 def test_a_device_without_a_primary_ip_is_an_error_naming_it(netbox, tmp_path):
