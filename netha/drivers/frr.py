@@ -169,6 +169,23 @@ def parse_route(text: str, prefix: str, device: str = "?") -> bool:
 class FrrDriver(NetworkDriver):
     spec = SPEC
 
+    CAPTURE_KINDS = ("vrrp", "interfaces", "routes")
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """``show vrrp json`` (vrrp: the states as FRR printed them; a poll also corrects them for
+        carrier, :func:`with_carrier`), ``show interface json``, ``show ip route A.B.C.D/M json``."""
+        if kind == "vrrp":
+            return parse_vrrp(text, device)
+        if kind == "interfaces":
+            return parse_interfaces(text, device)
+        if kind == "routes":
+            data = load_json(text, device, SHOW_ROUTE)
+            if not isinstance(data, dict):
+                raise ParseError(device, f"{SHOW_ROUTE}: expected an object")
+            return {prefix: parse_route(text, prefix, device) for prefix in data}
+        return super().parse_capture(kind, text, device)
+
     @classmethod
     def event_stream(cls) -> EventStream | None:
         """The kernel's change stream on the device's shell (:func:`.linux.monitor_stream`)."""

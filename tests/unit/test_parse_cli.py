@@ -88,3 +88,15 @@ def test_interfaces_and_routes_of_ios():
     result = _run("-p", "cisco_xe", "-k", "routes", "--json", str(route))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"10.16.2.2/32": True}
+
+
+def test_frr_json_captures():
+    frr = Path(__file__).resolve().parent / "fixtures" / "frr"
+    result = _run("-p", "frr", "-k", "routes", "--json", str(frr / "show_ip_route_json" / "present.txt"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"198.18.50.0/24": True}
+    result = _run("-p", "frr", "-k", "vrrp", "--json", str(frr / "show_vrrp_json" / "master.txt"))
+    assert result.exit_code == 0, result.output
+    assert [(g["interface"], g["group"], g["state"]) for g in json.loads(result.stdout)] == [("eth1", 1, "master")]
+    result = _run("-p", "frr", "-k", "hsrp", str(frr / "show_vrrp_json" / "master.txt"))
+    assert result.exit_code == 2 and "netha parse has no kind 'hsrp'" in result.stderr
