@@ -11,6 +11,7 @@ import fnmatch
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -198,6 +199,8 @@ def backup(
     inventory: InventoryOpt,
     groups: GroupFilterOpt = None,
     devices: DeviceFilterOpt = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="Devices backed up at the same time.")] = 8,
     as_json: JsonOpt = False,
 ) -> None:
     """Snapshot the running config of every device (or the selected ones) into the state directory.
@@ -206,21 +209,32 @@ def backup(
     inv = open_inventory(inventory)
     sel = select(inv, groups, devices)
     store = Store(inv.controller.state_dir)
-    results: list[restore_ops.BackupResult] = []
-    with progress_bar("backup", len(sel.devices), progress_wanted(as_json) and len(sel.devices) > 1) as bar:
-        for name in sel.devices:
-            [r] = restore_ops.backup(inv, store, [name], factory=make_driver)
-            results.append(r)
+    results: dict[str, restore_ops.BackupResult] = {}
+
+    def one(name: str) -> restore_ops.BackupResult:
+        [r] = restore_ops.backup(inv, store, [name], factory=make_driver)
+        return r
+
+    with progress_bar("backup", len(sel.devices), progress_wanted(as_json) and len(sel.devices) > 1) as bar, \
+            ThreadPoolExecutor(max_workers=min(workers, max(1, len(sel.devices))), thread_name_prefix="backup") as pool:
+        for fut in as_completed([pool.submit(one, name) for name in sel.devices]):
+            r = fut.result()
+            results[r.device] = r
             if as_json:
                 pass
             elif r.ok:
                 console.print(f"{r.device}: snapshot {r.snapshot} ({r.lines} lines)", highlight=False, markup=False)
             else:
                 err_console.print(f"[red]{esc(r.device)}: backup failed:[/] {esc(redact(r.error or ''))}", highlight=False)
-            bar.advance(name)
-    ok = all(r.ok for r in results)
+            bar.advance(r.device)
+    ordered = [results[name] for name in sel.devices]
+    ok = all(r.ok for r in ordered)
     if as_json:
-        emit_json({"version": SCHEMA_VERSION, "ok": ok, "devices": [_backup_entry(r) for r in results]})
+        emit_json({"version": SCHEMA_VERSION, "ok": ok, "devices": [_backup_entry(r) for r in ordered]})
+    elif len(ordered) > 1:
+        failed = [r.device for r in ordered if not r.ok]
+        console.print(f"backup: {len(ordered) - len(failed)} of {len(ordered)} devices saved"
+                      + (f"; failed: {', '.join(failed)}" if failed else ""), highlight=False, markup=False)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 

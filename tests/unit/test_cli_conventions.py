@@ -369,9 +369,26 @@ def test_progress_bar_draws_on_a_terminal_and_not_when_disabled(monkeypatch):
 
 
 def test_backup_under_the_runner_prints_no_progress_bar(base_inv, network):
-    r = invoke("backup", "-i", str(base_inv))
+    r = invoke("backup", "-i", str(base_inv), "--workers", "1")
     assert r.exit_code == 0
-    assert r.stdout.splitlines()[0].startswith("r1: snapshot") and "\x1b" not in r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("r1: snapshot") and lines[1].startswith("r2: snapshot")
+    assert lines[2:] == ["backup: 2 of 2 devices saved"] and "\x1b" not in r.stdout
+
+
+def test_backup_runs_devices_in_parallel_and_reports_in_inventory_order(base_inv, network, monkeypatch):
+    import threading
+
+    both_in = threading.Barrier(2, timeout=10)  # each device waits for the other: only parallel runs finish
+
+    def factory(inv, name):
+        both_in.wait()
+        return network.factory(inv, name)
+
+    monkeypatch.setattr("netha.cli.takeover.make_driver", factory)
+    r = invoke("backup", "-i", str(base_inv), "--workers", "2", "--json")
+    assert r.exit_code == 0, r.output
+    assert [d["device"] for d in doc_of(r)["devices"]] == ["r1", "r2"]
 
 
 def test_lab_up_reports_its_progress_to_the_bar(monkeypatch):
