@@ -236,6 +236,26 @@ def parse_keepalived_info(text: str) -> tuple[str, str, int | None]:
 class KeepalivedDriver(NetworkDriver):
     spec = SPEC
 
+    CAPTURE_KINDS = ("vrrp", "interfaces", "routes")
+
+    @classmethod
+    def parse_capture(cls, kind: str, text: str, device: str = "capture") -> object:
+        """keepalived's JSON dump (vrrp; without keepalived.conf, no instance reads as shut down by
+        netha), ``ip -j addr show`` (interfaces), ``ip -j route show exact PREFIX`` (routes)."""
+        if kind == "vrrp":
+            return parse_state(text, "", device)
+        if kind == "interfaces":
+            return parse_links(text, device)
+        if kind == "routes":
+            routes = {}
+            for entry in _ip_json(text, device, IP_ROUTE):
+                dst = entry.get("dst") if isinstance(entry, dict) else None
+                if not isinstance(dst, str):
+                    raise ParseError(device, f"{IP_ROUTE}: a route without a destination")
+                routes["0.0.0.0/0" if dst == "default" else dst] = True
+            return routes
+        return super().parse_capture(kind, text, device)
+
     @classmethod
     def event_stream(cls) -> EventStream | None:
         """The kernel's change stream on the device's shell (:func:`.linux.monitor_stream`)."""

@@ -100,3 +100,15 @@ def test_frr_json_captures():
     assert [(g["interface"], g["group"], g["state"]) for g in json.loads(result.stdout)] == [("eth1", 1, "master")]
     result = _run("-p", "frr", "-k", "hsrp", str(frr / "show_vrrp_json" / "master.txt"))
     assert result.exit_code == 2 and "netha parse has no kind 'hsrp'" in result.stderr
+
+
+def test_keepalived_captures():
+    fix = Path(__file__).resolve().parent / "fixtures" / "keepalived"
+    result = _run("-p", "keepalived", "-k", "routes", "--json", str(fix / "ip_route" / "present.txt"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"198.18.5.0/24": True}
+    result = _run("-p", "keepalived", "-k", "routes", "--json", str(fix / "ip_route" / "absent.txt"))
+    assert result.exit_code == 0 and json.loads(result.stdout) == {}
+    result = _run("-p", "keepalived", "-k", "vrrp", "--json", str(fix / "json_dump" / "k1-master-two-instances.txt"))
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 2
