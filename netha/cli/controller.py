@@ -26,8 +26,7 @@ from ..report import status_document
 from ..store import Store
 from .common import (
     DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, complete_group, complete_target, console,
-    need_group, emit_json, err_console, handle_errors,
-    nagios_errors, open_inventory, select,
+    emit_json, err_console, handle_errors, nagios_errors, need_group, open_inventory, select,
 )
 from .status import narrow
 

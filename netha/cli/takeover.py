@@ -30,9 +30,9 @@ from ..takeover import restore as restore_ops
 from ..takeover.execute import Outcome
 from ..takeover.plan import Plan, Planner, render_plan_text
 from .common import (
-    EXIT_FAILED, DeviceFilterOpt, complete_device, complete_group, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, console, emit_json, err_console,
-    esc, fail, handle_errors, match_names, need_device, need_group, open_inventory, plain, progress_bar, progress_wanted,
-    select,
+    EXIT_FAILED, DeviceFilterOpt, GroupFilterOpt, InventoryOpt, JsonOpt, UsageProblem, complete_device, complete_group,
+    console, emit_json, err_console, esc, fail, handle_errors, match_names, need_device, need_group, open_inventory,
+    plain, progress_bar, progress_wanted, select,
 )
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and the config changes; touch nothing.")]
@@ -62,8 +62,7 @@ def _confirm(what: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise NethaError(f"{what}: not confirmed (no terminal); pass --yes")
     if not typer.confirm(f"{what}?", default=False, err=True):
-        err_console.print("not confirmed: nothing was changed", highlight=False, markup=False)
-        raise typer.Exit(EXIT_FAILED)
+        raise NethaError(f"{what}: not confirmed; nothing was changed")
 
 
 def _report(outcome: Outcome) -> None:
