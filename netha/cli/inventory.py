@@ -14,7 +14,7 @@ from ..connect import supported_protocols
 from ..errors import CredentialError, InventoryError, NethaError
 from ..inventory.model import SecretRef
 from ..inventory.netbox import (
-    NetboxData, NetboxError, NetboxReader, Overlay, build, check_written, diff, load_overlay, parse_filters,
+    HEADER, NetboxData, NetboxError, NetboxReader, Overlay, build, check_written, diff, load_overlay, parse_filters,
     parse_token_ref, render, shown_url,
 )
 from .common import InventoryOpt, JsonOpt, console, emit_json, err_console, fail, load_inventory
@@ -76,6 +76,17 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def _foreign(path: Path) -> bool:
+    """``path`` exists and does not start with the import's header."""
+    try:
+        with path.expanduser().open("rb") as fh:
+            return not fh.read(len(HEADER.encode())).decode("utf-8", "replace").startswith(HEADER)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.expanduser().resolve() == b.expanduser().resolve()
@@ -102,6 +113,7 @@ def from_netbox(
     overlay_path: OverlayOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", show_default=False,
                                                 help="Write the inventory here (default: stdout).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an --out file that this command did not write.")] = False,
     timeout: TimeoutOpt = 30.0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -116,6 +128,9 @@ def from_netbox(
         overlay = _overlay(overlay_path)
         if out is not None and overlay_path is not None and _same_file(out, overlay_path):
             raise InventoryError([f"--out {out} is the overlay: the import never writes the overlay"])
+        if out is not None and not force and _foreign(out):
+            raise InventoryError([f"--out {out} exists and was not written by `netha inventory from-netbox` "
+                                  "(a hand-written inventory?): not overwritten; --force replaces it"])
         reader, parsed = _connect(url, token, filters, overlay, timeout)
         data = reader.read(parsed)
         built = build(data, overlay, platforms)

@@ -63,6 +63,8 @@ CUSTOM_FIELD = "netha"
 CONTEXT_KEY = "netha"
 DEFAULT_CREDENTIALS = "netbox-default"
 DEFAULT_CREDENTIAL_DOC = {"username": {"env": "NETHA_USERNAME"}, "password": {"env": "NETHA_PASSWORD"}}
+# The first words of every written inventory: an existing --out file without them is not overwritten.
+HEADER = "# Written by `netha inventory from-netbox`"
 CHUNK = 50  # ids per list request (?id=1&id=2...): keeps URLs short
 
 
@@ -721,7 +723,7 @@ def render(built: Built, data: NetboxData, overlay_path: Path | None = None) -> 
     what changed in NetBox."""
     filt = " ".join(f"{k}={v}" for k, vs in sorted(data.filters.items()) for v in vs)
     lines = [
-        f"# Written by `netha inventory from-netbox` from {shown_url(data.url)}{' (' + filt + ')' if filt else ''}.",
+        f"{HEADER} from {shown_url(data.url)}{' (' + filt + ')' if filt else ''}.",
         "# Do not edit: import again. Local settings (credentials, SNMP, tracks, policies) belong in "
         + (f"the overlay {overlay_path}." if overlay_path else "an overlay file (--overlay, docs/netbox.md)."),
     ]

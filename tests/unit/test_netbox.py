@@ -285,6 +285,18 @@ def test_the_overlay_is_never_written(netbox, tmp_path):
     assert (overlay.read_bytes(), overlay.stat().st_mtime_ns) == before
 
 
+def test_a_hand_written_inventory_is_not_overwritten_without_force(netbox, tmp_path):
+    out = tmp_path / "from-netbox.yml"
+    out.write_text("# our campus, by hand\ndevices: {}\n")
+    r, _out = _import(netbox, tmp_path)
+    assert r.exit_code == 2 and "was not written by `netha inventory from-netbox`" in r.output
+    assert out.read_text() == "# our campus, by hand\ndevices: {}\n"
+    r, _out = _import(netbox, tmp_path, "--force")
+    assert r.exit_code == 0, r.output
+    r, _out = _import(netbox, tmp_path)  # its own output is replaced without --force
+    assert r.exit_code == 0, r.output
+
+
 def test_the_token_is_never_written_nor_printed(netbox, tmp_path):
     r, out = _import(netbox, tmp_path, "--json")
     assert r.exit_code == 0, r.output
