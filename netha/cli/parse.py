@@ -83,7 +83,8 @@ def parse(
         "vrrp (IOS: show vrrp all; NX-OS: show vrrp detail | json or show vrrpv3 | json; EOS: show vrrp all | json; "
         "Junos: show vrrp detail | display json), hsrp (IOS: show standby; NX-OS: show hsrp detail | json), "
         "varp (EOS: show ip virtual-router | json), "
-        "interfaces (IOS: show ip interface brief or show ip interface), routes (IOS: show ip route A.B.C.D M.M.M.M)."),
+        "interfaces (IOS: show ip interface brief or show ip interface), routes (IOS: show ip route A.B.C.D M.M.M.M; "
+        "FRR: show ip route A.B.C.D/M json; keepalived: ip -j route show exact A.B.C.D/M)."),
         show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
