@@ -107,8 +107,13 @@ def _usage(path: tuple[str, ...], cmd: Any) -> str:
             name += "..."
         pieces.append(name if p.required else f"[{name}]")
     if hasattr(cmd, "list_commands"):
-        pieces.append("COMMAND [ARGS]...")
+        pieces.append("[COMMAND [ARGS]...]" if _runs(cmd) else "COMMAND [ARGS]...")
     return " ".join(pieces)
+
+
+def _runs(cmd: Any) -> bool:
+    """A command that does something itself: a plain command, or a group that runs without a subcommand."""
+    return not hasattr(cmd, "list_commands") or bool(getattr(cmd, "invoke_without_command", False))
 
 
 def _params(cmd: Any) -> tuple[list[str], list[str]]:
@@ -166,7 +171,7 @@ def render(app: typer.Typer | None = None) -> str:
         "|---|---|---|---|---|",
     ]
     for path, cmd, _ in commands:
-        if hasattr(cmd, "list_commands"):
+        if not _runs(cmd):
             continue
         codes = dict(exit_codes(" ".join(path)))
         extra = [f"{c}: {t}" for c, t in codes.items() if c not in (0, 1, 2, 3)]
@@ -187,7 +192,7 @@ def render(app: typer.Typer | None = None) -> str:
             out += ["| argument | type | required | help |", "|---|---|---|---|", *args, ""]
         if opts:
             out += ["| option | type | default | env | help |", "|---|---|---|---|---|", *opts, ""]
-        if not hasattr(cmd, "list_commands"):
+        if _runs(cmd):
             out += ["Exit codes: " + "; ".join(f"{c} {t}" for c, t in exit_codes(" ".join(path))) + ".", ""]
     return "\n".join(out).rstrip() + "\n"
 

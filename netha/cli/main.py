@@ -90,8 +90,13 @@ def _document_exit_codes(typer_app: typer.Typer, prefix: str = "") -> None:
         if info.epilog is None:
             info.epilog = epilog(f"{prefix}{name}")
     for group in typer_app.registered_groups:
-        if group.typer_instance is not None:
-            _document_exit_codes(group.typer_instance, f"{prefix}{group.name} ")
+        if group.typer_instance is None:
+            continue
+        cb = group.typer_instance.registered_callback
+        # A group that runs on its own (`netha leader`) has exit codes of its own.
+        if cb is not None and cb.invoke_without_command is True and not isinstance(cb.epilog, str):
+            cb.epilog = epilog(f"{prefix}{group.name}")
+        _document_exit_codes(group.typer_instance, f"{prefix}{group.name} ")
 
 
 _mount_subcommands()
