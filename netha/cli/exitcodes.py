@@ -44,6 +44,8 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     "lab status": ((0, "the lab is up"), (1, "the lab is down"), USAGE),
     "lab exec": ((0, "the command's own exit code"), USAGE),
     "lab generate": (OK, FAILED, USAGE),
+    "parse": ((0, "read, nothing skipped"), (1, "read, but lines or groups were skipped (listed on stderr)"),
+              (2, "the file, the platform or the kind is wrong, or the file is not the command's output")),
     "inventory from-netbox": ((0, "the inventory was written (groups netha cannot manage are listed and left out)"),
                               (1, "NetBox could not be read (unreachable, refused the token, answered an error)"),
                               (2, "bad input: command line, overlay, a device whose platform or address netha cannot map")),
