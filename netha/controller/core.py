@@ -118,6 +118,10 @@ class Controller:
                     and r.resolution.kind in ("finish", "close", "rollback"):
                 d = Decision(Action(rec.action), rec.group, rec.target, "emergency", f"recovered plan {rec.id}")
                 mem = after_action(self.inv, mem, d, r.ok and r.resolution.kind in ("finish", "close"), now)
+            elif rec.origin == "auto" and rec.group in self.inv.groups and r.resolution.kind == "nothing":
+                # The plan changed nothing (its leader died or was deposed before a push): the gates it
+                # set when it started go with it, so the leader acts on the failure at once.
+                mem = mem.with_group(rec.group, blocked_until=0.0, settling_until=0.0)
         if mem != self.memory:
             self.memory = mem
             self.store.put("memory", memory_to_json(mem, now))
