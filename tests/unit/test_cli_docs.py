@@ -61,3 +61,15 @@ def test_help_of_each_command_ends_with_its_exit_codes():
         r = runner.invoke(app, args, terminal_width=200)
         assert r.exit_code == 0, r.output
         assert "Exit codes:" in r.output and expected in r.output, r.output
+
+
+def test_every_command_with_json_has_its_document_indexed_in_cli_json_md():
+    root = typer.main.get_command(app)
+    ctx = root.context_class(root, info_name="netha")
+    text = (docs.DOC.parent / "cli-json.md").read_text()
+    index = text[:text.index("\n## ")]
+    with_json = [" ".join(path) for path, cmd, _ in docs._commands(root, ctx, ())
+                 if any("--json" in p.opts for p in cmd.params)]
+    assert "backup" in with_json and "lab status" in with_json
+    missing = [c for c in with_json if f"`{c}`" not in index]
+    assert not missing, f"commands with --json whose document docs/cli-json.md does not list: {missing}"
