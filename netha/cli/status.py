@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..health import Assessment, assess
+from ..inventory import Inventory
 from ..observe.observer import Observer
 from ..report import status_document
 from .common import (
@@ -71,6 +72,17 @@ def render(doc: dict[str, Any]) -> RichGroup:
     return RichGroup(*parts)
 
 
+def sub_inventory(inv: Inventory, sel: Selection) -> Inventory:
+    """The part of the inventory ``status`` must observe for a selection: the selected groups with all
+    their members (a group's verdict needs every member), and the selected devices. Listeners keep their
+    interfaces (they only count the groups that remain)."""
+    if not sel.filtered:
+        return inv
+    groups = {g: inv.groups[g] for g in sel.groups}
+    needed = set(sel.devices) | {m.device for g in groups.values() for m in g.members}
+    return inv.model_copy(update={"groups": groups, "devices": {d: v for d, v in inv.devices.items() if d in needed}})
+
+
 def narrow(a: Assessment, sel: Selection) -> Assessment:
     """The assessment of the selected groups and devices only (its exit code: the worst selected group)."""
     if not sel.filtered:
@@ -112,6 +124,7 @@ def status(
     With --group/--device: only the selected groups and devices, and the exit code of the selected groups."""
     inv = open_inventory(inventory)
     sel = select(inv, groups, devices)
+    inv = sub_inventory(inv, sel)  # only what the selection needs is polled
     observer = Observer(inv)
     try:
         if not watch:

@@ -455,3 +455,19 @@ def test_a_crash_in_a_nagios_command_is_unknown_not_warning(base_inv, monkeypatc
     monkeypatch.setattr("netha.cli.controller.Runtime.build", boom)
     r = invoke("check", "-i", str(base_inv), "--json")
     assert r.exit_code == 3 and r.stdout == ""
+
+
+def test_status_polls_only_what_the_selection_needs():
+    from netha.cli.status import narrow, sub_inventory
+    from netha.nominal import nominal_assessment
+    from netha.observe.observer import Observer
+
+    inv = load_inventory(NO_SECRETS, check_secrets=False)
+    sel = common.select(inv, None, ["a1"])
+    sub = sub_inventory(inv, sel)
+    assert set(sub.groups) == {"users-vlan10", "users-vlan20"} and set(sub.devices) == {"a1", "a2"}
+    assert sub.source == inv.source
+    Observer(sub)  # an observer can be built on it
+    a = narrow(nominal_assessment(sub), sel)
+    assert set(a.groups) == {"users-vlan10", "users-vlan20"} and set(a.devices) == {"a1"} and a.exit_code == 0
+    assert sub_inventory(inv, common.select(inv, None, None)) is inv
