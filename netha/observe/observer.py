@@ -33,6 +33,9 @@ from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
 log = logging.getLogger(__name__)
 
 SNMP_MIN_INTERVAL = 1.0  # seconds between SNMP polls at the most often
+# A device whose SSH answers needs SNMP only now and then (reboots, corroboration): it is polled this
+# often; a device whose SSH poll fails is polled at once and then every snmp_interval.
+SNMP_HEALTHY_INTERVAL = 5.0
 # Seconds between polls of a device whose event stream is down (or at the poll interval, if shorter).
 FAST_POLL = 0.1
 
@@ -82,7 +85,9 @@ class Observer:
         # SNMP corroborates (the CLI sees carrier at once; snmpd caches its tables for seconds) and
         # decoding it is most of an idle controller's CPU: polled at most once a second.
         self.snmp_interval = max(SNMP_MIN_INTERVAL, self.interval)
-        self.snmp_stale_after = max(self.stale_after, 3 * self.snmp_interval)
+        self.snmp_healthy_interval = max(SNMP_HEALTHY_INTERVAL, self.snmp_interval)
+        self.snmp_stale_after = max(self.stale_after, 3 * self.snmp_healthy_interval)
+        self._snmp_wake = threading.Event()
         probes = {name: reach_probes(inv, name) for name in inv.devices}
         # One shell connection per device, shared by its streaming probers and its event stream.
         self.exec_pool = ExecPool()
@@ -139,6 +144,7 @@ class Observer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._snmp_wake.set()
         self.events.stop()
         self.reach.stop()
         for worker in self._workers.values():
@@ -197,7 +203,10 @@ class Observer:
     # -- probes ----------------------------------------------------------------------------------
     def _on_ssh(self, device: str, sample: SshSample) -> None:
         with self._lock:
+            was_ok = self._ssh_ok(device)
             self._latest[device].ssh = sample
+        if was_ok and not sample.result.ok:
+            self._snmp_wake.set()  # SSH just failed: is the device still there? ask SNMP now
         self.changed.set()
 
     def _snmp_poller(self):
@@ -220,27 +229,45 @@ class Observer:
         self._snmp = SnmpPoller(targets)
         return self._snmp
 
-    def _poll_snmp(self) -> None:
+    def _ssh_ok(self, name: str) -> bool:
+        ssh = self._latest[name].ssh
+        return ssh is not None and ssh.result.ok
+
+    def _poll_snmp(self, due_only: bool = False) -> float:
+        """Poll the devices with SNMP: all of them, or (``due_only``) those due: a device whose SSH
+        answers every ``snmp_healthy_interval``, the others every ``snmp_interval``. The VRRP MIB is
+        walked only for devices whose SSH reading is missing (it stands in for SSH's VRRP view).
+        Returns the seconds until the next device is due."""
         poller = self._snmp_poller()
         if poller is None:
-            return
-        requests = {name: tracked_interfaces(self.inv, name) for name in self.inv.devices if self.inv.devices[name].snmp}
-        readings = poller.poll(requests)
+            return self.snmp_healthy_interval
         now = time.monotonic()
         with self._lock:
-            for name, reading in readings.items():
-                self._latest[name].snmp = reading
-                self._latest[name].snmp_at = now
-        self.changed.set()
+            period = {name: self.snmp_healthy_interval if self._ssh_ok(name) else self.snmp_interval
+                      for name in self.inv.devices if self.inv.devices[name].snmp}
+            due = {name for name, p in period.items()
+                   if not due_only or now - self._latest[name].snmp_at >= p - 0.05}
+            vrrp = {name for name in due if not self._ssh_ok(name)}
+        if due:
+            readings = poller.poll({name: tracked_interfaces(self.inv, name) for name in due}, vrrp=vrrp)
+            now = time.monotonic()
+            with self._lock:
+                for name, reading in readings.items():
+                    self._latest[name].snmp = reading
+                    self._latest[name].snmp_at = now
+            self.changed.set()
+        with self._lock:
+            return min((self._latest[n].snmp_at + p - now for n, p in period.items()), default=self.snmp_interval)
 
     def _snmp_loop(self) -> None:
         while not self._stop.is_set():
-            started = time.monotonic()
+            self._snmp_wake.clear()
             try:
-                self._poll_snmp()
+                wait = self._poll_snmp(due_only=True)
             except Exception as exc:  # noqa: BLE001 - keep polling whatever happens
                 log.warning("SNMP cycle failed: %s", exc)
-            self._stop.wait(max(0.0, self.snmp_interval - (time.monotonic() - started)))
+                wait = self.snmp_interval
+            self._snmp_wake.wait(min(max(wait, 0.05), self.snmp_healthy_interval))
 
     def _start_listener(self) -> None:
         if self._listener is not None or not self.options.listener or not self.inv.controller.listeners:

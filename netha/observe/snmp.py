@@ -1,8 +1,8 @@
 """The SNMP probe (pysnmp 7, asyncio): every device polled concurrently from one event-loop thread.
 
 A normal cycle is one GET per device (sysUpTime plus the ifOperStatus of the interfaces netha
-tracks there) and, where the device has the VRRPv3 MIB (RFC 6527), one walk of its status
-column. The ifDescr -> ifIndex map and the MIB's presence are learnt once per device and
+tracks there) and, where the device has the VRRPv3 MIB (RFC 6527) and the caller asks for it
+(the observer does while the device's SSH reading is missing), one walk of its status column. The ifDescr -> ifIndex map and the MIB's presence are learnt once per device and
 re-learnt when a name is missing or the device rebooted.
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import NethaError
@@ -140,11 +140,14 @@ class SnmpPoller:
         self._thread.join(5)
         self._loop.close()
 
-    def poll(self, requests: Mapping[str, Sequence[str]]) -> dict[str, SnmpReading]:
-        """Poll every requested device (device -> interface names) concurrently; never raises."""
+    def poll(self, requests: Mapping[str, Sequence[str]], vrrp: Collection[str] | None = None) -> dict[str, SnmpReading]:
+        """Poll every requested device (device -> interface names) concurrently; never raises.
+        ``vrrp``: the devices whose VRRPv3 MIB to walk (default: all; a walk is most of a poll)."""
         devices = [d for d in requests if d in self.targets]
         timeout = max((self._budget(self.targets[d]) for d in devices), default=1.0) + 1.0
-        fut = asyncio.run_coroutine_threadsafe(self._poll_all({d: tuple(requests[d]) for d in devices}), self._loop)
+        walk = set(devices) if vrrp is None else set(vrrp)
+        fut = asyncio.run_coroutine_threadsafe(
+            self._poll_all({d: tuple(requests[d]) for d in devices}, walk), self._loop)
         try:
             return fut.result(timeout)
         except Exception as exc:  # noqa: BLE001
@@ -155,16 +158,16 @@ class SnmpPoller:
     def _budget(t: SnmpTarget) -> float:
         return t.timeout * (t.retries + 1) * 3
 
-    async def _poll_all(self, requests: dict[str, tuple[str, ...]]) -> dict[str, SnmpReading]:
-        results = await asyncio.gather(*(self._poll_one(d, ifs) for d, ifs in requests.items()))
+    async def _poll_all(self, requests: dict[str, tuple[str, ...]], walk: set[str]) -> dict[str, SnmpReading]:
+        results = await asyncio.gather(*(self._poll_one(d, ifs, d in walk) for d, ifs in requests.items()))
         return dict(zip(requests, results))
 
-    async def _poll_one(self, device: str, interfaces: tuple[str, ...]) -> SnmpReading:
+    async def _poll_one(self, device: str, interfaces: tuple[str, ...], vrrp: bool = True) -> SnmpReading:
         t = self.targets[device]
         st = self._state[device]
         start = time.monotonic()
         try:
-            reading = await asyncio.wait_for(self._read(t, st, interfaces), self._budget(t))
+            reading = await asyncio.wait_for(self._read(t, st, interfaces, vrrp), self._budget(t))
         except asyncio.TimeoutError:
             now = time.monotonic()
             return SnmpReading(ProbeResult(False, now, f"SNMP to {t.host} timed out", now - start))
@@ -220,7 +223,7 @@ class SnmpPoller:
                 break
         return rows
 
-    async def _read(self, t: SnmpTarget, st: _DeviceState, interfaces: tuple[str, ...]) -> SnmpReading:
+    async def _read(self, t: SnmpTarget, st: _DeviceState, interfaces: tuple[str, ...], want_vrrp: bool = True) -> SnmpReading:
         start = time.monotonic()
         missing = any(i not in st.if_map for i in interfaces) or not st.if_map
         if missing and (not st.if_map or start - st.if_map_at >= IF_REWALK):
@@ -238,7 +241,7 @@ class SnmpPoller:
         st.uptime = uptime_s
         if_oper = {i: values.get(f"{IF_OPER}.{st.if_map[i]}") == 1 for i in interfaces if i in st.if_map}
         vrrp = None
-        if st.vrrp_mib is not False:
+        if want_vrrp and st.vrrp_mib is not False:
             rows = await self._walk(t, st, VRRP3_OPER + ".6")
             if rows:
                 rows += await self._walk(t, st, VRRP3_OPER + ".7")

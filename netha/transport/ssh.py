@@ -47,6 +47,22 @@ class SshParams:
     netmiko_device_type: str = field(kw_only=True)
 
 
+# paramiko's transport thread wakes every 0.1 s (its socket timeout) to look for a close or a due
+# keepalive: 10 wake-ups a second per connection, most of an idle controller's SSH cost. Once the
+# session is up, it wakes this often instead (data still arrives at once; a close is immediate).
+TRANSPORT_IDLE_CHECK = 1.0
+
+
+def quiet_transport(transport: object) -> None:
+    """Let ``transport``'s thread sleep longer between its idle checks (see TRANSPORT_IDLE_CHECK)."""
+    sock = getattr(transport, "sock", None)
+    try:
+        if sock is not None:
+            sock.settimeout(TRANSPORT_IDLE_CHECK)
+    except OSError:  # a socket closed meanwhile: nothing to tune
+        pass
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and every exception it was raised from or while handling (netmiko wraps paramiko's)."""
     seen: list[BaseException] = []
@@ -166,6 +182,8 @@ class SshChannel:
             raise host_key_failure(exc, p) or ConnectionFailed(p.device, f"SSH to {p.host}:{p.port} failed: {exc}") from None
         self.prompt = self._conn.base_prompt
         self._decoder.reset()
+        if self._conn.remote_conn is not None:
+            quiet_transport(self._conn.remote_conn.get_transport())
         self._settle()
         log.debug("%s: SSH session open (prompt %s)", p.device, self.prompt)
 
@@ -366,6 +384,7 @@ class ExecSession:
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(5)
+            quiet_transport(transport)
         self._client = client
 
     @property
