@@ -117,7 +117,7 @@ def etcd(lab):
 
 
 def leader_doc(inv: Path) -> dict:
-    r = netha("leader", "-i", str(inv), "--json", timeout=30)
+    r = netha("leader", "-i", str(inv), "--json", timeout=120)
     assert r.stdout.strip(), r.stderr
     return json.loads(r.stdout)
 
