@@ -1,8 +1,17 @@
 """Cisco NX-OS: VRRP (``vrrp N``; VRRPv3 ``vrrpv3 N address-family ipv4``) and HSRP (``hsrp N``).
 
 Reads use NX-OS's ``| json`` outputs (``TABLE_x`` / ``ROW_x``, where one row is an object and
-several are a list). A ``show`` of a feature that is not enabled is refused by the CLI; that
-means "no groups of that protocol", not an error. Pushes go through NAPALM's SSH driver for
+several are a list; NX-API replies are unwrapped to the same body). A ``show`` of a feature that is
+not enabled is refused by the CLI; that means "no groups of that protocol", not an error.
+
+The group outputs are read as devices print them, not as one release documents them: the address
+family is ``sh_group_type`` "v4"/"v6" on NX-OS 7.x/9.x (the NX-API reference) and "IPV4" on others,
+``sh_preempt`` may be ``unknown enum:<n>`` (Ansible's nxos_hsrp works around it), an IPv6 HSRP group
+carries ``sh_vip_v6`` / ``sh_active_router_addr_v6`` and a ``0.0.0.64`` "secondary". A row netha
+cannot read (no group number, a family word it does not know) is reported with
+:func:`~netha.drivers.base.skip_group` and the other rows still count; a state or flag word it does
+not know is read as unknown and noted (:func:`~netha.drivers.base.skip_line`); unknown fields are
+ignored. VRRP, VRRPv3 and HSRP are read independently: one unreadable output costs only its groups. Pushes go through NAPALM's SSH driver for
 NX-OS (``nxos_ssh``: config lines, checkpoint rollback; replace via ``rollback running-config``),
 since netha manages devices over SSH and NX-API may be off.
 
@@ -287,9 +296,13 @@ def _vrrp_row(r: dict, device: str, f: _VrrpLayout) -> VrrpView:
 
 
 def _vrrp_views(text: str, device: str, f: _VrrpLayout) -> list[VrrpView]:
-    """The groups (IPv4 and IPv6) of a VRRP ``| json`` output laid out as ``f`` says."""
-    return _each_group(table_rows(_body(text, device, f.what), f.table, f.row), device, f.what,
-                       lambda r: _vrrp_row(r, device, f))
+    """The groups (IPv4 and IPv6) of a VRRP ``| json`` output laid out as ``f`` says. JSON without
+    the output's table is not this output: an error, never "no groups"."""
+    data = _body(text, device, f.what)
+    rows = table_rows(data, f.table, f.row)
+    if data and not rows:
+        raise ParseError(device, f"{f.what}: no {f.table} in the output (keys: {', '.join(sorted(map(str, data))[:5])[:80]})")
+    return _each_group(rows, device, f.what, lambda r: _vrrp_row(r, device, f))
 
 
 @parser(SHOW_VRRP)

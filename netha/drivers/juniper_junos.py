@@ -103,7 +103,13 @@ def split_interface(name: str) -> tuple[str, str]:
 # for XML (:data:`SHOW_VRRP`) and reads the JSON form only for captures (``netha parse``), where
 # it assigns per-record values by position only when that is unambiguous.
 
-# Element names of one record's fields (the first present wins); a field not here is ignored.
+# Element names of one record's fields (the first present wins); a field not here is ignored. No
+# public capture of a ``show vrrp detail`` XML reply exists (see tests/fixtures/juniper_junos/): the
+# names of the group, state, address and interface elements are those public integrations read
+# (junos_exporter, NETCONF examples); those of the detail fields follow the labels of Juniper's
+# documented detail output ("Priority", "Current priority", "Configured priority", "Master router",
+# "Preempt", "Advertisement interval"), with the alternatives accepted. A field a release names
+# otherwise reads as unknown (None), never as a wrong value.
 _REC_GROUP = ("group",)
 _REC_STATE = ("vrrp-state",)
 _REC_CONFIGURED = ("configured-priority", "vrrp-configured-priority", "priority", "vrrp-priority")

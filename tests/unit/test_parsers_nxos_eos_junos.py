@@ -274,3 +274,10 @@ def test_real_nxos_hsrp_capture_holds_both_families():
     capture = CORPUS / "cisco_nxos" / "show_hsrp_detail_json" / "nxapi_pschou_show_hsrp.json"
     views = cisco_nxos.CiscoNxosDriver.parse_capture("hsrp", capture.read_text())
     assert sorted(v.key for v in views) == [("Ethernet4/1", "hsrp", 4, 1), ("Ethernet4/1", "hsrp", 6, 1)]
+
+
+def test_nxos_vrrp_output_without_its_table_is_an_error_never_no_groups():
+    with pytest.raises(ParseError, match="no TABLE_vrrp_group"):
+        cisco_nxos.parse_vrrp(json.dumps({"TABLE_grp": {"ROW_grp": {"id": 1}}}), "r1")
+    with pytest.raises(ParseError, match="no TABLE_grp"):
+        cisco_nxos.parse_vrrpv3(json.dumps({"TABLE_vrrp_group": {"ROW_vrrp_group": {"sh_group_id": 1}}}), "r1")
