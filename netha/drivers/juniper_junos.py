@@ -181,6 +181,10 @@ def _json_records(text: str, device: str) -> list[dict[str, list[str]]]:
     each record has exactly one of them (or, for virtual addresses, where ``vip-count`` says how
     many each has); otherwise a value is left out and noted (skip_line), never given to the wrong group."""
     records: list[dict[str, list[str]]] = []
+    value = load_json(text, device, SHOW_VRRP)
+    if isinstance(value, dict) and value and "vrrp-information" not in value:
+        raise ParseError(device, f"{SHOW_VRRP}: no vrrp-information in the output "
+                                 f"(keys: {', '.join(sorted(map(str, value))[:5])[:80]})")
     for info in _root(text, device, SHOW_VRRP, "vrrp-information"):
         for vi in as_list(info.get("vrrp-interface")):
             if not isinstance(vi, dict):

@@ -281,3 +281,10 @@ def test_nxos_vrrp_output_without_its_table_is_an_error_never_no_groups():
         cisco_nxos.parse_vrrp(json.dumps({"TABLE_grp": {"ROW_grp": {"id": 1}}}), "r1")
     with pytest.raises(ParseError, match="no TABLE_grp"):
         cisco_nxos.parse_vrrpv3(json.dumps({"TABLE_vrrp_group": {"ROW_vrrp_group": {"sh_group_id": 1}}}), "r1")
+
+
+def test_junos_vrrp_output_of_another_command_is_an_error_never_no_groups():
+    with pytest.raises(ParseError, match="no vrrp-information"):
+        juniper_junos.parse_vrrp(json.dumps({"interface-information": [{}]}), "r1")
+    with pytest.raises(ParseError, match="no vrrp-information"):
+        juniper_junos.parse_vrrp("<interface-information><physical-interface/></interface-information>", "r1")
