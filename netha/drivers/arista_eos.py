@@ -1,8 +1,17 @@
 """Arista EOS: VRRP and VARP (``ip virtual-router``), read with EOS's ``| json`` outputs.
 
 VARP has no election and no VRID: every router with the virtual address answers for it. Its
-instances are reported as views with ``vrid=0``, state ``master`` while the virtual router is
-active on the interface (``init`` otherwise), so a VARP group's gateway is visible per device.
+instances are reported as views with ``vrid=0`` and protocol ``varp``, state ``master`` while the
+virtual router is active on the interface (``init`` otherwise), so a VARP group's gateway is
+visible per device.
+
+A VRRP entry is read with its configured and effective priority, master, preempt, advertisement
+interval and every virtual address (``virtualIp`` then ``virtualIpSecondary``); an entry with IPv4
+and IPv6 addresses (EOS VRRPv3) is two views, one per family. The IPv6 keys (``virtualIpv6`` ...)
+have no public capture to confirm them and are read where present. An entry netha cannot read is
+reported (skip_group) and the others still count; an unknown state word reads as unknown and is
+noted (skip_line); unknown keys are ignored. VRRP and VARP are read independently. eAPI replies
+(``jsonrpc``/``result``) are unwrapped, so captures taken over eAPI read like the CLI's ``| json``.
 Pushes go through NAPALM's ``eos`` driver over SSH (a config session: commit is all-or-nothing).
 
 Forwarding-path probes are native: the Connectivity Monitor (``monitor connectivity``, one host
