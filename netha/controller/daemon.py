@@ -80,8 +80,15 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
                 failures = 0
                 if leading and started >= next_retry:
                     next_retry = started + PENDING_RETRY
-                    for r in rt.executor.retry_pending():
-                        rt.webhook.send("recovered", group=r.record.group, plan=r.record.id, ok=r.ok, message=r.message)
+                    if coord is not None and coord.backend != "file" and not ctl.busy() and rt.store.open_plans():
+                        # With no takeover of its own in flight, an open plan is another controller's: one
+                        # deposed after this leader's own recovery (it was paused, then fenced). Resolve it.
+                        for r in ctl.recover(assess(inv, rt.observer.snapshot())):
+                            log.warning("recovered: %s", r.message)
+                    else:
+                        for r in rt.executor.retry_pending():
+                            rt.webhook.send("recovered", group=r.record.group, plan=r.record.id, ok=r.ok,
+                                            message=r.message)
             except Exception:  # noqa: BLE001 - one bad cycle never ends the daemon
                 failures += 1
                 if rt.metrics is not None:

@@ -147,8 +147,9 @@ _n = iter(range(10**6))
 
 
 def cfg(etcd: LocalEtcd, **kw) -> Coordination:
-    base = {"backend": "etcd", "endpoints": [etcd.url], "prefix": f"/netha/unit{next(_n)}", "ttl": 3, "loop_wait": 0.2,
-            "retry_timeout": 1.0}
+    # Generous timeouts: a loaded CI machine answers slowly, and a lease must not end for that alone.
+    base = {"backend": "etcd", "endpoints": [etcd.url], "prefix": f"/netha/unit{next(_n)}", "ttl": 6, "loop_wait": 0.2,
+            "retry_timeout": 2.0}
     return Coordination(**{**base, **kw})
 
 
@@ -175,7 +176,7 @@ def test_of_two_controllers_exactly_one_leads_and_both_are_listed(etcd, closing)
 
 
 def test_a_second_process_with_the_same_id_is_refused(etcd, closing):
-    c = cfg(etcd, ttl=2, loop_wait=0.2, retry_timeout=0.5)
+    c = cfg(etcd, ttl=3, loop_wait=0.2, retry_timeout=1.0)
     a = EtcdCoordinator(c, "A")
     closing(a)
     a.start()
@@ -266,7 +267,7 @@ def test_step_down_hands_over_to_the_other_controller(etcd, closing):
     old = a.token()
     asker = EtcdCoordinator(c, "cli")
     assert asker.step_down("test") == "A"
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while not b.is_leader():
         assert time.monotonic() < deadline, "B did not take over"
         time.sleep(0.05)
@@ -276,7 +277,7 @@ def test_step_down_hands_over_to_the_other_controller(etcd, closing):
 
 
 def test_close_hands_over_at_once_without_waiting_for_the_lease(etcd, closing):
-    c = cfg(etcd, ttl=10, loop_wait=0.2, retry_timeout=1.0)
+    c = cfg(etcd, ttl=20, loop_wait=0.2, retry_timeout=2.0)
     a, b = EtcdCoordinator(c, "A"), EtcdCoordinator(c, "B")
     closing(b)
     a.start()
@@ -284,7 +285,7 @@ def test_close_hands_over_at_once_without_waiting_for_the_lease(etcd, closing):
     t0 = time.monotonic()
     a.close()
     while not b.is_leader():
-        assert time.monotonic() - t0 < 3, "B waited for A's lease"
+        assert time.monotonic() - t0 < 10, "B waited for A's lease (20 s)"
         time.sleep(0.05)
 
 
@@ -318,11 +319,15 @@ def test_user_and_password_by_reference(etcd, closing, tmp_path, monkeypatch):
     assert etcd.ctl("auth", "enable").returncode == 0
     try:
         monkeypatch.setenv("NETHA_ETCD_PW", "s3cret-pw")
-        c = Coordination(**{**c0.model_dump(), "username": "netha", "password": {"env": "NETHA_ETCD_PW"}})
+        # etcd checks a password with bcrypt: a long lease, so that a slow login cannot end it
+        c = Coordination(**{**c0.model_dump(), "ttl": 10, "retry_timeout": 4.0, "username": "netha", "password": {"env": "NETHA_ETCD_PW"}})
         a = EtcdCoordinator(c, "A")
         closing(a)
         a.start()
-        assert a.is_leader()
+        deadline = time.monotonic() + 10
+        while not a.is_leader():
+            assert time.monotonic() < deadline, a.why_not()
+            time.sleep(0.05)
         monkeypatch.setenv("NETHA_ETCD_PW", "wrong-pw")
         view = EtcdCoordinator(c, "B").read_view()
         assert not view.ok and "login as netha refused" in view.reason and "wrong-pw" not in view.reason
