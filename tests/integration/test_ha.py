@@ -104,6 +104,10 @@ def etcd_down(node: str) -> None:
     pid = d.alive().get("etcd")
     if pid:
         os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)  # started by this process (the lab fixture): reaped here, or it stays a zombie
+        except ChildProcessError:
+            pass
         wait_for(lambda: d.alive().get("etcd") is None, 5, what=f"{node} etcd gone")
 
 
@@ -227,8 +231,8 @@ def test_leader_partitioned_from_etcd_stops_acting_before_its_lease_ends(tmp_pat
     inv, a, b = both_running(tmp_path, controllers)
     state = tmp_path / "state"
     table = "nh_ha_partition"
-    nft("ctl", f"table inet {table} {{ chain out {{ type filter hook output priority 0; policy accept; "
-               "ip daddr { 198.18.0.31, 198.18.0.32, 198.18.0.33 } drop; } }")
+    nft("ctl", f"table inet {table} {{", " chain out {", "  type filter hook output priority 0; policy accept;",
+        "  ip daddr { 198.18.0.31, 198.18.0.32, 198.18.0.33 } drop", " }", "}")
     try:
         t_cut = time.time()
         lost = wait_for(lambda: [r for r in leadership_events(state, "lost") if r.actor == "daemon A"], TTL + 5, 0.05,
