@@ -235,3 +235,31 @@ def test_a_group_of_another_protocol_with_the_same_number_is_not_the_inventory_g
 def test_a_reading_without_notes_is_shown_as_nothing_skipped():
     assert DeviceObservation(device="x").unreadable == ()
     assert DeviceReading(vrrp=(), interfaces={}, routes={}, addresses={}).notes is None
+
+
+def test_the_observer_carries_a_polls_notes_to_the_observation(monkeypatch):
+    from netha.connect import Sessions
+    from netha.drivers.base import skip_group, skip_line
+    from netha.observe.observer import Observer, ObserverOptions
+
+    from .fakes import FakeDriver, FakeNetwork
+
+    full = load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+    real = FakeDriver.get_vrrp
+
+    def noisy(self):
+        skip_line(self.name, "show vrrp", "  a line netha does not know")
+        skip_group(self.name, "show standby", "not read: no group header")
+        return real(self)
+
+    monkeypatch.setattr(FakeDriver, "get_vrrp", noisy)
+    net = FakeNetwork(full)
+    observer = Observer(full, ObserverOptions(snmp=False, listener=False, reach=False), Sessions(full, factory=net.factory))
+    try:
+        snap = observer.observe_once(listen=0)
+    finally:
+        observer.stop()
+    obs = snap.devices["r1"]
+    assert obs.ssh.ok and obs.vrrp  # the poll counts
+    assert obs.notes is not None and len(obs.notes.skipped_lines) == 1
+    assert obs.unreadable == (("show standby", "not read: no group header"),)
