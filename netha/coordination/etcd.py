@@ -503,8 +503,10 @@ class EtcdCoordinator(Coordinator):
 
     @contextmanager
     def hold(self, purpose: str) -> Iterator[Token]:
-        """The leadership for one operator command, or LockHeld when a controller leads."""
+        """The leadership for one operator command, or LockHeld when a controller leads. It registers
+        as ``<id>-cli<pid>``: never over a daemon's registration on the same host."""
         self.purpose = purpose
+        self.id = f"{self.id}-cli{os.getpid()}"
         self._iterate()
         tok = self.token()
         if tok is None:
