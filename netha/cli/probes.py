@@ -15,8 +15,10 @@ from .common import InventoryOpt, JsonOpt, console, handle_errors, load_inventor
 
 @handle_errors
 def probes(inventory: InventoryOpt, as_json: JsonOpt = False) -> None:
-    """List each device's reach probes (target, source, rate) and, for platforms with a native
-    prober (Cisco IP SLA, EOS monitor connectivity, Junos RPM), the config that sets them up."""
+    """Each device's reach probes (target, source, rate), and the native prober config they need.
+
+    For platforms with a native prober (Cisco IP SLA, EOS monitor connectivity, Junos RPM): the config
+    that sets the probes up, to review or to paste into the device's config management. Needs no secret."""
     inv = load_inventory(inventory, check_secrets=False)  # rendering needs no secret
     doc: dict[str, Any] = {}
     for name, dev in inv.devices.items():
