@@ -77,6 +77,8 @@ class NetboxServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as NetBox behind gunicorn/nginx
+
             def log_message(self, *args: Any) -> None:
                 pass
 
