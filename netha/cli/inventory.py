@@ -117,11 +117,10 @@ def from_netbox(
     timeout: TimeoutOpt = 30.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write an inventory from NetBox's FHRP groups (VRRPv2, VRRPv3, HSRP), their member interfaces and
-    priorities, the members' platforms, primary IPs and interface addresses, plus the overlay.
+    """Write an inventory from NetBox's FHRP groups (VRRPv2, VRRPv3, HSRP) and their members.
 
-    Groups netha cannot manage (GLBP, CARP, ClusterXL, other; no VIP; a priority outside 1-253) are
-    listed and left out. A member whose platform netha cannot map is an error naming the device."""
+    Groups netha cannot manage (GLBP, CARP, no VIP...) are listed and left out.
+    A member device whose platform or address netha cannot map is an error naming it. See docs/netbox.md."""
     platforms = supported_protocols()
 
     def work() -> tuple[Any, NetboxData, str]:
@@ -181,9 +180,10 @@ def diff_netbox(
     timeout: TimeoutOpt = 30.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Where the inventory and NetBox disagree: groups on one side only, protocol and VRID, virtual
-    addresses, members, priorities, interfaces, and the platform and address of each device both know.
-    Exit 1 on drift, for CI."""
+    """Show where the inventory and NetBox disagree; exit 1 on drift (for CI).
+
+    Compared: groups, protocols, VRIDs, virtual addresses, members, priorities, interfaces, platforms, addresses.
+    See docs/netbox.md."""
     platforms = supported_protocols()
 
     def work() -> tuple[Any, Any, NetboxData, int]:
