@@ -22,6 +22,7 @@ The token is only ever resolved from a reference (``{env: VAR}`` or ``{file: PAT
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import re
 import urllib.parse
@@ -401,6 +402,13 @@ def _group(g: Mapping[str, Any]) -> NbGroup:
             ipaddress.ip_interface(str(ip["address"]))  # a ValueError here: not NetBox's shape
             vips.append(str(ip["address"]))
     custom = (g.get("custom_fields") or {}).get(CUSTOM_FIELD)
+    if isinstance(custom, str) and custom.strip():  # a text custom field holding JSON
+        try:
+            custom = json.loads(custom)
+        except ValueError:
+            pass  # reported as "not a JSON object" when the group is built
+    elif isinstance(custom, str):
+        custom = None
     return NbGroup(id=int(g["id"]), name=str(g.get("name") or ""), protocol=str(_value(g.get("protocol")) or ""),
                    group_id=int(g.get("group_id") or 0), description=str(g.get("description") or ""), vips=vips,
                    custom=custom)

@@ -475,6 +475,20 @@ def test_a_bad_filter_is_bad_input():
     assert r.exit_code == 2 and "give KEY=VALUE" in r.output
 
 
+def test_a_custom_field_of_type_text_holding_json_is_read_and_a_bad_one_skips_the_group(netbox, tmp_path):
+    for g in netbox.objects("ipam/fhrp-groups"):
+        if g["id"] == 4:
+            g["custom_fields"]["netha"] = '{"policy": {"failback": "preempt"}}'
+        if g["id"] == 7:
+            g["custom_fields"]["netha"] = '{"track": [{"interfce": "Gi0/1"}]}'
+    r, out = _import(netbox, tmp_path)
+    assert r.exit_code == 0, r.output
+    doc = yaml.safe_load(out.read_text())
+    assert doc["groups"]["internet-edge"]["policy"] == {"failback": "preempt"}
+    assert "voice-hsrp" not in doc["groups"]
+    assert "NetBox FHRP group 7 'voice-hsrp' (HSRP 40): skipped: custom field 'netha': track.0.interfce: unknown key" in r.output
+
+
 def test_an_hsrp_group_on_a_platform_without_hsrp_is_left_out_with_the_reason(netbox, tmp_path):
     for g in netbox.objects("ipam/fhrp-groups"):
         if g["id"] == 3:
