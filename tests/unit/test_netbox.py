@@ -35,6 +35,7 @@ from netha.inventory.platform_map import map_platform
 
 FIX = Path(__file__).parent / "fixtures" / "netbox"
 TOKEN = "0123456789abcdef0123456789abcdef01234567"  # a v1 token's shape (40 hex digits); a test value
+V2_TOKEN = "nbt_4F9DAouzURLb.zjebxBPzICiPbWz0Wtx0fTL7bCKXKGTYhNzkgC2S"  # NetBox 4.5's v2 shape (its docs' example)
 runner = CliRunner()
 
 ENDPOINTS = {
@@ -97,7 +98,7 @@ class NetboxServer:
                 server.requests.append((parts.path, parts.query, auth))
                 if auth is None:
                     return self._send(403, {"detail": "Authentication credentials were not provided."})
-                if auth not in (f"Token {TOKEN}", f"Bearer {TOKEN}"):
+                if auth not in (f"Token {TOKEN}", f"Bearer {V2_TOKEN}"):
                     return self._send(403, {"detail": "Invalid v1 token"})
                 if parts.path in server.fail:
                     code = server.fail[parts.path]
@@ -305,6 +306,14 @@ def test_the_token_is_never_written_nor_printed(netbox, tmp_path):
     assert TOKEN not in out.read_text() and TOKEN not in r.output
     r2 = runner.invoke(app, ["inventory", "from-netbox", "--url", netbox.url, "--token", "{env: NETBOX_TEST_TOKEN}"])
     assert r2.exit_code == 0 and TOKEN not in r2.output and "groups:" in r2.output
+
+
+def test_a_v2_token_goes_in_a_bearer_header(netbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("NETBOX_TEST_TOKEN", V2_TOKEN)
+    r, out = _import(netbox, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert {a for _p, _q, a in netbox.requests} == {f"Bearer {V2_TOKEN}"}
+    assert V2_TOKEN not in out.read_text() and "nbt_" not in r.output
 
 
 def test_a_literal_token_is_refused(netbox, tmp_path):
