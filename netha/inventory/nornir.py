@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from ..errors import InventoryError
 from .model import FilePath, Name
@@ -44,7 +44,8 @@ class NornirSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hosts: FilePath
+    hosts: FilePath | None = None       # hosts.yaml; or `config:`
+    config: FilePath | None = None      # Nornir's config.yaml: its inventory.options name the three files
     groups: FilePath | None = None      # default: groups.yaml beside hosts, when present
     defaults: FilePath | None = None    # default: defaults.yaml beside hosts, when present
     credentials: Name | None = None     # netha credentials of every host (or the host's data.netha.credentials)
@@ -55,6 +56,15 @@ class NornirSource(BaseModel):
     # Hosts netha takes besides its groups' members: host names or Nornir group names (globs).
     include: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = []
     passwords: Literal["refuse", "ignore"] = "refuse"
+
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NornirSource:
+        if (self.hosts is None) == (self.config is None):
+            raise ValueError("give `hosts` (Nornir's hosts.yaml) or `config` (Nornir's config.yaml), not both")
+        if self.config is not None and (self.groups is not None or self.defaults is not None):
+            raise ValueError("with `config`, Nornir's config.yaml names the groups and defaults files")
+        return self
 
 
 class DevicesFrom(BaseModel):
@@ -237,6 +247,35 @@ def load_simple_inventory(
     return result
 
 
+def read_nornir_config(path: Path) -> tuple[Path, Path, Path]:
+    """The hosts, groups and defaults files a Nornir config.yaml names (``inventory.options``; Nornir's
+    defaults hosts.yaml, groups.yaml, defaults.yaml), relative to the config file's folder."""
+    doc = load_located(path)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if doc.data is not None and not isinstance(doc.data, dict):
+        raise InventoryError([f"{path}:1: a Nornir config file must be a mapping (inventory, runner ...)"])
+    inventory = data.get("inventory") or {}
+    if not isinstance(inventory, dict):
+        raise InventoryError([f"{doc.where(('inventory',))}: inventory must be a mapping"])
+    plugin = inventory.get("plugin", "SimpleInventory")
+    if plugin != "SimpleInventory":
+        raise InventoryError([
+            f"{doc.where(('inventory', 'plugin'))}: inventory plugin {one_line(repr(plugin), 60)}: netha reads "
+            "SimpleInventory files only (hosts.yaml, groups.yaml, defaults.yaml)"
+        ])
+    options = inventory.get("options") or {}
+    if not isinstance(options, dict):
+        raise InventoryError([f"{doc.where(('inventory', 'options'))}: inventory.options must be a mapping"])
+    files = []
+    for key, default in (("host_file", "hosts.yaml"), ("group_file", "groups.yaml"), ("defaults_file", "defaults.yaml")):
+        value = options.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise InventoryError([f"{doc.where(('inventory', 'options', key))}: {key} must be a file name"])
+        file = Path(value).expanduser()
+        files.append(file if file.is_absolute() else path.parent / file)
+    return files[0], files[1], files[2]
+
+
 # -- the netha side: devices_from.nornir -> devices ----------------------------------------------------
 
 
@@ -274,11 +313,18 @@ def expand_devices_from(
         ]) from None
     src = spec.nornir
     block = ("devices_from", "nornir")
-    groups = src.groups or src.hosts.parent / "groups.yaml"
-    defaults = src.defaults or src.hosts.parent / "defaults.yaml"
+    if src.config is not None:
+        hosts_file, groups, defaults = read_nornir_config(src.config)
+        groups_required = defaults_required = False  # Nornir skips a missing groups or defaults file
+    else:
+        assert src.hosts is not None
+        hosts_file = src.hosts
+        groups = src.groups or src.hosts.parent / "groups.yaml"
+        defaults = src.defaults or src.hosts.parent / "defaults.yaml"
+        groups_required, defaults_required = src.groups is not None, src.defaults is not None
     hosts = load_simple_inventory(
-        src.hosts, groups, defaults, passwords=src.passwords,
-        groups_required=src.groups is not None, defaults_required=src.defaults is not None,
+        hosts_file, groups, defaults, passwords=src.passwords,
+        groups_required=groups_required, defaults_required=defaults_required,
     )
 
     explicit = data.get("devices") if isinstance(data.get("devices"), dict) else {}
@@ -296,7 +342,7 @@ def expand_devices_from(
             )
     if not wanted and not explicit:
         problems.append(
-            f"{doc.where(block)}: devices_from.nornir: no Nornir host is used: name hosts of {src.hosts.name} "
+            f"{doc.where(block)}: devices_from.nornir: no Nornir host is used: name hosts of {hosts_file.name} "
             "as group members, or list them in `include`"
         )
     if problems:

@@ -19,7 +19,8 @@ from netha.inventory.nornir import load_simple_inventory
 
 FIX = Path(__file__).parent / "fixtures" / "nornir"
 NORNIR_TESTS = FIX / "nornir-tests"
-TUTORIAL = FIX / "tutorial"
+TUTORIAL_DIR = FIX / "tutorial"
+TUTORIAL = TUTORIAL_DIR / "inventory"
 
 
 def _nornir_tests(passwords: str = "ignore"):
@@ -293,3 +294,36 @@ def test_without_the_driver_registry_a_netutils_name_is_enough(tmp_path, monkeyp
     monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
     inv = load_inventory(_tutorial_inventory(tmp_path), check_secrets=False)
     assert inv.devices["leaf01.cmh"].platform == "juniper_junos"
+
+
+# -- Nornir's config.yaml --------------------------------------------------------------------------------
+
+def test_nornir_config_yaml_names_the_inventory_files(tmp_path, monkeypatch):
+    """Nornir's tutorial config.yaml, unchanged: inventory.options.host_file and friends."""
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    path = _tutorial_inventory(tmp_path)
+    path.write_text(path.read_text().replace(f"hosts: {TUTORIAL / 'hosts.yaml'}", f"config: {TUTORIAL_DIR / 'config.yaml'}"))
+    inv = load_checked_inventory(path)
+    assert sorted(inv.devices) == ["leaf00.cmh", "leaf01.cmh"]
+    assert inv.devices["leaf01.cmh"].ssh is not None and inv.devices["leaf01.cmh"].ssh.port == 12203
+
+
+def test_a_nornir_config_with_another_inventory_plugin_is_refused_at_its_line(tmp_path):
+    config = _write(tmp_path / "nornir" / "config.yaml", """
+        inventory:
+          plugin: NetBoxInventory2
+          options: {nb_url: https://netbox.example.net}
+        """)
+    path = _own_nornir(tmp_path, "r1: {hostname: 198.18.0.1, groups: [lab]}\n")
+    path.write_text(path.read_text().replace("hosts: nornir/hosts.yaml", "config: nornir/config.yaml"))
+    assert _problems(path) == [
+        f"{config}:2: inventory plugin 'NetBoxInventory2': netha reads SimpleInventory files only "
+        "(hosts.yaml, groups.yaml, defaults.yaml)"
+    ]
+
+
+def test_hosts_and_config_together_are_refused(tmp_path):
+    path = _own_nornir(tmp_path, "r1: {hostname: 198.18.0.1, groups: [lab]}\n", block_extra="config: nornir/config.yaml\n")
+    problems = _problems(path)
+    assert len(problems) == 1 and "give `hosts` (Nornir's hosts.yaml) or `config`" in problems[0]
+    assert problems[0].startswith(f"{tmp_path / 'inv.yml'}:6: devices_from.nornir")
