@@ -135,6 +135,11 @@ def from_netbox(
         built = build(data, overlay, platforms)
         if built.device_problems:
             raise InventoryError(list(built.device_problems.values()))
+        if not built.document["groups"]:
+            within = " within the filter" if parsed else ""
+            left = f" ({len(built.skipped)} left out: {'; '.join(s.line() for s in built.skipped[:3])})" if built.skipped else ""
+            raise InventoryError([f"NetBox at {shown_url(data.url)} has no FHRP group netha can manage{within}: "
+                                  f"nothing written{left}"])
         text = render(built, data, overlay_path)
         check_written(text, (out or Path("<stdout>")).expanduser(), platforms)
         return built, data, text

@@ -476,6 +476,12 @@ def test_filter_by_site_takes_the_groups_with_a_member_there(netbox, tmp_path):
     assert "(site=dc1 site=lab)" in out.read_text().splitlines()[0]
 
 
+def test_a_filter_matching_no_group_writes_nothing(netbox, tmp_path):
+    r, out = _import(netbox, tmp_path, "--filter", "tag=nosuchtag")
+    assert r.exit_code == 2 and not out.exists()
+    assert r.output.strip() == f"error: NetBox at {netbox.url} has no FHRP group netha can manage within the filter: nothing written"
+
+
 def test_a_bad_filter_is_bad_input():
     with pytest.raises(InventoryError, match="unknown key 'role'"):
         parse_filters(["role=core"])
