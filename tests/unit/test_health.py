@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def inv():
     """The lab inventory's FRR pair and its groups (these tests feed observations of r1 and r2 only)."""
     full = load_inventory(ROOT / "inventories/lab.yml", check_secrets=False)
+    # These snapshots come every 100 ms: the damping counts one sample per poll interval.
     return full.model_copy(update={
+        "controller": full.controller.model_copy(update={"poll_interval": 0.1}),
         "devices": {k: v for k, v in full.devices.items() if k in ("r1", "r2")},
         "groups": {k: v for k, v in full.groups.items() if k in ("lan", "upstream", "lan2")},
     })
