@@ -339,3 +339,25 @@ def test_coordinator_for_picks_the_inventory_backend(inv, tmp_path):
     assert isinstance(coordinator_for(inv, "A"), FileCoordinator)
     ha = load_inventory(ROOT / "inventories" / "lab-ha.yml", check_secrets=False)
     assert isinstance(coordinator_for(ha, "A"), EtcdCoordinator)
+
+
+def test_status_leadership_and_metrics_name_the_acting_controller(inv, tmp_path):
+    from prometheus_client import generate_latest
+
+    from netha.controller.metrics import Metrics
+    from netha.report import leadership
+
+    inv = inv.model_copy(update={"controller": inv.controller.model_copy(update={"state_dir": tmp_path})})
+    assert leadership(inv).leader is None
+    a = FileCoordinator(tmp_path, "A")
+    a.start()
+    try:
+        view = leadership(inv)
+        assert view.leader == "A" and view.ok and view.to_json(time.time())["backend"] == "file"
+        m = Metrics()
+        m.watch_coordination(a)
+        text = generate_latest(m.registry).decode()
+        assert 'netha_leader{backend="file",controller="A"} 1.0' in text
+        assert 'netha_fence_refusals_total{controller="A"} 0.0' in text
+    finally:
+        a.close()
