@@ -48,7 +48,7 @@ def _document(result: object) -> Any:
 
 def _table(kind: str, doc: Any, title: str) -> Table:
     table = Table(title=plain(title), title_justify="left")
-    if kind in ("vrrp", "hsrp"):
+    if kind in ("vrrp", "hsrp", "varp"):
         for column in ("interface", "protocol", "family", "group", "state", "priority", "configured",
                        "virtual addresses", "master", "preempt", "advert s", "shutdown"):
             table.add_column(plain(column))
@@ -81,7 +81,7 @@ def parse(
         show_default=False)],
     kind: Annotated[str, typer.Option("--kind", "-k", help=(
         "vrrp (IOS: show vrrp all; NX-OS: show vrrp detail | json or show vrrpv3 | json; EOS: show vrrp all | json; "
-        "Junos: show vrrp detail | display json), hsrp (IOS: show standby; NX-OS: show hsrp detail | json), "
+        "Junos: show vrrp detail | display xml, or its | display json), hsrp (IOS: show standby; NX-OS: show hsrp detail | json), "
         "varp (EOS: show ip virtual-router | json), "
         "interfaces (IOS: show ip interface brief or show ip interface), routes (IOS: show ip route A.B.C.D M.M.M.M; "
         "FRR: show ip route A.B.C.D/M json; keepalived: ip -j route show exact A.B.C.D/M)."),
