@@ -56,18 +56,23 @@ def render(doc: dict[str, Any]) -> RichGroup:
             )
         parts.append(table)
     dev_table = Table(title="devices", title_justify="left")
-    for col in ("device", "host", "health", "ssh", "snmp", "paths (reach)"):
+    # The parse column only when a device's last reading skipped something (the JSON always has it).
+    with_parse = any(parse_cell(d.get("parse")) is not None for d in doc["devices"].values())
+    for col in ("device", "host", "health", "ssh", "snmp", "paths (reach)") + (("parse",) if with_parse else ()):
         dev_table.add_column(col)
     for name, d in doc["devices"].items():
         def probe(p):
             if p is None:
                 return "-"
             return plain(f"ok {p['ms']:.0f} ms") if p["ok"] else Text(f"error: {p['error']}", "red")
-        dev_table.add_row(
+        row = [
             plain(name), plain(d["host"]),
             Text(d["health"] + (f": {d['reason']}" if d["reason"] else ""), HEALTH_STYLE.get(d["health"], "")),
             probe(d["ssh"]), probe(d["snmp"]), reach_cell(d.get("reach") or {}),
-        )
+        ]
+        if with_parse:
+            row.append(parse_cell(d.get("parse")) or "-")
+        dev_table.add_row(*row)
     parts.append(dev_table)
     return RichGroup(*parts)
 
@@ -89,6 +94,25 @@ def narrow(a: Assessment, sel: Selection) -> Assessment:
         return a
     return Assessment(a.state, {d: h for d, h in a.devices.items() if d in sel.devices},
                       {g: h for g, h in a.groups.items() if g in sel.groups})
+
+
+def parse_cell(parse: dict[str, Any] | None) -> Text | None:
+    """What the parsers skipped in the device's last reading: the count of unknown lines skipped inside
+    groups it read, and each group or command it could not read, with why. None when nothing was."""
+    if not parse or not (parse.get("skipped_lines") or parse.get("unreadable")):
+        return None
+    out = Text()
+    if parse.get("skipped_lines"):
+        n = parse["skipped_lines"]
+        out.append(f"{n} unknown line{'s' if n != 1 else ''} skipped", "dim")
+    unreadable = parse.get("unreadable") or []
+    if unreadable:
+        if out:
+            out.append("\n")
+        out.append(f"{len(unreadable)} unreadable:", "yellow")
+        for u in unreadable:
+            out.append(f"\n{u['command']}: {u['why']}", "yellow")
+    return out
 
 
 def reach_cell(paths: dict[str, Any]) -> Text | str:

@@ -448,7 +448,7 @@ class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, VARP, one ``show interfaces | json`` for state and addresses, the routes,
         the connectivity monitor."""
-        with collecting_notes() as notes:
+        with collecting_notes(self.name) as notes:
             out = self.run_checked(SHOW_INTERFACES)
             details = parse_interface_details(out, self.name)
             return DeviceReading(

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -167,16 +168,35 @@ def checked_view(view: VrrpView, device: str, what: str, vrids: tuple[int, int] 
 
 _NOTES: ContextVar[ParseNotes | None] = ContextVar("netha_parse_notes", default=None)
 
+# skip_group's warnings, deduplicated: (device, command) -> the reasons logged at warning. A poll every
+# second must not write the same warning every second: a (device, command, reason) is logged at warning
+# once, then at debug as long as every poll of the device reports it (see collecting_notes' ``device``);
+# a new reason is a warning, and so is an old one that went away and came back.
+_WARNED: dict[tuple[str, str], set[str]] = {}
+_WARNED_LOCK = threading.Lock()
+
 
 @contextmanager
-def collecting_notes() -> Iterator[ParseNotes]:
-    """Collect what the parsers called inside the block skipped (a driver's ``read`` wraps one poll)."""
+def collecting_notes(device: str | None = None) -> Iterator[ParseNotes]:
+    """Collect what the parsers called inside the block skipped (a driver's ``read`` wraps one poll).
+
+    With ``device`` (the poll of that device), the reasons :func:`skip_group` gave for the device
+    before and did not give inside the block are forgotten: when one comes back, that is a warning
+    again."""
     notes = ParseNotes()
     token = _NOTES.set(notes)
+    ok = False
     try:
         yield notes
+        ok = True
     finally:
         _NOTES.reset(token)
+        if device is not None and ok:
+            with _WARNED_LOCK:
+                for key in [k for k in _WARNED if k[0] == device]:
+                    _WARNED[key] &= {why for what, why in notes.unreadable if what == key[1]}
+                    if not _WARNED[key]:
+                        del _WARNED[key]
 
 
 def skip_line(device: str, what: str, line: str) -> None:
@@ -190,8 +210,16 @@ def skip_line(device: str, what: str, line: str) -> None:
 
 
 def skip_group(device: str, what: str, why: str) -> None:
-    """A parser could not understand one group (or one command's whole output): the others are still read."""
-    log.warning("%s: %s: %s", device, what, why)
+    """A parser could not understand one group (or one command's whole output): the others are still read.
+
+    Logged at warning the first time a (device, command) gives this reason, then at debug as long as
+    the device's polls keep giving it (every poll counts it in ``status`` anyway)."""
+    with _WARNED_LOCK:
+        seen = _WARNED.setdefault((device, what), set())
+        repeated = why in seen
+        seen.add(why)
+    log.log(logging.DEBUG if repeated else logging.WARNING, "%s: %s: %s%s", device, what, why,
+            " (again)" if repeated else "")
     notes = _NOTES.get()
     if notes is not None:
         notes.unreadable.append((what, why))
@@ -391,7 +419,7 @@ class NetworkDriver(ABC):
         """One poll: VRRP, interfaces, the tracked routes and (native probers) the tracked paths.
         Drivers may batch this (and then wrap their poll in :func:`collecting_notes` as this one does:
         what the parsers skipped is the reading's ``notes``)."""
-        with collecting_notes() as notes:
+        with collecting_notes(self.name) as notes:
             details = self.get_interface_details()
             return DeviceReading(
                 vrrp=tuple(self.get_vrrp()),

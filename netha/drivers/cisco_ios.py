@@ -541,7 +541,7 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, HSRP, one filtered ``show ip interface`` (state and addresses), the routes,
         the IP SLA probes; what the parsers skipped on the way is the reading's ``notes``."""
-        with collecting_notes() as notes:
+        with collecting_notes(self.name) as notes:
             ips = parse_ip_interfaces(self.run_checked(SHOW_IP_INTERFACE), self.name)
             return DeviceReading(
                 vrrp=tuple(self.get_vrrp()),

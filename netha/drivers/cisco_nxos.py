@@ -547,7 +547,7 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, VRRPv3, HSRP, interface state, IP addresses, the routes, the IP SLA probes
         (what the parsers skipped in ``notes``)."""
-        with collecting_notes() as notes:
+        with collecting_notes(self.name) as notes:
             return DeviceReading(
                 vrrp=tuple(self.get_vrrp()),
                 interfaces=self.get_interfaces(),

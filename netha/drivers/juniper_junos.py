@@ -624,7 +624,7 @@ class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll: VRRP, one ``show interfaces terse`` (state and addresses), the routes, the RPM tests."""
-        with collecting_notes() as notes:
+        with collecting_notes(self.name) as notes:
             terse = self.run_checked(SHOW_TERSE)
             return DeviceReading(
                 vrrp=tuple(self.get_vrrp()),

@@ -349,7 +349,8 @@ class Executor:
                 continue
             devices[m.device] = DeviceObservation(
                 m.device, ssh=ProbeResult(True, now), vrrp=reading.vrrp, vrrp_source="ssh",
-                interfaces=dict(reading.interfaces), routes=dict(reading.routes), addresses=dict(reading.addresses))
+                interfaces=dict(reading.interfaces), routes=dict(reading.routes), addresses=dict(reading.addresses),
+                notes=reading.notes)
         return assess(self.inv, Snapshot(at=now, wall=time.time(), devices=devices))
 
     def _observe_master(self, gname: str, target: str, since: float) -> tuple[bool, str]:
