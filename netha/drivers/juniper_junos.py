@@ -21,6 +21,7 @@ with :func:`rpm_names`).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import re
 import time
@@ -36,6 +37,8 @@ from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, V
 from .napalm_push import NapalmPushMixin, as_list
 from .native_reach import MAX_COUNT, guarded, unknown
 from .render import renderer
+
+log = logging.getLogger(__name__)
 
 SPEC = PlatformSpec(
     name="juniper_junos",
@@ -378,12 +381,24 @@ def route_command(prefix: str) -> str:
     return f"show route {ipaddress.IPv4Network(prefix)} exact table inet.0 | display json"
 
 
+# A routing table of IP prefixes: inet.0, inet.3, inet6.0, VRF-A.inet.0 (not mpls.0, bgp.evpn.0, iso.0 ...).
+_IP_TABLE = re.compile(r"(^|\.)inet6?\.\d+$")
+
+
 @parser("show route")
 def parse_route_entries(text: str, device: str = "?") -> dict[str, bool]:
-    """``show route [PREFIX exact] [table T] | display json``: every destination -> True."""
+    """``show route [PREFIX exact] [table T] | display json``: every destination -> True.
+
+    Only the IP tables count (``inet.0``, ``inet6.0``, ``<instance>.inet.0`` ...): a whole ``show
+    route`` also lists ``mpls.0`` (labels), ``bgp.evpn.0`` and ``<instance>.evpn.0`` (EVPN NLRIs),
+    whose destinations are no IP prefixes and no answer about one (seen in SuzieQ's vQFX captures)."""
     found: dict[str, bool] = {}
     for info in _root(text, device, "show route", "route-information"):
         for table in as_list(info.get("route-table")):
+            name = data(table, "table-name") if isinstance(table, dict) else None
+            if name and not _IP_TABLE.search(name):
+                log.debug("%s: show route: table %s is not an IP table: not read", device, name)
+                continue
             for rt in as_list(table.get("rt") if isinstance(table, dict) else None):
                 dest = data(rt, "rt-destination")
                 if not dest:

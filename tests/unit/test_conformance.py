@@ -49,20 +49,16 @@ EXCEPTIONS: dict[tuple[str, str], tuple[int, str]] = {
     # One NX-API capture (pschou/go-cisco-nx-api, in three envelopes: one capture); genieparser ShowHsrpAll
     # and ntc-templates cisco_nxos_show_hsrp_all hold the text form only.
     ("cisco_nxos", "show_hsrp_detail_json"): (1, "go-cisco-nx-api, genieparser/ntc-templates (text only), Ansible cisco.nxos, code search"),
-    ("cisco_nxos", "show_ip_interface_json"): (4, "NAPALM nxos test_get_interfaces_ip, go-cisco-nx-api, Ansible cisco.nxos (IPv6 only)"),
-    ("cisco_nxos", "show_ip_route_json"): (1, "go-cisco-nx-api (one capture in two envelopes), NAPALM nxos (none), genieparser/ntc (text)"),
     ("cisco_nxos", "show_track"): (3, "genieparser nxos ShowTrack (3), ntc-templates (none)"),
     # EOS: 'show vrrp all | json' appears only as Python dicts in a test of a project whose repository and
     # licence could not be established (netapi); ANTA/pyeapi/NAPALM/Ansible arista.eos hold none.
     ("arista_eos", "show_vrrp_all_json"): (0, "NAPALM eos, ANTA, pyeapi, Ansible arista.eos, ntc-templates, code search"),
     # ANTA's 'show ip virtual-router' data is trimmed to virtualMacs (no virtualRouters): not a capture.
-    ("arista_eos", "show_ip_virtual_router_json"): (0, "ANTA (trimmed), NAPALM eos, pyeapi, Ansible arista.eos, code search"),
-    ("arista_eos", "show_interfaces_json"): (4, "NAPALM eos (3), pyeapi (1), ANTA (trimmed/edited: not counted), Ansible arista.eos (none)"),
+    # SuzieQ's vEOS topologies (3 distinct replies) configure no VARP address: virtualRouters is empty.
+    ("arista_eos", "show_ip_virtual_router_json"): (3, "SuzieQ tests/integration/sqcmds (3, no groups), ANTA (trimmed), NAPALM eos, pyeapi, Ansible arista.eos, code search"),
     # Junos: no public 'show vrrp detail' reply in XML or JSON (netha reads VRRP as XML: JSON loses which
     # address is whose group); Juniper's docs show the text form only.
     ("juniper_junos", "show_vrrp_detail_display_xml"): (0, "NAPALM junos, PyEZ, jsnapy, Ansible junipernetworks.junos, genieparser, code search"),
-    ("juniper_junos", "show_interfaces_display_json"): (3, "NAPALM junos (2, XML converted), PyEZ factory (1)"),
-    ("juniper_junos", "show_route_display_json"): (1, "NAPALM junos test_get_route_to (XML converted); genieparser junos ShowRoute is text"),
     ("juniper_junos", "show_services_rpm_probe_results_display_json"): (1, "NAPALM junos test_get_probes_results (XML converted)"),
 }
 # A platform's driver module may list its own exceptions the same way (``CORPUS_EXCEPTIONS``:
