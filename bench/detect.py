@@ -1,6 +1,11 @@
-"""Detection latency: failure injected -> the controller's verdict changes, at 100 ms and 1 s polling.
+"""Detection latency: failure injected -> the controller's verdict changes: device events on and off
+at 1 s polling, and 100 ms polling without events (the lab's interval before device events).
 
-    sudo .venv/bin/python bench/detect.py [--runs 3]
+    sudo [NETHA_LAB_NAME=ev] .venv/bin/python bench/detect.py [--runs 3] [--configs 1s+events,1s,0.1s] [--reach]
+
+The lab inventory's reach tracks are left out unless --reach (the probers detect a gray failure by
+themselves: without them the figure is the SSH/event path's own). The load average is recorded
+with every run (a shared machine is noisy).
 
 The daemon runs with --dry-run (it decides but never pushes), so only detection is measured:
 - gray: r1's uplink down -> group lan `degraded`;
@@ -29,19 +34,28 @@ import yaml  # noqa: E402
 
 from netha import lab  # noqa: E402
 from netha.lab.faults import Baseline, kill_node, switch_port, wait_for  # noqa: E402
+from netha.lab.names import lab_names  # noqa: E402
 
 NETHA = [sys.executable, "-m", "netha"]
+# name -> (poll interval, device events on)
+CONFIGS = {"1s+events": (1.0, True), "1s": (1.0, False), "0.1s": (0.1, False)}
 
 
-def start_daemon(tmp: Path, poll: float) -> tuple[subprocess.Popen, Path]:
-    doc = yaml.safe_load((ROOT / "inventories" / "lab.yml").read_text())
+def start_daemon(tmp: Path, poll: float, events: bool = True, reach: bool = False) -> tuple[subprocess.Popen, Path]:
+    doc = lab_names().inventory(yaml.safe_load((ROOT / "inventories" / "lab.yml").read_text()))
     doc["controller"].update(state_dir=str(tmp / "state"), poll_interval=poll)
+    if not reach:
+        for group in doc["groups"].values():
+            group["track"] = [t for t in group.get("track", []) if "reach" not in t]
     inv = tmp / "lab.yml"
     inv.write_text(yaml.safe_dump(doc))
     log = tmp / "daemon.log"
     proc = subprocess.Popen([*NETHA, "--log-level", "info", "--log-format", "json", "run", "--dry-run", "-i", str(inv)],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
-    wait_for(lambda: "watching" in log.read_text(), 20, what="daemon")
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                            env={**os.environ, "NETHA_EVENTS": "1" if events else "0"})
+    wait_for(lambda: "watching" in log.read_text(), 60, what="daemon")
+    if events:
+        wait_for(lambda: log.read_text().count("event stream up") >= 4, 60, what="every event stream up")
     time.sleep(max(2.0, 6 * poll))
     return proc, log
 
@@ -73,20 +87,27 @@ def idle_usage(proc: subprocess.Popen, seconds: float = 10.0) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"which of {', '.join(CONFIGS)}")
+    ap.add_argument("--scenarios", default="gray,hard")
+    ap.add_argument("--reach", action="store_true", help="keep the lab inventory's reach tracks")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "detect.json"))
     args = ap.parse_args()
     lab.up()
     base = Baseline()
-    out: dict = {"date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(sys.argv), "results": {}}
+    out: dict = {"date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(sys.argv), "results": {},
+                 "reach_tracks": args.reach, "idle": {}}
     try:
-        for poll in (0.1, 1.0):
-            for scenario in ("gray", "hard"):
+        for config in [c for c in args.configs.split(",") if c]:
+            poll, events = CONFIGS[config]
+            for scenario in [s for s in args.scenarios.split(",") if s]:
                 rows = []
                 for _ in range(args.runs):
                     with tempfile.TemporaryDirectory() as tmp:
-                        proc, log = start_daemon(Path(tmp), poll)
+                        proc, log = start_daemon(Path(tmp), poll, events, args.reach)
                         try:
-                            if scenario == "gray" and poll == 0.1 and "idle" not in out:
-                                out["idle"] = idle_usage(proc)
+                            if scenario == "gray" and config not in out["idle"]:
+                                out["idle"][config] = {**idle_usage(proc), "load": [round(x, 2) for x in os.getloadavg()]}
+                            load = round(os.getloadavg()[0], 2)
                             t0 = time.time()
                             if scenario == "gray":
                                 switch_port("r1", "eth2", False)
@@ -101,6 +122,7 @@ def main() -> None:
                             proc.wait(15)
                             base.restore()
                     row = {
+                        "load": load,
                         "verdict": first(recs, t0, (lambda m: "group lan:" in m and "-> degraded" in m) if scenario == "gray"
                                          else (lambda m: "group lan:" in m and "-> failed-over" in m)),
                         "decision": first(recs, t0, lambda m: m.startswith("decision:") and " lan " in m),
@@ -108,13 +130,13 @@ def main() -> None:
                     if scenario == "hard":
                         row["listener_silent"] = first(recs, t0, lambda m: "silent vrid 1 198.18.1.2" in m)
                     rows.append(row)
-                    print(poll, scenario, row, flush=True)
+                    print(config, scenario, row, flush=True)
                 summary = {k: statistics.median([r[k] for r in rows if r.get(k) is not None] or [float("nan")])
                            for k in rows[0]}
-                out["results"][f"{scenario}@{poll}s"] = {"runs": rows, "median": summary}
+                out["results"][f"{scenario}@{config}"] = {"runs": rows, "median": summary}
     finally:
         lab.down()
-    path = ROOT / "bench" / "results" / "detect.json"
+    path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))
     print(json.dumps({k: v["median"] for k, v in out["results"].items()}, indent=1), out.get("idle"))

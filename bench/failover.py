@@ -68,12 +68,17 @@ from netha.lab.traffic import PAIRS, read_records  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 NETHA = [sys.executable, "-m", "netha"]
 WINDOW = 4.0  # seconds observed after each failure injection
-MODES = ("netha", "netha-noreach", "vrrp-alone", "netha-keepalived", "keepalived-script", "keepalived")
+MODES = ("netha", "netha-noevents", "netha-noreach", "netha-noreach-noevents", "vrrp-alone", "netha-keepalived",
+         "keepalived-script", "keepalived")
+DAEMON_MODES = ("netha", "netha-noevents", "netha-noreach", "netha-noreach-noevents", "vrrp-alone", "netha-keepalived")
 SCENARIOS = ("gray", "hard", "planned", "blind", "portdrop", "farend", "target", "hang")
 # Which scenarios each mode runs (on the main lab; `keepalived` has its own lab).
 APPLIES = {
     "netha": set(SCENARIOS),
     "netha-noreach": {"gray", "portdrop"},  # control: the same daemon without the reach probers (their cost)
+    # Device events off (NETHA_EVENTS=0): the lab's 1 s poll, with and without the reach probers (issue 14).
+    "netha-noevents": {"gray", "blind"},
+    "netha-noreach-noevents": {"gray"},
     "vrrp-alone": {"gray", "hard", "portdrop", "farend", "hang"},
     "netha-keepalived": {"gray", "planned", "portdrop", "farend"},
     "keepalived-script": {"portdrop", "farend"},
@@ -133,11 +138,21 @@ def probers_flowing(nodes: tuple[str, ...], timeout: float = 90.0) -> float:
     return round(time.monotonic() - t0, 2)
 
 
+def reach_of(mode: str) -> bool:
+    return "noreach" not in mode
+
+
+def daemon_env(mode: str) -> dict[str, str]:
+    """The daemon's environment for MODE: device events off in the `noevents` modes."""
+    return {"NETHA_EVENTS": "0"} if mode.endswith("noevents") else {}
+
+
 class Daemon:
-    def __init__(self, tmp: Path, inv: Path, probers: tuple[str, ...] = ()):
+    def __init__(self, tmp: Path, inv: Path, probers: tuple[str, ...] = (), env: dict[str, str] | None = None):
         self.log = tmp / "daemon.log"
         self.proc = subprocess.Popen([*NETHA, "--log-level", "info", "--log-format", "json", "run", "-i", str(inv)],
-                                     stdout=self.log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+                                     stdout=self.log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                                     env={**os.environ, **(env or {})})
         try:
             wait_for(lambda: "watching" in self.log.read_text() or self.proc.poll() is not None, 60, what="daemon")
             time.sleep(1.5)
@@ -277,13 +292,14 @@ def one_run(scenario: str, mode: str, tmp: Path, pair: Pair, others: tuple = ())
     """One run of SCENARIO in MODE on PAIR; afterwards PAIR and OTHERS (Baselines) are put back: netha's
     daemon watches every group of the lab inventory, and a failure beyond the ISP (farend) moves both
     pairs, so a run on one pair can leave the other failed over."""
-    inv = inventory(tmp, reach=mode != "netha-noreach")
+    inv = inventory(tmp, reach=reach_of(mode))
     # A planned failover is an operator's command: no daemon (it would hold the inventory lock).
-    daemon = Daemon(tmp, inv, probers=PROBING if mode != "netha-noreach" else ()) \
+    daemon = Daemon(tmp, inv, probers=PROBING if reach_of(mode) else (), env=daemon_env(mode)) \
         if mode.startswith("netha") and scenario != "planned" else None
     probe = PAIRS[pair.probe_pair(scenario)]
     result: dict = {"scenario": scenario, "mode": mode, "probes": pair.probe_pair(scenario),
-                    "load_before": round(os.getloadavg()[0], 2), "netha_tree": netha_tree()}
+                    "load_before": round(os.getloadavg()[0], 2), "netha_tree": netha_tree(),
+                    "events": mode.startswith("netha") and not mode.endswith("noevents")}
     marks: dict[str, float] = {}
     watch = None
     try:
@@ -414,8 +430,8 @@ def _out_echos(node: str) -> int:
 
 def measure_cost(mode: str, node: str, tmp: Path) -> dict:
     """Echo requests leaving NODE toward each target over COST_SECONDS (and netha's CPU and RSS then)."""
-    daemon = Daemon(tmp, inventory(tmp, reach=mode != "netha-noreach"),
-                    probers=PROBING if mode != "netha-noreach" else ()) if mode.startswith("netha") else None
+    daemon = Daemon(tmp, inventory(tmp, reach=reach_of(mode)),
+                    probers=PROBING if reach_of(mode) else (), env=daemon_env(mode)) if mode.startswith("netha") else None
     table = "nh_bench_cost"
     try:
         nft(node, f"add table inet {table}",
@@ -565,7 +581,8 @@ def save(args, runs: list[dict], costs: list[dict]) -> dict:
         "versions": versions(),
         "vrrp_timers": {"advertisement_interval_ms": 100, "priorities": {"r1": 200, "r2": 100},
                         "master_down_interval_ms": {"r2 (priority 100)": 360}, "preempt": True},
-        "netha": {"poll_interval_s": 0.1, "failure_threshold": 2, "probe_interval_ms": 10, "window_s": WINDOW,
+        "netha": {"poll_interval_s": yaml.safe_load((ROOT / "inventories" / "lab.yml").read_text())["controller"]["poll_interval"],
+                  "device_events": "on (off in the *-noevents modes: NETHA_EVENTS=0)", "failure_threshold": 2, "probe_interval_ms": 10, "window_s": WINDOW,
                   "reach": {"interval_s": 0.02, "window": 10, "max_loss": 0.3}},
         "keepalived_script": {"interval_s": 1, "timeout_s": 1, "fall": 1, "rise": 1, "weight": -150,
                               "script": "ping -c1 -W1 -I <own upstream address> <target>"},
@@ -605,7 +622,7 @@ def main() -> None:
     normal = {n: keepalived_conf(n) for n in ("k1", "k2")}
     kpair = Pair("k1", "k2", "klan", "h3-wan", "h3-far", KeepalivedBaseline(), vip="198.18.4.1")
     plan = [(sc, mode, kpair if mode == "netha-keepalived" else frr)
-            for sc in scenarios for mode in ("netha", "netha-noreach", "vrrp-alone", "netha-keepalived")
+            for sc in scenarios for mode in DAEMON_MODES
             if mode in modes and sc in APPLIES[mode]]
     script = [sc for sc in scenarios if sc in APPLIES["keepalived-script"]] if "keepalived-script" in modes else []
     runs: list[dict] = []
