@@ -46,9 +46,9 @@ EXCEPTIONS: dict[tuple[str, str], tuple[int, str]] = {
     # TABLE_vrrp_group / ROW_grp / sh_vip_addr: only code and hand-written test dicts).
     ("cisco_nxos", "show_vrrp_detail_json"): (0, "NAPALM, genieparser, ntc-templates, Ansible cisco.nxos, go-cisco-nx-api, code search"),
     ("cisco_nxos", "show_vrrpv3_json"): (0, "NAPALM, genieparser, ntc-templates, Ansible cisco.nxos, go-cisco-nx-api, code search"),
-    # One NX-API capture (pschou/go-cisco-nx-api, in three envelopes: one capture); genieparser ShowHsrpAll
+    # One NX-API capture (pschou/go-cisco-nx-api, in three envelopes: one capture) and one 'show hsrp | json' (nornir_validate); genieparser ShowHsrpAll
     # and ntc-templates cisco_nxos_show_hsrp_all hold the text form only.
-    ("cisco_nxos", "show_hsrp_detail_json"): (1, "go-cisco-nx-api, genieparser/ntc-templates (text only), Ansible cisco.nxos, code search"),
+    ("cisco_nxos", "show_hsrp_detail_json"): (2, "go-cisco-nx-api, nornir_validate (show hsrp | json), genieparser/ntc-templates (text only), Ansible cisco.nxos, code search"),
     ("cisco_nxos", "show_track"): (3, "genieparser nxos ShowTrack (3), ntc-templates (none)"),
     # EOS: 'show vrrp all | json' appears only as Python dicts in a test of a project whose repository and
     # licence could not be established (netapi); ANTA/pyeapi/NAPALM/Ansible arista.eos hold none.
