@@ -31,9 +31,9 @@ SAME_PARSERS = {"cisco_xe": "cisco_ios"}
 # the public world does not hold MIN_THIRD_PARTY captures with their expected data and a licence.
 EXCEPTIONS: dict[tuple[str, str], tuple[int, str]] = {
     # ntc-templates tests/cisco_ios/show_ip_interface_brief (1), genieparser iosxe ShowIpInterfaceBrief (1);
-    # ShowIpInterfaceBriefPipeIp is '| include <ip>' output; NAPALM ios mocked_data holds 6 captures
-    # but no expected data for this command (get_facts keeps only the names).
-    ("cisco_ios", "show_ip_interface_brief"): (2, "ntc-templates, genieparser ios/iosxe, NAPALM ios mocked_data"),
+    # ShowIpInterfaceBriefPipeIp is '| include <ip>' output; NAPALM ios mocked_data: 5 distinct captures
+    # (get_facts' interface_list gives the names of 2; the rest is netha's reading, netha_filled).
+    ("cisco_ios", "show_ip_interface_brief"): (7, "ntc-templates, genieparser ios/iosxe, NAPALM ios mocked_data (5)"),
     # genieparser ios/iosxe ShowIpRouteWord ('show ip route <address>'); ntc-templates has the full
     # table only (cisco_ios_show_ip_route), NAPALM ios none.
     ("cisco_ios", "show_ip_route"): (9, "genieparser ios/iosxe ShowIpRouteWord, ntc-templates, NAPALM ios"),
