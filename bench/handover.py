@@ -118,6 +118,7 @@ class Controller:
 
 
 def leader_of(inv: Path) -> str | None:
+    """The leader as `netha leader --json` says (None: nobody, or etcd did not answer in time)."""
     r = subprocess.run([sys.executable, "-m", "netha", "leader", "-i", str(inv), "--json"], capture_output=True,
                        text=True, cwd=ROOT, timeout=120)
     return json.loads(r.stdout)["leader"] if r.stdout.strip() else None
@@ -170,9 +171,11 @@ def measure_ttl(ttl: int, runs: int, window: float, tmp: Path) -> dict:
         # -- handovers
         results = []
         for i in range(runs):
-            leader = leader_of(inv)
-            if leader not in ctl:
-                raise RuntimeError(f"no leader before run {i + 1}: {leader}")
+            deadline = time.monotonic() + 3 * ttl + 30
+            while (leader := leader_of(inv)) not in ctl:  # None: being handed over, or etcd slow to answer
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no leader before run {i + 1}: {leader}")
+                time.sleep(1)
             other = next(cid for cid in ctl if cid != leader)
             time.sleep(1.5)  # the leader's renewal falls anywhere in its loop
             t_kill = ctl[leader].kill()
