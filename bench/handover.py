@@ -225,8 +225,10 @@ def report(doc: dict) -> None:
                          f"{w['etcd_proposals_committed_per_s']} |")
     lines += ["", "Each controller writes once per `loop_wait` (one transaction: its member key, the leader key read or "
               "created) and renews its lease once per `loop_wait` (a keepalive, not a raft write); a push adds one "
-              "read-only fencing transaction. The cluster's proposals include the lease renewals etcd's leader "
-              "checkpoints and its own housekeeping.", "", "![handover](handover.png)", ""]
+              "read-only fencing transaction. The cluster's committed raft proposals are the controllers' writes "
+              "added up: lease keepalives are not raft writes. A dead leader is replaced after its lease ends "
+              "(at most ttl after its last renewal) and the survivor's next loop (at most loop_wait): below "
+              "ttl + loop_wait; the daemon acts in the cycle after (its poll interval, 0.1 s in the lab).", "", "![handover](handover.png)", ""]
     (RESULTS / "handover.md").write_text("\n".join(lines))
     try:
         import matplotlib
