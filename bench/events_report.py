@@ -98,7 +98,11 @@ def _plot(runs: list[dict]) -> None:
         return
     data = [[r["blackhole"] * 1000 for r in runs if r["scenario"] == "gray" and r["mode"] == m] for m in modes]
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    ax.boxplot(data, vert=False, labels=[LABEL[m] for m in modes])
+    try:
+        ax.boxplot(data, orientation="horizontal")
+    except TypeError:  # matplotlib before 3.10
+        ax.boxplot(data, vert=False)
+    ax.set_yticks(range(1, len(modes) + 1), [LABEL[m] for m in modes], fontsize=8)
     for y, vals in enumerate(data, start=1):
         ax.scatter(vals, [y] * len(vals), s=10, color="k", zorder=3)
     ax.axvline(150, color="tab:green", linestyle="--", linewidth=1)

@@ -258,7 +258,8 @@ class FrrDriver(NetworkDriver):
         context it was written for; vtysh rejects a line without changing the context), and the
         rejection is raised after ``end``: the caller rolls the device back to its snapshot either way."""
         body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith(self.spec.comment_prefixes)]
-        commands = [*self.spec.config_enter, *body, *self.spec.config_exit]
+        # (The exit lines go only to an open session, as the line-by-line push's.)
+        commands = [*self.spec.config_enter, *body, *(self.spec.config_exit if self.channel.is_open else ())]
         outs = self._run_pipelined(commands, check=len(self.spec.config_enter) + len(body))
         return "\n".join(o for o in outs if o)
 
