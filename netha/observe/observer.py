@@ -12,6 +12,7 @@ fast fallback interval (:data:`FAST_POLL`). One-shot looks run no streams.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -28,7 +29,7 @@ from ..transport.ssh import ExecPool
 from .events import DeviceEventStream, EventStreams, EventStreamStats
 from .reach import DeviceProber, ProberStats, ReachProbers
 from .ssh import SshSample, SshWorker
-from .types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
+from .types import AdvertSource, DeviceObservation, DeviceReading, ProbeResult, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class ObserverOptions:
 @dataclass
 class _Latest:
     ssh: SshSample | None = None
+    attention: int = 0  # samples still to wake the decision loop for after a change
     snmp: object | None = None  # SnmpReading
     snmp_at: float = 0.0
 
@@ -88,6 +90,7 @@ class Observer:
         self.snmp_healthy_interval = max(SNMP_HEALTHY_INTERVAL, self.snmp_interval)
         self.snmp_stale_after = max(self.stale_after, 3 * self.snmp_healthy_interval)
         self._snmp_wake = threading.Event()
+        self._attention = inv.controller.failure_threshold + inv.controller.recovery_threshold
         probes = {name: reach_probes(inv, name) for name in inv.devices}
         # One shell connection per device, shared by its streaming probers and its event stream.
         self.exec_pool = ExecPool()
@@ -202,12 +205,25 @@ class Observer:
 
     # -- probes ----------------------------------------------------------------------------------
     def _on_ssh(self, device: str, sample: SshSample) -> None:
+        """Keep the sample; wake the decision loop when it differs from the one before, and for the
+        next ``failure_threshold + recovery_threshold`` samples after a difference (damping counts
+        them). A sample like the last of a quiet device wakes nobody: the loop's own interval counts it."""
         with self._lock:
+            latest = self._latest[device]
+            prev = latest.ssh
             was_ok = self._ssh_ok(device)
-            self._latest[device].ssh = sample
+            latest.ssh = sample
+            same = (prev is not None and prev.result.ok == sample.result.ok and prev.result.error == sample.result.error
+                    and stable(prev.reading) == stable(sample.reading))
+            if not same:
+                latest.attention = self._attention
+            elif latest.attention > 0:
+                latest.attention -= 1
+                same = False
         if was_ok and not sample.result.ok:
             self._snmp_wake.set()  # SSH just failed: is the device still there? ask SNMP now
-        self.changed.set()
+        if not same:
+            self.changed.set()
 
     def _snmp_poller(self):
         if self._snmp is not None:
@@ -385,6 +401,17 @@ class Observer:
             rebooted=rebooted,
             notes=reading.notes if reading else None,
         )
+
+
+def stable(reading: DeviceReading | None) -> object:
+    """What a reading says, without what changes at every poll (advertisement counters, probe times)."""
+    if reading is None:
+        return None
+    return (
+        tuple(dataclasses.replace(v, adverts_rx=None, adverts_tx=None) for v in reading.vrrp),
+        reading.interfaces, reading.routes, reading.addresses,
+        tuple(sorted((k, r.state, r.error) for k, r in reading.reach.items())),
+    )
 
 
 def expire(result: ProbeResult | None, now: float, stale_after: float, at: float = 0.0) -> ProbeResult | None:

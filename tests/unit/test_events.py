@@ -19,6 +19,7 @@ from netha.drivers.base import DeviceEvent
 from netha.drivers.linux import monitor_stream, parse_monitor_line
 from netha.errors import ConnectionFailed, ParseError
 from netha.observe.events import DeviceEventStream, EventStreams
+from netha.observe.observer import ObserverOptions
 from netha.observe.ssh import SshSample, SshWorker
 from netha.observe.types import ProbeResult
 from netha.transport.ssh import ExecPool, SshChannel, SshParams
@@ -408,3 +409,34 @@ def test_a_device_that_never_prompts_is_a_lost_session_after_the_timeout():
     ch = _channel(lambda text: "show vrrp json\r\n[\r\n")
     with pytest.raises(ConnectionFailed, match="no prompt"):
         ch.run("show vrrp json", timeout=0.2)
+
+
+# -- the decision loop is woken by changes, not by every poll ---------------------------------------------------
+
+def test_a_quiet_device_s_polls_wake_nobody_and_a_change_wakes_its_next_samples_too():
+    from netha.drivers.models import DeviceReading, VrrpView
+    from netha.inventory import load_inventory
+    from netha.observe.observer import Observer
+
+    from pathlib import Path
+
+    inv = load_inventory(Path(__file__).resolve().parents[2] / "inventories" / "lab.yml", check_secrets=False)
+    obs = Observer(inv, ObserverOptions(listener=False, snmp=False, reach=False, events=False))
+
+    def sample(eth2: bool, adverts: int) -> SshSample:
+        view = VrrpView(vrid=1, interface="eth1", state="master", priority=200, adverts_tx=adverts)
+        reading = DeviceReading(vrrp=(view,), interfaces={"eth1": True, "eth2": eth2}, routes={}, addresses={})
+        return SshSample(ProbeResult(True, time.monotonic()), reading)
+
+    def woke(s: SshSample) -> bool:
+        obs.changed.clear()
+        obs._on_ssh("r1", s)
+        return obs.changed.is_set()
+
+    assert woke(sample(True, 1))  # the first sample
+    for _ in range(inv.controller.failure_threshold + inv.controller.recovery_threshold):
+        woke(sample(True, 2))  # settle
+    assert not woke(sample(True, 3))  # only the advertisement counter moved: nothing new
+    assert woke(sample(False, 4))  # eth2 went down
+    # the next samples, identical, still wake the loop: damping counts each of them
+    assert all(woke(sample(False, 5 + i)) for i in range(inv.controller.failure_threshold))
