@@ -58,7 +58,7 @@ class Controller:
     def text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
 
-    def wait_started(self, timeout: float = 120) -> None:
+    def wait_started(self, timeout: float = 240) -> None:
         wait_for(lambda: "watching" in self.text() or self.proc.poll() is not None, timeout, 0.1,
                  what=f"controller {self.id} start")
         assert self.proc.poll() is None, self.text()[-3000:]
@@ -151,7 +151,7 @@ def both_running(tmp: Path, start, env_a: dict | None = None) -> tuple[Path, Con
     return inv, a, b
 
 
-def test_both_controllers_started_at_once_exactly_one_leads(tmp_path, controllers, etcd):
+def test_both_controllers_started_at_once_exactly_one_leads(tmp_path, etcd, controllers):
     inv = ha_inventory(tmp_path)
     a, b = controllers(inv, "A"), controllers(inv, "B")
     a.wait_started()
@@ -171,7 +171,7 @@ def test_both_controllers_started_at_once_exactly_one_leads(tmp_path, controller
     assert sorted("leader" in d for d in started) == [False, True], started
 
 
-def test_kill_9_leader_other_leads_within_ttl_and_handles_gray_failure(tmp_path, controllers, etcd, baseline):
+def test_kill_9_leader_other_leads_within_ttl_and_handles_gray_failure(tmp_path, baseline, etcd, controllers):
     inv, a, b = both_running(tmp_path, controllers)
     t_kill = time.time()
     a.signal(signal.SIGKILL)
@@ -180,17 +180,20 @@ def test_kill_9_leader_other_leads_within_ttl_and_handles_gray_failure(tmp_path,
                         TTL + 10, 0.1, what="B leads")
     handover = acquired[0].ts - t_kill
     print(f"kill -9 of the leader -> B leads in {handover:.2f}s (ttl {TTL}s, loop_wait {LOOP_WAIT}s)")
-    assert handover <= TTL + LOOP_WAIT + 0.5, f"B led {handover:.2f}s after the kill (ttl {TTL}s)"
+    # The lease ends at most ttl after A's last renewal, B's loop takes it within loop_wait; B's daemon
+    # audits it in its next cycle (slack for a loaded 2-core machine).
+    assert handover <= TTL + LOOP_WAIT + 1.0, f"B led {handover:.2f}s after the kill (ttl {TTL}s)"
     # A gray failure right after: r1's uplink dies with its LAN side up; B alone acts.
     switch_port("r1", "eth2", False)
     wait_for(lambda: vrrp_state("r2") == "Master", 10, what="r2 master of lan")
     wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 10, what="B makes r1 resign")
-    by_b = actions_by(state, "daemon B")
-    assert any(r.group == "lan" and r.result == "ok" for r in by_b), audit(state)
+    # The audit entry comes once B's plan is verified and closed, a moment after the push.
+    wait_for(lambda: any(r.group == "lan" and r.result == "ok" for r in actions_by(state, "daemon B")), 20,
+             what="B's verified failover of lan in the audit")
     assert actions_by(state, "daemon A") == []
 
 
-def test_sigstop_past_lease_then_sigcont_never_pushes(tmp_path, controllers, etcd, baseline):
+def test_sigstop_past_lease_then_sigcont_never_pushes(tmp_path, baseline, etcd, controllers):
     marker = tmp_path / "paused"
     inv, a, b = both_running(tmp_path, controllers, env_a={"NETHA_TEST_PAUSE": f"after-snapshots:{marker}"})
     state = tmp_path / "state"
@@ -203,9 +206,14 @@ def test_sigstop_past_lease_then_sigcont_never_pushes(tmp_path, controllers, etc
              what="B leads")
     wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 15, what="B makes r1 resign")
     wait_for(lambda: vrrp_state("r2") == "Master", 10, what="r2 master")
-    time.sleep(1.0)  # B's plans for the other groups settle
     assert time.time() - t_stop > TTL, "A was stopped past its lease"
-    configs = {n: running_config(n) for n in ("r1", "r2")}
+
+    def settled() -> dict | None:  # B's plans for the other groups (lan2, upstream) done: configs still for 2 s
+        first = {n: running_config(n) for n in ("r1", "r2")}
+        time.sleep(2.0)
+        return first if {n: running_config(n) for n in ("r1", "r2")} == first else None
+
+    configs = wait_for(settled, 40, 0.1, what="B's changes settled")
     a.signal(signal.SIGCONT)
     wait_for(lambda: "not pushed" in a.text(), 10, what="A's push refused")
     time.sleep(2.0)  # whatever A would do, it has done by now
@@ -227,7 +235,7 @@ def _plans(state: Path):
     return [(pid, store.journal_entries(pid)) for pid in ids]
 
 
-def test_leader_partitioned_from_etcd_stops_acting_before_its_lease_ends(tmp_path, controllers, etcd, baseline):
+def test_leader_partitioned_from_etcd_stops_acting_before_its_lease_ends(tmp_path, baseline, etcd, controllers):
     inv, a, b = both_running(tmp_path, controllers)
     state = tmp_path / "state"
     table = "nh_ha_partition"
@@ -250,13 +258,14 @@ def test_leader_partitioned_from_etcd_stops_acting_before_its_lease_ends(tmp_pat
         # B acts on a failure now; A, cut off, never does.
         switch_port("r1", "eth2", False)
         wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 15, what="B makes r1 resign")
+        wait_for(lambda: any(r.result == "ok" for r in actions_by(state, "daemon B")), 20,
+                 what="B's verified failover in the audit")
         assert actions_by(state, "daemon A") == []
-        assert any(r.result == "ok" for r in actions_by(state, "daemon B"))
     finally:
         nft("ctl", f"delete table inet {table}", check=False)
 
 
-def test_etcd_quorum_lost_nobody_acts_status_says_why_traffic_unaffected(tmp_path, controllers, etcd, baseline):
+def test_etcd_quorum_lost_nobody_acts_status_says_why_traffic_unaffected(tmp_path, baseline, etcd, controllers):
     inv, a, b = both_running(tmp_path, controllers)
     state = tmp_path / "state"
     with probes(tmp_path) as run:
