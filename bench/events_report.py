@@ -81,6 +81,9 @@ def main() -> None:
             fmt = (lambda x: "-" if x is None or x != x else f"{x * 1000:.0f}")
             lines.append(f"| {key} | {fmt(m.get('verdict'))} | {fmt(m.get('decision'))} | {m.get('load', float('nan')):.1f} |")
         lines.append("")
+    notes = RESULTS / "EVENTS-notes.md"
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
     (RESULTS / "EVENTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
