@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import LockHeld
 from ..health import assess
+from ..inventory import Inventory
 from ..lock import InventoryLock
 from ..observe.observer import Observer
 from ..observe.types import Snapshot
@@ -32,15 +33,33 @@ log = logging.getLogger("netha.daemon")
 PENDING_RETRY = 30.0
 
 
-def first_look(observer: Observer, timeout: float) -> Snapshot:
-    """The first snapshot in which every device has been polled once (or the newest at ``timeout``)."""
+def first_look(observer: Observer, timeout: float, inv: Inventory | None = None) -> Snapshot:
+    """The first snapshot in which every device has been polled once over SSH and, given the inventory, every
+    member's forwarding-path prober has judged a full window (or failed: a prober's failure is no
+    reason to wait); the newest snapshot at ``timeout`` otherwise. Open plans are resolved against
+    this look: a look taken before the probers report calls every member with reach tracks unhealthy
+    and would roll back a plan whose target is fine."""
+    paths = {(m.device, t.key) for g in (inv.groups.values() if inv is not None else ())
+             for m in g.members for t in g.tracks_for(m.device) if t.reach is not None}
     deadline = time.monotonic() + timeout
     while True:
         snap = observer.snapshot()
-        if all(o.managed is not None for o in snap.devices.values()) or time.monotonic() >= deadline:
+        # Polled once over SSH (answered or failed): an early SNMP answer alone carries no VRRP view
+        # worth judging a plan by.
+        polled = all(o.ssh is not None for o in snap.devices.values())
+        judged = all(_judged(snap, dev, key) for dev, key in paths)
+        if (polled and judged) or time.monotonic() >= deadline:
             return snap
         observer.changed.wait(0.1)
         observer.changed.clear()
+
+
+def _judged(snap: Snapshot, device: str, key: str) -> bool:
+    obs = snap.devices.get(device)
+    reading = obs.reach.get(key) if obs is not None else None
+    if obs is not None and obs.ssh is not None and not obs.ssh.ok:
+        return True  # a device netha cannot log in to runs no prober netha could wait for
+    return reading is not None and (reading.state != "unknown" or reading.error is not None)
 
 
 def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> None:
@@ -50,7 +69,7 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
     ctl = rt.controller(dry_run=dry_run, concurrent=True)
     rt.observer.start()
     # Open plans are resolved against one fresh look at the network (every device polled once).
-    first = first_look(rt.observer, max(3.0, 10 * inv.controller.poll_interval))
+    first = first_look(rt.observer, max(3.0, 10 * inv.controller.poll_interval), inv)
     # Every controller observes; only the leader decides and acts (controller.coordination).
     leading = coord is None or coord.is_leader()
     if leading:
