@@ -529,12 +529,7 @@ def build(data: NetboxData, overlay: Overlay | None = None, platforms: Mapping[s
     netbox_ids: dict[str, int] = {}
     used: dict[str, NbDevice] = {}
     clashes: list[tuple[str, str]] = []
-    taken: set[str] = set()
-    for g in sorted(data.groups, key=lambda g: g.id):
-        base = netha_name(g.name) or f"{g.protocol}-{g.group_id}"
-        name = base if base not in taken else f"{base}-{g.id}"
-        taken.add(name)
-        mapped = PROTOCOLS.get(g.protocol)
+    for g, name, mapped in _named_groups(data):
         if mapped is None:
             skipped.append(Skipped(g.label, f"netha manages VRRPv2, VRRPv3 and HSRP groups, not {PROTOCOL_LABELS.get(g.protocol, g.protocol)}"))
             continue
@@ -799,13 +794,21 @@ def _inventory_views(inv: Inventory) -> list[_View]:
     return out
 
 
-def _netbox_views(data: NetboxData) -> tuple[list[_View], list[Skipped]]:
-    out, skipped, taken = [], [], set()
+def _named_groups(data: NetboxData) -> Iterator[tuple[Any, str, dict[str, Any] | None]]:
+    """NetBox's FHRP groups in id order, each with its netha name (unique: a clash takes the NetBox id)
+    and netha's protocol mapping (None: a protocol netha does not manage). The import and the drift
+    check name groups the same way."""
+    taken: set[str] = set()
     for g in sorted(data.groups, key=lambda g: g.id):
         base = netha_name(g.name) or f"{g.protocol}-{g.group_id}"
         name = base if base not in taken else f"{base}-{g.id}"
         taken.add(name)
-        mapped = PROTOCOLS.get(g.protocol)
+        yield g, name, PROTOCOLS.get(g.protocol)
+
+
+def _netbox_views(data: NetboxData) -> tuple[list[_View], list[Skipped]]:
+    out, skipped = [], []
+    for g, name, mapped in _named_groups(data):
         if mapped is None:
             skipped.append(Skipped(g.label, f"netha does not manage {PROTOCOL_LABELS.get(g.protocol, g.protocol)}"))
             continue
