@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -389,3 +391,37 @@ def call_at(point: str, fn: Callable[[], None]) -> Hook:
             fn()
 
     return hook
+
+
+class FakeChannel:
+    """The parts of a paramiko Channel an exec-channel reader (a path prober, an event stream) uses, on a socket pair (select() works on it)."""
+
+    def __init__(self):
+        self.ours, self.theirs = socket.socketpair()
+        self.exit_status: int | None = None
+
+    def fileno(self):
+        return self.ours.fileno()
+
+    def recv(self, n):
+        try:
+            return self.ours.recv(n)
+        except OSError:
+            return b""
+
+    def exit_status_ready(self):
+        return self.exit_status is not None
+
+    def recv_exit_status(self):
+        return self.exit_status
+
+    def close(self):
+        self.ours.close()
+
+    # the device's side
+    def say(self, *lines: str) -> None:
+        self.theirs.sendall("".join(line + "\n" for line in lines).encode())
+
+    def end(self, status: int) -> None:
+        self.exit_status = status
+        self.theirs.close()

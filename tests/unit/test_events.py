@@ -23,6 +23,7 @@ from netha.observe.observer import ObserverOptions
 from netha.observe.ssh import SshSample, SshWorker
 from netha.observe.types import ProbeResult
 from netha.transport.ssh import ExecPool, SshChannel, SshParams
+from .fakes import FakeChannel
 
 # -- the kernel's lines ---------------------------------------------------------------------------------
 
@@ -90,39 +91,6 @@ def test_linux_platforms_stream_events_and_vendor_platforms_are_polled_only():
 
 
 # -- the stream over a fake exec channel ------------------------------------------------------------------
-
-class FakeChannel:
-    """The parts of a paramiko Channel the stream uses, on a socket pair (select() works on it)."""
-
-    def __init__(self):
-        self.ours, self.theirs = socket.socketpair()
-        self.exit_status: int | None = None
-
-    def fileno(self):
-        return self.ours.fileno()
-
-    def recv(self, n):
-        try:
-            return self.ours.recv(n)
-        except OSError:
-            return b""
-
-    def exit_status_ready(self):
-        return self.exit_status is not None
-
-    def recv_exit_status(self):
-        return self.exit_status
-
-    def close(self):
-        self.ours.close()
-
-    def say(self, *lines: str) -> None:
-        self.theirs.sendall("".join(line + "\n" for line in lines).encode())
-
-    def end(self, status: int) -> None:
-        self.exit_status = status
-        self.theirs.close()
-
 
 class FakeConnection:
     """One 'SSH connection': counts logins, hands out fake channels."""

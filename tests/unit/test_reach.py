@@ -3,7 +3,6 @@ life cycle over a fake exec channel, and the health model's corroboration across
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from netha.health import assess
 from netha.inventory import load_inventory
 from netha.observe.reach import DeviceProber, Window, judge
 from netha.observe.types import DeviceObservation, ProbeResult, Snapshot, VrrpView
+from .fakes import FakeChannel
 
 # -- what ping prints (iputils 20221126, `ping -n -O`, captured on this project's lab machine) ------------
 
@@ -117,37 +117,6 @@ def test_a_late_reply_corrects_its_probe_and_the_window_keeps_the_last_n():
 
 
 # -- the prober over a fake exec channel ---------------------------------------------------------------------
-
-class FakeChannel:
-    """The parts of a paramiko Channel the prober uses, on a socket pair (select() works on it)."""
-
-    def __init__(self):
-        self.ours, self.theirs = socket.socketpair()
-        self.exit_status: int | None = None
-
-    def fileno(self):
-        return self.ours.fileno()
-
-    def recv(self, n):
-        return self.ours.recv(n)
-
-    def exit_status_ready(self):
-        return self.exit_status is not None
-
-    def recv_exit_status(self):
-        return self.exit_status
-
-    def close(self):
-        self.ours.close()
-
-    # the device's side
-    def say(self, *lines: str) -> None:
-        self.theirs.sendall("".join(line + "\n" for line in lines).encode())
-
-    def end(self, status: int) -> None:
-        self.exit_status = status
-        self.theirs.close()
-
 
 class FakeSession:
     instances: list[FakeSession] = []
