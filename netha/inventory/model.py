@@ -395,6 +395,16 @@ class Coordination(_Strict):
         return refs + ([("password", self.password)] if self.password is not None else [])
 
 
+class Notifications(_Strict):
+    """SNMP notifications (traps, informs) the controller receives: a linkDown/linkUp or VRRPv3
+    notification from a device wakes an immediate read of it (docs/events.md). Off unless given."""
+
+    listen: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address("0.0.0.0")
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 162
+    # The SNMP profiles (`snmp:`) whose v2c community is accepted; empty: every profile a device uses.
+    profiles: list[Name] = []
+
+
 class Controller(_Strict):
     poll_interval: Annotated[float, Strict(), Field(ge=0.01, le=3600)] = 1.0
     failure_threshold: Annotated[int, Strict(), Field(ge=1, le=100)] = 3
@@ -409,6 +419,9 @@ class Controller(_Strict):
     storm_brake: StormBrake = StormBrake()
     webhook: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
     coordination: Coordination = Coordination()
+    # Device event streams (ip monitor on Linux platforms); NETHA_EVENTS=0/1 overrides.
+    events: StrictBool = True
+    notifications: Notifications | None = None
 
     @model_validator(mode="before")
     @classmethod
