@@ -161,7 +161,7 @@ def _in(addr: str, net) -> bool:
     import ipaddress
 
     try:
-        return ipaddress.IPv4Address(addr) in net
+        return ipaddress.ip_address(addr) in net
     except ValueError:
         return False
 
@@ -224,7 +224,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         # A peer in Backup whose Rx counter rises hears *some* master; credit the last known master.
         for m in group.members:
             obs = snap.devices.get(m.device)
-            view = obs.vrrp_for(group.vrid, group.interface_of(m.device), group.protocol) if obs and group.vrid else None
+            view = obs.vrrp_for(group.vrid, group.interface_of(m.device), group.protocol, group.family) if obs and group.vrid else None
             if view is None or view.adverts_rx is None:
                 continue
             key = f"{gname}/{m.device}"
@@ -259,7 +259,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         paths, targets_down = _reach_paths(group, snap)
         for m in group.members:
             obs = snap.devices.get(m.device) or DeviceObservation(device=m.device)
-            view = obs.vrrp_for(group.vrid, group.interface_of(m.device), group.protocol) if group.vrid else None
+            view = obs.vrrp_for(group.vrid, group.interface_of(m.device), group.protocol, group.family) if group.vrid else None
             tracks: dict[str, str] = {}
             for t in group.tracks_for(m.device):
                 if t.reach is not None:

@@ -33,12 +33,13 @@ class ChangeValues:
     interface: str
     vrid: int | None = None
     priority: int | None = None
-    address: ipaddress.IPv4Interface | None = None
+    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None = None
     mode: Literal["vrrp", "static"] = "vrrp"
     enabled: bool = True
     protocol: FirstHopProtocol = "vrrp"
     version: int = 3
-    local_address: ipaddress.IPv4Interface | None = None  # the member's own address on the interface
+    local_address: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None = None  # the member's own address
+    family: Literal[4, 6] = 4  # the group's address family: an IPv6 group is its own group (RFC 5798)
 
     def __post_init__(self) -> None:
         if not isinstance(self.interface, str) or not IFACE.match(self.interface):
@@ -49,8 +50,10 @@ class ChangeValues:
             raise TemplateError(f"invalid priority {self.priority!r} (1-254)")
         for name in ("address", "local_address"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, ipaddress.IPv4Interface):
+            if value is not None and not isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
                 raise TemplateError(f"invalid {name} {value!r}")
+            if value is not None and value.version != self.family:
+                raise TemplateError(f"{name} {value} is not IPv{self.family} (the group's family)")
         if self.mode not in ("vrrp", "static"):
             raise TemplateError(f"invalid mode {self.mode!r}")
         if type(self.enabled) is not bool:
@@ -59,6 +62,8 @@ class ChangeValues:
             raise TemplateError(f"invalid protocol {self.protocol!r}")
         if self.version not in (2, 3) or type(self.version) is not int:
             raise TemplateError(f"invalid VRRP version {self.version!r}")
+        if self.family not in (4, 6) or type(self.family) is not int:
+            raise TemplateError(f"invalid address family {self.family!r}")
 
     @property
     def needs(self) -> str:
@@ -73,6 +78,7 @@ class ChangeValues:
             "address": self.address.with_prefixlen if self.address is not None else None,
             "mode": self.mode, "enabled": self.enabled, "protocol": self.protocol, "version": self.version,
             "local_address": self.local_address.with_prefixlen if self.local_address is not None else None,
+            "family": self.family,
         }
 
     @classmethod
@@ -88,7 +94,7 @@ class ChangeValues:
             if not isinstance(raw, str):
                 raise TemplateError(f"invalid {name} {raw!r}")
             try:
-                values[name] = ipaddress.IPv4Interface(raw)
+                values[name] = ipaddress.ip_interface(raw)
             except ValueError:
                 raise TemplateError(f"invalid {name} {raw!r}") from None
         try:

@@ -82,7 +82,7 @@ def _check_probe(p: ReachProbe) -> None:
         if value is None and name == "source":
             continue
         try:
-            ipaddress.IPv4Address(value)
+            ipaddress.ip_address(value)
         except (ValueError, TypeError):
             if name == "target" or not isinstance(value, str) or not _IFACE.match(value):
                 raise TemplateError(f"probe {p.key!r}: invalid {name} {value!r}") from None
@@ -130,7 +130,7 @@ class Renderer:
 
     def render_reach(self, probes: Sequence[ReachProbe]) -> list[str]:
         """The platform's native prober config for ``probes`` (template ``reach.j2``, given
-        ``probes``: each checked here: the target and source are IPv4 addresses or interface
+        ``probes``: each checked here: the target and source are IP addresses or interface
         names, the numbers are in range)."""
         for p in probes:
             _check_probe(p)

@@ -120,7 +120,8 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
                 yield loc, f"group {gname}: device {member.device!r} listed twice"
             seen_members.add(member.device)
             if group.vrid is not None:
-                key = (member.device, member.interface or group.interface, group.vrid)
+                # IPv4 and IPv6 groups (and VRRP and HSRP ones) may share a number on one interface.
+                key = (member.device, member.interface or group.interface, group.protocol, group.family, group.vrid)
                 if key in vrids:
                     yield ("groups", gname, "vrid"), (
                         f"group {gname}: VRID {group.vrid} on {member.device} {key[1]} "
@@ -130,6 +131,8 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
                     vrids[key] = gname
             if member.address is not None:
                 for j, vip in enumerate(group.virtual_addresses):
+                    if vip not in group.global_addresses:
+                        continue  # an IPv6 link-local virtual address is on every link
                     if vip.ip not in member.address.network:
                         yield ("groups", gname, "virtual_addresses", j), (
                             f"group {gname}: virtual address {vip.ip} is outside {member.device} "
@@ -140,7 +143,7 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
                             f"group {gname}: virtual address {vip.ip} is {member.device}'s own address"
                         )
         for j, vip in enumerate(group.virtual_addresses):
-            if group.subnet is not None and vip.ip not in group.subnet:
+            if group.subnet is not None and vip in group.global_addresses and vip.ip not in group.subnet:
                 yield ("groups", gname, "virtual_addresses", j), (
                     f"group {gname}: virtual address {vip.ip} is outside the subnet {group.subnet}"
                 )

@@ -181,12 +181,24 @@ class Member(_Strict):
     device: Name
     priority: Priority
     interface: InterfaceName | None = None
-    # The member's own address on the group's interface, with prefix length: defines the subnet.
-    address: ipaddress.IPv4Interface | None = None
+    # The member's own address on the group's interface, with prefix length: defines the subnet. In an
+    # IPv6 group a global (or unique local) address; its link-local address is the interface's own.
+    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None = None
 
 
 # Where a member's probes leave from: its own address, or the interface whose address and path they take.
-ProbeSource = ipaddress.IPv4Address | InterfaceName
+# Left to right: "fd00::1" is an address, not an interface name (it matches the name pattern too).
+ProbeSource = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address | InterfaceName, Field(union_mode="left_to_right")]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
+
+
+def vrrp_link_local(vrid: int) -> ipaddress.IPv6Address:
+    """The link-local address derived (modified EUI-64, RFC 4291) from an IPv6 VRRP group's virtual MAC
+    00:00:5e:00:02:<VRID> (RFC 5798 section 7.3): what FRR and Junos use when none is configured."""
+    return ipaddress.IPv6Address(f"fe80::200:5eff:fe00:2{vrid:02x}")
 
 
 class Reach(_Strict):
@@ -198,7 +210,7 @@ class Reach(_Strict):
     ``interval`` bounds the probe rate (at most 50 probes per second per target and member).
     """
 
-    target: ipaddress.IPv4Address
+    target: IPAddress
     probe: Literal["icmp", "tcp"] = "icmp"
     port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None
     source: ProbeSource | None = None
@@ -219,11 +231,24 @@ class Reach(_Strict):
             raise ValueError("a 'tcp' probe needs 'port'")
         if self.probe == "icmp" and self.port is not None:
             raise ValueError("'port' is for 'tcp' probes only")
+        if self.target.is_link_local or self.target.is_multicast:
+            raise ValueError(f"target {self.target}: a reach target is a unicast address beyond the gateway "
+                             "(not link-local, not multicast)")
+        for who, src in [("source", self.source)] + [(f"sources.{d}", v) for d, v in self.sources.items()]:
+            if isinstance(src, (ipaddress.IPv4Address, ipaddress.IPv6Address)) and src.version != self.target.version:
+                raise ValueError(f"{who} {src} is IPv{src.version}, target {self.target} is IPv{self.target.version}")
         return self
 
     @property
+    def family(self) -> int:
+        return self.target.version
+
+    @property
     def key(self) -> str:
-        return f"reach tcp {self.target}:{self.port}" if self.probe == "tcp" else f"reach icmp {self.target}"
+        if self.probe == "tcp":
+            host = f"[{self.target}]" if self.target.version == 6 else str(self.target)
+            return f"reach tcp {host}:{self.port}"
+        return f"reach icmp {self.target}"
 
     def source_for(self, device: str) -> str | None:
         src = self.sources.get(device, self.source)
@@ -235,7 +260,7 @@ class Track(_Strict):
     forwarding path that must carry traffic (``reach``)."""
 
     interface: InterfaceName | None = None
-    route: ipaddress.IPv4Network | None = None
+    route: IPNetwork | None = None
     reach: Reach | None = None
     device: Name | None = None  # only on this member; default: every member
     description: str | None = None
@@ -286,8 +311,11 @@ class Group(_Strict):
     vrid: VRID | None = None
     version: Literal[2, 3] = 3
     interface: InterfaceName
-    virtual_addresses: Annotated[list[ipaddress.IPv4Interface], Field(min_length=1)]
-    subnet: ipaddress.IPv4Network | None = None
+    # One address family per group (RFC 5798): a dual-stack LAN is two groups. An IPv6 VRRP group's
+    # link-local virtual address (fe80::/10, at most one) may be listed; without one, the address derived
+    # from the virtual MAC is used (`link_local`). Global ones carry their prefix length.
+    virtual_addresses: Annotated[list[IPInterface], Field(min_length=1)]
+    subnet: IPNetwork | None = None
     advert_interval: Annotated[float, Strict(), Field(ge=0.01, le=40.95)] = 1.0
     preempt: StrictBool = True
     members: Annotated[list[Member], Field(min_length=2)]
@@ -300,6 +328,53 @@ class Group(_Strict):
         if self.mode == "vrrp" and self.vrid is None:
             raise ValueError("a VRRP group needs 'vrid' (1-255)")
         return self
+
+    @model_validator(mode="after")
+    def _one_family(self) -> Group:
+        family = self.virtual_addresses[0].version
+        for what, value in ([("virtual address", v) for v in self.virtual_addresses]
+                            + [(f"member {m.device} address", m.address) for m in self.members if m.address]
+                            + ([("subnet", self.subnet)] if self.subnet is not None else [])):
+            if value.version != family:
+                raise ValueError(f"{what} {value} is IPv{value.version} in an IPv{family} group: a group is one "
+                                 "address family (RFC 5798); make a dual-stack LAN two groups")
+        if family == 4:
+            return self
+        local = [v for v in self.virtual_addresses if v.ip in LINK_LOCAL]
+        if len(local) > 1:
+            raise ValueError(f"an IPv6 group has one link-local virtual address, not {len(local)}")
+        if self.mode == "vrrp" and self.protocol == "vrrp" and self.version != 3:
+            raise ValueError("IPv6 needs VRRP version 3 (RFC 5798); set `version: 3`")
+        if self.mode == "vrrp" and self.protocol == "varp":
+            raise ValueError("Arista VARP groups here are IPv4 (use an IPv6 VRRP group)")
+        for m in self.members:
+            if m.address is not None and m.address.ip in LINK_LOCAL:
+                raise ValueError(f"member {m.device} address {m.address}: give the member's global address "
+                                 "(its link-local one is the interface's own)")
+        return self
+
+    @property
+    def family(self) -> int:
+        """4 or 6: the group's address family."""
+        return self.virtual_addresses[0].version
+
+    @property
+    def link_local(self) -> ipaddress.IPv6Address | None:
+        """An IPv6 group's link-local virtual address: the one listed, else the one derived from the
+        virtual MAC (VRRP), None for IPv4 groups (and IPv6 static/HSRP groups listing none)."""
+        if self.family == 4:
+            return None
+        for v in self.virtual_addresses:
+            if v.ip in LINK_LOCAL:
+                return v.ip  # type: ignore[return-value]
+        if self.mode == "vrrp" and self.protocol == "vrrp" and self.vrid is not None:
+            return vrrp_link_local(self.vrid)
+        return None
+
+    @property
+    def global_addresses(self) -> list[IPInterface]:
+        """The virtual addresses hosts use beyond the link: every one but an IPv6 link-local."""
+        return [v for v in self.virtual_addresses if not (v.version == 6 and v.ip in LINK_LOCAL)]
 
     def member(self, device: str) -> Member:
         for m in self.members:

@@ -56,7 +56,7 @@ class DeviceObservation:
 
     def vrrp_for(self, vrid: int, interface: str, protocol: str = "vrrp", family: int = 4) -> VrrpView | None:
         """The device's view of one group: VRRP, HSRP and VARP groups, IPv4 and IPv6 ones, may share a
-        number on one interface (``protocol``: the inventory group's; ``family``: 4 for now)."""
+        number on one interface (``protocol``: the inventory group's; ``family``: 4 or 6)."""
         for view in self.vrrp or ():
             if view.vrid == vrid and view.interface == interface and view.protocol == protocol and view.family == family:
                 return view

@@ -79,7 +79,7 @@ class Planner:
 
     def _step(self, group: Group, device: str, op: Operation, description: str, expect: Expect = Expect(), **values) -> Step:
         cv = ChangeValues(interface=group.interface_of(device), vrid=group.vrid, mode=group.mode,
-                          protocol=group.protocol, version=group.version,
+                          protocol=group.protocol, version=group.version, family=group.family,
                           local_address=group.member(device).address, **values)
         lines = self.driver(device).render_change(op, cv, self.inv.controller.templates)
         return Step(device, description, op, tuple(lines), expect, cv)
@@ -179,7 +179,8 @@ class Planner:
             elif old is not None and old != target:
                 notes.append(f"{old} is not reachable: {vip} stays configured there until it is")
             steps.append(self._step(group, target, "add_address", f"add {vip} to {target}", address=vip))
-            steps.append(Step(target, f"announce {vip.ip} from {target} (gratuitous ARP)", "garp", (),
+            how = "gratuitous ARP" if vip.version == 4 else "unsolicited Neighbor Advertisement"
+            steps.append(Step(target, f"announce {vip.ip} from {target} ({how})", "garp", (),
                               Expect(master=target)))
         return Plan(kind, group_name, target, tuple(steps), tuple(notes))
 
