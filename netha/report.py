@@ -51,8 +51,20 @@ def leadership(inv: Inventory) -> LeaderView:
         return LeaderView(inv.controller.coordination.backend, None, (), False, str(exc))
 
 
-def status_document(inv: Inventory, snap: Snapshot, a: Assessment, leader: LeaderView | None = None) -> dict[str, Any]:
-    """``leader``: who acts (default: asked of the inventory's coordination backend now)."""
+def _events(st, now: float) -> dict[str, Any]:
+    """One device's event stream (an observer running in the background: the daemon, ``status --watch``)."""
+    return {"state": st.state, "error": st.error, "restarts": st.restarts, "events": st.events,
+            "since": round(now - st.since, 3),
+            "last_event_age": None if st.last_event is None else round(now - st.last_event, 3),
+            "last_event": st.last_detail}
+
+
+def status_document(inv: Inventory, snap: Snapshot, a: Assessment, leader: LeaderView | None = None,
+                    observer: Any = None) -> dict[str, Any]:
+    """``leader``: who acts (default: asked of the inventory's coordination backend now); ``observer``:
+    one running in the background, whose event streams and notification receiver are shown (else null)."""
+    mono = time.monotonic()
+    streams = {st.device: _events(st, mono) for st in observer.event_stats()} if observer is not None else {}
     groups: dict[str, Any] = {}
     for name, g in a.groups.items():
         cfg = inv.groups[name]
@@ -99,6 +111,7 @@ def status_document(inv: Inventory, snap: Snapshot, a: Assessment, leader: Leade
             "uptime": obs.uptime if obs else None,
             "reach": _reach(obs),
             "parse": _parse(obs),
+            "events": streams.get(name),
         }
     view = leader if leader is not None else leadership(inv)
     now = time.time()
@@ -110,6 +123,7 @@ def status_document(inv: Inventory, snap: Snapshot, a: Assessment, leader: Leade
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.wall)),
         "exit_code": a.exit_code,
         "listening": list(snap.listening),
+        "notifications": observer.notification_stats() if observer is not None else None,
         "groups": groups,
         "devices": devices,
     }

@@ -173,7 +173,7 @@ def status(
                 snap = observer.snapshot()
                 a = assess(inv, snap, state)
                 state = a.state
-                doc = status_document(inv, snap, narrow(a, sel))
+                doc = status_document(inv, snap, narrow(a, sel), observer=observer)
                 if as_json:
                     print(json.dumps(doc), flush=True)
                 else:

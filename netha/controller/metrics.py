@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -40,6 +41,14 @@ class Metrics:
     def watch_probers(self, stats: Callable[[], list]) -> None:
         """Export the streaming probers' rate and restarts, read when scraped."""
         self.registry.register(_ProberCollector(stats))
+
+    def watch_events(self, stats: Callable[[], list]) -> None:
+        """Export each device's event stream (state, restarts, events, last event's age), read when scraped."""
+        self.registry.register(_EventStreamCollector(stats))
+
+    def watch_notifications(self, stats: Callable[[], dict | None]) -> None:
+        """Export the SNMP notification receiver's state and counters, read when scraped."""
+        self.registry.register(_NotificationCollector(stats))
 
     def watch_coordination(self, coord: object) -> None:
         """Export the leadership (netha.coordination.Coordinator), read when scraped."""
@@ -117,3 +126,51 @@ class _CoordinationCollector(Collector):
             fam = CounterMetricFamily(name, doc, labels=["controller"])
             fam.add_metric([cid], float(value))
             yield fam
+
+
+class _EventStreamCollector(Collector):
+    def __init__(self, stats: Callable[[], list]):
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        up = GaugeMetricFamily("netha_event_stream_up", "1 while a device's event stream is up (0: starting or "
+                               "down, the device is polled fast)", labels=["device"])
+        restarts = CounterMetricFamily("netha_event_stream_restarts", "Times a device's event stream was reconnected",
+                                       labels=["device"])
+        events = CounterMetricFamily("netha_device_events", "Change events a device's stream reported", labels=["device"])
+        age = GaugeMetricFamily("netha_device_event_age_seconds", "Seconds since a device's newest change event",
+                                labels=["device"])
+        now = time.monotonic()
+        for st in self._stats():
+            up.add_metric([st.device], 1.0 if st.state == "up" else 0.0)
+            restarts.add_metric([st.device], float(st.restarts))
+            events.add_metric([st.device], float(st.events))
+            if st.last_event is not None:
+                age.add_metric([st.device], max(0.0, now - st.last_event))
+        yield from (up, restarts, events, age)
+
+
+class _NotificationCollector(Collector):
+    def __init__(self, stats: Callable[[], dict | None]):
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        st = self._stats()
+        if st is None:
+            return
+        up = GaugeMetricFamily("netha_snmp_notifications_up", "1 while the SNMP notification receiver listens",
+                               labels=["listen"])
+        up.add_metric([st["listen"]], 1.0 if st["state"] == "listening" else 0.0)
+        yield up
+        counts = CounterMetricFamily("netha_snmp_notifications", "SNMP notifications received, by outcome (received, "
+                                     "accepted, informs_acked, ignored, unknown_sender, bad_community, malformed, "
+                                     "unsupported, errors)", labels=["outcome"])
+        for key in ("received", "accepted", "informs_acked", "ignored", "unknown_sender", "bad_community",
+                    "malformed", "unsupported", "errors"):
+            counts.add_metric([key], float(st.get(key, 0)))
+        yield counts
+        per = CounterMetricFamily("netha_snmp_notifications_device", "SNMP notifications accepted from a device",
+                                  labels=["device"])
+        for device, d in st.get("devices", {}).items():
+            per.add_metric([device], float(d["received"]))
+        yield per

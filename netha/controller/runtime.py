@@ -48,6 +48,8 @@ class Runtime:
         if metrics is not None:
             metrics.watch_listener(obs.listener_stats)
             metrics.watch_probers(obs.prober_stats)
+            metrics.watch_events(obs.event_stats)
+            metrics.watch_notifications(obs.notification_stats)
             metrics.watch_coordination(coord)
         return cls(inv, store, sessions, obs, executor, Webhook(inv.controller.webhook), metrics, coord)
 

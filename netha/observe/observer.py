@@ -41,9 +41,13 @@ SNMP_HEALTHY_INTERVAL = 5.0
 FAST_POLL = 0.1
 
 
-def events_default() -> bool:
-    """Event streams on unless ``NETHA_EVENTS=0`` (a switch for benchmarks and comparisons)."""
-    return os.environ.get("NETHA_EVENTS", "1").strip().lower() not in ("0", "off", "no", "false")
+def events_default() -> bool | None:
+    """``NETHA_EVENTS=0`` or ``=1``: event streams off or on whatever the inventory says (a switch for
+    benchmarks and comparisons); None when unset (the inventory's ``controller.events`` decides)."""
+    value = os.environ.get("NETHA_EVENTS", "").strip().lower()
+    if not value:
+        return None
+    return value not in ("0", "off", "no", "false")
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,11 @@ class ObserverOptions:
     snmp: bool = True
     listener: bool = True
     reach: bool = True  # streaming forwarding-path probers (Linux platforms)
-    # Device event streams (Linux platforms: ip monitor over the shell connection) waking reads.
-    events: bool = field(default_factory=events_default)
+    # Device event streams (Linux platforms: ip monitor over the shell connection) waking reads;
+    # None: as the inventory says (controller.events).
+    events: bool | None = field(default_factory=events_default)
+    # The SNMP notification receiver (controller.notifications), started with the background probes.
+    notifications: bool = True
 
 
 @dataclass
@@ -80,6 +87,7 @@ class Observer:
         self._snmp = None
         self._snmp_thread: threading.Thread | None = None
         self._listener = None
+        self._receiver = None  # NotificationReceiver (controller.notifications), started in the background
         self._arp = None  # ArpWatch, started with the listener
         self._reach_frozen: dict | None = None  # a one-shot look's path verdicts (its probers stopped)
         self._stop = threading.Event()
@@ -98,6 +106,7 @@ class Observer:
         events: dict[str, DeviceEventStream] = {}
         # After an event: enough reads back to back for damping to settle either way.
         burst = max(inv.controller.failure_threshold, inv.controller.recovery_threshold)
+        self.events_enabled = options.events if options.events is not None else inv.controller.events
         for name, dev in inv.devices.items():
             cls = driver_class(dev.platform)
             native = cls.spec.reach == "native"
@@ -117,7 +126,7 @@ class Observer:
                     name, lambda name=name: shell_params(inv, name), probes[name], cls.reach_stream,
                     on_change=lambda _device: self.changed.set(), session_factory=self.exec_pool.lease,
                 )
-            stream = cls.event_stream() if options.events and options.ssh else None
+            stream = cls.event_stream() if self.events_enabled and options.ssh else None
             if stream is not None and (dev.shell is not None or cls.spec.login_is_shell):  # no secret read yet
                 events[name] = DeviceEventStream(
                     name, lambda name=name: shell_params(inv, name), stream, self.exec_pool,
@@ -141,6 +150,7 @@ class Observer:
                 worker.set_events(False)  # fast until the stream is up
             worker.start()
         self.events.start()
+        self._start_receiver()
         if self.options.snmp and self._snmp_poller() is not None:
             self._snmp_thread = threading.Thread(target=self._snmp_loop, name="snmp", daemon=True)
             self._snmp_thread.start()
@@ -148,6 +158,8 @@ class Observer:
     def stop(self) -> None:
         self._stop.set()
         self._snmp_wake.set()
+        if self._receiver is not None:
+            self._receiver.stop()
         self.events.stop()
         self.reach.stop()
         for worker in self._workers.values():
@@ -338,6 +350,36 @@ class Observer:
         if worker is not None:
             worker.set_events(up)
         self.changed.set()
+
+    def _start_receiver(self) -> None:
+        if self._receiver is not None or not self.options.notifications or self.inv.controller.notifications is None:
+            return
+        from .notifications import receiver_for
+
+        try:
+            receiver = receiver_for(self.inv, self._on_notification)
+            if receiver is not None:
+                self._receiver = receiver  # kept when its bind fails: its state says why
+                receiver.start()
+        except NethaError as exc:
+            log.warning("%s", exc)
+
+    def _on_notification(self, device: str, note) -> None:
+        """A device's SNMP notification (linkDown/linkUp, VRRPv3): read it now, as after a device event;
+        a device whose SSH fails is polled over SNMP now too. The reads judge; the notification does not."""
+        self._on_device_event(device, note)
+        with self._lock:
+            latest = self._latest.get(device)
+            if latest is None or self._ssh_ok(device):
+                return
+            latest.snmp_at = 0.0  # due now
+        self._snmp_wake.set()
+
+    def notification_stats(self) -> dict | None:
+        """The SNMP notification receiver's state and counters; None when none runs (one-shot looks,
+        no ``controller.notifications``)."""
+        receiver = self._receiver
+        return receiver.stats() if receiver is not None else None
 
     def event_stats(self) -> list[EventStreamStats]:
         """Each device's event stream: state (up, starting, down and why), restarts, events."""
