@@ -68,6 +68,9 @@ class SnapshotRecord:
     taken_at: float
     reason: str
     config: str
+    # The config as the shared journal in etcd holds it: secrets redacted (:func:`redact_config`); a
+    # rollback puts them back from the device's running config (:func:`restore_secrets`).
+    redacted: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,18 @@ class Store:
         return [AuditRecord(*r) for r in reversed(rows)]
 
     # -- journal --------------------------------------------------------------------------------
-    def journal(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None) -> None:
+    # The plan journal's interface (the executor's): this store, or the shared journal in etcd
+    # (netha/coordination/journal.py) that a leader on another host reads.
+    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str) -> int:
+        return self.save_snapshot(device, config, reason)
+
+    def plan_snapshot(self, plan_id: str, snapshot_id: int) -> SnapshotRecord:
+        return self.snapshot(snapshot_id)
+
+    def journal(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None,
+                token: object | None = None, strict: bool = False) -> None:
+        """One journal row. ``token`` (the plan's leadership) and ``strict`` matter to the shared
+        journal only: a local row needs no leadership."""
         with self._tx() as db:
             db.execute(
                 "INSERT INTO journal(plan_id, ts, step, device, kind, payload) VALUES (?,?,?,?,?,?)",
@@ -246,6 +260,54 @@ class Store:
     def get(self, key: str, default: Any = None) -> Any:
         row = self._db().execute("SELECT value FROM memory WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+# -- configs without their secrets (the shared journal) ---------------------------------------------
+_NUL = "\x00"
+
+
+def _units(body: str) -> list[str]:
+    """A config body's lines, each private-key block joined into one unit (redacted whole)."""
+    from .log import _PRIVATE_KEY
+
+    joined = _PRIVATE_KEY.sub(lambda m: m.group(0).replace("\n", _NUL), body)
+    return joined.rstrip("\n").split("\n")
+
+
+def redact_config(config: str) -> str:
+    """``config`` (its body) with every secret redacted unit by unit, as :func:`netha.log.redact` does:
+    the form in which a snapshot leaves the controller's host. Line for line comparable."""
+    from .drivers.textconfig import config_body
+
+    return "\n".join(redact(u).replace(_NUL, "\n") for u in _units(config_body(config))) + "\n"
+
+
+def restore_secrets(redacted: str, running: str) -> str | None:
+    """The config ``redacted`` stood for, its secrets taken from ``running`` (the device's config now).
+
+    netha's changes never touch a secret, so every redacted line of the snapshot is still on the
+    device. Each unit kept equal (by its redacted form) is taken whole from ``running``; a unit that
+    differs and holds a redaction cannot be restored: None (the rollback is then not attempted).
+    The result, redacted again, must equal ``redacted`` exactly, or None."""
+    import difflib
+
+    from .drivers.textconfig import config_body
+    from .log import _REDACTED
+
+    run_units = _units(config_body(running))
+    run_red = [redact(u) for u in run_units]
+    want = config_body(redacted).rstrip("\n").split("\n")
+    out: list[str] = []
+    sm = difflib.SequenceMatcher(None, want, run_red, autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            out.extend(run_units[j1:j2])
+        elif op in ("replace", "delete"):
+            if any(_REDACTED in u for u in want[i1:i2]):
+                return None
+            out.extend(want[i1:i2])
+    text = "\n".join(u.replace(_NUL, "\n") for u in out) + "\n"
+    return text if redact_config(text) == redact_config(redacted) else None
 
 
 def _payload(text: str) -> dict[str, Any]:

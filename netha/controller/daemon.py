@@ -99,7 +99,7 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
                 failures = 0
                 if leading and started >= next_retry:
                     next_retry = started + PENDING_RETRY
-                    if coord is not None and coord.backend != "file" and not ctl.busy() and rt.store.open_plans():
+                    if coord is not None and coord.backend != "file" and not ctl.busy() and rt.executor.journal.open_plans():
                         # With no takeover of its own in flight, an open plan is another controller's: one
                         # deposed after this leader's own recovery (it was paused, then fenced). Resolve it.
                         for r in ctl.recover(assess(inv, rt.observer.snapshot())):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..health import Assessment
 from ..inventory import Inventory
-from ..coordination import Coordinator, coordinator_for
+from ..coordination import Coordinator, coordinator_for, shared_journal
 from ..observe.observer import Observer, ObserverOptions
 from ..store import Store
 from ..takeover.announce import Announcer
@@ -44,7 +44,8 @@ class Runtime:
         sessions = Sessions(inv)  # one session per device: the observer polls and the takeover pushes through it
         obs = Observer(inv, observer, sessions)
         executor = Executor(inv, store, sessions, adverts=obs.advert_sources, garp=Announcer(inv),
-                            hook=hook if hook is not None else hook_from_env(), fence=coord)
+                            hook=hook if hook is not None else hook_from_env(), fence=coord,
+                            journal=shared_journal(coord, store))
         if metrics is not None:
             metrics.watch_listener(obs.listener_stats)
             metrics.watch_probers(obs.prober_stats)

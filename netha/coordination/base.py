@@ -44,9 +44,14 @@ class Token:
     controller: str
     revision: int
     backend: str
+    key: str = ""  # the etcd key whose create revision is the token (empty: the fleet's P/leader)
+    groups: tuple[str, ...] = ()  # scope group: the groups this lease covers
 
     def to_json(self) -> dict[str, object]:
-        return {"controller": self.controller, "revision": self.revision, "backend": self.backend}
+        out: dict[str, object] = {"controller": self.controller, "revision": self.revision, "backend": self.backend}
+        if self.key:
+            out["key"] = self.key
+        return out
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..connect import Sessions  # noqa: F401 - re-exported: the one session pool
 from ..coordination import Coordinator, Fenced, Token
@@ -25,11 +26,28 @@ from ..errors import ConnectionFailed, NethaError
 from ..inventory import Inventory
 from ..health import Assessment, assess
 from ..observe.types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
-from ..store import Store
+from ..store import JournalEntry, SnapshotRecord, Store, restore_secrets
 from .plan import Expect, Plan, Step
 from .recover import MAX_PLAN_AGE, ConfigState, PlanRecord, Resolution, config_state, plan_header, resolve
 
 log = logging.getLogger(__name__)
+
+
+class PlanJournal(Protocol):
+    """The plan journal: :class:`netha.store.Store` (local) or netha.coordination.journal.EtcdJournal."""
+
+    def journal(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None,
+                token: object | None = None, strict: bool = False) -> None: ...
+
+    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str) -> int: ...
+
+    def plan_snapshot(self, plan_id: str, snapshot_id: int) -> SnapshotRecord: ...
+
+    def open_plans(self) -> list[tuple[str, list[JournalEntry]]]: ...
+
+    def journal_entries(self, plan_id: str) -> list[JournalEntry]: ...
+
+    def pending_rollbacks(self) -> list[JournalEntry]: ...
 
 
 @dataclass(frozen=True)
@@ -123,11 +141,15 @@ class Executor:
         rollback_timeout: float = 30.0,
         hook: Hook | None = None,
         fence: Coordinator | None = None,
+        journal: PlanJournal | None = None,
     ):
         """``fence``: the leadership; with it, a plan starts only under a leadership token and every
-        push (and rollback) is preceded by ``fence.check(token)``: a deposed leader touches nothing."""
+        push (and rollback) is preceded by ``fence.check(token)``: a deposed leader touches nothing.
+        ``journal``: where plans are journaled and open plans read (default: ``store``, this host's
+        SQLite; with etcd, the shared journal a leader on another host reads)."""
         self.inv = inv
         self.fence = fence
+        self.journal: PlanJournal = journal if journal is not None else store
         self._tls = threading.local()  # the leadership token of the plan this thread runs
         self.store = store
         self.sessions = sessions
@@ -150,22 +172,28 @@ class Executor:
         header = plan_header(plan, reason, origin, action)
         if token is not None:
             header["leader"] = token.to_json()  # the lease revision this plan runs under (fencing)
-        self.store.journal(plan.id, 0, "plan", header)
+        try:
+            self._jot(plan.id, 0, "plan", header)
+        except NethaError as exc:  # Fenced, or the shared journal cannot be written: nothing is done blind
+            msg = f"{plan.kind} of {plan.group} not started: {describe(exc)}; nothing was changed"
+            self.store.audit(plan.kind, "fenced" if isinstance(exc, Fenced) else "refused", plan.group, plan.target, msg)
+            return Outcome(plan, False, False, msg, (), time.monotonic() - t0)
         snapshots: dict[str, int] = {}
         before: dict[str, str] = {}
         for dev in plan.devices:
             try:
                 with self.sessions.session(dev) as drv:
                     cfg = drv.get_config()
+                snapshots[dev] = self.journal.save_plan_snapshot(plan.id, dev, cfg,
+                                                                 f"before {plan.kind} of {plan.group} (plan {plan.id})")
             except Exception as exc:  # noqa: BLE001 - any failure here means: change nothing
                 msg = f"could not back up {dev} before the change ({describe(exc)}); nothing was changed"
                 self._close(plan, "failed", msg)
                 self.store.audit(plan.kind, "refused", plan.group, dev, msg)
                 return Outcome(plan, False, True, msg, (), time.monotonic() - t0)
-            snapshots[dev] = self.store.save_snapshot(dev, cfg, f"before {plan.kind} of {plan.group} (plan {plan.id})")
             before[dev] = cfg
-        self.store.journal(plan.id, 0, "snapshots", {"snapshots": snapshots})
         try:
+            self._jot(plan.id, 0, "snapshots", {"snapshots": snapshots})
             self.hook("after-snapshots")
         except Exception as exc:  # noqa: BLE001
             msg = f"{plan.kind} of {plan.group} stopped before any change ({describe(exc)}); nothing was changed"
@@ -189,8 +217,9 @@ class Executor:
             started = time.monotonic()
             try:
                 self.hook(f"before-step-{n}")
-                self.store.journal(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
-                                   step.device)
+                self._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
+                          step.device, strict=True)  # in etcd: refused (Fenced) once the leadership has ended
+                self.hook(f"after-intent-{n}")
                 if step.lines and step.device not in touched:
                     touched.append(step.device)
                 if step.lines:
@@ -204,12 +233,12 @@ class Executor:
                 if step.expect.master:
                     self._verify(plan, step, started)
                 self.hook(f"after-verify-{n}")
-                self.store.journal(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
+                self._jot(plan.id, n, "done", {"seconds": round(time.monotonic() - started, 4)}, step.device)
             except Fenced as exc:
                 # Deposed (or paused past its lease): nothing more is pushed, nothing rolled back by
                 # this controller; the plan stays open in the journal and the leader resolves it.
                 results.append(StepResult(n, step.device, step.description, False, str(exc), time.monotonic() - started))
-                self.store.journal(plan.id, n, "fenced", {"error": str(exc)}, step.device)
+                self._jot(plan.id, n, "fenced", {"error": str(exc)}, step.device)
                 msg = (f"{plan.kind} of {plan.group}: step {n} ({step.description}) not pushed: {exc}; "
                        "left open for the leader to finish or roll back")
                 self.store.audit(plan.kind, "fenced", plan.group, step.device, msg)
@@ -220,7 +249,7 @@ class Executor:
                     log.error("%s: step %d on %s raised an unexpected exception; rolling back", plan.group, n,
                               step.device, exc_info=True)
                 results.append(StepResult(n, step.device, step.description, False, describe(exc), time.monotonic() - started))
-                self.store.journal(plan.id, n, "failed", {"error": describe(exc)}, step.device)
+                self._jot(plan.id, n, "failed", {"error": describe(exc)}, step.device)
                 if plan.kind == "emergency" and (checkpoint or self._target_is_master(plan, step, started)):
                     after = [d for d in touched if d == plan.target]
                     rolled, detail = self.rollback(plan.id, after, snapshots, pushed)
@@ -279,12 +308,17 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - the push itself went through; verification decides
             log.warning("%s: config after step %d could not be read: %s", device, n, describe(exc))
             return None
-        sid = self.store.save_snapshot(device, cfg, f"after step {n} of {plan.kind} of {plan.group} (plan {plan.id})")
-        self.store.journal(plan.id, n, "pushed", {"snapshot": sid}, device)
+        try:
+            sid = self.journal.save_plan_snapshot(plan.id, device, cfg,
+                                                  f"after step {n} of {plan.kind} of {plan.group} (plan {plan.id})")
+        except NethaError as exc:
+            log.error("%s: config after step %d not journaled: %s", device, n, describe(exc))
+            return cfg
+        self._jot(plan.id, n, "pushed", {"snapshot": sid}, device)
         return cfg
 
     def _close(self, plan: Plan, result: str, message: str) -> None:
-        self.store.journal(plan.id, len(plan.steps) + 1, "closed", {"result": result, "message": message})
+        self._jot(plan.id, len(plan.steps) + 1, "closed", {"result": result, "message": message})
 
     def _apply(self, plan: Plan, step: Step) -> None:
         if step.operation == "garp":
@@ -385,7 +419,7 @@ class Executor:
         except Fenced as exc:
             log.warning("open plans left for the leader: %s", exc)
             return done
-        for plan_id, entries in self.store.open_plans():
+        for plan_id, entries in self.journal.open_plans():
             try:
                 done.append(self._recover_one(PlanRecord.from_entries(plan_id, entries), healthy, now, max_age))
             except Exception as exc:  # noqa: BLE001 - one plan must not stop the recovery of the others
@@ -401,9 +435,10 @@ class Executor:
         running: dict[str, str | None] = {}
         for dev in rec.touched:
             running[dev] = self._read_config(dev)
-            snap = self.store.snapshot(rec.snapshots[dev]).config if dev in rec.snapshots else None
-            pushed = self.store.snapshot(rec.pushed[dev]).config if dev in rec.pushed else None
-            states[dev] = config_state(running[dev], snap, pushed) if snap is not None else "unreadable"
+            snap = self.journal.plan_snapshot(rec.id, rec.snapshots[dev]) if dev in rec.snapshots else None
+            pushed = self.journal.plan_snapshot(rec.id, rec.pushed[dev]).config if dev in rec.pushed else None
+            states[dev] = (config_state(running[dev], snap.config, pushed, redacted=snap.redacted)
+                           if snap is not None else "unreadable")
         holds = self._target_holds(rec, healthy)
         res = resolve(rec, states, holds, time.time() if now is None else now, max_age)
         ok = True
@@ -418,7 +453,7 @@ class Executor:
             ok, detail = self.rollback(rec.id, list(reversed(res.rollback)), rec.snapshots,
                                        {d: running[d] for d in res.rollback})
             for dev in res.unreadable:
-                self.store.journal(rec.id, 0, "rollback-pending",
+                self._jot(rec.id, 0, "rollback-pending",
                                    {"snapshot": rec.snapshots.get(dev), "error": f"{dev}: config unreadable at recovery"}, dev)
             ok = ok and not res.unreadable and not res.foreign
             message = f"{rec.what} was interrupted after {len(rec.done)}/{rec.step_count} steps; {res.reason}: " + (
@@ -435,7 +470,7 @@ class Executor:
 
     def _recovered(self, rec: PlanRecord, res: Resolution, ok: bool, message: str, close: bool) -> Recovered:
         if close:
-            self.store.journal(rec.id, rec.step_count + 1, "closed",
+            self._jot(rec.id, rec.step_count + 1, "closed",
                                {"result": f"recovered-{res.kind}" if ok else f"recovery-{res.kind}-incomplete",
                                 "message": message})
         self.store.audit("recover", "ok" if ok else "attention", rec.group, None, message)
@@ -469,26 +504,27 @@ class Executor:
             self._begin("retry of pending rollbacks")
         except Fenced:
             return out
-        for e in self.store.pending_rollbacks():
+        for e in self.journal.pending_rollbacks():
             dev = e.device
             if dev is None or dev not in self.inv.devices:
                 continue
-            entries = self.store.journal_entries(e.plan_id)
+            entries = self.journal.journal_entries(e.plan_id)
             rec = PlanRecord.from_entries(e.plan_id, entries)
             sid = rec.snapshots.get(dev)
             running = self._read_config(dev)
             if running is None or sid is None:
                 continue  # still unreachable: stays pending, retried later
-            pushed = self.store.snapshot(rec.pushed[dev]).config if dev in rec.pushed else None
-            state = config_state(running, self.store.snapshot(sid).config, pushed)
+            pushed = self.journal.plan_snapshot(e.plan_id, rec.pushed[dev]).config if dev in rec.pushed else None
+            snap = self.journal.plan_snapshot(e.plan_id, sid)
+            state = config_state(running, snap.config, pushed, redacted=snap.redacted)
             if state == "snapshot":
-                self.store.journal(e.plan_id, 0, "rolled-back", {"snapshot": sid, "note": "already equal"}, dev)
+                self._jot(e.plan_id, 0, "rolled-back", {"snapshot": sid, "note": "already equal"}, dev)
                 msg, ok = f"{rec.what}: {dev} already equals snapshot {sid}: pending rollback closed", True
             elif state == "pushed":
                 ok, detail = self.rollback(e.plan_id, [dev], rec.snapshots, {dev: running})
                 msg = f"{rec.what}: pending rollback of {dev} " + ("done" if ok else f"failed again: {detail}")
             else:
-                self.store.journal(e.plan_id, 0, "rollback-abandoned", {"snapshot": sid}, dev)
+                self._jot(e.plan_id, 0, "rollback-abandoned", {"snapshot": sid}, dev)
                 msg, ok = (f"{rec.what}: pending rollback of {dev} abandoned: its config was changed by someone "
                            f"else since netha pushed; not overwritten, check by hand"), False
             self.store.audit("recover", "ok" if ok else "attention", rec.group, dev, msg)
@@ -507,13 +543,13 @@ class Executor:
         from it is not netha's to undo (e.g. found changed by someone else at recovery)."""
         problems = []
         for dev in reversed(devices):
-            snap = self.store.snapshot(snapshots[dev])
+            snap = self.journal.plan_snapshot(plan_id, snapshots[dev])
             if pushed is not None and dev not in pushed:
                 problem = f"{dev}: config not netha's (changed by someone else); not overwritten"
                 problems.append(problem)
-                self.store.journal(plan_id, 0, "rollback-abandoned", {"snapshot": snap.id, "error": problem}, dev)
+                self._jot(plan_id, 0, "rollback-abandoned", {"snapshot": snap.id, "error": problem}, dev)
                 continue
-            self.store.journal(plan_id, 0, "rollback", {"snapshot": snap.id}, dev)
+            self._jot(plan_id, 0, "rollback", {"snapshot": snap.id}, dev)
             deadline = time.monotonic() + self.rollback_timeout
             guard = pushed.get(dev) if pushed is not None else None
             while True:
@@ -521,29 +557,42 @@ class Executor:
                     self._fence_check()
                 except Fenced as exc:
                     problems.append(f"{dev}: {exc}")
-                    self.store.journal(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": str(exc)}, dev)
+                    self._jot(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": str(exc)}, dev)
                     break
                 try:
                     with self.sessions.session(dev) as drv:
-                        if guard is not None:
-                            state = config_state(drv.get_config(), snap.config, guard)
+                        target = snap.config
+                        if guard is not None or snap.redacted:
+                            running = drv.get_config()
+                            state = (config_state(running, snap.config, guard, redacted=snap.redacted)
+                                     if guard is not None else "pushed")
                             if state == "other":
                                 problem = (f"{dev}: running config changed by someone else since netha pushed; "
                                            "not overwritten")
                                 problems.append(problem)
-                                self.store.journal(plan_id, 0, "rollback-abandoned", {"snapshot": snap.id, "error": problem}, dev)
+                                self._jot(plan_id, 0, "rollback-abandoned", {"snapshot": snap.id, "error": problem}, dev)
                                 break
-                        drv.replace_config(snap.config)
+                            if snap.redacted:  # the shared journal's snapshot: its secrets are the device's own
+                                restored = restore_secrets(snap.config, running)
+                                if restored is None:
+                                    problem = (f"{dev}: snapshot {snap.id}'s secrets are no longer on the device: "
+                                               "it cannot be restored from the shared journal; not overwritten")
+                                    problems.append(problem)
+                                    self._jot(plan_id, 0, "rollback-abandoned",
+                                              {"snapshot": snap.id, "error": problem}, dev)
+                                    break
+                                target = restored
+                        drv.replace_config(target)
                         now = drv.get_config()
-                    if config_body(now) == config_body(snap.config):
-                        self.store.journal(plan_id, 0, "rolled-back", {"snapshot": snap.id}, dev)
+                    if config_body(now) == config_body(target):
+                        self._jot(plan_id, 0, "rolled-back", {"snapshot": snap.id}, dev)
                         break
                     problem = f"{dev}: running config still differs from snapshot {snap.id}"
                 except Exception as exc:  # noqa: BLE001 - keep trying until the deadline, whatever it is
                     problem = f"{dev}: {describe(exc)}"
                 if time.monotonic() > deadline:
                     problems.append(problem)
-                    self.store.journal(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": problem}, dev)
+                    self._jot(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": problem}, dev)
                     break
                 time.sleep(0.5)
         return (not problems), "; ".join(problems)
@@ -558,6 +607,15 @@ class Executor:
             raise Fenced(f"{what}: controller {self.fence.id} does not lead ({self.fence.why_not() or 'not the leader'})")
         self._tls.token = token
         return token
+
+    def _jot(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None,
+             strict: bool = False) -> None:
+        """One journal row, under this thread's leadership token (the shared journal checks it)."""
+        if self.journal is self.store:  # the local journal needs no leadership
+            self.store.journal(plan_id, step, kind, payload, device)
+            return
+        self.journal.journal(plan_id, step, kind, payload, device, token=getattr(self._tls, "token", None),
+                             strict=strict)
 
     def _fence_check(self) -> None:
         if self.fence is None:

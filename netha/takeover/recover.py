@@ -26,7 +26,7 @@ from typing import Any, Literal
 from ..drivers.changes import ChangeValues, check_operation
 from ..drivers.textconfig import config_body
 from ..errors import TemplateError
-from ..store import JournalEntry
+from ..store import JournalEntry, redact_config
 from .plan import Expect, Plan, Step
 
 # An open plan older than this (seconds, by the journal's wall clock) is reported, never replayed:
@@ -56,10 +56,12 @@ class PlanRecord:
     pushed: dict[str, int]  # device -> snapshot id of its config right after netha's last push
     done: frozenset[int]
     touched: tuple[str, ...]  # devices with a push intent, in order
+    leader: str | None = None  # the controller that started the plan (with etcd coordination)
 
     @property
     def what(self) -> str:
-        return f"plan {self.id} ({self.kind} of {self.group or '?'} to {self.target or '?'})"
+        by = f", started by controller {self.leader}" if self.leader else ""
+        return f"plan {self.id} ({self.kind} of {self.group or '?'} to {self.target or '?'}{by})"
 
     @property
     def next_step(self) -> int:
@@ -105,6 +107,7 @@ class PlanRecord:
             pushed=pushed,
             done=frozenset(e.step for e in entries if e.kind == "done"),
             touched=tuple(touched),
+            leader=str(data["leader"].get("controller")) if isinstance(data.get("leader"), dict) else None,
         )
 
 
@@ -145,10 +148,20 @@ def _steps(raw: Any) -> tuple[Step, ...] | None:
         return None
 
 
-def config_state(running: str | None, snapshot: str, pushed: str | None) -> ConfigState:
-    """Whose is the config a device runs now: as before the plan, as netha pushed it, or someone else's."""
+def config_state(running: str | None, snapshot: str, pushed: str | None, redacted: bool = False) -> ConfigState:
+    """Whose is the config a device runs now: as before the plan, as netha pushed it, or someone else's.
+
+    ``redacted``: ``snapshot`` and ``pushed`` come from the shared journal in etcd, secrets redacted;
+    the running config is compared redacted too (a change of a secret alone is not seen)."""
     if running is None:
         return "unreadable"
+    if redacted:
+        body = redact_config(running)  # redacting a redacted config changes nothing: either side may be either
+        if body == redact_config(snapshot):
+            return "snapshot"
+        if pushed is not None and body == redact_config(pushed):
+            return "pushed"
+        return "other"
     body = config_body(running)
     if body == config_body(snapshot):
         return "snapshot"
