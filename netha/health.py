@@ -151,7 +151,7 @@ def _group_adverts(group: Group, snap: Snapshot) -> list[AdvertSource]:
     addrs = {_member_address(group, m.device) for m in group.members} - {None}
     nets = [m.address.network for m in group.members if m.address] + ([group.subnet] if group.subnet else [])
     result = []
-    for adv in snap.adverts_for(group.vrid):
+    for adv in snap.adverts_for(group.vrid, group.family):
         if adv.source in addrs or any(_in(adv.source, n) for n in nets):
             result.append(adv)
     return result

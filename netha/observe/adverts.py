@@ -1,7 +1,11 @@
 """The VRRP advertisement listener: who advertises which VRID on each segment, heard on the wire.
 
-A raw packet socket per interface with a kernel BPF filter (IPv4, protocol 112), read by one
-thread. It keeps, per (interface, VRID, source), the priority, advertised interval, version,
+A raw packet socket per interface with a kernel BPF filter (IPv4 protocol 112, IPv6 next header
+112, directly or behind one hop-by-hop or destination options header), read by one thread. The
+socket joins the VRRP multicast MACs (01:00:5e:00:00:12 for 224.0.0.18, 33:33:00:00:00:12 for
+ff02::12) on its interface, so a NIC that filters multicast in hardware passes the adverts.
+IPv4 and IPv6 groups are apart: a VRID is one group per address family (RFC 5798 §1), so the
+groups are keyed (interface, VRID, family). It keeps, per (interface, VRID, source), the priority, advertised interval, version,
 checksum style and the time of the last advert, and raises events: a new master, a priority
 change, a master that resigned (priority 0), a master that went *silent* (no advert for 1.5
 advert intervals, well before VRRP's own Master_Down_Interval ends), a second master for one
@@ -11,7 +15,10 @@ RFC 5798 includes the IPv4 pseudo-header, RFC 9568 and Cisco do not).
 Only well-formed advertisements are *heard*: one whose checksum matches no style (VRRPv2: over
 the whole VRRP message, RFC 3768 §5.3.8; VRRPv3: with the IPv4 pseudo-header, RFC 5798 §5.2.8,
 or without it) is counted in ``stats()["bad_checksum"]`` and otherwise ignored, like a TTL other
-than 255 or a malformed packet.
+than 255 or a malformed packet. Over IPv6 (RFC 5798 §5.1.2, §7.1) the hop limit must be 255
+(``bad_ttl``), the source a link-local address (``bad_source``), the version 3, and the checksum
+covers the IPv6 pseudo-header (RFC 8200 §8.1): there the pseudo-header is mandatory for every
+implementation (RFC 9568 and Cisco leave it out for IPv4 only), so a checksum without it is bad.
 
 The table is bounded against spoofed sources: a source not heard for ``max(10 s, 30 advert
 intervals)`` expires (``expired``), and beyond :data:`MAX_SOURCES` the oldest source is evicted
@@ -24,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import heapq
 import logging
+import os
 import select
 import socket
 import struct
@@ -40,18 +48,34 @@ log = logging.getLogger(__name__)
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
 VRRP_PROTO = 112
 VRRP_GROUP = "224.0.0.18"
+VRRP_GROUP6 = "ff02::12"
+VRRP_MACS = (bytes.fromhex("01005e000012"), bytes.fromhex("333300000012"))  # 224.0.0.18, ff02::12
 SO_ATTACH_FILTER = 26
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_MULTICAST = 0
+_IPV6_EXT = (0, 43, 60)  # hop-by-hop, routing, destination options: skipped to reach the VRRP header
 
-# Classic BPF: accept IPv4 frames whose protocol is 112 (VRRP); drop the rest in the kernel.
+# Classic BPF: accept IPv4 frames whose protocol is 112 (VRRP) and IPv6 frames whose next header is
+# 112, directly or behind one hop-by-hop (0) or destination options (60) header; drop the rest in
+# the kernel (an IPv6 frame with other extension headers is dropped: VRRP sends none).
 _BPF = [
-    (0x28, 0, 0, 12),  # ldh [12]            ethertype
-    (0x15, 0, 3, ETH_P_IP),  # jeq #0x800
-    (0x30, 0, 0, 23),  # ldb [23]            IP protocol
-    (0x15, 0, 1, VRRP_PROTO),  # jeq #112
-    (0x06, 0, 0, 0x40000),  # ret #262144   accept
-    (0x06, 0, 0, 0),  # ret #0              drop
+    (0x28, 0, 0, 12),  # 0  ldh [12]            ethertype
+    (0x15, 0, 2, ETH_P_IP),  # 1  jeq #0x800 ? 2 : 4
+    (0x30, 0, 0, 23),  # 2  ldb [23]            IPv4 protocol
+    (0x15, 7, 8, VRRP_PROTO),  # 3  jeq #112 ? accept : drop
+    (0x15, 0, 7, ETH_P_IPV6),  # 4  jeq #0x86dd ? 5 : drop
+    (0x30, 0, 0, 20),  # 5  ldb [20]            IPv6 next header
+    (0x15, 4, 0, VRRP_PROTO),  # 6  jeq #112 ? accept : 7
+    (0x15, 1, 0, 0),  # 7  jeq #0 (hop-by-hop) ? 9 : 8
+    (0x15, 0, 3, 60),  # 8  jeq #60 (destination options) ? 9 : drop
+    (0x30, 0, 0, 54),  # 9  ldb [54]            the extension header's next header
+    (0x15, 0, 1, VRRP_PROTO),  # 10 jeq #112 ? accept : drop
+    (0x06, 0, 0, 0x40000),  # 11 ret #262144   accept
+    (0x06, 0, 0, 0),  # 12 ret #0              drop
 ]
 
 
@@ -75,16 +99,60 @@ class ParsedAdvert:
     interval: float  # seconds
     addresses: tuple[str, ...]
     checksum_style: str  # rfc5798 | rfc9568 | v2 | bad
+    family: int = 4  # 4 or 6: the IP version it came over (ttl is the IPv6 hop limit)
+
+
+def _pseudo6(src: bytes, dst: bytes, length: int, nh: int = VRRP_PROTO) -> bytes:
+    """The IPv6 pseudo-header (RFC 8200 §8.1) of an upper-layer message of LENGTH bytes."""
+    return src + dst + struct.pack("!I3xB", length, nh)
+
+
+def parse_advert6(ip: bytes) -> ParsedAdvert | None:
+    """Parse an IPv6 packet carrying a VRRPv3 advertisement (RFC 5798 §5.1.2); None when it is not one.
+
+    Hop-by-hop, routing and destination options headers before the VRRP header are skipped. The
+    message is what the payload length says; its addresses are 16 bytes each; its checksum is
+    ``rfc5798`` when it covers the IPv6 pseudo-header (mandatory over IPv6, RFC 9568 too), else ``bad``.
+    """
+    if len(ip) < 40 or ip[0] >> 4 != 6:
+        return None
+    end = 40 + struct.unpack("!H", ip[4:6])[0]
+    if end > len(ip):
+        return None
+    nh, off = ip[6], 40
+    for _ in range(8):  # a bounded walk of the extension headers
+        if nh != VRRP_PROTO and nh in _IPV6_EXT and off + 8 <= end:
+            nh, off = ip[off], off + (ip[off + 1] + 1) * 8
+        else:
+            break
+    if nh != VRRP_PROTO or off + 8 > end:
+        return None
+    msg = ip[off:end]
+    version, vtype = msg[0] >> 4, msg[0] & 0x0F
+    vrid, priority, count = msg[1], msg[2], msg[3]
+    if vtype != 1 or version != 3 or vrid == 0 or len(msg) < 8 + 16 * count:
+        return None
+    interval = (struct.unpack("!H", msg[4:6])[0] & 0x0FFF) / 100.0
+    if interval <= 0:
+        return None
+    style = "rfc5798" if _checksum(_pseudo6(ip[8:24], ip[24:40], len(msg)) + msg) == 0 else "bad"
+    body = msg[8 : 8 + 16 * count]
+    addrs = tuple(socket.inet_ntop(socket.AF_INET6, body[i : i + 16]) for i in range(0, 16 * count, 16))
+    return ParsedAdvert(socket.inet_ntop(socket.AF_INET6, ip[8:24]), socket.inet_ntop(socket.AF_INET6, ip[24:40]),
+                        ip[7], 3, vrid, priority, interval, addrs, style, 6)
 
 
 def parse_advert(ip: bytes) -> ParsedAdvert | None:
-    """Parse an IPv4 packet carrying a VRRP advertisement; None when it is not one (or is malformed).
+    """Parse an IPv4 or IPv6 packet carrying a VRRP advertisement; None when it is not one (or is malformed).
 
+    IPv6: :func:`parse_advert6`. IPv4:
     The VRRP message is what the IPv4 total length says (Ethernet padding after it is not part of
     it). Its checksum decides ``checksum_style``: VRRPv2 ``v2`` (over the whole message, RFC 3768
     §5.3.8); VRRPv3 ``rfc5798`` (with the IPv4 pseudo-header, RFC 5798 §5.2.8) or ``rfc9568``
     (without, as Cisco and RFC 9568 for IPv4); ``bad`` when it matches none.
     """
+    if len(ip) >= 1 and ip[0] >> 4 == 6:
+        return parse_advert6(ip)
     if len(ip) < 20 or ip[0] >> 4 != 4:
         return None
     ihl = (ip[0] & 0x0F) * 4
@@ -127,8 +195,14 @@ def craft_advert(
     checksum_style: str = "rfc5798",
     addresses: Sequence[str] = (),
     ttl: int = 255,
+    dest: str | None = None,
 ) -> bytes:
-    """An IPv4 packet with a VRRP advertisement, for tests and lab traffic."""
+    """An IPv4 or IPv6 packet (by the family of SRC) with a VRRP advertisement, for tests and lab
+    traffic. ``ttl`` is the IPv6 hop limit; ``dest`` defaults to the VRRP group (224.0.0.18, ff02::12);
+    over IPv6 the ``rfc5798`` checksum covers the IPv6 pseudo-header and ``rfc9568`` leaves it out
+    (a checksum no IPv6 implementation sends: a receiver counts it as bad)."""
+    if ":" in src:
+        return _craft_advert6(src, vrid, priority, interval, checksum_style, addresses, ttl, dest or VRRP_GROUP6)
     addrs = b"".join(socket.inet_aton(a) for a in addresses)
     if version == 2:
         head = struct.pack("!BBBBBBH", 0x21, vrid, priority, len(addresses), 0, int(interval), 0)
@@ -145,9 +219,31 @@ def craft_advert(
     if checksum_style == "bad":
         msg = msg[:6] + struct.pack("!H", csum ^ 0xFFFF) + msg[8:]
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(msg), 0, 0, ttl, VRRP_PROTO, 0,
-                      socket.inet_aton(src), socket.inet_aton(VRRP_GROUP))
+                      socket.inet_aton(src), socket.inet_aton(dest or VRRP_GROUP))
     iph = iph[:10] + struct.pack("!H", _checksum(iph)) + iph[12:]
     return iph + msg
+
+
+def _craft_advert6(src: str, vrid: int, priority: int, interval: float, checksum_style: str,
+                   addresses: Sequence[str], hop_limit: int, dest: str) -> bytes:
+    s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dest)
+    msg = struct.pack("!BBBBHH", 0x31, vrid, priority, len(addresses), int(round(interval * 100)) & 0x0FFF, 0)
+    msg += b"".join(socket.inet_pton(socket.AF_INET6, a) for a in addresses)
+    csum = _checksum(msg) if checksum_style == "rfc9568" else _checksum(_pseudo6(s6, d6, len(msg)) + msg)
+    if checksum_style == "bad":
+        csum ^= 0xFFFF
+    msg = msg[:6] + struct.pack("!H", csum) + msg[8:]
+    return struct.pack("!IHBB16s16s", 0x6C000000, len(msg), VRRP_PROTO, hop_limit, s6, d6) + msg  # traffic class 0xc0
+
+
+def advert_frame(packet: bytes, vrid: int | None = None, src_mac: bytes | None = None) -> bytes:
+    """An Ethernet frame around an advertisement PACKET (from :func:`craft_advert`), as a router sends it:
+    to the VRRP group's multicast MAC, from the virtual MAC of VRID (00:00:5e:00:01:VRID for IPv4,
+    00:00:5e:00:02:VRID for IPv6) unless SRC_MAC is given."""
+    v6 = packet[0] >> 4 == 6
+    vrid = packet[41 if v6 else 21] if vrid is None else vrid
+    src = src_mac if src_mac is not None else bytes([0, 0, 0x5E, 0, 2 if v6 else 1, vrid])
+    return VRRP_MACS[1 if v6 else 0] + src + struct.pack("!H", ETH_P_IPV6 if v6 else ETH_P_IP) + packet
 
 
 @dataclass(frozen=True)
@@ -158,6 +254,7 @@ class AdvertEvent:
     source: str
     at: float
     detail: str = ""
+    family: int = 4  # 4 or 6: the group's address family
 
 
 MAX_SOURCES = 4096  # sources kept at once (a LAN has a handful; the rest is a flood of spoofed ones)
@@ -165,8 +262,8 @@ EXPIRE_MIN = 10.0  # seconds: a source not heard for max(EXPIRE_MIN, EXPIRE_INTE
 EXPIRE_INTERVALS = 30
 _SPLIT_SCAN = 32  # most recent sources of a group looked at for a second master, per packet
 
-_Key = tuple[str, int, str]  # (interface, VRID, source)
-_Group = tuple[str, int]
+_Key = tuple[str, int, str]  # (interface, VRID, source): a source's text says its family
+_Group = tuple[str, int, int]  # (interface, VRID, family): IPv4 and IPv6 groups of one VRID are apart
 
 
 def expires_after(src: AdvertSource) -> float:
@@ -192,7 +289,7 @@ class AdvertListener:
         # Least recently heard first; the sources heard once so far, least recent first (evicted first).
         self._sources: OrderedDict[_Key, AdvertSource] = OrderedDict()
         self._once: OrderedDict[_Key, None] = OrderedDict()
-        # Per (interface, VRID): its sources, least recently heard first, and their checksum styles.
+        # Per (interface, VRID, family): its sources, least recently heard first, and their checksum styles.
         self._groups: dict[_Group, OrderedDict[str, AdvertSource]] = {}
         self._styles: dict[_Group, Counter[str]] = {}
         # Timers: (when, key) entries; _due[key] is a key's one valid entry (others are stale).
@@ -203,27 +300,33 @@ class AdvertListener:
         self._mismatch: set[_Group] = set()
         self._socks: dict[socket.socket, str] = {}
         self._stop = threading.Event()
+        self._wakeup: tuple[int, int] | None = None  # a pipe: stop() writes to end the loop's wait at once
         self._thread: threading.Thread | None = None
-        self.counters = {"adverts": 0, "bad_ttl": 0, "malformed": 0, "bad_checksum": 0, "expired": 0, "evicted": 0}
+        self.counters = {"adverts": 0, "bad_ttl": 0, "bad_source": 0, "malformed": 0, "bad_checksum": 0, "expired": 0,
+                         "evicted": 0}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         for iface in self.interfaces:
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-            _attach_filter(s)
-            s.bind((iface, 0))
-            s.setblocking(False)
+            s = _open(iface)
             self._socks[s] = iface
+        self._wakeup = os.pipe()
         self._thread = threading.Thread(target=self._run, name="adverts", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._wakeup is not None:
+            os.write(self._wakeup[1], b"x")
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(2)
         for s in self._socks:
             s.close()
         self._socks.clear()
+        if self._wakeup is not None:
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
 
     def __enter__(self) -> AdvertListener:
         self.start()
@@ -241,7 +344,8 @@ class AdvertListener:
             return tuple(s for s in self._sources.values() if now is None or now - s.last_seen <= expires_after(s))
 
     def stats(self) -> dict[str, int]:
-        """Counters: adverts heard, dropped (bad_ttl, malformed, bad_checksum), expired and evicted
+        """Counters: adverts heard, dropped (bad_ttl: TTL or hop limit not 255; bad_source: an IPv6
+        source that is not link-local; malformed, bad_checksum), expired and evicted
         sources, and ``sources``, the table's size now."""
         with self._lock:
             return {**self.counters, "sources": len(self._sources)}
@@ -253,15 +357,27 @@ class AdvertListener:
                 self._remove(key)
 
     # -- the receive loop ----------------------------------------------------------------------------
+    def next_due(self) -> float | None:
+        """When the earliest timer is due (monotonic), or None without any: the loop sleeps until a
+        packet arrives or then, not on a fixed tick (a master's silence is noticed at its due time)."""
+        with self._lock:
+            return self._timers[0][0] if self._timers else None
+
     def _run(self) -> None:
-        socks = list(self._socks)
+        socks: list = list(self._socks)
+        assert self._wakeup is not None
+        stop_fd = self._wakeup[0]
         while not self._stop.is_set():
+            due = self.next_due()
+            timeout = None if due is None else max(0.0, due - time.monotonic())
             try:
-                ready, _, _ = select.select(socks, [], [], 0.01)
+                ready, _, _ = select.select([*socks, stop_fd], [], [], timeout)
             except (OSError, ValueError):
                 return
             now = time.monotonic()
             for s in ready:
+                if s == stop_fd:
+                    return
                 while True:
                     try:
                         frame = s.recv(2048)
@@ -281,7 +397,7 @@ class AdvertListener:
         self._once.pop(key, None)
         self._due.pop(key, None)
         self._silent.discard(key)
-        gkey = key[:2]
+        gkey = (key[0], key[1], src.family)
         group = self._groups.get(gkey)
         if group is not None:
             group.pop(src.source, None)
@@ -315,7 +431,7 @@ class AdvertListener:
 
     # -- packets ------------------------------------------------------------------------------------------
     def handle(self, interface: str, ip: bytes, now: float) -> None:
-        """Account one received IPv4 packet (public so tests can feed packets without sockets)."""
+        """Account one received IPv4 or IPv6 packet (public so tests can feed packets without sockets)."""
         adv = parse_advert(ip)
         if adv is None:
             self.counters["malformed"] += 1
@@ -323,12 +439,16 @@ class AdvertListener:
         if adv.ttl != 255:
             self.counters["bad_ttl"] += 1
             return
+        if adv.family == 6 and not _is_link_local(ip[8:24]):  # RFC 5798 §5.1.2.1: a link-local source
+            self.counters["bad_source"] += 1
+            return
         if adv.checksum_style == "bad":  # counted, never heard
             self.counters["bad_checksum"] += 1
             return
         self.counters["adverts"] += 1
         key = (interface, adv.vrid, adv.source)
-        gkey = (interface, adv.vrid)
+        gkey = (interface, adv.vrid, adv.family)
+        fam = adv.family
         events: list[AdvertEvent] = []
         with self._lock:
             old = self._sources.get(key)
@@ -336,10 +456,10 @@ class AdvertListener:
                 if len(self._sources) >= self.max_sources:
                     self._evict()
                 src = AdvertSource(interface, adv.vrid, adv.source, adv.priority, adv.interval, adv.version, now, now, 1,
-                                   adv.checksum_style, adv.addresses)  # type: ignore[arg-type]
+                                   adv.checksum_style, adv.addresses, adv.family)  # type: ignore[arg-type]
                 self._once[key] = None
                 if adv.priority > 0:
-                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, f"priority {adv.priority}"))
+                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, f"priority {adv.priority}", fam))
             else:
                 src = replace(old, priority=adv.priority, interval=adv.interval, version=adv.version, last_seen=now,
                               count=old.count + 1, checksum_style=adv.checksum_style, addresses=adv.addresses)  # type: ignore[arg-type]
@@ -347,12 +467,12 @@ class AdvertListener:
                 self._sources.move_to_end(key)
                 if key in self._silent and adv.priority > 0:
                     self._silent.discard(key)
-                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, "advertising again"))
+                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, "advertising again", fam))
                 elif old.priority != adv.priority and adv.priority > 0:
                     events.append(AdvertEvent("priority-change", interface, adv.vrid, adv.source, now,
-                                              f"{old.priority} -> {adv.priority}"))
+                                              f"{old.priority} -> {adv.priority}", fam))
             if adv.priority == 0 and (old is None or old.priority != 0):
-                events.append(AdvertEvent("resign", interface, adv.vrid, adv.source, now, "priority 0"))
+                events.append(AdvertEvent("resign", interface, adv.vrid, adv.source, now, "priority 0", fam))
             self._sources[key] = src
             group = self._groups.setdefault(gkey, OrderedDict())
             styles = self._styles.setdefault(gkey, Counter())
@@ -373,17 +493,18 @@ class AdvertListener:
             if len(active) > 1 and gkey not in self._split:
                 self._split.add(gkey)
                 events.append(AdvertEvent("second-master", interface, adv.vrid, adv.source, now,
-                                          "also advertising: " + ", ".join(p.source for p in active[:8] if p.source != adv.source)))
+                                          "also advertising: " + ", ".join(p.source for p in active[:8] if p.source != adv.source), fam))
             elif len(active) <= 1:
                 self._split.discard(gkey)
             if sum(1 for n in styles.values() if n > 0) > 1 and gkey not in self._mismatch:
                 self._mismatch.add(gkey)
                 events.append(AdvertEvent("checksum-mismatch", interface, adv.vrid, adv.source, now,
-                                          " / ".join(f"{p.source} {p.checksum_style}" for p in list(group.values())[-8:])))
+                                          " / ".join(f"{p.source} {p.checksum_style}" for p in list(group.values())[-8:]), fam))
         self._emit(events)
 
     def tick(self, now: float) -> None:
-        """Notice masters that stopped advertising, and expire sources (called about every 10 ms by the loop).
+        """Notice masters that stopped advertising, and expire sources (called by the loop after every
+        wake-up: a packet, or the earliest timer's due time).
 
         Only the timers that are due are looked at: O(due) per call, not O(sources).
         """
@@ -404,18 +525,45 @@ class AdvertListener:
                 if key not in self._silent and src.priority > 0 and now - src.last_seen > self.silence_factor * src.interval:
                     self._silent.add(key)
                     events.append(AdvertEvent("silent", src.interface, src.vrid, src.source, now,
-                                              f"no advert for {now - src.last_seen:.3f}s (interval {src.interval:g}s)"))
+                                              f"no advert for {now - src.last_seen:.3f}s (interval {src.interval:g}s)", src.family))
                 self._schedule(key, max(self._next_check(key, src), now + 1e-6))
         self._emit(events)
 
     def _emit(self, events: list[AdvertEvent]) -> None:
         for e in events:
-            log.info("adverts: %s vrid %d %s on %s %s", e.kind, e.vrid, e.source, e.interface, e.detail)
+            log.info("adverts: %s vrid %d (IPv%d) %s on %s %s", e.kind, e.vrid, e.family, e.source, e.interface, e.detail)
             if self.on_event is not None:
                 try:
                     self.on_event(e)
                 except Exception:  # noqa: BLE001 - a consumer's bug must not stop the listener
                     log.exception("advert event handler failed")
+
+
+def _is_link_local(addr: bytes) -> bool:
+    """Is the 16-byte IPv6 address in fe80::/10?"""
+    return addr[0] == 0xFE and addr[1] & 0xC0 == 0x80
+
+
+def _open(iface: str) -> socket.socket:
+    """A raw packet socket on IFACE passing VRRP over IPv4 and IPv6 only, member of the VRRP multicast MACs.
+
+    Opened with protocol 0 (it receives nothing) until the filter is attached and it is bound to
+    IFACE for every ethertype, so no frame of another interface or protocol is ever queued on it.
+    The multicast memberships (PACKET_ADD_MEMBERSHIP) make a NIC that filters multicast in hardware
+    pass 01:00:5e:00:00:12 and 33:33:00:00:00:12; they end when the socket is closed.
+    """
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        _attach_filter(s)
+        s.bind((iface, ETH_P_ALL))
+        ifindex = socket.if_nametoindex(iface)
+        for mac in VRRP_MACS:
+            s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", ifindex, PACKET_MR_MULTICAST, 6, mac))
+        s.setblocking(False)
+        return s
+    except BaseException:
+        s.close()
+        raise
 
 
 def _attach_filter(sock: socket.socket, program: Sequence[tuple[int, int, int, int]] = _BPF) -> None:

@@ -75,7 +75,7 @@ class AdvertSource:
 
     interface: str  # the listener's interface
     vrid: int
-    source: str  # IPv4 source address of the adverts
+    source: str  # source address of the adverts (over IPv6 the router's link-local address)
     priority: int
     interval: float  # seconds, as advertised
     version: int
@@ -84,6 +84,7 @@ class AdvertSource:
     count: int
     checksum_style: Literal["rfc5798", "rfc9568", "v2", "bad"] = "rfc5798"
     addresses: tuple[str, ...] = ()
+    family: int = 4  # 4 or 6: the IP version the adverts came over (the group's address family)
 
     def master_down_interval(self, backup_priority: int = 100) -> float:
         """RFC 5798: 3 * interval + skew, skew = (256 - priority) * interval / 256."""
@@ -119,5 +120,7 @@ class Snapshot:
     # ARP presence of member addresses on the listener legs: (leg, address) -> what the watcher saw.
     arp: Mapping[tuple[str, str], Presence] = field(default_factory=dict)
 
-    def adverts_for(self, vrid: int) -> list[AdvertSource]:
-        return [a for a in self.adverts if a.vrid == vrid]
+    def adverts_for(self, vrid: int, family: int = 4) -> list[AdvertSource]:
+        """The sources heard advertising VRID in one address family: an IPv4 and an IPv6 group may
+        share a VRID on one segment and are different groups (RFC 5798 §1)."""
+        return [a for a in self.adverts if a.vrid == vrid and a.family == family]

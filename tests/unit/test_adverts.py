@@ -234,3 +234,199 @@ def test_per_packet_cost_does_not_grow_with_the_number_of_sources():
     last = min(batch(k, k + 200) for k in range(11_000, 12_000, 200))
     # An O(sources) scan per packet would make the last batches ~50x slower than the first.
     assert last < 4 * first + 0.01, (first, last)
+
+
+# -- VRRPv3 over IPv6 (RFC 5798 §5.1.2, §7.1) ----------------------------------------------------------
+
+LL1, LL2 = "fe80::1", "fe80::2"
+VIP6 = ["fe80::200:5eff:fe00:201", "2001:2:0:1::1"]
+
+
+def _scapy_v3_ipv6(src=LL1, vrid=1, priority=200, hlim=255):
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.vrrp import VRRPv3
+
+    return IPv6(src=src, dst="ff02::12", hlim=hlim) / VRRPv3(vrid=vrid, priority=priority, adv=10, addrlist=VIP6)
+
+
+def test_ipv6_advert_built_by_scapy_parses_with_its_sixteen_byte_addresses():
+    adv = parse_advert(bytes(_scapy_v3_ipv6()))
+    assert adv is not None
+    assert (adv.family, adv.source, adv.dest, adv.ttl, adv.version, adv.vrid, adv.priority, adv.interval) == (
+        6, LL1, "ff02::12", 255, 3, 1, 200, 0.1)
+    assert adv.addresses == tuple(VIP6) and adv.checksum_style == "rfc5798"
+
+
+def test_crafted_ipv6_advert_is_byte_for_byte_what_scapy_builds():
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.vrrp import VRRPv3
+
+    theirs = IPv6(src=LL1, dst="ff02::12", hlim=255, tc=0xC0) / VRRPv3(vrid=1, priority=200, adv=10, addrlist=VIP6)
+    assert craft_advert(LL1, 1, 200, 0.1, 3, "rfc5798", VIP6) == bytes(theirs)
+
+
+def test_ipv6_checksum_covers_the_pseudo_header():
+    pkt = craft_advert(LL1, 1, 200, 0.1, 3, "rfc5798", VIP6)
+    moved = pkt[:8] + bytes.fromhex("fe800000000000000000000000000009") + pkt[24:]  # another source, same message
+    assert parse_advert(moved).checksum_style == "bad"
+
+
+def test_ipv6_checksum_without_the_pseudo_header_is_bad():
+    """RFC 9568 and Cisco leave the pseudo-header out for IPv4 only: over IPv6 it is mandatory."""
+    assert parse_advert(craft_advert(LL1, 1, 200, 0.1, 3, "rfc9568", VIP6)).checksum_style == "bad"
+    li = AdvertListener(["eth1"])
+    li.handle("eth1", craft_advert(LL1, 1, 200, 0.1, 3, "rfc9568", VIP6), 0.0)
+    assert li.sources() == () and li.stats()["bad_checksum"] == 1
+
+
+def test_ipv6_hop_limit_other_than_255_is_counted_and_dropped():
+    li = AdvertListener(["eth1"])
+    li.handle("eth1", bytes(_scapy_v3_ipv6(hlim=254)), 0.0)
+    assert li.sources() == () and li.stats()["bad_ttl"] == 1 and li.stats()["adverts"] == 0
+
+
+def test_ipv6_advert_from_a_global_source_is_counted_and_dropped():
+    li = AdvertListener(["eth1"])
+    li.handle("eth1", craft_advert("2001:2:0:1::2", 1, 200, 0.1, 3, "rfc5798", VIP6), 0.0)
+    assert li.sources() == () and li.stats()["bad_source"] == 1
+
+
+def _behind_hop_by_hop(pkt: bytes) -> bytes:
+    """PKT (IPv6, next header 112) with a hop-by-hop header (PadN) before the VRRP message; the VRRP
+    checksum stays valid (the pseudo-header holds the VRRP message's length and next header 112)."""
+    import struct
+
+    msg = pkt[40:]
+    hbh = bytes([112, 0, 1, 4, 0, 0, 0, 0])
+    return pkt[:4] + struct.pack("!HB", len(hbh) + len(msg), 0) + pkt[7:40] + hbh + msg
+
+
+def test_ipv6_advert_behind_a_hop_by_hop_header_parses():
+    adv = parse_advert(_behind_hop_by_hop(craft_advert(LL1, 7, 150, 1.0, 3, "rfc5798", VIP6[:1])))
+    assert adv is not None and (adv.vrid, adv.priority, adv.interval, adv.checksum_style) == (7, 150, 1.0, "rfc5798")
+
+
+@pytest.mark.parametrize("pkt", [
+    craft_advert(LL1, 1, 200, addresses=VIP6)[:-2],  # shorter than its payload length
+    craft_advert(LL1, 1, 200, addresses=VIP6)[:45],  # a VRRP header cut short
+    craft_advert(LL1, 0, 200, addresses=VIP6),  # VRID 0
+    craft_advert(LL1, 1, 200, interval=0, addresses=VIP6),  # no advertisement interval
+    craft_advert(LL1, 1, 200, addresses=VIP6)[:6] + b"\x3a" + craft_advert(LL1, 1, 200, addresses=VIP6)[7:],  # ICMPv6
+    (lambda p: p[:40] + bytes([0x21]) + p[41:])(craft_advert(LL1, 1, 200, addresses=VIP6)),  # VRRPv2 over IPv6
+    (lambda p: p[:43] + bytes([3]) + p[44:])(craft_advert(LL1, 1, 200, addresses=VIP6)),  # 3 addresses, 2 sent
+], ids=["short-payload", "short-header", "vrid-0", "interval-0", "not-vrrp", "version-2", "count-beyond-message"])
+def test_ipv6_packets_that_are_no_advert_are_malformed(pkt):
+    assert parse_advert(pkt) is None
+
+
+def feed6(listener, src, t, prio=200, vrid=1, interval=0.1):
+    listener.handle("eth1", craft_advert(src, vrid, prio, interval, 3, "rfc5798", VIP6), t)
+
+
+def test_ipv6_silent_master_and_expiry_as_for_ipv4():
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    for i in range(5):
+        feed6(li, LL1, i * 0.1)
+    (src,) = li.sources()
+    assert (src.family, src.source, src.count, src.addresses) == (6, LL1, 5, tuple(VIP6))
+    li.tick(0.4 + 0.16)
+    assert [(e.kind, e.family) for e in events] == [("new-master", 6), ("silent", 6)]
+    li.tick(10.5)
+    assert li.sources() == () and li.stats()["expired"] == 1
+
+
+def test_ipv4_and_ipv6_groups_with_one_vrid_are_apart():
+    """VRID 1 over IPv4 and VRID 1 over IPv6, each with one master: no second master, no checksum mismatch."""
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    for i in range(3):
+        feed(li, "198.18.1.2", i * 0.1, style="rfc9568")
+        feed6(li, LL1, i * 0.1 + 0.01)
+    assert [e.kind for e in events] == ["new-master", "new-master"]
+    assert {e.family for e in events} == {4, 6}
+    from netha.observe.types import Snapshot
+
+    snap = Snapshot(at=0.3, wall=0.0, devices={}, adverts=li.sources())
+    assert [a.source for a in snap.adverts_for(1)] == ["198.18.1.2"]
+    assert [a.source for a in snap.adverts_for(1, family=6)] == [LL1]
+    feed6(li, LL2, 0.35, prio=100)  # a second IPv6 master is one
+    assert events[-1].kind == "second-master" and events[-1].family == 6
+
+
+def _frames():
+    from scapy.layers.inet6 import ICMPv6ND_NS, IPv6, IPv6ExtHdrRouting
+    from scapy.layers.l2 import Ether
+    from scapy.layers.vrrp import VRRPv3
+
+    from netha.observe.adverts import advert_frame
+
+    v4 = advert_frame(craft_advert("198.18.1.2", 1, 200))
+    v6 = advert_frame(craft_advert(LL1, 1, 200, addresses=VIP6))
+    hbh = advert_frame(_behind_hop_by_hop(craft_advert(LL1, 2, 200, addresses=VIP6)), vrid=2)
+    ns = bytes(Ether() / IPv6(src=LL1, dst="ff02::1:ff00:1") / ICMPv6ND_NS(tgt="2001:2:0:1::1"))
+    routed = bytes(Ether() / IPv6(src=LL1, dst="ff02::12") / IPv6ExtHdrRouting() / VRRPv3(vrid=1))
+    arp = b"\xff" * 12 + b"\x08\x06" + b"\0" * 28
+    return {"v4": v4, "v6": v6, "hbh": hbh}, {"ns": ns, "routed": routed, "arp": arp}
+
+
+def test_kernel_filter_passes_vrrp_over_ipv4_and_ipv6_only():
+    """The BPF program, run by the kernel on a Unix datagram socket (no root needed)."""
+    import socket
+
+    from netha.observe.adverts import _attach_filter
+
+    passed, dropped = _frames()
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with a, b:
+        _attach_filter(b)
+        b.setblocking(False)
+        for frame in [*dropped.values(), *passed.values()]:
+            a.send(frame)
+        got = []
+        while True:
+            try:
+                got.append(b.recv(2048))
+            except BlockingIOError:
+                break
+    assert got == list(passed.values())
+
+
+# -- a real kernel: two namespaces, a veth pair ---------------------------------------------------------
+from .netns_pair import needs_root, netns_pair  # noqa: E402,F401 - the fixture
+
+
+@needs_root
+def test_listener_hears_ipv6_and_ipv4_adverts_on_a_real_interface_and_joins_the_vrrp_macs(netns_pair):
+    import socket
+    import time
+
+    from netha.observe.adverts import advert_frame
+
+    pair = netns_pair
+    li = AdvertListener([pair.va])
+    pair.run_in(pair.a, li.start)
+    try:
+        maddr = pair.ip(pair.a, "maddr", "show", "dev", pair.va)
+        assert "33:33:00:00:00:12" in maddr and "01:00:5e:00:00:12" in maddr
+
+        def send() -> None:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            with s:
+                s.bind((pair.vb, 0))
+                for i in range(3):
+                    s.send(advert_frame(craft_advert(LL1, 1, 200, 0.1, 3, "rfc5798", VIP6)))
+                    s.send(advert_frame(craft_advert("198.18.1.2", 1, 150, 0.1, 3, "rfc5798", ["198.18.1.1"])))
+                    s.send(advert_frame(craft_advert(LL2, 1, 100, 0.1, 3, "rfc5798", VIP6, ttl=64)))
+                    time.sleep(0.02)
+
+        pair.run_in(pair.b, send)
+        deadline = time.monotonic() + 3
+        while len(li.sources()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        heard = {(s.family, s.source, s.priority) for s in li.sources()}
+        assert heard == {(6, LL1, 200), (4, "198.18.1.2", 150)}
+        assert li.stats()["bad_ttl"] == 3
+    finally:
+        li.stop()
+    assert "33:33:00:00:00:12" not in pair.ip(pair.a, "maddr", "show", "dev", pair.va)
