@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import select
 import socket
 import struct
@@ -224,6 +225,7 @@ class ArpWatch:
         self._own: dict[str, bytes] = {}
         self._failed: set[str] = set()
         self._stop = threading.Event()
+        self._wakeup: tuple[int, int] | None = None  # a pipe: stop() writes to end the loop's wait at once
         self._thread: threading.Thread | None = None
         self.counters = {"sent": 0, "replies": 0, "ignored": 0}
 
@@ -241,17 +243,25 @@ class ArpWatch:
                 self._failed.discard(iface)
             except OSError as e:
                 self._fail(iface, "open", e)
+        if self._wakeup is None:
+            self._wakeup = os.pipe()
         self._thread = threading.Thread(target=self._run, name="arpwatch", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._wakeup is not None:
+            os.write(self._wakeup[1], b"x")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         self._thread = None
         for s in self._socks.values():
             s.close()
         self._socks.clear()
+        if self._wakeup is not None:
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
 
     def __enter__(self) -> ArpWatch:
         self.start()
@@ -340,13 +350,14 @@ class ArpWatch:
             slot.due += slot.period * (1 + int((now - slot.due) // slot.period))
         live = [(i, s) for i, s in self._socks.items() if i not in self._failed]
         dues = [slot.due for slot in schedule if slot.interface in self._socks and slot.interface not in self._failed]
-        timeout = max(0.0, min(dues, default=now + 0.05) - time.monotonic())
-        timeout = min(timeout, 0.05)
+        # Until the next probe is due or a reply arrives (or stop() writes to the pipe); no fixed tick.
+        timeout = max(0.0, min(dues) - time.monotonic()) if dues else None
         if not live:
-            self._stop.wait(timeout or 0.05)
+            self._stop.wait(timeout if timeout is not None else 1.0)
             return
+        wakeup = [self._wakeup[0]] if self._wakeup is not None else []
         try:
-            ready, _, _ = select.select([s for _, s in live], [], [], timeout)
+            ready, _, _ = select.select([s for _, s in live] + wakeup, [], [], timeout)
         except (OSError, ValueError) as e:
             for iface, s in live:  # find the broken one(s)
                 if s.fileno() < 0:
@@ -355,6 +366,8 @@ class ArpWatch:
         now = time.monotonic()
         by_sock = {s: i for i, s in live}
         for s in ready:
+            if s not in by_sock:
+                return  # the stop pipe
             iface = by_sock[s]
             for _ in range(256):  # bounded per round
                 try:

@@ -19,6 +19,7 @@ what it saw:
 from __future__ import annotations
 
 import logging
+import os
 import select
 import threading
 import time
@@ -35,7 +36,6 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 10.0
 STARTUP = 5.0  # seconds a new stream may take to say it is ready (a loaded device)
 QUIET_MIN = 5.0  # seconds without any line (heartbeats included) before a stream counts as dead
-SELECT_TIMEOUT = 0.5  # a quiet stream's thread wakes this often (cheap at 100 devices)
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class DeviceEventStream:
         self.last_event: float | None = None
         self.last_detail: str | None = None
         self._stop = threading.Event()
+        self._wakeup = os.pipe()  # stop() writes to it: the thread's wait ends at once
         self._lease = None
         self._thread = threading.Thread(target=self._loop, name=f"events-{device}", daemon=True)
 
@@ -87,8 +88,19 @@ class DeviceEventStream:
         if self._thread.ident is None:
             self._thread.start()
 
+    def __del__(self) -> None:
+        for fd in getattr(self, "_wakeup", ()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
+        try:
+            os.write(self._wakeup[1], b"x")
+        except OSError:
+            pass
         lease = self._lease
         if lease is not None:
             lease.close()  # the channel closes: the thread's select returns at once
@@ -164,8 +176,14 @@ class DeviceEventStream:
         buf = b""
         fd = chan.fileno()
         while not self._stop.is_set():
-            readable, _, _ = select.select([fd], [], [], SELECT_TIMEOUT)
+            # Until a line arrives or the stream's silence is due (stop() closes the channel): no tick.
+            limit = self.quiet_after() + (0 if ready else STARTUP)
+            due = (last_line or started) + limit
+            timeout = None if due == float("inf") else max(0.0, due - time.monotonic()) + 0.01
+            readable, _, _ = select.select([fd, self._wakeup[0]], [], [], timeout)
             now = time.monotonic()
+            if self._wakeup[0] in readable:
+                return
             if readable:
                 data = chan.recv(65536)
                 if not data:

@@ -20,6 +20,7 @@ most once per probe interval, so a controller can decide without waiting for its
 from __future__ import annotations
 
 import logging
+import os
 import select
 import statistics
 import threading
@@ -130,8 +131,16 @@ class DeviceProber:
         self.restarts = 0
         self.failures = 0
         self._stop = threading.Event()
+        self._wakeup = os.pipe()  # stop() writes to it: the reading thread's wait ends at once
         self._thread = threading.Thread(target=self._loop, name=f"reach-{device}", daemon=True)
         self._notified = 0.0
+
+    def __del__(self) -> None:
+        for fd in getattr(self, "_wakeup", ()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -141,6 +150,10 @@ class DeviceProber:
 
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
+        try:
+            os.write(self._wakeup[1], b"x")
+        except OSError:
+            pass
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -224,10 +237,17 @@ class DeviceProber:
         log.info("%s: reach probers running: %s", self.device, ", ".join(channels))
         buffers = {key: b"" for key in channels}
         by_fd = {chan.fileno(): key for key, chan in channels.items()}
+        stop_fd = self._wakeup[0]
         while not self._stop.is_set():
-            ready, _, _ = select.select(list(by_fd), [], [], 0.1)
+            # Until a line arrives, a prober's silence is due, or stop(): no fixed tick.
+            due = min((ps.last_line or ps.started) + self.quiet_after(ps.probe, started=not ps.last_line)
+                      for ps in (self._paths[key] for key in channels)) if channels else None
+            timeout = None if due is None else max(0.0, due - time.monotonic()) + 0.01
+            ready, _, _ = select.select([*by_fd, stop_fd], [], [], timeout)
             now = time.monotonic()
             for fd in ready:
+                if fd == stop_fd:
+                    break
                 key = by_fd[fd]
                 chan = channels[key]
                 data = chan.recv(65536)
