@@ -43,6 +43,8 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))*[>#]\s?",
     error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unavailable|Unrecognized|Not supported)",),
     protocols=frozenset({"vrrp", "varp", "static"}),
+    # IPv6: VRRP (vrrp N ipv6 A) and static gateways; VARP groups are IPv4 here.
+    ipv6=frozenset({"vrrp", "static"}),
     # The header of `show running-config` and the save/time stamps.
     volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Startup config saved at"),
     reach="native",  # monitor connectivity

@@ -277,6 +277,9 @@ class PlatformSpec:
     # What the driver and its templates can change: a change for anything else is refused by
     # NetworkDriver.render_change before a template sees it (HSRP on EOS, a static gateway on keepalived).
     protocols: frozenset[GroupProtocol] = frozenset({"vrrp"})
+    # Which of ``protocols`` it can change in an IPv6 group (a group is one address family, RFC 5798):
+    # None, all of them; a change of an IPv6 group for anything else is refused like a protocol it lacks.
+    ipv6: frozenset[GroupProtocol] | None = None
     # Regexes (matched at a line's start, indentation allowed) of the lines the platform prints in
     # its running config that are not config and change without a config change: banners,
     # timestamps, commit stamps. Dropped before a config is stored or compared (stable_config).
@@ -466,7 +469,8 @@ class NetworkDriver(ABC):
     @classmethod
     def check_change(cls, operation: str, values: ChangeValues) -> Operation:
         """``operation`` when it is one and the platform supports what ``values`` is for (its spec's
-        ``protocols``); else a :class:`TemplateError` saying what the platform supports."""
+        ``protocols``, and ``ipv6`` for an IPv6 group); else a :class:`TemplateError` saying what the
+        platform supports."""
         op = check_operation(operation)
         if not isinstance(values, ChangeValues):
             raise TemplateError(f"platform {cls.spec.name}: not change values: {type(values).__name__}")
@@ -474,6 +478,11 @@ class NetworkDriver(ABC):
             what = "a static gateway address" if values.needs == "static" else values.needs.upper()
             raise TemplateError(f"platform {cls.spec.name} cannot change {what} "
                                 f"(it supports {', '.join(sorted(cls.spec.protocols))})")
+        ipv6 = cls.spec.ipv6
+        if values.family == 6 and ipv6 is not None and values.needs not in ipv6:
+            what = "a static IPv6 gateway address" if values.needs == "static" else f"IPv6 {values.needs.upper()}"
+            raise TemplateError(f"platform {cls.spec.name} cannot change {what} "
+                                f"(for IPv6 it supports {', '.join(sorted(ipv6)) or 'nothing'})")
         return op
 
     @classmethod

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from .base import (NetworkDriver, PlatformSpec, checked_view, collecting_notes, need_int, parser, skip_group,
-                   skip_line)
+from .base import (GroupProtocol, NetworkDriver, PlatformSpec, checked_view, collecting_notes, need_int, parser,
+                   skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups
 from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
@@ -40,7 +40,7 @@ VOLATILE_CONFIG = (
 )
 
 
-def ios_spec(name: str) -> PlatformSpec:
+def ios_spec(name: str, ipv6: frozenset[GroupProtocol]) -> PlatformSpec:
     return PlatformSpec(
         name=name,
         netmiko_device_type=NETMIKO_LIB_MAPPER_REVERSE[name],
@@ -48,12 +48,15 @@ def ios_spec(name: str) -> PlatformSpec:
         # Only real refusals: "% Network not in table" is an answer, not an error.
         error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad)\b",),
         protocols=frozenset({"vrrp", "hsrp", "static"}),
+        ipv6=ipv6,
         volatile_config=VOLATILE_CONFIG,
         reach="native",  # IP SLA + track objects
     )
 
 
-SPEC = ios_spec("cisco_ios")
+# IPv6: HSRP version 2 groups and static gateways. IPv6 VRRP is VRRPv3 only, and "fhrp version vrrp v3"
+# replaces the classic "vrrp N ..." commands this platform's templates write: IPv6 VRRP is cisco_xe's.
+SPEC = ios_spec("cisco_ios", ipv6=frozenset({"hsrp", "static"}))
 
 # The commands the parsers below expect.
 SHOW_VRRP = "show vrrp all"  # 'all' lists shut-down groups too (state Init)

@@ -46,6 +46,8 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[A-Za-z0-9][\w.:-]*(?:\([\w./-]+\))?[>#]\s?",
     error_patterns=(r"^%\s*(?:Invalid|Incomplete|Ambiguous)", r"Syntax error while parsing"),
     protocols=frozenset({"vrrp", "hsrp", "static"}),
+    # IPv6: VRRPv3 (vrrpv3 N address-family ipv6), HSRP version 2 (hsrp N ipv6), static gateways.
+    ipv6=frozenset({"vrrp", "hsrp", "static"}),
     # The header of `show running-config`: the command, when the config last changed, was saved, and now.
     volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Running configuration last done at",
                      r"!\s*Startup config saved at"),

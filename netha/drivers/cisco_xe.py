@@ -11,7 +11,8 @@ from __future__ import annotations
 from . import cisco_ios
 from .cisco_ios import CiscoIosDriver, ios_spec
 
-SPEC = ios_spec("cisco_xe")
+# IPv6: VRRPv3 ("vrrp N address-family ipv6"), HSRP version 2 and static gateways.
+SPEC = ios_spec("cisco_xe", ipv6=frozenset({"vrrp", "hsrp", "static"}))
 
 
 class CiscoXeDriver(CiscoIosDriver):

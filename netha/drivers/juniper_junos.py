@@ -7,7 +7,8 @@ into one list per name. ``show vrrp detail`` prints its records as loose sibling
 with one each; VRRP is therefore read as XML, which keeps the order (see :func:`parse_vrrp`).
 
 Junos nests a VRRP group under the interface's *own* address (``family inet address
-198.19.50.2/24 vrrp-group 50``); netha's templates do not know that address, so they write the
+198.19.50.2/24 vrrp-group 50``; an IPv6 group ``family inet6 address 2001:2:0:1::2/64 vrrp-inet6-group
+50``); netha's templates do not know that address, so they write the
 placeholder :data:`LOCAL_ADDRESS` and :meth:`JuniperJunosDriver.load_config` replaces it with
 the address that carries the group in the device's configuration, right before the push.
 Pushes go through NAPALM's ``junos`` driver (NETCONF over SSH: load, diff, commit; atomic).
@@ -46,6 +47,8 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[\w.-]+@[\w.-]+[>#%]\s?",
     error_patterns=(r"^error:", r"^syntax error", r"^unknown command"),
     protocols=frozenset({"vrrp", "static"}),
+    # IPv6: VRRP (vrrp-inet6-group under a family inet6 address) and static gateways.
+    ipv6=frozenset({"vrrp", "static"}),
     # The commit stamps of `show configuration`.
     volatile_config=(r"##\s*Last commit:", r"##\s*Last changed:"),
     config_enter=("configure private",),
@@ -543,22 +546,31 @@ def rpm_readings(results: dict[tuple[str, str], RpmResult], probes: Sequence[Rea
     return out
 
 
-def vrrp_address_command(ifd: str, unit: str) -> str:
-    return f"show configuration interfaces {ifd} unit {unit} family inet | display set"
+def vrrp_address_command(ifd: str, unit: str, inet: str = "inet") -> str:
+    """The command that lists the addresses of ``ifd.unit`` in family ``inet`` ("inet" or "inet6")."""
+    return f"show configuration interfaces {ifd} unit {unit} family {inet} | display set"
+
+
+# The VRRP group statement of each family: an IPv4 group hangs under a "family inet" address as
+# "vrrp-group N", an IPv6 group under a "family inet6" address as "vrrp-inet6-group N".
+_GROUP_WORD = {"inet": "vrrp-group", "inet6": "vrrp-inet6-group"}
 
 
 @parser("show configuration | display set")
-def resolve_local_address(config_set: str, ifd: str, unit: str, vrid: int) -> str | None:
-    """The interface address that carries ``vrrp-group vrid`` (from ``... | display set`` lines)."""
+def resolve_local_address(config_set: str, ifd: str, unit: str, vrid: int, inet: str = "inet") -> str | None:
+    """The interface address that carries ``vrrp-group vrid`` (family ``inet``) or ``vrrp-inet6-group
+    vrid`` (family ``inet6``), from ``... | display set`` lines."""
     pat = re.compile(
-        rf"^set interfaces {re.escape(ifd)} unit {re.escape(unit)} family inet address (\S+) vrrp-group {vrid}(?:\s|$)"
+        rf"^set interfaces {re.escape(ifd)} unit {re.escape(unit)} family {inet} address (\S+) "
+        rf"{_GROUP_WORD[inet]} {vrid}(?:\s|$)"
     )
     found = {m.group(1) for ln in config_set.splitlines() if (m := pat.match(ln.strip()))}
     return found.pop() if len(found) == 1 else None
 
 
 _PLACEHOLDER_LINE = re.compile(
-    rf"^(?:set|delete) interfaces (\S+) unit (\d+) family inet address {LOCAL_ADDRESS} vrrp-group (\d+)(?:\s|$)"
+    rf"^(?:set|delete) interfaces (\S+) unit (\d+) family (inet6?) address {LOCAL_ADDRESS} "
+    rf"(?:vrrp-group|vrrp-inet6-group) (\d+)(?:\s|$)"
 )
 
 
@@ -666,17 +678,19 @@ class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
     # -- changes ---------------------------------------------------------------------------------
     def resolve_lines(self, lines: Sequence[str]) -> list[str]:
         """Replace :data:`LOCAL_ADDRESS` with the address that carries the VRRP group on the device."""
-        cache: dict[tuple[str, str, int], str] = {}
+        cache: dict[tuple[str, str, str, int], str] = {}
         out = []
         for line in lines:
             m = _PLACEHOLDER_LINE.match(line.strip())
             if m:
-                ifd, unit, vrid = m.group(1), m.group(2), int(m.group(3))
-                key = (ifd, unit, vrid)
+                ifd, unit, inet, vrid = m.group(1), m.group(2), m.group(3), int(m.group(4))
+                key = (ifd, unit, inet, vrid)
                 if key not in cache:
-                    found = resolve_local_address(self.run_checked(vrrp_address_command(ifd, unit)), ifd, unit, vrid)
+                    found = resolve_local_address(self.run_checked(vrrp_address_command(ifd, unit, inet)),
+                                                  ifd, unit, vrid, inet)
                     if found is None:
-                        raise CommandRejected(self.name, f"no single address on {ifd}.{unit} carries vrrp-group {vrid}")
+                        raise CommandRejected(self.name, f"no single address on {ifd}.{unit} carries "
+                                                         f"{_GROUP_WORD[inet]} {vrid}")
                     cache[key] = found
                 line = line.replace(LOCAL_ADDRESS, cache[key])
             out.append(line)

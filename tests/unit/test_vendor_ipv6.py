@@ -1,0 +1,243 @@
+"""IPv6 groups on the vendor platforms: every operation renders the platform's IPv6 form (VRRPv3 address
+family ipv6, HSRP version 2 IPv6, Junos vrrp-inet6-group, static IPv6 gateways), a platform refuses
+what it cannot do for IPv6, and Junos finds the inet6 address that carries a group."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import pytest
+
+from netha.drivers import driver_class, juniper_junos
+from netha.drivers.changes import OPERATIONS, ChangeValues
+from netha.drivers.render import Renderer
+from netha.errors import CommandRejected, TemplateError
+
+VENDORS = ("cisco_ios", "cisco_xe", "arista_eos", "juniper_junos", "cisco_nxos")
+GLOBAL = ipaddress.IPv6Interface("2001:2:0:1::1/64")
+LINK_LOCAL = ipaddress.IPv6Interface("fe80::200:5eff:fe00:20a/64")  # VRID 10's, derived from its virtual MAC
+J6 = "interfaces ge-0/0/1 unit 0 family inet6 address __local_address__ vrrp-inet6-group 10"
+
+
+def render(platform: str, op: str, **kw) -> list[str]:
+    iface = "ge-0/0/1.0" if platform == "juniper_junos" else "Vlan10"
+    values = dict(interface=iface, vrid=10, priority=120, address=GLOBAL, family=6)
+    values.update(kw)
+    return Renderer(platform).render(op, ChangeValues(**values))
+
+
+# An IPv6 VRRP group (version 3), each operation on each platform that has IPv6 VRRP.
+VRRP6: dict[tuple[str, str], list[str]] = {
+    ("cisco_xe", "set_priority"): ["interface Vlan10", " vrrp 10 address-family ipv6", "  priority 120"],
+    ("cisco_xe", "resign"): ["interface Vlan10", " vrrp 10 address-family ipv6", "  shutdown"],
+    ("cisco_xe", "restore"): ["interface Vlan10", " vrrp 10 address-family ipv6", "  priority 120", "  no shutdown"],
+    ("cisco_xe", "preempt"): ["interface Vlan10", " vrrp 10 address-family ipv6", "  preempt"],
+    ("cisco_xe", "add_address"): ["interface Vlan10", " vrrp 10 address-family ipv6", "  address 2001:2:0:1::1/64"],
+    ("cisco_xe", "remove_address"): ["interface Vlan10", " vrrp 10 address-family ipv6", "  no address 2001:2:0:1::1/64"],
+    ("cisco_nxos", "set_priority"): ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    priority 120"],
+    ("cisco_nxos", "resign"): ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    shutdown"],
+    ("cisco_nxos", "restore"): ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    priority 120", "    no shutdown"],
+    ("cisco_nxos", "preempt"): ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    preempt"],
+    ("cisco_nxos", "add_address"): ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    address 2001:2:0:1::1"],
+    ("cisco_nxos", "remove_address"): ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    no address 2001:2:0:1::1"],
+    ("arista_eos", "set_priority"): ["interface Vlan10", "   vrrp 10 priority-level 120"],
+    ("arista_eos", "resign"): ["interface Vlan10", "   vrrp 10 disabled"],
+    ("arista_eos", "restore"): ["interface Vlan10", "   vrrp 10 priority-level 120", "   no vrrp 10 disabled"],
+    ("arista_eos", "preempt"): ["interface Vlan10", "   vrrp 10 preempt"],
+    ("arista_eos", "add_address"): ["interface Vlan10", "   vrrp 10 ipv6 2001:2:0:1::1"],
+    ("arista_eos", "remove_address"): ["interface Vlan10", "   no vrrp 10 ipv6 2001:2:0:1::1"],
+    ("juniper_junos", "set_priority"): [f"set {J6} priority 120"],
+    ("juniper_junos", "resign"): [f"set {J6} priority 1"],
+    ("juniper_junos", "restore"): [f"set {J6} priority 120"],
+    ("juniper_junos", "preempt"): [f"set {J6} preempt"],
+    ("juniper_junos", "add_address"): [f"set {J6} virtual-inet6-address 2001:2:0:1::1"],
+    ("juniper_junos", "remove_address"): [f"delete {J6} virtual-inet6-address 2001:2:0:1::1"],
+}
+
+
+@pytest.mark.parametrize("platform,op", sorted(VRRP6), ids=[f"{p}-{o}" for p, o in sorted(VRRP6)])
+def test_each_ipv6_vrrp_operation_renders_the_platform_ipv6_form(platform, op):
+    assert render(platform, op) == VRRP6[(platform, op)]
+
+
+# The link-local virtual address: the group's "primary" one on Cisco (RFC 5798: an IPv6 group's first
+# address), virtual-link-local-address on Junos (one value: deleted without it).
+LINK_LOCAL_VRRP = [
+    ("cisco_xe", "add_address", ["interface Vlan10", " vrrp 10 address-family ipv6", "  address fe80::200:5eff:fe00:20a primary"]),
+    ("cisco_xe", "remove_address", ["interface Vlan10", " vrrp 10 address-family ipv6", "  no address fe80::200:5eff:fe00:20a primary"]),
+    ("cisco_nxos", "add_address", ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    address fe80::200:5eff:fe00:20a primary"]),
+    ("cisco_nxos", "remove_address", ["interface Vlan10", "  vrrpv3 10 address-family ipv6", "    no address fe80::200:5eff:fe00:20a primary"]),
+    ("arista_eos", "add_address", ["interface Vlan10", "   vrrp 10 ipv6 fe80::200:5eff:fe00:20a"]),
+    ("juniper_junos", "add_address", [f"set {J6} virtual-link-local-address fe80::200:5eff:fe00:20a"]),
+    ("juniper_junos", "remove_address", [f"delete {J6} virtual-link-local-address"]),
+]
+
+
+@pytest.mark.parametrize("platform,op,expected", LINK_LOCAL_VRRP, ids=[f"{p}-{o}" for p, o, _ in LINK_LOCAL_VRRP])
+def test_the_link_local_virtual_address_is_the_groups_primary(platform, op, expected):
+    assert render(platform, op, address=LINK_LOCAL) == expected
+
+
+# HSRP version 2 for IPv6 on IOS, IOS-XE and NX-OS.
+HSRP6 = [
+    ("cisco_ios", "set_priority", {}, ["interface Vlan10", " standby 10 priority 120"]),
+    ("cisco_ios", "resign", {}, ["interface Vlan10", " standby 10 priority 1"]),
+    ("cisco_ios", "restore", {}, ["interface Vlan10", " standby 10 priority 120"]),
+    ("cisco_ios", "preempt", {}, ["interface Vlan10", " standby 10 preempt"]),
+    ("cisco_ios", "add_address", {}, ["interface Vlan10", " standby version 2", " standby 10 ipv6 2001:2:0:1::1/64"]),
+    ("cisco_ios", "remove_address", {}, ["interface Vlan10", " no standby 10 ipv6 2001:2:0:1::1/64"]),
+    ("cisco_ios", "add_address", dict(address=LINK_LOCAL),
+     ["interface Vlan10", " standby version 2", " standby 10 ipv6 fe80::200:5eff:fe00:20a"]),
+    ("cisco_xe", "set_priority", {}, ["interface Vlan10", " standby 10 priority 120"]),
+    ("cisco_xe", "preempt", dict(enabled=False), ["interface Vlan10", " no standby 10 preempt"]),
+    ("cisco_xe", "add_address", {}, ["interface Vlan10", " standby version 2", " standby 10 ipv6 2001:2:0:1::1/64"]),
+    ("cisco_xe", "remove_address", dict(address=LINK_LOCAL), ["interface Vlan10", " no standby 10 ipv6 fe80::200:5eff:fe00:20a"]),
+    ("cisco_nxos", "set_priority", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    priority 120"]),
+    ("cisco_nxos", "resign", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    priority 1"]),
+    ("cisco_nxos", "restore", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    priority 120"]),
+    ("cisco_nxos", "preempt", dict(enabled=False), ["interface Vlan10", "  hsrp 10 ipv6", "    no preempt"]),
+    ("cisco_nxos", "add_address", {}, ["interface Vlan10", "  hsrp version 2", "  hsrp 10 ipv6", "    ip 2001:2:0:1::1"]),
+    ("cisco_nxos", "remove_address", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    no ip 2001:2:0:1::1"]),
+]
+
+
+@pytest.mark.parametrize("platform,op,values,expected", HSRP6,
+                         ids=[f"{p}-{o}-{'-'.join(map(str, kw.values())) or 'global'}" for p, o, kw, _ in HSRP6])
+def test_ipv6_hsrp_is_hsrp_version_2(platform, op, values, expected):
+    assert render(platform, op, protocol="hsrp", **values) == expected
+
+
+# Static IPv6 gateways: one more interface address (IPv6 has no "secondary"), or the interface's link-local one.
+STATIC6 = {
+    "cisco_ios": ([" ipv6 address 2001:2:0:1::1/64"], [" no ipv6 address 2001:2:0:1::1/64"],
+                  [" ipv6 address fe80::200:5eff:fe00:20a link-local"]),
+    "cisco_xe": ([" ipv6 address 2001:2:0:1::1/64"], [" no ipv6 address 2001:2:0:1::1/64"],
+                 [" ipv6 address fe80::200:5eff:fe00:20a link-local"]),
+    "cisco_nxos": (["  ipv6 address 2001:2:0:1::1/64"], ["  no ipv6 address 2001:2:0:1::1/64"],
+                   ["  ipv6 link-local fe80::200:5eff:fe00:20a"]),
+    "arista_eos": (["   ipv6 address 2001:2:0:1::1/64"], ["   no ipv6 address 2001:2:0:1::1/64"],
+                   ["   ipv6 address fe80::200:5eff:fe00:20a link-local"]),
+}
+
+
+@pytest.mark.parametrize("platform", VENDORS)
+def test_a_static_ipv6_gateway_is_an_interface_address(platform):
+    if platform == "juniper_junos":
+        base = "interfaces ge-0/0/1 unit 0 family inet6 address"
+        assert render(platform, "add_address", mode="static", vrid=None) == [f"set {base} 2001:2:0:1::1/64"]
+        assert render(platform, "remove_address", mode="static", vrid=None) == [f"delete {base} 2001:2:0:1::1/64"]
+        assert render(platform, "add_address", mode="static", vrid=None, address=LINK_LOCAL) == \
+            [f"set {base} fe80::200:5eff:fe00:20a/64"]
+        return
+    add, remove, link_local = STATIC6[platform]
+    assert render(platform, "add_address", mode="static", vrid=None) == ["interface Vlan10", *add]
+    assert render(platform, "remove_address", mode="static", vrid=None) == ["interface Vlan10", *remove]
+    assert render(platform, "add_address", mode="static", vrid=None, address=LINK_LOCAL) == ["interface Vlan10", *link_local]
+
+
+def test_junos_uses_the_members_own_inet6_address_when_the_inventory_gives_it():
+    own = ipaddress.IPv6Interface("2001:2:0:1::2/64")
+    assert render("juniper_junos", "set_priority", local_address=own) == [
+        "set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:1::2/64 vrrp-inet6-group 10 priority 120"]
+
+
+# What each platform can change for IPv6 (its spec's ``ipv6``); anything else is refused before a template.
+IPV6_SUPPORT = {
+    "cisco_ios": {"hsrp", "static"},
+    "cisco_xe": {"vrrp", "hsrp", "static"},
+    "cisco_nxos": {"vrrp", "hsrp", "static"},
+    "arista_eos": {"vrrp", "static"},
+    "juniper_junos": {"vrrp", "static"},
+}
+
+
+@pytest.mark.parametrize("platform", VENDORS)
+def test_check_change_refuses_what_the_platform_cannot_do_for_ipv6(platform):
+    drv = driver_class(platform)
+    assert drv.spec.ipv6 == IPV6_SUPPORT[platform]
+    iface = "ge-0/0/1.0" if platform == "juniper_junos" else "Vlan10"
+    for needs in ("vrrp", "hsrp", "varp", "static"):
+        if needs not in drv.spec.protocols:
+            continue
+        mode, protocol = ("static", "vrrp") if needs == "static" else ("vrrp", needs)
+        v6 = ChangeValues(interface=iface, vrid=10, priority=120, address=GLOBAL, family=6, mode=mode, protocol=protocol)
+        v4 = ChangeValues(interface=iface, vrid=10, priority=120, address=ipaddress.IPv4Interface("198.19.10.1/24"),
+                          mode=mode, protocol=protocol)
+        assert drv.check_change("add_address", v4) == "add_address"  # IPv4 as before
+        if needs in IPV6_SUPPORT[platform]:
+            lines = drv.render_change("add_address", v6)
+            assert lines and all(re.fullmatch(r"[ A-Za-z0-9_./:-]+", ln) for ln in lines)
+        else:
+            with pytest.raises(TemplateError, match=f"^platform {platform} cannot change IPv6 {needs.upper()} "
+                                                    r"\(for IPv6 it supports "):
+                drv.render_change("set_priority", v6)
+
+
+@pytest.mark.parametrize("platform", VENDORS)
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_every_supported_ipv6_change_renders_safe_lines(platform, op):
+    # Every (protocol, address kind) the platform supports for IPv6 renders; none leaks an IPv4 form.
+    rendered = 0
+    for needs in sorted(IPV6_SUPPORT[platform]):
+        if op not in ("add_address", "remove_address") and needs == "static":
+            continue
+        mode, protocol = ("static", "vrrp") if needs == "static" else ("vrrp", needs)
+        for address in (GLOBAL, LINK_LOCAL):
+            lines = render(platform, op, mode=mode, protocol=protocol, address=address, vrid=255, priority=254)
+            assert lines and all(re.fullmatch(r"[ A-Za-z0-9_./:-]+", ln) for ln in lines), lines
+            assert not any(re.search(r"\bip address\b|address-family ipv4|family inet address|vrrp-group| ipv4 ", ln)
+                           for ln in lines), lines
+            rendered += 1
+    assert rendered >= 2
+
+
+def test_ios_refuses_ipv6_vrrp_in_its_templates_too():
+    # Classic IOS templates write "vrrp N ..." (VRRPv2); IPv6 VRRP is VRRPv3: platform cisco_xe.
+    for op in OPERATIONS:
+        with pytest.raises(TemplateError, match="ipv6_vrrp_is_vrrpv3_use_platform_cisco_xe"):
+            render("cisco_ios", op)
+
+
+def test_eos_refuses_ipv6_varp_addresses():
+    with pytest.raises(TemplateError, match="ipv6_varp_is_not_supported_here"):
+        render("arista_eos", "add_address", protocol="varp")
+
+
+# -- Junos: the inet6 address that carries an IPv6 group --------------------------------------------
+
+CONFIG6 = """set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:1::2/64 vrrp-inet6-group 10 virtual-inet6-address 2001:2:0:1::1
+set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:1::2/64 vrrp-inet6-group 10 priority 200
+set interfaces ge-0/0/1 unit 0 family inet6 address fe80::2/64
+set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:9::2/64 vrrp-inet6-group 11 priority 100
+"""
+
+
+def test_junos_resolves_the_inet6_address_of_an_ipv6_group():
+    assert juniper_junos.resolve_local_address(CONFIG6, "ge-0/0/1", "0", 10, "inet6") == "2001:2:0:1::2/64"
+    assert juniper_junos.resolve_local_address(CONFIG6, "ge-0/0/1", "0", 12, "inet6") is None
+    # An IPv4 group of the same number is not the IPv6 one.
+    assert juniper_junos.resolve_local_address(CONFIG6, "ge-0/0/1", "0", 10) is None
+    assert juniper_junos.vrrp_address_command("ge-0/0/1", "0", "inet6") == \
+        "show configuration interfaces ge-0/0/1 unit 0 family inet6 | display set"
+
+
+def test_junos_push_fills_in_the_inet6_address(monkeypatch):
+    drv = juniper_junos.JuniperJunosDriver.__new__(juniper_junos.JuniperJunosDriver)
+    drv.name = "edge1"
+    asked: list[str] = []
+
+    def run_checked(command: str, timeout: float | None = None) -> str:
+        asked.append(command)
+        return CONFIG6
+
+    monkeypatch.setattr(drv, "run_checked", run_checked, raising=False)
+    lines = drv.resolve_lines([f"set {J6} priority 254",
+                               "set interfaces ge-0/0/1 unit 0 family inet6 address __local_address__ vrrp-inet6-group 10 preempt"])
+    assert lines == [
+        "set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:1::2/64 vrrp-inet6-group 10 priority 254",
+        "set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:1::2/64 vrrp-inet6-group 10 preempt",
+    ]
+    assert asked == ["show configuration interfaces ge-0/0/1 unit 0 family inet6 | display set"]  # asked once
+    with pytest.raises(CommandRejected, match="no single address on ge-0/0/1.0 carries vrrp-inet6-group 12"):
+        drv.resolve_lines(["set interfaces ge-0/0/1 unit 0 family inet6 address __local_address__ vrrp-inet6-group 12 priority 1"])
