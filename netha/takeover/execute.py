@@ -347,10 +347,11 @@ class Executor:
         iface = group.interface_of(step.device)
         with self.sessions.session(step.device) as drv:
             mac = drv.get_interface_details().get(iface, {}).get("mac")
+        how = "gratuitous ARP" if group.family == 4 else "unsolicited Neighbor Advertisements"
         if self.garp is None:
-            log.warning("%s: no listener on %s's segment: gratuitous ARP not sent", plan.group, step.device)
+            log.warning("%s: no listener on %s's segment: %s not sent", plan.group, step.device, how)
             return
-        for vip in group.virtual_addresses:
+        for vip in group.virtual_addresses:  # the announcer sends ARP for IPv4, unsolicited NAs for IPv6
             self.garp(plan.group, str(vip.ip), str(mac) if mac else "")
 
     # -- verification ----------------------------------------------------------------------------
