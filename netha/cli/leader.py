@@ -28,6 +28,19 @@ def _coordinator(inventory: Path | None, purpose: str):
     return inv, coordinator_for(inv, purpose=purpose)
 
 
+def _open_plans(coord) -> list[dict] | None:
+    """Open plans in the shared journal (etcd only; None when it cannot be read)."""
+    if coord.backend != "etcd":
+        return None
+    from ..coordination import CoordinationError
+    from ..coordination.journal import open_plan_summaries
+
+    try:
+        return open_plan_summaries(coord)
+    except CoordinationError:
+        return None
+
+
 def _document(view) -> dict:
     now = time.time()
     return {"leader": view.leader, "controllers": [c.to_json(now) for c in view.controllers],
@@ -45,8 +58,9 @@ def leader(ctx: typer.Context, inventory: OptionalInventory = None, as_json: Jso
         return
     _, coord = _coordinator(inventory, "netha leader")
     view = coord.view()
+    plans = _open_plans(coord) if view.ok else None
     if as_json:
-        emit_json(_document(view))
+        emit_json({**_document(view), **({"open_plans": plans} if plans is not None else {})})
     else:
         head = f"backend {view.backend}" + (f" ({view.details.get('prefix')})" if view.details.get("prefix") else "")
         if view.leader:
@@ -64,6 +78,10 @@ def leader(ctx: typer.Context, inventory: OptionalInventory = None, as_json: Jso
                 table.add_row(plain(c.id), plain(c.state or ("leader" if c.leader else "follower")), plain(c.host or "-"),
                               plain(str(c.pid or "-")), plain(age))
             console.print(table)
+        for p in plans or ():
+            console.print(plain(f"open plan {p['plan']}: {p['kind']} of {p['group']} to {p['target']}, started by "
+                                f"controller {p['started_by']} {p['age']}s ago, last row {p['last']} (the leader resolves it)",
+                                "yellow"))
     if view.leader is None:
         raise typer.Exit(1)
 

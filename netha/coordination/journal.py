@@ -52,7 +52,8 @@ class EtcdJournal:
 
     shared = True
 
-    def __init__(self, coord: EtcdCoordinator, local: Store):
+    def __init__(self, coord: EtcdCoordinator, local: Store | None):
+        """``local``: this controller's store (None: a reader only, e.g. ``netha leader``)."""
         self.coord = coord
         self.local = local
         self.prefix = f"{coord.cfg.prefix.rstrip('/')}/plans/"  # type: ignore[union-attr]
@@ -82,14 +83,13 @@ class EtcdJournal:
         self.writes += 1
         if guard and not resp.get("succeeded"):
             assert isinstance(token, Token)
-            raise Fenced(f"controller {token.controller}: journal row refused: the leadership of revision "
-                         f"{token.revision} has ended")
+            raise Fenced(f"controller {token.controller}: push refused: journal row refused by etcd, the leadership "
+                         f"of revision {token.revision} has ended")
         return int(resp["header"]["revision"])
 
     # -- writing --------------------------------------------------------------------------------------
     def journal(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None,
                 token: object | None = None, strict: bool = False) -> None:
-        self.local.journal(plan_id, step, kind, payload, device)
         row = json.dumps({"step": step, "device": device, "kind": kind, "payload": payload, "ts": time.time(),
                           "by": self.coord.id}, default=str)
         key = f"{self.prefix}{plan_id}/j/{self.coord.id}.{self._boot}.{next(self._seq):08d}"
@@ -97,14 +97,19 @@ class EtcdJournal:
             self._txn(f"journal {kind}", [{"request_put": {"key": _b64(key), "value": _b64(row)}}], token)
         except CoordinationError as exc:
             if strict or kind in _STRICT:
-                raise
+                raise  # the step it announces is not taken: no row anywhere
             log.error("plan %s: journal row %s not written to etcd (%s); it is in the local journal only",
                       plan_id, kind, exc)
+            if self.local is not None:
+                self.local.journal(plan_id, step, kind, payload, device)
             return
+        if self.local is not None:
+            self.local.journal(plan_id, step, kind, payload, device)  # the local history: this host's part
         if kind == "closed" or kind in _LAST:
             self._forget_if_settled(plan_id)
 
     def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str) -> int:
+        assert self.local is not None
         local_id = self.local.save_snapshot(device, config, reason)
         packed = base64.b64encode(zlib.compress(redact_config(config).encode(), 6)).decode()
         chunks = [packed[i:i + CHUNK] for i in range(0, len(packed), CHUNK)] or [""]
@@ -170,7 +175,7 @@ class EtcdJournal:
 
     def plan_snapshot(self, plan_id: str, snapshot_id: int) -> SnapshotRecord:
         """This process's own snapshot in full (from SQLite); another controller's from etcd, redacted."""
-        if snapshot_id in self._mine:
+        if snapshot_id in self._mine and self.local is not None:
             return self.local.snapshot(self._mine[snapshot_id])
         kvs = self._range(f"{self.prefix}{plan_id}/s/")
         head = next((kv for kv in kvs if int(kv.get("create_revision", 0)) == snapshot_id
@@ -186,6 +191,20 @@ class EtcdJournal:
         config = zlib.decompress(base64.b64decode("".join(p for p in parts if p is not None))).decode()
         return SnapshotRecord(snapshot_id, str(doc["device"]), float(doc["taken_at"]), str(doc["reason"]), config,
                               redacted=True)
+
+
+def open_plan_summaries(coord: EtcdCoordinator) -> list[dict[str, Any]]:
+    """The open plans in etcd, one line each (``netha leader``): a plan left by a controller that died."""
+    out = []
+    for pid, entries in EtcdJournal(coord, None).open_plans():
+        head = next((e for e in entries if e.kind == "plan"), None)
+        data = head.data if head else {}
+        leader = data.get("leader") if isinstance(data.get("leader"), dict) else {}
+        out.append({"plan": pid, "kind": data.get("plan_kind"), "group": data.get("group"), "target": data.get("target"),
+                    "started_by": leader.get("controller"), "revision": leader.get("revision"),
+                    "rows": len(entries), "last": entries[-1].kind if entries else None,
+                    "age": round(max(0.0, time.time() - entries[0].ts), 1) if entries else None})
+    return out
 
 
 def _entries(plan_id: str, kvs: list[dict[str, Any]]) -> list[JournalEntry]:
@@ -210,4 +229,4 @@ def _pending(entries: list[JournalEntry]) -> list[JournalEntry]:
     return [e for e in last.values() if e.kind == "rollback-pending"]
 
 
-__all__ = ["CHUNK", "EtcdJournal"]
+__all__ = ["CHUNK", "EtcdJournal", "open_plan_summaries"]

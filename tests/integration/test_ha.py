@@ -31,12 +31,13 @@ ETCD = ("etcd1", "etcd2", "etcd3")
 TTL, LOOP_WAIT, RETRY = 5, 1.0, 2.0
 
 
-def ha_inventory(tmp: Path, pause: bool = False) -> Path:
-    doc = lab_names().inventory(yaml.safe_load(HA_INVENTORY.read_text()))
-    doc["controller"]["state_dir"] = str(tmp / "state")
-    doc["controller"]["coordination"].update(prefix=f"/netha/test-{uuid.uuid4().hex[:8]}", ttl=TTL, loop_wait=LOOP_WAIT,
-                                             retry_timeout=RETRY)
-    path = tmp / "lab-ha.yml"
+def ha_inventory(tmp: Path, pause: bool = False, state: str = "state", prefix: str | None = None,
+                 name: str = "lab-ha.yml", source: Path = HA_INVENTORY) -> Path:
+    doc = lab_names().inventory(yaml.safe_load(source.read_text()))
+    doc["controller"]["state_dir"] = str(tmp / state)
+    doc["controller"]["coordination"].update(prefix=prefix or f"/netha/test-{uuid.uuid4().hex[:8]}", ttl=TTL,
+                                             loop_wait=LOOP_WAIT, retry_timeout=RETRY)
+    path = tmp / name
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -307,3 +308,39 @@ def test_etcd_quorum_lost_nobody_acts_status_says_why_traffic_unaffected(tmp_pat
     etcd_up("etcd2")
     wait_for(lambda: leader_doc(inv)["leader"] in ("A", "B"), 30, 0.5, what="a leader again")
     wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 20, what="the new leader makes r1 resign")
+
+
+def test_leader_killed_mid_plan_on_its_own_host_the_other_finishes_it_from_etcd(tmp_path, baseline, etcd, controllers):
+    # Two hosts: A and B each with a state directory of its own (nothing shared but etcd). A dies by
+    # SIGKILL at a deterministic seam of its first plan: its first push made and recorded (journal
+    # rows plan, snapshots, intent, pushed written), the rest not done. B reads the open plan from
+    # etcd and finishes it (the target holds) or rolls it back.
+    prefix = f"/netha/test-{uuid.uuid4().hex[:8]}"
+    inv_a = ha_inventory(tmp_path, state="state-A", prefix=prefix, name="lab-ha-A.yml")
+    inv_b = ha_inventory(tmp_path, state="state-B", prefix=prefix, name="lab-ha-B.yml")
+    a = controllers(inv_a, "A", {"NETHA_TEST_KILL": "after-record-1"})
+    wait_for(lambda: leader_doc(inv_a)["leader"] == "A", 30, 0.5, what="A leads")
+    b = controllers(inv_b, "B")
+    a.wait_started()
+    b.wait_started()
+    switch_port("r1", "eth2", False)  # A decides and dies inside its plan
+    wait_for(lambda: a.proc.poll() is not None, 20, what="A killed inside its plan")
+    started = [r for r in audit(tmp_path / "state-A") if r.actor == "daemon A" and r.action == "recover"]
+    assert started == [], "A resolved nothing: it died"
+    state_b = tmp_path / "state-B"
+    assert Store(state_b).open_plans() == [], "B's own state directory never saw A's plan"
+    recovered = wait_for(lambda: [r for r in audit(state_b) if r.action == "recover" and r.actor == "daemon B"
+                                  and "started by controller A" in (r.detail or "")], TTL + 30, 0.2,
+                         what="B resolves A's plan")
+    detail = recovered[0].detail or ""
+    print(f"B resolved A's plan: {detail}")
+    assert recovered[0].result == "ok", detail
+    assert "finishing from step 2" in detail or "rolled back" in detail, detail
+    # Whatever A's plan was for, the failure ends handled: r1 resigned from lan, r2 its only master.
+    wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 20, what="r1 resigned from lan")
+    wait_for(lambda: vrrp_state("r2") == "Master", 10, what="r2 master of lan")
+    assert [r for r in audit(state_b) if r.action == "leader" and r.result == "acquired"], "B audited its leadership"
+    # The plan left etcd once closed: nothing open remains for a third controller.
+    doc = leader_doc(inv_b)
+    assert doc["leader"] == "B", doc
+    wait_for(lambda: leader_doc(inv_b).get("open_plans") == [], 20, 0.5, what="no open plan left in etcd")

@@ -17,7 +17,7 @@ import pytest
 
 from netha.coordination import Fenced, shared_journal
 from netha.coordination.etcd import EtcdCoordinator
-from netha.coordination.journal import CHUNK, EtcdJournal
+from netha.coordination.journal import CHUNK, EtcdJournal, open_plan_summaries
 from netha.store import Store, redact_config, restore_secrets
 from netha.takeover.execute import Executor, Sessions
 
@@ -88,6 +88,8 @@ def test_leader_on_another_host_finishes_the_plan_its_dead_leader_left_open(etcd
     assert net.master(1) == "r2" and " vrrp 1 priority 254" not in net["r2"].config
     # B's own state directory knows nothing of the plan: it reads it from etcd.
     assert store_b.open_plans() == [] and [pid for pid, _ in journal_b.open_plans()] == [plan.id]
+    [summary] = open_plan_summaries(b)  # what `netha leader` shows
+    assert (summary["plan"], summary["group"], summary["started_by"], summary["last"]) == (plan.id, "lan", "A", "pushed")
     _wait_leader(b, c.ttl + 2)
     (r,) = _executor(inv, net, b, store_b, journal_b).recover()
     assert (r.resolution.kind, r.ok) == ("finish", True), r.message
@@ -161,7 +163,7 @@ def test_a_deposed_leader_cannot_write_the_shared_journal(etcd, closing, inv, tm
         journal_a.journal("p1", 2, "intent", {"lines": ["y"]}, "r1", token=token)
     journal_a.journal("p1", 2, "done", {}, "r1", token=token)  # best-effort rows: logged, not raised
     assert [(e.step, e.kind) for e in journal_b.journal_entries("p1")] == [(1, "intent")]
-    assert [e.kind for e in store_a.journal_entries("p1")] == ["intent", "intent", "done"]  # the local record
+    assert [e.kind for e in store_a.journal_entries("p1")] == ["intent", "done"]  # the refused intent: nowhere
 
 
 def test_a_config_beyond_etcds_request_limit_is_stored_in_chunks_and_read_back_whole(etcd, closing, tmp_path):
