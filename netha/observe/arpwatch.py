@@ -196,6 +196,9 @@ class _Slot:
 class ArpWatch:
     """Probes router addresses with ARP from the listener legs and keeps their presence. Thread-safe readers."""
 
+    name = "arpwatch"  # the thread's name and the log lines' prefix
+    protocol = "ARP"
+
     def __init__(
         self,
         targets: Mapping[str, Sequence[str]],
@@ -212,7 +215,7 @@ class ArpWatch:
         for iface, addrs in targets.items():
             seen: dict[str, None] = {}
             for a in addrs:
-                seen[str(ipaddress.IPv4Address(a))] = None
+                seen[self._address(a)] = None
             self.targets[iface] = tuple(seen)
         self.interval = interval
         self.on_change = on_change
@@ -229,6 +232,15 @@ class ArpWatch:
         self._thread: threading.Thread | None = None
         self.counters = {"sent": 0, "replies": 0, "ignored": 0}
 
+    # -- the protocol (netha.observe.ndwatch overrides these, the handle and probe below) -------------------
+    @staticmethod
+    def _address(text: str) -> str:
+        """A target address in its canonical text (ValueError when it is none of this protocol's)."""
+        return str(ipaddress.IPv4Address(text))
+
+    def _open_leg(self, iface: str) -> tuple[socket.socket, bytes]:
+        return _open(iface)
+
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         """Open one socket per interface (an interface that fails is logged and skipped) and start the thread."""
@@ -239,13 +251,13 @@ class ArpWatch:
             if not addrs or iface in self._socks:
                 continue
             try:
-                self._socks[iface], self._own[iface] = _open(iface)
+                self._socks[iface], self._own[iface] = self._open_leg(iface)
                 self._failed.discard(iface)
             except OSError as e:
                 self._fail(iface, "open", e)
         if self._wakeup is None:
             self._wakeup = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="arpwatch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -331,7 +343,7 @@ class ArpWatch:
             try:
                 self._step(schedule)
             except Exception:  # noqa: BLE001 - the thread never dies of a bug; it logs and goes on
-                log.exception("arpwatch: loop failed")
+                log.exception("%s: loop failed", self.name)
                 self._stop.wait(0.05)
 
     def _step(self, schedule: list[_Slot]) -> None:
@@ -388,16 +400,16 @@ class ArpWatch:
         sock = self._socks.get(iface)
         if sock is not None:
             sock.close()  # stays in _socks (stop() closes again, harmlessly); select() skips failed ones
-        log.error("arpwatch: %s on %s failed: %s; no more ARP probes on %s", what, iface, err, iface)
+        log.error("%s: %s on %s failed: %s; no more %s probes on %s", self.name, what, iface, err, self.protocol, iface)
 
     def _emit(self, events: list[PresenceEvent]) -> None:
         for e in events:
-            log.info("arpwatch: %s %s on %s %s %s", e.address, e.kind, e.interface, e.mac or "", e.detail)
+            log.info("%s: %s %s on %s %s %s", self.name, e.address, e.kind, e.interface, e.mac or "", e.detail)
             if self.on_change is not None:
                 try:
                     self.on_change(e)
                 except Exception:  # noqa: BLE001 - a consumer's bug must not stop the watcher
-                    log.exception("arpwatch: on_change handler failed")
+                    log.exception("%s: on_change handler failed", self.name)
 
 
 def _open(iface: str) -> tuple[socket.socket, bytes]:
