@@ -271,3 +271,30 @@ def _no_leader():
     from netha.coordination.base import LeaderView
 
     return LeaderView("file", None, (), True, "")
+
+
+# -- captured from real senders (tests/unit/fixtures/snmp-notifications/README.md) --------------------------
+
+CAPTURED = Path(__file__).parent / "fixtures" / "snmp-notifications"
+
+
+def _captured(name: str) -> bytes:
+    return bytes.fromhex((CAPTURED / f"{name}.hex").read_text().strip())
+
+
+def test_net_snmp_s_link_down_and_up_name_the_interface_and_wake_the_sender():
+    seen: list[Notification] = []
+    r = NotificationReceiver({"127.0.0.1": "r1"}, {"c0mmunity": "lab-v2c"}, lambda d, n: seen.append(n))
+    for name in ("netsnmp-5.9.3-coldstart", "netsnmp-5.9.3-linkdown", "netsnmp-5.9.3-linkup"):
+        r.handle(_captured(name), ("127.0.0.1", 41234))
+    assert [(n.device, n.kind, n.interface, n.ifindex) for n in seen] == [
+        ("r1", "link-down", "v1", 2), ("r1", "link-up", "v1", 2)]
+    st = r.stats()
+    assert (st["accepted"], st["ignored"]) == (2, 1)  # coldStart: counted, no wake-up
+
+
+def test_a_captured_notification_with_another_community_is_refused():
+    seen: list[Notification] = []
+    r = NotificationReceiver({"127.0.0.1": "r1"}, {"other": "lab-v2c"}, lambda d, n: seen.append(n))
+    assert r.handle(_captured("netsnmp-5.9.3-linkdown"), ("127.0.0.1", 41234)) is None
+    assert seen == [] and r.stats()["bad_community"] == 1
