@@ -171,6 +171,12 @@ def _listener_problems(inv: Inventory) -> Iterator[Problem]:
                 yield ("controller", "listeners", i, "groups", j), f"listener {listener.interface}: unknown group {g!r}"
 
 
+def _coordination_problems(inv: Inventory) -> Iterator[Problem]:
+    devices = {g: {m.device for m in grp.members} for g, grp in inv.groups.items()}
+    for loc, msg in inv.controller.coordination.scope_problems(devices):
+        yield ("controller", "coordination", *loc), msg
+
+
 def _secret_problems(inv: Inventory) -> Iterator[Problem]:
     def check(loc: Loc, ref: SecretRef) -> Iterator[Problem]:
         try:
@@ -206,7 +212,7 @@ def validate_document(doc: LocatedDocument, check_secrets: bool = True, platform
         inv = Inventory.model_validate(data, context={"base_dir": doc.path.parent})
     except ValidationError as exc:
         raise InventoryError([f"{where(loc)}: {msg}" for loc, msg in _pydantic_problems(exc)]) from None
-    problems = list(_cross_checks(inv)) + list(_platform_problems(inv, platforms)) + list(_listener_problems(inv))
+    problems = list(_cross_checks(inv)) + list(_platform_problems(inv, platforms)) + list(_listener_problems(inv)) + list(_coordination_problems(inv))
     if check_secrets:
         problems += list(_secret_problems(inv))
     if problems:

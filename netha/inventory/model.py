@@ -441,14 +441,21 @@ class Coordination(_Strict):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")] | SecretRef | None = None
     password: SecretRef | None = None
     tls: EtcdTls | None = None
+    # fleet: one leader for every group; group: one lease per set of groups sharing devices, so that
+    # several controllers share a fleet (docs/ha.md, "Scale-out").
+    scope: Literal["fleet", "group"] = "fleet"
+    # scope group: the groups each controller ID contends for (an ID not listed: every group).
+    groups: dict[Name, list[Name]] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> Coordination:
         if self.backend == "file":
-            given = [k for k in ("endpoints", "prefix", "username", "password", "tls") if getattr(self, k)]
-            if given:
-                raise ValueError(f"{', '.join(given)}: only with `backend: etcd`")
+            given = [k for k in ("endpoints", "prefix", "username", "password", "tls", "groups") if getattr(self, k)]
+            if given or self.scope != "fleet":
+                raise ValueError(f"{', '.join(given or ['scope'])}: only with `backend: etcd`")
             return self
+        if self.groups and self.scope != "group":
+            raise ValueError("`groups` (which controller contends for which groups) only with `scope: group`")
         if not self.endpoints:
             raise ValueError("backend etcd needs `endpoints` (e.g. [http://198.18.0.31:2379])")
         if self.prefix is None:
@@ -464,6 +471,47 @@ class Coordination(_Strict):
                 f"{self.loop_wait + 2 * self.retry_timeout:g} s exceeds ttl ({self.ttl} s): a leader could "
                 "lose its lease before it stops acting (Patroni's rule: loop_wait + 2 x retry_timeout <= ttl)")
         return self
+
+    @staticmethod
+    def components(group_devices: dict[str, set[str]]) -> list[tuple[str, ...]]:
+        """The groups joined by shared devices (a lease covers one such set: two controllers never
+        push to one device), each sorted, in order of their first group."""
+        parent = {g: g for g in group_devices}
+
+        def root(g: str) -> str:
+            while parent[g] != g:
+                parent[g] = parent[parent[g]]
+                g = parent[g]
+            return g
+
+        owner: dict[str, str] = {}
+        for g in sorted(group_devices):
+            for d in group_devices[g]:
+                if d in owner:
+                    parent[root(g)] = root(owner[d])
+                else:
+                    owner[d] = g
+        sets: dict[str, list[str]] = {}
+        for g in sorted(group_devices):
+            sets.setdefault(root(g), []).append(g)
+        return sorted(tuple(v) for v in sets.values())
+
+    def scope_problems(self, group_devices: dict[str, set[str]]) -> list[tuple[tuple[str | int, ...], str]]:
+        """`groups` naming unknown groups, or part of a set of groups that share devices."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        comps = self.components(group_devices)
+        for cid, names in self.groups.items():
+            for i, g in enumerate(names):
+                if g not in group_devices:
+                    out.append((("groups", cid, i), f"controller {cid}: unknown group {g!r}"))
+            for comp in comps:
+                have = [g for g in comp if g in names]
+                if have and len(have) < len(comp):
+                    missing = [g for g in comp if g not in names]
+                    out.append((("groups", cid), (
+                        f"controller {cid}: {', '.join(have)} {'shares' if len(have) == 1 else 'share'} devices with {', '.join(missing)}: one lease "
+                        f"covers them all (two controllers must never push to one device); list all or none")))
+        return out
 
     def secret_refs(self) -> list[tuple[str, SecretRef]]:
         refs = [("username", self.username)] if isinstance(self.username, SecretRef) else []
