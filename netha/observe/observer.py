@@ -89,6 +89,7 @@ class Observer:
         self._listener = None
         self._receiver = None  # NotificationReceiver (controller.notifications), started in the background
         self._arp = None  # ArpWatch, started with the listener
+        self._nd = None  # NdWatch (IPv6 members' presence), started with the listener
         self._reach_frozen: dict | None = None  # a one-shot look's path verdicts (its probers stopped)
         self._stop = threading.Event()
         self.stale_after = max(1.0, 5 * self.interval)
@@ -176,6 +177,9 @@ class Observer:
         if self._arp is not None:
             self._arp.stop()
             self._arp = None
+        if self._nd is not None:
+            self._nd.stop()
+            self._nd = None
         if self._own_sessions:
             self.sessions.close()
 
@@ -311,16 +315,23 @@ class Observer:
             log.warning("advertisement listener not started: %s", exc)
             return
         self._listener = listener
-        targets = arp_targets(self.inv)
-        if any(targets.values()):
-            try:
-                from .arpwatch import ArpWatch
+        from .arpwatch import ArpWatch
+        from .ndwatch import NdWatch
 
-                arp = ArpWatch(targets, interval=max(0.05, min(0.1, self.interval)), on_change=self._on_presence)
-                arp.start()
-                self._arp = arp
-            except (OSError, NethaError) as exc:
-                log.warning("ARP presence watcher not started: %s", exc)
+        self._arp = self._start_presence(ArpWatch, arp_targets(self.inv, 4), "ARP")
+        self._nd = self._start_presence(NdWatch, arp_targets(self.inv, 6), "Neighbor Discovery")
+
+    def _start_presence(self, cls, targets: dict[str, list[str]], what: str):
+        """A started presence watcher (ARP for IPv4 members, Neighbor Discovery for IPv6 ones); None without targets."""
+        if not any(targets.values()):
+            return None
+        try:
+            watch = cls(targets, interval=max(0.05, min(0.1, self.interval)), on_change=self._on_presence)
+            watch.start()
+            return watch
+        except (OSError, NethaError) as exc:
+            log.warning("%s presence watcher not started: %s", what, exc)
+            return None
 
     def _on_presence(self, event) -> None:
         log.info("arp: %s %s on %s %s", event.address, event.kind, event.interface, event.detail or "")
@@ -407,6 +418,8 @@ class Observer:
             adverts = self._listener.sources(now)
             listening = self._listener.running_interfaces()
         arp = self._arp.presence(now) if self._arp is not None else {}
+        if self._nd is not None:  # IPv6 members: (leg, address) keys of their own
+            arp = {**arp, **self._nd.presence(now)}
         return Snapshot(at=now, wall=time.time(), devices=devices, adverts=adverts, listening=listening, arp=arp)
 
     def _merge(self, name: str, ssh: SshSample | None, snmp, now: float, snmp_at: float = 0.0,
@@ -478,13 +491,15 @@ def merge_interfaces(cli: Mapping[str, bool] | None, cli_failed: bool, snmp: Map
     return dict(snmp) if cli_failed else {}
 
 
-def arp_targets(inv: Inventory) -> dict[str, list[str]]:
-    """Per listener leg, the member addresses to watch with ARP: those of the groups the leg lists
-    (the groups on its segment); a leg that lists none watches the groups no leg lists."""
+def arp_targets(inv: Inventory, family: int = 4) -> dict[str, list[str]]:
+    """Per listener leg, the member addresses of one family to watch, with ARP (4) or Neighbor Discovery
+    (6): those of the groups the leg lists (the groups on its segment); a leg that lists none watches
+    the groups no leg lists."""
     listed = {g for leg in inv.controller.listeners for g in leg.groups}
     out: dict[str, list[str]] = {}
     for leg in inv.controller.listeners:
         groups = leg.groups or [g for g in inv.groups if g not in listed]
-        addrs = {str(m.address.ip) for g in groups if g in inv.groups for m in inv.groups[g].members if m.address}
+        addrs = {str(m.address.ip) for g in groups if g in inv.groups for m in inv.groups[g].members
+                 if m.address and m.address.version == family}
         out[leg.interface] = sorted(addrs)
     return out
