@@ -11,10 +11,17 @@ The rules that matter most:
   the one advertising (a silent backup that cannot be managed stays *unreachable*);
 - a tracked object (interface down, route missing) makes that member *degraded*, and the
   group *degraded* when it is the master's, even though VRRP looks fine.
+
+Adverts are matched to a group by VRID and address family. An IPv4 advert comes from a member's own
+address; an IPv6 one from a link-local address (RFC 5798 §5.1.2.1; FRR's from its macvlan's), which
+the inventory does not hold: it is mapped to the member whose device reports that link-local address
+on one of its interfaces (remembered across polls, so a member that cannot be read now is still
+recognised by its adverts).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -80,6 +87,8 @@ class HealthState:
     last_rx: dict[str, int] = field(default_factory=dict)  # "group/device" -> adverts_rx
     last_master: dict[str, str] = field(default_factory=dict)  # group -> device last seen master
     master_seen: dict[str, float] = field(default_factory=dict)  # "group/device" -> last time seen master
+    # device -> its IPv6 link-local addresses as it last reported them (an IPv6 advert's source)
+    link_locals: dict[str, tuple[str, ...]] = field(default_factory=dict)
     at: float = 0.0
     strict_start: bool = False  # a controller that acts: no bad state from a single first observation
 
@@ -144,22 +153,72 @@ def _member_address(group: Group, device: str) -> str | None:
     return str(addr.ip) if addr else None
 
 
-def _group_adverts(group: Group, snap: Snapshot) -> list[AdvertSource]:
-    """Adverts for this group's VRID from one of its members (or, without addresses, from its subnet)."""
+def _canonical(addr: str) -> str:
+    try:
+        return ipaddress.ip_address(addr.split("/")[0].split("%")[0]).compressed
+    except ValueError:
+        return addr
+
+
+def _is_link_local(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_link_local
+    except ValueError:
+        return False
+
+
+def link_locals(snap: Snapshot, prev: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
+    """device -> the IPv6 link-local addresses it reports on any of its interfaces (an IPv6 VRRP router
+    advertises from one: the interface's, or its macvlan's on FRR); a device not read in this snapshot
+    keeps the ones it reported last (``prev``)."""
+    out = dict(prev or {})
+    for name, obs in snap.devices.items():
+        found = sorted({_canonical(a) for addrs in (obs.addresses or {}).values() for a in addrs
+                        if _is_link_local(a.split("/")[0])})
+        if found:
+            out[name] = tuple(found)
+    return out
+
+
+def _member_sources(group: Group, device: str, lls: dict[str, tuple[str, ...]]) -> set[str]:
+    """The source addresses ``device``'s adverts of ``group`` may come from: its inventory address and,
+    in an IPv6 group, its link-local addresses but the group's virtual link-local one (the master
+    holds that too on keepalived: it is no member's own)."""
+    out = {a for a in [_member_address(group, device)] if a is not None}
+    if group.family == 6:
+        virtual = {_canonical(str(v.ip)) for v in group.virtual_addresses} | (
+            {_canonical(str(group.link_local))} if group.link_local is not None else set())
+        out |= set(lls.get(device, ())) - virtual
+    return {_canonical(a) for a in out}
+
+
+def _group_adverts(group: Group, snap: Snapshot, lls: dict[str, tuple[str, ...]] | None = None,
+                   legs: set[str] | None = None) -> list[AdvertSource]:
+    """Adverts for this group's VRID and family from one of its members (or, without addresses, from its
+    subnet). In an IPv6 group also those from any link-local source heard on the group's listener legs
+    (``legs``; any leg when None): a router of the segment, known to be a member or not."""
     if group.vrid is None:
         return []
-    addrs = {_member_address(group, m.device) for m in group.members} - {None}
+    addrs: set[str] = set()
+    for m in group.members:
+        addrs |= _member_sources(group, m.device, lls or {})
     nets = [m.address.network for m in group.members if m.address] + ([group.subnet] if group.subnet else [])
     result = []
     for adv in snap.adverts_for(group.vrid, group.family):
-        if adv.source in addrs or any(_in(adv.source, n) for n in nets):
+        if _canonical(adv.source) in addrs or any(_in(adv.source, n) for n in nets):
+            result.append(adv)
+        elif group.family == 6 and _is_link_local(adv.source) and (not legs or adv.interface in legs):
             result.append(adv)
     return result
 
 
-def _in(addr: str, net) -> bool:
-    import ipaddress
+def _legs(inv: Inventory, gname: str) -> set[str] | None:
+    """The listener legs that list group ``gname`` (None: none lists it, any leg may hear it)."""
+    legs = {leg.interface for leg in inv.controller.listeners if gname in leg.groups}
+    return legs or None
 
+
+def _in(addr: str, net) -> bool:
     try:
         return ipaddress.ip_address(addr) in net
     except ValueError:
@@ -178,7 +237,8 @@ def _stale_master_claim(inv: Inventory, snap: Snapshot, obs: DeviceObservation, 
     process stopped) keeps its last reading until the poll in flight times out, and its peer took
     over meanwhile. Counting that word makes a false split-brain; the listener's silence is the
     newer evidence. Without a listener on the segment the reading stands (nothing contradicts it)."""
-    if obs.ssh is None or heard.get((gname, device)) or not any(_active(a, snap.at) for a in _group_adverts(group, snap)):
+    if obs.ssh is None or heard.get((gname, device)) or not any(
+            _active(a, snap.at) for a in _group_adverts(group, snap, link_locals(snap), _legs(inv, gname))):
         return False
     return snap.at - obs.ssh.at > 2 * inv.controller.poll_interval + STALE_READING_SLACK
 
@@ -203,6 +263,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
     last_rx: dict[str, int] = {}
     last_master = dict(prev.last_master)
     master_seen = dict(prev.master_seen)
+    lls = link_locals(snap, prev.link_locals)
 
     def d(key: str, raw: str, reason: str = "", good: tuple[str, ...] = ("healthy", "ok", "up", "false"),
           sample: float = 0.0) -> Damped:
@@ -214,10 +275,10 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
     heard: dict[tuple[str, str], bool] = {}
     advert_of: dict[tuple[str, str], AdvertSource] = {}
     for gname, group in inv.groups.items():
-        advs = _group_adverts(group, snap)
+        advs = _group_adverts(group, snap, lls, _legs(inv, gname))
         for m in group.members:
-            addr = _member_address(group, m.device)
-            mine = [a for a in advs if a.source == addr]
+            sources = _member_sources(group, m.device, lls)
+            mine = [a for a in advs if _canonical(a.source) in sources]
             if mine:
                 advert_of[(gname, m.device)] = max(mine, key=lambda a: a.last_seen)
             heard[(gname, m.device)] = any(_alive(a, now) for a in mine)
@@ -343,8 +404,8 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
         for dev in {x for devs in groups[gname].masters.values() for x in devs}:
             master_seen[f"{gname}/{dev}"] = now
 
-    state = HealthState(damped=damped, last_rx=last_rx, last_master=last_master, master_seen=master_seen, at=now,
-                        strict_start=prev.strict_start)
+    state = HealthState(damped=damped, last_rx=last_rx, last_master=last_master, master_seen=master_seen,
+                        link_locals=lls, at=now, strict_start=prev.strict_start)
     return Assessment(state=state, devices=devices, groups=groups)
 
 

@@ -61,47 +61,72 @@ def _strings(value: object, device: str, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _family_blocks(entry: dict, device: str) -> list[tuple[int, dict]]:
+    """The families of one FRR instance that are groups: FRR's instance (interface, VRID) holds an IPv4
+    and an IPv6 router (``v4``, ``v6``); a router without virtual addresses is no group (it stays in
+    Initialize). An instance without any address reads as its IPv4 group, as before IPv6."""
+    if "v4" not in entry or "status" not in need_object(entry["v4"], device, SHOW_VRRP):
+        raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (no v4 status)")
+    blocks: list[tuple[int, dict]] = []
+    v6 = entry.get("v6")
+    has_v6 = False
+    if v6 is not None:
+        v6 = need_object(v6, device, SHOW_VRRP)
+        if "status" not in v6:
+            raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (v6 without status)")
+        has_v6 = bool(_strings(v6.get("addresses"), device, SHOW_VRRP))
+    if _strings(entry["v4"].get("addresses"), device, SHOW_VRRP) or not has_v6:
+        blocks.append((4, entry["v4"]))
+    if has_v6:
+        blocks.append((6, v6))  # type: ignore[arg-type]
+    return blocks
+
+
 @parser(SHOW_VRRP)
 def parse_vrrp(text: str, device: str = "?") -> list[VrrpView]:
-    """``show vrrp json``: one entry per (VRID, interface), IPv4 family."""
+    """``show vrrp json``: one view per (VRID, interface, family) that has virtual addresses.
+
+    FRR runs both families of a VRID as one instance: ``priority``, ``preempt``, the advertisement
+    interval and ``shutdown`` are the instance's, so an IPv4 and an IPv6 group sharing a VRID on one
+    interface share them (and a resign of one resigns both). The IPv6 router advertises from its
+    macvlan's link-local address (``primaryAddress``)."""
     data = load_json(text, device, SHOW_VRRP)
     if not isinstance(data, list):
         raise ParseError(device, "show vrrp json: expected a list")
     views = []
     for entry in data:
         entry = need_object(entry, device, SHOW_VRRP)
-        if "v4" not in entry or "status" not in need_object(entry["v4"], device, SHOW_VRRP):
-            raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (no v4 status)")
-        v4 = entry["v4"]
-        stats = need_object(v4.get("stats", {}), device, SHOW_VRRP)
-        state = _STATES.get(v4["status"], "unknown") if isinstance(v4["status"], str) else "unknown"
-        if entry.get("shutdown"):
-            state = "init"
         for key in ("vrid", "interface", "advertisementInterval"):
             if key not in entry:
                 raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (no {key})")
         if not isinstance(entry["interface"], str):
             raise ParseError(device, f"{SHOW_VRRP}: unexpected entry (interface is not a name)")
-        # FRR shows only the effective priority; it differs from the configured one only for an
-        # address owner (255).
-        priority = need_int(v4.get("effectivePriority"), device, SHOW_VRRP, "priority", 0, 255)
-        master = v4.get("primaryAddress") if state == "master" else None
-        views.append(checked_view(VrrpView(
-            vrid=need_int(entry["vrid"], device, SHOW_VRRP, "vrid", 1, 255),
-            interface=entry["interface"],
-            state=state,
-            priority=priority,
-            effective_priority=priority,
-            virtual_addresses=_strings(v4.get("addresses"), device, SHOW_VRRP),
-            adverts_rx=opt_int(stats.get("adverRx"), device, SHOW_VRRP, "adverRx", 0, COUNTER_MAX),
-            adverts_tx=opt_int(stats.get("adverTx"), device, SHOW_VRRP, "adverTx", 0, COUNTER_MAX),
-            transitions=opt_int(stats.get("transitions"), device, SHOW_VRRP, "transitions", 0, COUNTER_MAX),
-            advert_interval=need_int(entry["advertisementInterval"], device, SHOW_VRRP, "advertisementInterval",
-                                     1, 255_000) / 1000.0,
-            preempt=bool(entry.get("preemptMode", True)),
-            master_address=master if isinstance(master, str) else None,
-            shutdown=bool(entry.get("shutdown", False)),
-        ), device, SHOW_VRRP))
+        for family, block in _family_blocks(entry, device):
+            stats = need_object(block.get("stats", {}), device, SHOW_VRRP)
+            state = _STATES.get(block["status"], "unknown") if isinstance(block["status"], str) else "unknown"
+            if entry.get("shutdown"):
+                state = "init"
+            # FRR shows only the effective priority; it differs from the configured one only for an
+            # address owner (255).
+            priority = need_int(block.get("effectivePriority"), device, SHOW_VRRP, "priority", 0, 255)
+            master = block.get("primaryAddress") if state == "master" else None
+            views.append(checked_view(VrrpView(
+                vrid=need_int(entry["vrid"], device, SHOW_VRRP, "vrid", 1, 255),
+                interface=entry["interface"],
+                state=state,
+                priority=priority,
+                effective_priority=priority,
+                virtual_addresses=_strings(block.get("addresses"), device, SHOW_VRRP),
+                adverts_rx=opt_int(stats.get("adverRx"), device, SHOW_VRRP, "adverRx", 0, COUNTER_MAX),
+                adverts_tx=opt_int(stats.get("adverTx"), device, SHOW_VRRP, "adverTx", 0, COUNTER_MAX),
+                transitions=opt_int(stats.get("transitions"), device, SHOW_VRRP, "transitions", 0, COUNTER_MAX),
+                advert_interval=need_int(entry["advertisementInterval"], device, SHOW_VRRP, "advertisementInterval",
+                                         1, 255_000) / 1000.0,
+                preempt=bool(entry.get("preemptMode", True)),
+                master_address=master if isinstance(master, str) and master not in ("", "::", "0.0.0.0") else None,
+                shutdown=bool(entry.get("shutdown", False)),
+                family=family,  # type: ignore[arg-type]
+            ), device, SHOW_VRRP))
     return views
 
 
@@ -140,7 +165,8 @@ def parse_interfaces(text: str, device: str = "?") -> dict[str, bool]:
 
 @parser(SHOW_INTERFACE)
 def parse_interface_details(text: str, device: str = "?") -> dict[str, InterfaceDetails]:
-    """``show interface json``: name -> {"mac": str|None, "addresses": [cidr, ...]}."""
+    """``show interface json``: name -> {"mac": str|None, "addresses": [cidr, ...]}: IPv4 and IPv6
+    (link-local ones too: an IPv6 VRRP router advertises from its macvlan's link-local address)."""
     out: dict[str, InterfaceDetails] = {}
     for name, info in _interfaces(text, device).items():
         mac = info.get("hardwareAddress")
@@ -154,9 +180,15 @@ def parse_interface_details(text: str, device: str = "?") -> dict[str, Interface
     return out
 
 
+def route_command(prefix: str) -> str:
+    """``show ip route PREFIX json``, or ``show ipv6 route PREFIX json`` for an IPv6 prefix."""
+    return f"show {'ipv6' if ':' in prefix else 'ip'} route {prefix} json"
+
+
 @parser(SHOW_ROUTE)
 def parse_route(text: str, prefix: str, device: str = "?") -> bool:
-    """``show ip route PREFIX json``: present when an entry for exactly that prefix is selected."""
+    """``show ip route PREFIX json`` (or ``show ipv6 route``): present when an entry for exactly that
+    prefix is selected."""
     data = load_json(text, device, SHOW_ROUTE)
     if not isinstance(data, dict):
         raise ParseError(device, "show ip route json: expected an object")
@@ -203,12 +235,12 @@ class FrrDriver(NetworkDriver):
         return parse_interface_details(self.run_checked(SHOW_INTERFACE), self.name)
 
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
-        return {p: parse_route(self.run_checked(f"show ip route {p} json"), p, self.name) for p in prefixes}
+        return {p: parse_route(self.run_checked(route_command(p)), p, self.name) for p in prefixes}
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
         """One poll in 2 + len(routes) commands, pipelined in one write (read-only commands: none
         depends on another): ``show interface json`` serves carrier, state and addresses."""
-        commands = [SHOW_VRRP, SHOW_INTERFACE, *(f"show ip route {p} json" for p in routes)]
+        commands = [SHOW_VRRP, SHOW_INTERFACE, *(route_command(p) for p in routes)]
         outs = self._run_pipelined(commands)
         vrrp = parse_vrrp(outs[0], self.name)
         details = parse_interface_details(outs[1], self.name)

@@ -31,7 +31,7 @@ from .base import (
     parser,
 )
 from .changes import ChangeValues, Operation
-from .keepalived_conf import ConfEditError, describe_change, instances
+from .keepalived_conf import ConfEditError, address_family, describe_change, instances
 from .keepalived_conf import apply_change as apply_conf_change
 from .linux import monitor_stream
 from .models import DeviceReading, InterfaceDetails, ReachProbe, VrrpStateName, VrrpView
@@ -88,7 +88,10 @@ IP_ROUTE = "ip -j route"
 
 @parser(DUMP)
 def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
-    """keepalived's JSON dump -> one view per instance; instances netha shut down come from ``conf``."""
+    """keepalived's JSON dump -> one view per instance; instances netha shut down come from ``conf``.
+
+    An instance's family is its virtual addresses' (keepalived takes it from them; an IPv4 and an
+    IPv6 instance may share a VRID on one interface)."""
     data = load_json(text, device, DUMP)
     if not isinstance(data, list):
         raise ParseError(device, "keepalived JSON dump: expected a list")
@@ -121,13 +124,15 @@ def parse_state(text: str, conf: str = "", device: str = "?") -> list[VrrpView]:
             transitions=min(transitions, COUNTER_MAX) if transitions is not None else None,
             advert_interval=interval,
             preempt=not bool(d.get("nopreempt", False)),
+            family=address_family(vips[0]) if vips else 4,  # type: ignore[arg-type]
         ), device, DUMP))
-    running = {(v.interface, v.vrid) for v in views}
+    running = {(v.interface, v.vrid, v.family) for v in views}
     for inst in instances(conf):
-        if inst.shutdown and inst.interface and inst.vrid and (inst.interface, inst.vrid) not in running:
+        if inst.shutdown and inst.interface and inst.vrid and (inst.interface, inst.vrid, inst.family) not in running:
             views.append(VrrpView(vrid=inst.vrid, interface=inst.interface, state="init", priority=inst.priority,
                                   effective_priority=inst.priority, virtual_addresses=tuple(map(_ip_only, inst.addresses)),
-                                  preempt=not inst.nopreempt, shutdown=True))
+                                  preempt=not inst.nopreempt, shutdown=True,
+                                  family=inst.family))  # type: ignore[arg-type]
     return views
 
 
@@ -155,21 +160,24 @@ def parse_links(text: str, device: str = "?") -> dict[str, bool]:
 
 
 def _inet(info: object, device: str) -> list[str]:
+    """An interface's IPv4 and IPv6 addresses with prefix length (link-local ones too: an IPv6 VRRP
+    router advertises from its link-local address)."""
     if not isinstance(info, list):
         raise ParseError(device, f"{IP_ADDR}: addr_info is not a list")
     out = []
     for a in info:
-        if not isinstance(a, dict) or a.get("family") != "inet" or "local" not in a:
+        if not isinstance(a, dict) or a.get("family") not in ("inet", "inet6") or "local" not in a:
             continue
         if not isinstance(a["local"], str):
             raise ParseError(device, f"{IP_ADDR}: local address {a['local']!r:.40} is not an address")
-        out.append(f"{a['local']}/{need_int(a.get('prefixlen'), device, IP_ADDR, 'prefixlen', 0, 32)}")
+        top = 32 if a["family"] == "inet" else 128
+        out.append(f"{a['local']}/{need_int(a.get('prefixlen'), device, IP_ADDR, 'prefixlen', 0, top)}")
     return out
 
 
 @parser(IP_ADDR)
 def parse_addresses(text: str, device: str = "?") -> dict[str, InterfaceDetails]:
-    """``ip -j addr show``: name -> {"mac", "addresses": [IPv4 with prefix length]}."""
+    """``ip -j addr show``: name -> {"mac", "addresses": [IPv4, then IPv6, with prefix length]}."""
     return {
         x["ifname"]: {
             "mac": x.get("address") if isinstance(x.get("address"), str) else None,
@@ -252,7 +260,8 @@ class KeepalivedDriver(NetworkDriver):
                 dst = entry.get("dst") if isinstance(entry, dict) else None
                 if not isinstance(dst, str):
                     raise ParseError(device, f"{IP_ROUTE}: a route without a destination")
-                routes["0.0.0.0/0" if dst == "default" else dst] = True
+                default = "::/0" if ":" in str(entry.get("gateway", "")) else "0.0.0.0/0"
+                routes[default if dst == "default" else dst] = True
             return routes
         return super().parse_capture(kind, text, device)
 
@@ -324,10 +333,13 @@ class KeepalivedDriver(NetworkDriver):
 
     @staticmethod
     def _with_master_address(views: list[VrrpView], addrs: dict[str, InterfaceDetails]) -> list[VrrpView]:
-        """A master's own (non-virtual) address on the instance's interface, as FRR reports it."""
+        """A master's own (non-virtual) address on the instance's interface, as FRR reports it: of the
+        instance's family, and over IPv6 its link-local one (the adverts' source)."""
         out = []
         for v in views:
-            own = [a for a in addrs.get(v.interface, {}).get("addresses", []) if a.split("/")[0] not in v.virtual_addresses]  # type: ignore[union-attr]
+            own = [a for a in addrs.get(v.interface, {}).get("addresses", [])  # type: ignore[union-attr]
+                   if a.split("/")[0] not in v.virtual_addresses and address_family(a) == v.family
+                   and (v.family == 4 or a.lower().startswith("fe80:"))]
             out.append(replace(v, master_address=own[0].split("/")[0]) if v.state == "master" and own else v)
         return out
 
@@ -338,7 +350,9 @@ class KeepalivedDriver(NetworkDriver):
         return parse_addresses(self.run_checked("ip -j addr show"), self.name)
 
     def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
-        return {p: parse_route(self.run_checked(f"ip -j route show table main exact {shlex.quote(str(p))}"), self.name)
+        # The family explicitly: with a table given, ip takes IPv4 unless told.
+        return {p: parse_route(self.run_checked(f"ip -j {'-6' if ':' in str(p) else '-4'} route show table main exact "
+                                                f"{shlex.quote(str(p))}"), self.name)
                 for p in prefixes}
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
@@ -430,13 +444,13 @@ class KeepalivedDriver(NetworkDriver):
 
     def _wait_loaded(self, text: str) -> None:
         """After SIGHUP: wait until the dump shows what the new config says for every instance."""
-        want = {(i.interface, i.vrid): i for i in instances(text) if i.interface and i.vrid}
+        want = {(i.interface, i.vrid, i.family): i for i in instances(text) if i.interface and i.vrid}
         deadline = time.monotonic() + APPLY_TIMEOUT
         while True:
             state, _ = self._dump(with_conf=False)
-            views = {(v.interface, v.vrid): v for v in parse_state(state, "", self.name)}
+            views = {(v.interface, v.vrid, v.family): v for v in parse_state(state, "", self.name)}
 
-            def loaded(key: tuple[str, int], inst) -> bool:
+            def loaded(key: tuple[str, int, int], inst) -> bool:
                 if inst.shutdown:
                     return key not in views
                 v = views.get(key)

@@ -67,6 +67,18 @@ class Instance:
     nopreempt: bool = False
     addresses: tuple[str, ...] = ()
 
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of the instance's virtual addresses (keepalived takes an instance's family
+        from them; an IPv4 and an IPv6 instance may share a VRID on one interface)."""
+        return address_family(self.addresses[0]) if self.addresses else 4
+
+
+def address_family(text: str) -> int:
+    """4 or 6: the family of a keepalived address entry ("2001:db8::1/64", "198.18.1.1/24 dev eth1")."""
+    word = text.split()[0] if text.split() else text
+    return 6 if ":" in word.split("/")[0] else 4
+
 
 def _plain(line: str) -> tuple[str, bool]:
     if line.startswith(SHUTDOWN_MARK):
@@ -124,12 +136,16 @@ def instances(text: str) -> list[Instance]:
     return found
 
 
-def find(text: str, interface: str, vrid: int) -> Instance:
-    matches = [x for x in instances(text) if x.interface == interface and x.vrid == vrid]
+def find(text: str, interface: str, vrid: int, family: int | None = None) -> Instance:
+    """The one instance on ``interface`` with ``virtual_router_id vrid`` (of ``family``, when given: an
+    IPv4 and an IPv6 instance may share both)."""
+    matches = [x for x in instances(text) if x.interface == interface and x.vrid == vrid
+               and (family is None or x.family == family)]
+    fam = f" (IPv{family})" if family is not None else ""
     if not matches:
-        raise ConfEditError(f"no vrrp_instance with interface {interface} and virtual_router_id {vrid}")
+        raise ConfEditError(f"no vrrp_instance with interface {interface} and virtual_router_id {vrid}{fam}")
     if len(matches) > 1:
-        raise ConfEditError(f"{len(matches)} vrrp_instance blocks with interface {interface} and virtual_router_id {vrid}")
+        raise ConfEditError(f"{len(matches)} vrrp_instance blocks with interface {interface} and virtual_router_id {vrid}{fam}")
     return matches[0]
 
 
@@ -160,12 +176,13 @@ def _depth1(block: list[str], keyword: str) -> list[int]:
     return out
 
 
-def _edit(text: str, interface: str, vrid: int, edit: Callable[[list[str], str, str, int], list[str]]) -> str:
+def _edit(text: str, interface: str, vrid: int, edit: Callable[[list[str], str, str, int], list[str]],
+          family: int | None = None) -> str:
     """``text`` with the block of the instance (interface, vrid) replaced by ``edit(block, indent,
     mark, body_at)``: ``mark`` is the shutdown marker when the block is commented out, ``body_at``
     where the block's body starts (after the line with the opening brace)."""
     lines = text.splitlines()
-    inst = find(text, interface, vrid)
+    inst = find(text, interface, vrid, family)
     block = lines[inst.start : inst.end + 1]
     body_at = 1 if "{" in _code(_plain(block[0])[0]) else 2
     block = edit(block, _indent(lines, inst), SHUTDOWN_MARK if inst.shutdown else "", body_at)
@@ -173,7 +190,7 @@ def _edit(text: str, interface: str, vrid: int, edit: Callable[[list[str], str, 
     return "\n".join(new) + ("\n" if text.endswith("\n") or not text else "")
 
 
-def set_priority(text: str, interface: str, vrid: int, priority: int) -> str:
+def set_priority(text: str, interface: str, vrid: int, priority: int, family: int | None = None) -> str:
     """The instance's ``priority`` set to ``priority`` (1..254; the line added if it has none)."""
     if type(priority) is not int or not 1 <= priority <= 254:
         raise ConfEditError(f"invalid priority {priority!r} (1-254)")
@@ -185,36 +202,40 @@ def set_priority(text: str, interface: str, vrid: int, priority: int) -> str:
         for k in at:
             block[k] = mark + re.sub(r"(priority\s+)\S+", rf"\g<1>{priority}", _plain(block[k])[0], count=1)
         return block
-    return _edit(text, interface, vrid, edit)
+    return _edit(text, interface, vrid, edit, family)
 
 
-def set_shutdown(text: str, interface: str, vrid: int, shutdown: bool) -> str:
+def set_shutdown(text: str, interface: str, vrid: int, shutdown: bool, family: int | None = None) -> str:
     """The instance's block commented out with :data:`SHUTDOWN_MARK` (``shutdown``) or uncommented."""
     def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
         if shutdown:
             return [ln if ln.startswith(SHUTDOWN_MARK) else SHUTDOWN_MARK + ln for ln in block]
         return [_plain(ln)[0] for ln in block]
-    return _edit(text, interface, vrid, edit)
+    return _edit(text, interface, vrid, edit, family)
 
 
-def set_preempt(text: str, interface: str, vrid: int, enabled: bool) -> str:
+def set_preempt(text: str, interface: str, vrid: int, enabled: bool, family: int | None = None) -> str:
     """The instance preempts (no ``nopreempt`` line) or not (``nopreempt`` added)."""
     def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
         at = _depth1(block, "nopreempt")
         if enabled:
             return [ln for k, ln in enumerate(block) if k not in at]
         return block if at else block[:body_at] + [f"{mark}{ind}nopreempt"] + block[body_at:]
-    return _edit(text, interface, vrid, edit)
+    return _edit(text, interface, vrid, edit, family)
 
 
-def set_address(text: str, interface: str, vrid: int, address: ipaddress.IPv4Interface, present: bool) -> str:
-    """``address`` in the instance's ``virtual_ipaddress`` once (``present``) or not at all."""
-    if not isinstance(address, ipaddress.IPv4Interface):
+def set_address(text: str, interface: str, vrid: int, address: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
+                present: bool, family: int | None = None) -> str:
+    """``address`` in the instance's ``virtual_ipaddress`` once (``present``) or not at all. An IPv6
+    instance's link-local virtual address stays first (keepalived's strict mode wants it there)."""
+    if not isinstance(address, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
         raise ConfEditError(f"not an address: {address!r}")
+    if family is not None and address.version != family:
+        raise ConfEditError(f"{address} is not IPv{family} (the instance's family)")
 
     def edit(block: list[str], ind: str, mark: str, body_at: int) -> list[str]:
         return _edit_vips(block, address.with_prefixlen, not present, ind, mark)
-    return _edit(text, interface, vrid, edit)
+    return _edit(text, interface, vrid, edit, family)
 
 
 def _edit_vips(block: list[str], address: str, remove: bool, ind: str, mark: str) -> list[str]:
@@ -260,25 +281,28 @@ def apply_change(text: str, operation: Operation, values: ChangeValues) -> str:
         raise ConfEditError(f"keepalived has no {values.protocol.upper()}")
     if values.vrid is None:
         raise ConfEditError(f"{op}: no virtual_router_id given")
-    iface, vrid = values.interface, values.vrid
+    # The instance of the group's family: keepalived's IPv4 and IPv6 instances are apart (one may
+    # resign while the other, of the same VRID on the same interface, stays).
+    iface, vrid, fam = values.interface, values.vrid, values.family
     if op in ("set_priority", "restore"):
         if values.priority is None:
             raise ConfEditError(f"{op}: no priority given")
-        running = set_shutdown(text, iface, vrid, False) if op == "restore" else text
-        return set_priority(running, iface, vrid, values.priority)
+        running = set_shutdown(text, iface, vrid, False, fam) if op == "restore" else text
+        return set_priority(running, iface, vrid, values.priority, fam)
     if op in ("add_address", "remove_address"):
         if values.address is None:
             raise ConfEditError(f"{op}: no address given")
-        return set_address(text, iface, vrid, values.address, op == "add_address")
+        return set_address(text, iface, vrid, values.address, op == "add_address", fam)
     if op == "resign":
-        return set_shutdown(text, iface, vrid, True)
-    return set_preempt(text, iface, vrid, values.enabled)
+        return set_shutdown(text, iface, vrid, True, fam)
+    return set_preempt(text, iface, vrid, values.enabled, fam)
 
 
 def describe_change(operation: Operation, values: ChangeValues) -> list[str]:
     """One change as an operator reads it in a plan: what :func:`apply_change` does, line by line."""
     op = check_operation(operation)
-    where = f"vrrp_instance (interface {values.interface}, virtual_router_id {values.vrid})"
+    fam = ", IPv6" if values.family == 6 else ""
+    where = f"vrrp_instance (interface {values.interface}, virtual_router_id {values.vrid}{fam})"
     if op == "set_priority":
         return [f"{where}: priority {values.priority}"]
     if op == "resign":

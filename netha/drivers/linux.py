@@ -5,7 +5,8 @@ probe's outcome, read as it arrives over a persistent SSH channel (no new login 
 
 - ICMP echo: iputils ``ping -n -O``: each reply, and each probe left unanswered when the next one
   leaves ("no answer yet"), is a line. ``-I`` sources the probes from the member's own address or
-  interface, so they take the member's own path and the replies come back to the member.
+  interface, so they take the member's own path and the replies come back to the member. An IPv6
+  target gets ``ping -6`` (the same output; a source interface then gives its IPv6 address).
 - TCP connect: a shell loop of ``nc -z`` (``-s`` for the source) or, without a source and without
   ``nc``, bash's ``/dev/tcp`` (the kernel picks the route's own source address).
 
@@ -57,10 +58,11 @@ def _outcome_line(line: str) -> str:
 def ping_stream(probe: ReachProbe) -> ProbeStream:
     wait = max(1, round(probe.timeout + 0.4999))  # ping's -W takes whole seconds on older iputils
     source = f" -I {shlex.quote(probe.source)}" if probe.source else ""
+    family = " -6" if ":" in probe.target else ""
     command = (
         "LC_ALL=C; export LC_ALL; command -v ping >/dev/null 2>&1 || "
         f"{{ echo '{ERROR_PREFIX} ping not found'; exit 127; }}; "
-        f"exec ping -n -O -i {_interval(probe.interval)} -W {wait}{source} {shlex.quote(probe.target)} 2>&1"
+        f"exec ping{family} -n -O -i {_interval(probe.interval)} -W {wait}{source} {shlex.quote(probe.target)} 2>&1"
     )
     return ProbeStream(command, parse_ping_line)
 
@@ -88,23 +90,33 @@ def parse_ping_line(line: str) -> ProbeEvent | None:
 
 
 def tcp_stream(probe: ReachProbe) -> ProbeStream:
-    """A TCP connect every ``interval``: ``tcp SEQ ok MICROSECONDS`` or ``tcp SEQ lost``."""
+    """A TCP connect every ``interval``: ``tcp SEQ ok MICROSECONDS`` or ``tcp SEQ lost``. An IPv6
+    target: ``nc -6`` (bash's /dev/tcp takes an IPv6 literal too); a source interface then gives its
+    global IPv6 address."""
     target, port = shlex.quote(probe.target), int(probe.port or 0)
     wait = max(1, round(probe.timeout + 0.4999))
+    v6 = ":" in probe.target
     if probe.source:
         src = probe.source
         # nc -s takes an address; an interface's address is looked up once.
-        lookup = (
-            f"s={shlex.quote(src)}; case $s in *[!0-9.]*) "
-            f"s=$(ip -4 -o addr show dev {shlex.quote(src)} 2>/dev/null | sed -n 's/.* inet \\([0-9.]*\\)\\/.*/\\1/p' | head -n1);; esac; "
-            f"[ -n \"$s\" ] || {{ echo '{ERROR_PREFIX} no IPv4 address on {src}'; exit 2; }}; "
-        )
-        connect = f"nc -z -w {wait} -s \"$s\" {target} {port}"
+        if v6:
+            lookup = (
+                f"s={shlex.quote(src)}; case $s in *:*) ;; *) "
+                f"s=$(ip -6 -o addr show dev {shlex.quote(src)} scope global 2>/dev/null | sed -n 's/.* inet6 \\([0-9a-fA-F:]*\\)\\/.*/\\1/p' | head -n1);; esac; "
+                f"[ -n \"$s\" ] || {{ echo '{ERROR_PREFIX} no global IPv6 address on {src}'; exit 2; }}; "
+            )
+        else:
+            lookup = (
+                f"s={shlex.quote(src)}; case $s in *[!0-9.]*) "
+                f"s=$(ip -4 -o addr show dev {shlex.quote(src)} 2>/dev/null | sed -n 's/.* inet \\([0-9.]*\\)\\/.*/\\1/p' | head -n1);; esac; "
+                f"[ -n \"$s\" ] || {{ echo '{ERROR_PREFIX} no IPv4 address on {src}'; exit 2; }}; "
+            )
+        connect = f"nc{' -6' if v6 else ''} -z -w {wait} -s \"$s\" {target} {port}"
         need = f"command -v nc >/dev/null 2>&1 || {{ echo '{ERROR_PREFIX} nc not found (needed for a sourced TCP probe)'; exit 127; }}; "
     else:
         lookup = ""
         connect = (
-            f"{{ {{ command -v nc >/dev/null 2>&1 && nc -z -w {wait} {target} {port}; }} || "
+            f"{{ {{ command -v nc >/dev/null 2>&1 && nc{' -6' if v6 else ''} -z -w {wait} {target} {port}; }} || "
             f"{{ ! command -v nc >/dev/null 2>&1 && timeout {wait} bash -c 'exec 3<>/dev/tcp/'{target}'/{port}'; }}; }}"
         )
         need = (

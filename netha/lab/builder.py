@@ -96,8 +96,9 @@ def up(topology: Path | None = None, name: str | None = None, progress: Progress
         _build_network(topo, state, names)
         report(1, total, "network")
         hostkeys = {}
+        sinks = notification_sinks(topo)
         for i, node in enumerate(linux, 2):
-            key = NodeDaemons(node, names).start(secrets)
+            key = NodeDaemons(node, names, notify=sinks).start(secrets)
             report(i, total, node.name)
             if node.role == "frr-router":
                 state.frr_nodes.append(node.name)
@@ -193,9 +194,18 @@ def _build_network(topo: Topology, state: LabState, names: LabNames) -> None:
         state.namespaces.append(ns)
         state.save()
         run("ip", "-n", ns, "link", "set", "dev", "lo", "up")
+        if ns != sw:
+            # No duplicate address detection in the lab: an IPv6 address (a virtual one moving with a
+            # VRRP role, a macvlan's link-local) is usable at once, not 1-2 s later. Set before any
+            # interface enters the namespace, so every one inherits it.
+            for scope in ("all", "default"):
+                run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_dad=0")
     bridges = list(topo.bridges) + ([MGMT_BRIDGE] if topo.mgmt_subnet else [])
     for br in bridges:
-        run("ip", "-n", sw, "link", "add", "name", br, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+        # No multicast snooping: VRRP's IPv6 group ff02::12 reaches every port, the listener's legs too
+        # (a snooping bridge forwards a joined group only to the ports that joined it).
+        run("ip", "-n", sw, "link", "add", "name", br, "type", "bridge", "stp_state", "0", "forward_delay", "0",
+            "mcast_snooping", "0")
         run("ip", "-n", sw, "link", "set", "dev", br, "up")
     run("ip", "netns", "exec", sw, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
     for link in topo.links:
@@ -219,12 +229,21 @@ def _veth(names: LabNames, node: str, iface: str, bridge: str, port: str) -> Non
     run("ip", "-n", names.netns(node), "link", "set", "dev", iface, "up")
 
 
-def _vrrp_states(names: LabNames, node: str) -> dict[tuple[str, int], str]:
-    """(interface, VRID) -> FRR's state of that instance on NODE."""
+def _vrrp_states(names: LabNames, node: str) -> dict[tuple[str, int, int], str]:
+    """(interface, VRID, family) -> FRR's state of that group on NODE: FRR's instance (interface, VRID)
+    holds an IPv4 and an IPv6 router; one without addresses is no group (an IPv4 one counts when the
+    instance has no addresses at all)."""
     r = run("vtysh", "-N", names.pathspace(node), "-c", "show vrrp json", check=False)
     try:
-        return {(g["interface"], g["vrid"]): g["v4"]["status"] for g in json.loads(r.stdout[r.stdout.find("["):])}
-    except (ValueError, KeyError, TypeError):
+        out: dict[tuple[str, int, int], str] = {}
+        for g in json.loads(r.stdout[r.stdout.find("["):]):
+            v6 = g.get("v6") or {}
+            if v6.get("addresses"):
+                out[(g["interface"], g["vrid"], 6)] = v6["status"]
+            if g["v4"].get("addresses") or not v6.get("addresses"):
+                out[(g["interface"], g["vrid"], 4)] = g["v4"]["status"]
+        return out
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -236,6 +255,13 @@ def _vip_holders(topo: Topology, names: LabNames) -> dict[str, list[str]]:
         for line in out.splitlines():
             if " secondary " in line or "/32" in line:
                 holders.setdefault(line.split()[3], []).append(node.name)
+        # IPv6 has no secondary addresses: a global address the node's exec lines did not add is virtual.
+        own = {w for cmd in node.exec for w in cmd.split() if ":" in w}
+        out = run("ip", "-n", names.netns(node.name), "-6", "-o", "addr", "show", "scope", "global", check=False).stdout
+        for line in out.splitlines():
+            words = line.split()
+            if len(words) > 3 and words[2] == "inet6" and words[3] not in own:
+                holders.setdefault(words[3], []).append(node.name)
     return holders
 
 
@@ -260,10 +286,10 @@ def _wait_ready(topo: Topology, names: LabNames, timeout: float = 30.0) -> None:
         states = {r: _vrrp_states(names, r) for r in routers}
         # One master per VRID per segment (a scaled lab reuses VRIDs on every pair's own LAN).
         segment = {(ln.node, ln.iface): ln.bridge for ln in topo.links}
-        masters: dict[tuple[str, int], list[str]] = {}
+        masters: dict[tuple[str, int, int], list[str]] = {}
         for r, s in states.items():
-            for (iface, vrid), st in s.items():
-                group = masters.setdefault((segment.get((r, iface), f"{r}:{iface}"), vrid), [])
+            for (iface, vrid, family), st in s.items():
+                group = masters.setdefault((segment.get((r, iface), f"{r}:{iface}"), vrid, family), [])
                 if st == "Master":
                     group.append(r)
         ok = all(states.values()) and all(len(m) == 1 for m in masters.values())
@@ -390,6 +416,15 @@ def exec_in(node: str, argv: list[str], check: bool = False, name: str | None = 
     return r.returncode
 
 
+def notification_sinks(topo) -> list[str]:
+    """Where the routers' snmpd sends SNMP notifications (issue 14): every controller's management
+    address; none in the scaled lab, where 100 snmpd watching their interfaces every second would load
+    the machine its benchmark measures."""
+    if topo.name.startswith("netha-scale"):
+        return []
+    return [str(n.mgmt_ipv4) for n in topo.of_role("controller") if n.mgmt_ipv4 is not None]
+
+
 def node_daemons(node: str, name: str | None = None) -> NodeDaemons:
     names = lab_names(name)
     state = LabState.load(names.name)
@@ -398,7 +433,7 @@ def node_daemons(node: str, name: str | None = None) -> NodeDaemons:
     topo = load_topology(Path(state.topology))
     if node not in topo.nodes:
         raise LabError(f"no lab node {node!r}")
-    return NodeDaemons(topo.nodes[node], names)
+    return NodeDaemons(topo.nodes[node], names, notify=notification_sinks(topo))
 
 
 def labs() -> list[str]:

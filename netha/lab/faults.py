@@ -43,14 +43,15 @@ def vtysh(node: str, *commands: str) -> str:
     return sh(*argv).stdout
 
 
-def vrrp_state(node: str, vrid: int = 1) -> str:
+def vrrp_state(node: str, vrid: int = 1, family: int = 4) -> str:
+    """FRR's state of the IPv4 (or IPv6: ``family=6``) router of instance VRID on NODE."""
     try:
         groups = json.loads(vtysh(node, "show vrrp json"))
     except (ValueError, subprocess.CalledProcessError):
         return "unknown"
     for g in groups:
         if g["vrid"] == vrid:
-            return g["v4"]["status"]
+            return g["v6" if family == 6 else "v4"]["status"]
     return "absent"
 
 
@@ -145,8 +146,8 @@ class Baseline:
 
 
 def holds(node: str, address: str) -> bool:
-    """NODE has ADDRESS on one of its interfaces (keepalived puts a virtual address there when master)."""
-    out = sh("ip", "-n", ns(node), "-4", "-o", "addr", "show", check=False).stdout
+    """NODE has ADDRESS (IPv4 or IPv6) on one of its interfaces (keepalived puts a virtual address there when master)."""
+    out = sh("ip", "-n", ns(node), "-6" if ":" in address else "-4", "-o", "addr", "show", check=False).stdout
     return f" {address}/" in out
 
 
@@ -238,7 +239,8 @@ def both_ways(tmp: Path, interval: float = 0.01, lan: str = "h1", lan_addr: str 
 
 @contextmanager
 def pair_ways(tmp: Path, pair: str = "h1-wan", interval: float = 0.01):
-    """``both_ways`` for one of the lab's named probe pairs (``traffic.PAIRS``: h1-wan, h3-wan, h1-far, h3-far)."""
+    """``both_ways`` for one of the lab's named probe pairs (``traffic.PAIRS``: h1-wan, h3-wan, h1-far, h3-far, and the
+    same over IPv6: h1-wan6, h3-wan6, h1-far6, h3-far6)."""
     try:
         p = PAIRS[pair]
     except KeyError:

@@ -139,6 +139,22 @@ def _check_range(path: Path, where: str, net: ipaddress.IPv4Network) -> None:
         raise _err(path, where, f"{net} is outside 198.18.0.0/15, the only range the lab may use")
 
 
+LAB_IPV6 = ipaddress.IPv6Network("2001:2::/48")  # RFC 5180's benchmarking prefix: the lab's IPv6 range
+
+
+def _check_range6(path: Path, where: str, word: str) -> None:
+    """An IPv6 address or prefix in an exec line must be in :data:`LAB_IPV6` (link-local ones are every
+    link's own; words that are no IPv6 address, such as MAC addresses, are not addresses)."""
+    try:
+        net = ipaddress.IPv6Interface(word).network
+    except ValueError:
+        return
+    if net.network_address.is_link_local or net.network_address.is_multicast:
+        return
+    if not net.subnet_of(LAB_IPV6):
+        raise _err(path, where, f"{word} is outside {LAB_IPV6}, the only IPv6 range the lab may use")
+
+
 def _node(path: Path, name: str, spec: dict, subnet: ipaddress.IPv4Network | None) -> Node:
     where = f"node {name}"
     if not _NAME.match(name):
@@ -186,6 +202,9 @@ def _node(path: Path, name: str, spec: dict, subnet: ipaddress.IPv4Network | Non
             raise _err(path, where, f"exec {e!r}: only 'ip' and 'sysctl' commands are supported")
         for addr in re.findall(r"\b(\d+\.\d+\.\d+\.\d+)(?:/\d+)?\b", e):
             _check_range(path, f"{where} exec", ipaddress.IPv4Network(addr))
+        for word in e.split():
+            if ":" in word:
+                _check_range6(path, f"{where} exec", word)
     return Node(name, "linux", role, mgmt, binds, execs)
 
 

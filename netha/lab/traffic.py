@@ -43,7 +43,16 @@ PAIRS = {
     "h3-wan": ProbePair(Endpoint("h3", "198.18.4.100"), Endpoint("wan", "198.18.5.100")),
     "h1-far": ProbePair(Endpoint("h1", "198.18.1.100"), Endpoint("far", "198.18.10.100")),
     "h3-far": ProbePair(Endpoint("h3", "198.18.4.100"), Endpoint("far", "198.18.10.100")),
+    # The same over IPv6 (2001:2::/48), through the IPv6 virtual gateways (groups 21 and 31).
+    "h1-wan6": ProbePair(Endpoint("h1", "2001:2:0:1::100"), Endpoint("wan", "2001:2:0:2::100")),
+    "h3-wan6": ProbePair(Endpoint("h3", "2001:2:0:4::100"), Endpoint("wan", "2001:2:0:5::100")),
+    "h1-far6": ProbePair(Endpoint("h1", "2001:2:0:1::100"), Endpoint("far", "2001:2:0:a::100")),
+    "h3-far6": ProbePair(Endpoint("h3", "2001:2:0:4::100"), Endpoint("far", "2001:2:0:a::100")),
 }
+
+
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
 def pair_port(pair: str) -> int:
@@ -53,7 +62,7 @@ def pair_port(pair: str) -> int:
 
 def send(to: str, interval: float, out: Path, duration: float | None = None, port: int = PORT,
          src: str | None = None) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(_family(to), socket.SOCK_DGRAM)
     if src:  # a host with several addresses (far: its loopback) sends from the one the far side routes back to
         sock.bind((src, 0))
     stop = _stopper()
@@ -76,7 +85,7 @@ def send(to: str, interval: float, out: Path, duration: float | None = None, por
 
 
 def recv(bind: str, out: Path, port: int = PORT) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(_family(bind), socket.SOCK_DGRAM)
     sock.bind((bind, port))
     sock.settimeout(0.2)
     stop = _stopper()
