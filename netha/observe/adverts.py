@@ -307,9 +307,17 @@ class AdvertListener:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        for iface in self.interfaces:
-            s = _open(iface)
-            self._socks[s] = iface
+        """Open one socket per interface and start the thread; when an interface cannot be opened, the
+        sockets opened so far are closed (their multicast memberships with them) and the error raised."""
+        try:
+            for iface in self.interfaces:
+                s = _open(iface)
+                self._socks[s] = iface
+        except BaseException:
+            for s in self._socks:
+                s.close()
+            self._socks.clear()
+            raise
         self._wakeup = os.pipe()
         self._thread = threading.Thread(target=self._run, name="adverts", daemon=True)
         self._thread.start()

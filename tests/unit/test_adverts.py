@@ -430,3 +430,13 @@ def test_listener_hears_ipv6_and_ipv4_adverts_on_a_real_interface_and_joins_the_
     finally:
         li.stop()
     assert "33:33:00:00:00:12" not in pair.ip(pair.a, "maddr", "show", "dev", pair.va)
+
+
+@needs_root
+def test_a_leg_that_cannot_be_opened_leaves_no_socket_or_membership_behind(netns_pair):
+    pair = netns_pair
+    li = AdvertListener([pair.va, "nosuchleg"])
+    with pytest.raises(OSError):
+        pair.run_in(pair.a, li.start)
+    assert li.running_interfaces() == () and li._socks == {}
+    assert "33:33:00:00:00:12" not in pair.ip(pair.a, "maddr", "show", "dev", pair.va)
