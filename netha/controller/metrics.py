@@ -163,10 +163,10 @@ class _NotificationCollector(Collector):
         up.add_metric([st["listen"]], 1.0 if st["state"] == "listening" else 0.0)
         yield up
         counts = CounterMetricFamily("netha_snmp_notifications", "SNMP notifications received, by outcome (received, "
-                                     "accepted, informs_acked, ignored, unknown_sender, bad_community, malformed, "
-                                     "unsupported, errors)", labels=["outcome"])
+                                     "accepted, informs_acked, ignored, unknown_sender, bad_community, bad_auth, "
+                                     "malformed, unsupported, errors)", labels=["outcome"])
         for key in ("received", "accepted", "informs_acked", "ignored", "unknown_sender", "bad_community",
-                    "malformed", "unsupported", "errors"):
+                    "bad_auth", "malformed", "unsupported", "errors"):
             counts.add_metric([key], float(st.get(key, 0)))
         yield counts
         per = CounterMetricFamily("netha_snmp_notifications_device", "SNMP notifications accepted from a device",

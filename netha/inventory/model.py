@@ -524,7 +524,7 @@ class Notifications(_Strict):
 
     listen: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address("0.0.0.0")
     port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 162
-    # The SNMP profiles (`snmp:`) whose v2c community is accepted; empty: every profile a device uses.
+    # The SNMP profiles (`snmp:`) whose v2c community or v3 user is accepted; empty: every profile a device uses.
     profiles: list[Name] = []
 
 

@@ -19,6 +19,7 @@ logged once per sender; nothing a sender sends can stop the receiver.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -57,17 +58,67 @@ class NotificationError(NethaError):
     """A datagram that is no SNMP notification netha reads."""
 
 
+class AuthFailure(NotificationError):
+    """An SNMPv3 notification from no accepted user, or whose digest or encryption does not check."""
+
+
+# SNMPv3 USM (RFC 3414, RFC 7860): the HMAC and its truncated length per authentication protocol.
+AUTH = {"md5": (hashlib.md5, 12), "sha": (hashlib.sha1, 12), "sha224": (hashlib.sha224, 16),
+        "sha256": (hashlib.sha256, 24), "sha384": (hashlib.sha384, 32), "sha512": (hashlib.sha512, 48)}
+
+
+@dataclass(frozen=True)
+class V3User:
+    """An SNMPv3 user whose notifications (traps) are accepted: authNoPriv, or authPriv with AES-128."""
+
+    name: str
+    auth_protocol: str
+    auth_key: str = field(repr=False)
+    priv_protocol: str | None = None  # "aes" or None
+    priv_key: str | None = field(default=None, repr=False)
+
+
+class _Keys:
+    """Localised keys (RFC 3414 A.2) per user and sender engine: 1 MB of hashing each, done once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[V3User, bytes, str], bytes] = {}  # the whole user: its keys and protocols
+        self._lock = threading.Lock()
+
+    def get(self, user: V3User, engine_id: bytes, which: str) -> bytes:
+        key = (user, engine_id, which)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        from pyasn1.type import univ
+        from pysnmp.proto.secmod.rfc3414 import localkey
+
+        secret = user.auth_key if which == "auth" else user.priv_key
+        value = bytes(localkey.password_to_key(univ.OctetString(secret.encode()), univ.OctetString(engine_id),
+                                               AUTH[user.auth_protocol][0]))
+        with self._lock:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = value
+        return value
+
+
+_KEYS = _Keys()
+
+
 @dataclass(frozen=True)
 class Decoded:
     """One datagram, decoded (no community check yet)."""
 
-    version: str  # "1", "2c"
+    version: str  # "1", "2c", "3"
     community: str = field(repr=False)
     pdu: str  # "trap", "inform"
     trap_oid: str
     varbinds: tuple[tuple[str, object], ...]
     agent_address: str | None  # a v1 trap's agent-addr, or snmpTrapAddress
     request_id: int | None = None
+    user: str | None = None  # SNMPv3: the (authenticated) user
 
 
 @dataclass(frozen=True)
@@ -89,8 +140,9 @@ class Notification:
 
 
 # -- decoding (pure; unit-tested on constructed and recorded datagrams) --------------------------------
-def decode(data: bytes) -> Decoded:
-    """Decode one datagram; :class:`NotificationError` for garbage, SNMPv3, or a PDU that is no notification."""
+def decode(data: bytes, users: Mapping[str, V3User] | None = None) -> Decoded:
+    """Decode one datagram; :class:`NotificationError` for garbage or a PDU that is no notification.
+    An SNMPv3 message is authenticated (and decrypted) with ``users`` first (:class:`AuthFailure`)."""
     from pyasn1.codec.ber import decoder
     from pyasn1.error import PyAsn1Error
     from pysnmp.proto import api
@@ -100,7 +152,7 @@ def decode(data: bytes) -> Decoded:
     except Exception as exc:  # noqa: BLE001 - any garbage
         raise NotificationError(f"not SNMP: {type(exc).__name__}") from None
     if version == 3:
-        raise NotificationError("SNMPv3 (not accepted yet: use a v2c community)")
+        return _decode_v3(data, users or {})
     if version not in api.PROTOCOL_MODULES:
         raise NotificationError(f"unknown SNMP version {version}")
     mod = api.PROTOCOL_MODULES[version]
@@ -136,6 +188,85 @@ def decode(data: bytes) -> Decoded:
         raise NotificationError("no snmpTrapOID varbind")
     agent = values.get(SNMP_TRAP_ADDRESS)
     return Decoded("2c", community, kind, trap_oid, binds, agent if isinstance(agent, str) else None, request_id)
+
+
+def _decode_v3(data: bytes, users: Mapping[str, V3User]) -> Decoded:
+    """An SNMPv3 trap (USM): the user's digest checked, its scoped PDU decrypted (AES-128, RFC 3826).
+
+    The sender is the authoritative engine of a trap: its keys are localised to the engine ID the
+    message carries. Its boots and time are not held against a window: a replayed notification can
+    only bring a read forward. Informs (where netha would be the authoritative engine) are not read."""
+    from pyasn1.codec.ber import decoder
+    from pyasn1.error import PyAsn1Error
+    from pysnmp.proto.api import v2c
+    from pysnmp.proto.mpmod.rfc3412 import ScopedPDU, SNMPv3Message
+    from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
+
+    try:
+        msg, _ = decoder.decode(data, asn1Spec=SNMPv3Message())
+        header = msg["msgGlobalData"]
+        flags = bytes(header["msgFlags"])[0]
+        if int(header["msgSecurityModel"]) != 3:
+            raise NotificationError(f"SNMPv3 security model {int(header['msgSecurityModel'])} (only USM)")
+        sp, _ = decoder.decode(bytes(msg["msgSecurityParameters"]), asn1Spec=UsmSecurityParameters())
+        engine_id = bytes(sp["msgAuthoritativeEngineId"])
+        boots, etime = int(sp["msgAuthoritativeEngineBoots"]), int(sp["msgAuthoritativeEngineTime"])
+        name = bytes(sp["msgUserName"]).decode("utf-8", "replace")
+        digest = bytes(sp["msgAuthenticationParameters"])
+        salt = bytes(sp["msgPrivacyParameters"])
+        body = msg["msgData"]
+        encrypted = body.getName() == "encryptedPDU"
+        payload = bytes(body["encryptedPDU"]) if encrypted else None
+        scoped = None if encrypted else body["plaintext"]
+    except NotificationError:
+        raise
+    except (PyAsn1Error, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise NotificationError(f"malformed SNMPv3 message: {type(exc).__name__}") from None
+    user = users.get(name)
+    if user is None:
+        raise AuthFailure(f"SNMPv3 user {name[:32]!r} is not accepted")
+    if not flags & 0x01:
+        raise AuthFailure(f"SNMPv3 user {name[:32]!r}: no authentication (noAuthNoPriv is not accepted)")
+    if bool(flags & 0x02) != (user.priv_protocol is not None):
+        raise AuthFailure(f"SNMPv3 user {name[:32]!r}: security level differs from its profile's")
+    hash_func, length = AUTH[user.auth_protocol]
+    at = data.find(digest) if len(digest) == length else -1
+    if at < 0:
+        raise AuthFailure(f"SNMPv3 user {name[:32]!r}: no {length}-byte digest")
+    zeroed = data[:at] + b"\0" * length + data[at + length:]
+    want = hmac.new(_KEYS.get(user, engine_id, "auth"), zeroed, hash_func).digest()[:length]
+    if not hmac.compare_digest(want, digest):
+        raise AuthFailure(f"SNMPv3 user {name[:32]!r}: wrong digest")
+    try:
+        if encrypted:
+            if len(salt) != 8 or payload is None:
+                raise AuthFailure(f"SNMPv3 user {name[:32]!r}: bad privacy parameters")
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+            try:  # CFB moved to "decrepit" in cryptography 44 (SNMP's AES is CFB128, RFC 3826)
+                from cryptography.hazmat.decrepit.ciphers.modes import CFB
+            except ImportError:  # pragma: no cover - older cryptography
+                from cryptography.hazmat.primitives.ciphers.modes import CFB
+            key = _KEYS.get(user, engine_id, "priv")[:16]
+            iv = boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + salt
+            dec = Cipher(algorithms.AES(key), CFB(iv)).decryptor()
+            scoped, _ = decoder.decode(dec.update(payload) + dec.finalize(), asn1Spec=ScopedPDU())
+        pdu = scoped["data"].getComponent()
+        if pdu.isSameTypeWith(v2c.InformRequestPDU()):
+            raise NotificationError("an SNMPv3 inform (not read: send SNMPv3 traps, or v2c informs)")
+        if not pdu.isSameTypeWith(v2c.TrapPDU()):
+            raise NotificationError(f"a {type(pdu).__name__}, not a notification")
+        binds = tuple((str(o), _py(v)) for o, v in v2c.apiPDU.get_varbinds(pdu))
+    except NotificationError:
+        raise
+    except (PyAsn1Error, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise AuthFailure(f"SNMPv3 user {name[:32]!r}: undecryptable PDU ({type(exc).__name__})") from None
+    values = dict(binds)
+    trap_oid = values.get(SNMP_TRAP_OID)
+    if not isinstance(trap_oid, str) or not trap_oid:
+        raise NotificationError("no snmpTrapOID varbind")
+    agent = values.get(SNMP_TRAP_ADDRESS)
+    return Decoded("3", "", "trap", trap_oid, binds, agent if isinstance(agent, str) else None, user=name)
 
 
 def inform_response(data: bytes) -> bytes:
@@ -195,14 +326,16 @@ class NotificationReceiver:
     """One UDP socket, one thread blocked on it (and on a pipe that stops it)."""
 
     COUNTERS = ("received", "accepted", "informs_acked", "ignored", "unknown_sender", "bad_community",
-                "malformed", "unsupported", "errors")
+                "bad_auth", "malformed", "unsupported", "errors")
 
     def __init__(self, hosts: Mapping[str, str], communities: Mapping[str, str],
                  on_notification: Callable[[str, Notification], None],
-                 listen: str = "0.0.0.0", port: int = 162):
-        """``hosts``: address -> device; ``communities``: accepted community -> its profile's name."""
+                 listen: str = "0.0.0.0", port: int = 162, users: Mapping[str, V3User] | None = None):
+        """``hosts``: address -> device; ``communities``: accepted community -> its profile's name;
+        ``users``: accepted SNMPv3 users by name."""
         self.hosts = {_norm(a): d for a, d in hosts.items()}
         self._communities = dict(communities)
+        self._users = dict(users or {})
         self._on = on_notification
         self.listen, self.port = listen, port
         self.state = "stopped"
@@ -307,13 +440,18 @@ class NotificationReceiver:
         source = str(addr[0])
         self._count("received")
         try:
-            msg = decode(data)
+            msg = decode(data, self._users)
+        except AuthFailure as exc:
+            self._count("bad_auth")
+            self._once(source, "auth", "SNMP notifications: refused %s's notification: %s", source, exc)
+            return None
         except NotificationError as exc:
-            unsupported = str(exc).startswith("SNMPv3") or "version" in str(exc)
+            unsupported = str(exc).startswith(("an SNMPv3 inform", "SNMPv3 security")) or "version" in str(exc)
             self._count("unsupported" if unsupported else "malformed")
             self._once(source, "decode", "SNMP notifications: dropped a datagram from %s: %s", source, exc)
             return None
-        if not any(hmac.compare_digest(msg.community.encode(), c.encode()) for c in self._communities):
+        if msg.version != "3" and not any(hmac.compare_digest(msg.community.encode(), c.encode())
+                                          for c in self._communities):
             self._count("bad_community")
             self._once(source, "community", "SNMP notifications: %s sent a community no accepted profile has", source)
             return None
@@ -368,16 +506,26 @@ def receiver_for(inv, on_notification: Callable[[str, Notification], None]) -> N
         return None
     names = list(cfg.profiles) or sorted({d.snmp for d in inv.devices.values() if d.snmp})
     communities: dict[str, str] = {}
+    users: dict[str, V3User] = {}
     for name in names:
         profile = inv.snmp.get(name)
         if profile is None:
             raise NethaError(f"controller.notifications.profiles: no SNMP profile {name!r} (snmp:)")
         if profile.version == "2c" and profile.community is not None:
             communities[register_secret(profile.community.resolve())] = name
-        else:
-            log.info("SNMP notifications: profile %s is SNMPv3: its notifications are not accepted yet", name)
-    if not communities:
-        raise NethaError("controller.notifications: no SNMP v2c profile to accept notifications with "
+            continue
+        if profile.priv_protocol not in (None, "aes"):
+            log.warning("SNMP notifications: profile %s: privacy %s is not read (aes or none only)", name,
+                        profile.priv_protocol)
+            continue
+        user = profile.user if isinstance(profile.user, str) else profile.user.resolve() if profile.user else None
+        if user is None or profile.auth_key is None:
+            continue
+        users[user] = V3User(user, profile.auth_protocol, register_secret(profile.auth_key.resolve()),
+                             profile.priv_protocol,
+                             register_secret(profile.priv_key.resolve()) if profile.priv_key is not None else None)
+    if not communities and not users:
+        raise NethaError("controller.notifications: no SNMP profile to accept notifications with "
                          "(list one in `profiles`)")
     hosts: dict[str, str] = {}
     for name, dev in inv.devices.items():
@@ -386,4 +534,5 @@ def receiver_for(inv, on_notification: Callable[[str, Notification], None]) -> N
                 hosts[str(info[4][0])] = name
         except OSError as exc:
             log.warning("SNMP notifications: %s: cannot resolve %s: %s", name, dev.host, exc)
-    return NotificationReceiver(hosts, communities, on_notification, listen=str(cfg.listen), port=cfg.port)
+    return NotificationReceiver(hosts, communities, on_notification, listen=str(cfg.listen), port=cfg.port,
+                                users=users)

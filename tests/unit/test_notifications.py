@@ -19,8 +19,8 @@ from pysnmp.proto.api import v1, v2c
 
 from netha.inventory import load_inventory
 from netha.observe.notifications import (
-    IF_DESCR, IF_INDEX, LINK_DOWN, LINK_UP, SNMP_TRAP_OID, SYS_UPTIME, VRRP3_NEW_MASTER, Notification,
-    NotificationError, NotificationReceiver, classify, decode,
+    IF_DESCR, IF_INDEX, LINK_DOWN, LINK_UP, SNMP_TRAP_OID, SYS_UPTIME, VRRP3_NEW_MASTER, AuthFailure, Notification,
+    NotificationError, NotificationReceiver, V3User, classify, decode,
 )
 from netha.observe.observer import Observer, ObserverOptions
 
@@ -298,3 +298,40 @@ def test_a_captured_notification_with_another_community_is_refused():
     r = NotificationReceiver({"127.0.0.1": "r1"}, {"other": "lab-v2c"}, lambda d, n: seen.append(n))
     assert r.handle(_captured("netsnmp-5.9.3-linkdown"), ("127.0.0.1", 41234)) is None
     assert seen == [] and r.stats()["bad_community"] == 1
+
+
+V3_USERS = {"netha": V3User("netha", "sha", "authpass123", "aes", "privpass123"),
+            "nethaap": V3User("nethaap", "sha256", "authpass456")}
+
+
+def test_snmpv3_traps_are_authenticated_and_decrypted_with_the_profile_s_user():
+    msg = decode(_captured("netsnmp-5.9.3-snmptrap-v3-authpriv-sha-aes-linkdown"), V3_USERS)
+    assert (msg.version, msg.user, msg.trap_oid) == ("3", "netha", LINK_DOWN)
+    assert classify(msg.trap_oid, msg.varbinds) == ("link-down", 3, "eth2")
+    msg = decode(_captured("netsnmp-5.9.3-snmptrap-v3-authnopriv-sha256-newmaster"), V3_USERS)
+    assert (msg.user, classify(msg.trap_oid, msg.varbinds)) == ("nethaap", ("vrrp-new-master", 4, "4"))
+
+
+@pytest.mark.parametrize("name,users,why", [
+    ("netsnmp-5.9.3-snmptrap-v3-wrong-auth", V3_USERS, "wrong digest"),
+    ("netsnmp-5.9.3-snmptrap-v3-wrong-priv", V3_USERS, "undecryptable"),
+    ("netsnmp-5.9.3-snmptrap-v3-authpriv-sha-aes-linkdown", {}, "not accepted"),
+    # the right user name with another passphrase, and one whose profile says authNoPriv
+    ("netsnmp-5.9.3-snmptrap-v3-authpriv-sha-aes-linkdown", {"netha": V3User("netha", "sha", "other-pass", "aes", "privpass123")},
+     "wrong digest"),
+    ("netsnmp-5.9.3-snmptrap-v3-authpriv-sha-aes-linkdown", {"netha": V3User("netha", "sha", "authpass123")},
+     "security level"),
+])
+def test_an_snmpv3_trap_that_does_not_authenticate_is_refused(name, users, why):
+    with pytest.raises(AuthFailure, match=why):
+        decode(_captured(name), users)
+
+
+def test_the_receiver_counts_snmpv3_failures_as_bad_auth_and_accepts_the_good_ones():
+    seen: list[Notification] = []
+    r = NotificationReceiver({"198.18.0.11": "r1"}, {}, lambda d, n: seen.append(n), users=V3_USERS)
+    for name in ("netsnmp-5.9.3-snmptrap-v3-wrong-auth", "netsnmp-5.9.3-snmptrap-v3-authpriv-sha-aes-linkdown",
+                 "netsnmp-5.9.3-snmptrap-v3-wrong-priv"):
+        r.handle(_captured(name), ("198.18.0.11", 162))
+    assert [(n.device, n.kind) for n in seen] == [("r1", "link-down")]
+    assert (r.stats()["bad_auth"], r.stats()["accepted"]) == (2, 1)
