@@ -1,11 +1,12 @@
 """SNMP notifications received by netha: a device's linkDown/linkUp or VRRPv3 notification wakes a read.
 
 A receiver (``controller.notifications`` in the inventory) listens on one UDP socket in the
-controller's namespace and decodes SNMPv1 traps and SNMPv2c traps and informs (pysnmp's protocol
-modules, no engine: one blocking thread, no timer, nothing to do while nothing arrives). A
-notification is accepted only with a community of an accepted SNMP profile and from a device of the
-inventory (by its source address, else by the agent address it names: a v1 trap's agent-addr or
-``snmpTrapAddress``); an inform is acknowledged once accepted. Accepted notifications of interest:
+controller's namespace and decodes SNMPv1 traps, SNMPv2c traps and informs, and SNMPv3 traps
+(USM: authNoPriv or authPriv with AES-128) with pysnmp's protocol modules, no engine: one blocking
+thread, no timer, nothing to do while nothing arrives. A notification is accepted only with a
+community or an SNMPv3 user of an accepted SNMP profile and from a device of the inventory (by its
+source address, else by the agent address it names: a v1 trap's agent-addr or ``snmpTrapAddress``);
+a v2c inform is acknowledged once accepted. Accepted notifications of interest:
 
 - IF-MIB ``linkDown``/``linkUp`` (1.3.6.1.6.3.1.1.5.3/.4; ifIndex and ifDescr varbinds),
 - VRRPv3 ``vrrpv3NewMaster``/``vrrpv3ProtoError`` (RFC 6527, 1.3.6.1.2.1.207.0.1/.2),
@@ -13,8 +14,9 @@ inventory (by its source address, else by the agent address it names: a v1 trap'
 call ``on_notification(device, notification)``: the observer reads that device at once (the same
 wake-up as a device event stream's, :mod:`netha.observe.events`). A notification is never a verdict:
 the read it brings forward is damped and corroborated as any poll. Other notifications from a known
-device are counted and ignored. Unknown senders, bad communities, SNMPv3 and garbage are counted and
-logged once per sender; nothing a sender sends can stop the receiver.
+device are counted and ignored. Unknown senders, bad communities or SNMPv3 credentials, what is not
+read (SNMPv3 informs) and garbage are counted and logged once per sender; nothing a sender sends can
+stop the receiver.
 """
 
 from __future__ import annotations
