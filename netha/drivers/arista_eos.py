@@ -31,7 +31,7 @@ from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
 from .base import (MAX_ADVERT_INTERVAL, NetworkDriver, PlatformSpec, as_float, checked_view, collecting_notes,
-                   load_json, need_int, parser, skip_group, skip_line)
+                   link_local_first, load_json, need_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin
 from .native_reach import guarded, unknown
@@ -159,7 +159,7 @@ def _vrrp_entry(vr: dict, device: str) -> list[VrrpView]:
             state=state,
             priority=configured,
             effective_priority=effective,
-            virtual_addresses=tuple(vips),
+            virtual_addresses=link_local_first(vips) if family == 6 else tuple(vips),
             advert_interval=interval if interval and interval > 0 else None,
             preempt=preempt,
             master_address=m,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import ipaddress
 import json
 import logging
 import math
@@ -129,6 +130,21 @@ def opt_int(value: object, device: str, what: str, name: str, lo: int, hi: int) 
 
 COUNTER_MAX = 2**64 - 1
 MAX_ADVERT_INTERVAL = 255.0  # seconds: VRRPv2's largest (VRRPv3's is 40.95)
+
+
+def link_local_first(addresses: Sequence[str]) -> tuple[str, ...]:
+    """An IPv6 group's virtual addresses as RFC 5798 orders them: the link-local one first (a VRRPv3
+    advertisement's first IPv6 address; HSRP's primary), the others in the order the device printed
+    them. Duplicates are dropped; IPv4 addresses keep their order."""
+    unique = list(dict.fromkeys(addresses))
+
+    def is_link_local(a: str) -> bool:
+        try:
+            return ipaddress.ip_address(a).is_link_local and ":" in a
+        except ValueError:
+            return False
+
+    return tuple([a for a in unique if is_link_local(a)] + [a for a in unique if not is_link_local(a)])
 
 
 def checked_view(view: VrrpView, device: str, what: str, vrids: tuple[int, int] = (1, 255)) -> VrrpView:

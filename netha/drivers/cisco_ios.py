@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from .base import (GroupProtocol, NetworkDriver, PlatformSpec, checked_view, collecting_notes, need_int, parser,
-                   skip_group, skip_line)
+from .base import (GroupProtocol, NetworkDriver, PlatformSpec, checked_view, collecting_notes, link_local_first,
+                   need_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, mark_shutdown, shutdown_vrrp_groups
 from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
@@ -114,6 +114,11 @@ _HSRP_KNOWN = re.compile(
     r"^(?:\d+ state changes?, last state change|Active virtual MAC address|Local virtual MAC address|"
     r"Virtual MAC address|Next hello sent|Authentication|MAC address is|Standby router is|Group name is|"
     r"IP redundancy name is|FLAGS:|Track (?:object|interface|list)|Follow|Redirects|may preempt)", re.I)
+
+
+def _ordered(addresses: tuple[str, ...], family: int) -> tuple[str, ...]:
+    """IPv6: the link-local virtual address first (:func:`~netha.drivers.base.link_local_first`); IPv4 as printed."""
+    return link_local_first(addresses) if family == 6 else addresses
 
 
 def _address(text: str) -> tuple[str, int] | None:
@@ -224,7 +229,7 @@ def _vrrp_group(m: re.Match[str], lines: list[str], device: str) -> VrrpView:
         state=_VRRP_STATES.get(state, "unknown"),
         priority=configured,
         effective_priority=priority,
-        virtual_addresses=tuple([vip] if vip else []) + tuple(secondaries),
+        virtual_addresses=_ordered(tuple([vip] if vip else []) + tuple(secondaries), family),
         advert_interval=advert,
         preempt=preempt,
         master_address=master,
@@ -300,19 +305,20 @@ def _hsrp_group(m: re.Match[str], lines: list[str], device: str) -> VrrpView:
     families = {f for _, f in addresses} or ({active[1]} if active else {4})
     if len(families) > 1:
         raise ParseError(device, f"{what}: {name}: IPv4 and IPv6 virtual addresses in one group")
+    family = families.pop()
     return checked_view(VrrpView(
         vrid=need_int(number, device, what, f"{name}: group", 0, 4095),
         interface=interface,
         state=_HSRP_STATES.get(state, "init"),
         priority=configured,
         effective_priority=priority,
-        virtual_addresses=tuple(a for a, _ in addresses),
+        virtual_addresses=_ordered(tuple(a for a, _ in addresses), family),
         advert_interval=advert,
         preempt=preempt,
         # "Active router is local" names no address (show standby does not print the local one).
         master_address=active[0] if active else None,
         protocol="hsrp",
-        family=families.pop(),  # type: ignore[arg-type]
+        family=family,  # type: ignore[arg-type]
     ), device, what, vrids=(0, 4095))
 
 

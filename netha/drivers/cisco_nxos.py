@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from .base import (COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, load_json, need_int, opt_int,
-                   parser, skip_group, skip_line)
+from .base import (COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, link_local_first,
+                   load_json, need_int, opt_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list, prefix_of, shutdown_vrrp_groups, table_rows
 from .native_reach import SHOW_SLA, SHOW_TRACK, guarded, ipsla_readings, parse_sla_statistics, parse_track
@@ -227,6 +227,11 @@ def _nested_addresses(r: dict, family: int) -> list[str]:
     return out
 
 
+def _ordered(addresses: tuple[str, ...], family: int) -> tuple[str, ...]:
+    """IPv6: the link-local virtual address first (:func:`~netha.drivers.base.link_local_first`); IPv4 as printed."""
+    return link_local_first(addresses) if family == 6 else addresses
+
+
 def _unique(addresses: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(addresses))
 
@@ -288,7 +293,7 @@ def _vrrp_row(r: dict, device: str, f: _VrrpLayout) -> VrrpView:
         state=_state(r.get(f.state), _STATES, device, f.what, f.state),
         priority=prio,
         effective_priority=effective if effective is not None else prio,
-        virtual_addresses=_unique(vips),
+        virtual_addresses=_ordered(_unique(vips), family),
         advert_interval=_interval(r.get(f.interval), f.interval_scale),
         preempt=_flag(r.get(f.preempt), _ON, _OFF, device, f.what, f.preempt),
         master_address=_address(master, family),
@@ -347,7 +352,7 @@ def _hsrp_row(r: dict, device: str) -> VrrpView:
         state=_state(r.get("sh_group_state"), _HSRP_STATES, device, SHOW_HSRP, "sh_group_state"),
         priority=opt_int(r.get("sh_cfg_prio"), device, SHOW_HSRP, "sh_cfg_prio", 0, 255),
         effective_priority=opt_int(r.get("sh_prio"), device, SHOW_HSRP, "sh_prio", 0, 255),
-        virtual_addresses=_unique(vips),
+        virtual_addresses=_ordered(_unique(vips), family),
         transitions=opt_int(r.get("sh_num_of_state_changes"), device, SHOW_HSRP, "sh_num_of_state_changes",
                             0, COUNTER_MAX),
         advert_interval=_hello(r),

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from .base import (NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, load_json, need_int,
-                   opt_int, parser, skip_group, skip_line)
+from .base import (NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, link_local_first,
+                   load_json, need_int, opt_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list
 from .native_reach import MAX_COUNT, guarded, unknown
@@ -280,7 +280,7 @@ def _record_view(rec: dict[str, list[str]], device: str) -> VrrpView:
         state=state,
         priority=opt_int(configured, device, SHOW_VRRP, "configured priority", 0, 255),
         effective_priority=opt_int(effective, device, SHOW_VRRP, "priority", 0, 255),
-        virtual_addresses=tuple(dict.fromkeys(str(a) for a in vips if a.version == family)),
+        virtual_addresses=link_local_first([str(a) for a in vips if a.version == family]),
         advert_interval=interval,
         preempt=preempt,
         master_address=str(master) if master is not None and master.version == family else None,

@@ -61,6 +61,21 @@ EXCEPTIONS: dict[tuple[str, str], tuple[int, str]] = {
     ("juniper_junos", "show_vrrp_detail_display_xml"): (0, "NAPALM junos, PyEZ, jsnapy, Ansible junipernetworks.junos, genieparser, code search"),
     ("juniper_junos", "show_services_rpm_probe_results_display_json"): (1, "NAPALM junos test_get_probes_results (XML converted)"),
 }
+# IPv6 groups (issue 16): (platform, command slug) -> (third-party captures holding an IPv6 group, where was
+# searched). The public world holds few: IOS-XE VRRPv3 (genieparser iosxe ShowVrrp golden_output3/5,
+# ntc-templates cisco_ios_show_vrrpv3_all) and one NX-API HSRPv2 IPv6 row (pschou/go-cisco-nx-api); none for
+# IOS 'show standby' (genieparser ios/iosxe ShowStandbyAll, genielibs hsrp ops, ntc-templates: IPv4 groups only;
+# IPv6 appears in 'show standby brief' only), NX-OS 'show vrrpv3 | json', EOS 'show vrrp all | json' (NAPALM,
+# ANTA, pyeapi, Ansible arista.eos, code search for virtualIpv6) or Junos XML (none at all). Hand-written IPv6
+# cases (third_party: false) stand in for them, labelled so in their source.yml.
+IPV6: dict[tuple[str, str], tuple[int, str]] = {
+    ("cisco_ios", "show_vrrp_all"): (3, "genieparser iosxe ShowVrrp (2), ntc-templates cisco_ios show_vrrp_all (1)"),
+    ("cisco_ios", "show_standby"): (0, "ntc-templates, genieparser ios/iosxe ShowStandbyAll, genielibs hsrp ops, NAPALM ios"),
+    ("cisco_nxos", "show_hsrp_detail_json"): (1, "pschou/go-cisco-nx-api; genieparser/ntc-templates text only"),
+    ("cisco_nxos", "show_vrrpv3_json"): (0, "NAPALM, genieparser, ntc-templates, Ansible cisco.nxos, go-cisco-nx-api, code search"),
+    ("arista_eos", "show_vrrp_all_json"): (0, "NAPALM eos, ANTA, pyeapi, Ansible arista.eos, code search (virtualIpv6)"),
+    ("juniper_junos", "show_vrrp_detail_display_xml"): (0, "NAPALM junos, PyEZ, jsnapy, junos_exporter, code search"),
+}
 # A platform's driver module may list its own exceptions the same way (``CORPUS_EXCEPTIONS``:
 # command slug -> (count found, where searched)); they join the list above.
 
@@ -153,3 +168,26 @@ def test_each_command_has_enough_third_party_captures(platform, command):
         assert found >= listed, f"{platform}/{command}: {found} captures, the exception says {listed} ({where})"
         return
     assert found >= MIN_THIRD_PARTY, f"{platform}/{command}: {found} third-party captures (< {MIN_THIRD_PARTY})"
+
+
+def _ipv6_third_party(platform: str, command: str) -> int:
+    pool = [platform] + [p for p, same in SAME_PARSERS.items() if same == platform]
+    n = 0
+    for p in pool:
+        folder = CORPUS_ROOT / p / command
+        for c in _captures(folder) if folder.is_dir() else []:
+            expected = json.loads(c.with_name(c.stem + ".expected.json").read_text())
+            if yaml.safe_load(c.with_suffix(".source.yml").read_text()).get("third_party") is True \
+                    and isinstance(expected, list) and any(isinstance(g, dict) and g.get("family") == 6 for g in expected):
+                n += 1
+    return n
+
+
+@pytest.mark.parametrize("platform,command", sorted(IPV6), ids=lambda x: x if isinstance(x, str) else None)
+def test_ipv6_groups_have_the_third_party_captures_found_and_a_case_each(platform, command):
+    listed, where = IPV6[(platform, command)]
+    assert _ipv6_third_party(platform, command) >= listed, f"{platform}/{command}: fewer IPv6 captures than {listed} ({where})"
+    # Every command netha reads IPv6 groups with has at least one case holding one (hand-written where none is public).
+    pool = [platform] + [p for p, same in SAME_PARSERS.items() if same == platform]
+    cases = [c for p in pool if (CORPUS_ROOT / p / command).is_dir() for c in _captures(CORPUS_ROOT / p / command)]
+    assert any('"family": 6' in c.with_name(c.stem + ".expected.json").read_text() for c in cases), f"{platform}/{command}"

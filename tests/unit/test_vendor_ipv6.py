@@ -241,3 +241,25 @@ def test_junos_push_fills_in_the_inet6_address(monkeypatch):
     assert asked == ["show configuration interfaces ge-0/0/1 unit 0 family inet6 | display set"]  # asked once
     with pytest.raises(CommandRejected, match="no single address on ge-0/0/1.0 carries vrrp-inet6-group 12"):
         drv.resolve_lines(["set interfaces ge-0/0/1 unit 0 family inet6 address __local_address__ vrrp-inet6-group 12 priority 1"])
+
+
+# -- reading: an IPv6 group's link-local virtual address comes first -------------------------------
+
+def test_link_local_first_orders_an_ipv6_groups_addresses_as_rfc_5798():
+    from netha.drivers.base import link_local_first
+    assert link_local_first(["2001:2:0:1::1", "fe80::200:5eff:fe00:20a", "2001:2:0:1::1"]) == \
+        ("fe80::200:5eff:fe00:20a", "2001:2:0:1::1")
+    # fe8::1 is 0fe8::1, not link-local; IPv4 addresses keep the device's order.
+    assert link_local_first(["fe8::1", "febf::1"]) == ("febf::1", "fe8::1")
+    assert link_local_first(["198.19.10.2", "198.19.10.1"]) == ("198.19.10.2", "198.19.10.1")
+
+
+def test_the_parsers_put_the_link_local_virtual_address_first():
+    # Junos lists the global virtual address before the link-local one; the view has the link-local one first.
+    xml = ("<vrrp-information><vrrp-interface><vrrp-vlan><physical-interface>ge-0/0/1</physical-interface><unit>0</unit>"
+           "</vrrp-vlan><group>10</group><vrrp-state>backup</vrrp-state><virtual-ip-address>2001:2:0:1::1</virtual-ip-address>"
+           "<virtual-ip-address>fe80::200:5eff:fe00:20a</virtual-ip-address><master-router>fe80::1</master-router>"
+           "</vrrp-interface></vrrp-information>")
+    [view] = juniper_junos.parse_vrrp(xml, "r1")
+    assert (view.family, view.virtual_addresses, view.master_address) == \
+        (6, ("fe80::200:5eff:fe00:20a", "2001:2:0:1::1"), "fe80::1")
