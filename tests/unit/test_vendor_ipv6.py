@@ -97,8 +97,10 @@ HSRP6 = [
     ("cisco_nxos", "resign", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    priority 1"]),
     ("cisco_nxos", "restore", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    priority 120"]),
     ("cisco_nxos", "preempt", dict(enabled=False), ["interface Vlan10", "  hsrp 10 ipv6", "    no preempt"]),
-    ("cisco_nxos", "add_address", {}, ["interface Vlan10", "  hsrp version 2", "  hsrp 10 ipv6", "    ip 2001:2:0:1::1"]),
-    ("cisco_nxos", "remove_address", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    no ip 2001:2:0:1::1"]),
+    ("cisco_nxos", "add_address", {}, ["interface Vlan10", "  hsrp version 2", "  hsrp 10 ipv6", "    ip 2001:2:0:1::1 secondary"]),
+    ("cisco_nxos", "remove_address", {}, ["interface Vlan10", "  hsrp 10 ipv6", "    no ip 2001:2:0:1::1 secondary"]),
+    ("cisco_nxos", "add_address", dict(address=LINK_LOCAL),
+     ["interface Vlan10", "  hsrp version 2", "  hsrp 10 ipv6", "    ip fe80::200:5eff:fe00:20a"]),
 ]
 
 
@@ -108,13 +110,14 @@ def test_ipv6_hsrp_is_hsrp_version_2(platform, op, values, expected):
     assert render(platform, op, protocol="hsrp", **values) == expected
 
 
-# Static IPv6 gateways: one more interface address (IPv6 has no "secondary"), or the interface's link-local one.
+# Static IPv6 gateways: one more interface address (IOS and EOS have no IPv6 "secondary"; NX-OS takes it for
+# every address after the first, as its IPv4 form), or the interface's link-local one.
 STATIC6 = {
     "cisco_ios": ([" ipv6 address 2001:2:0:1::1/64"], [" no ipv6 address 2001:2:0:1::1/64"],
                   [" ipv6 address fe80::200:5eff:fe00:20a link-local"]),
     "cisco_xe": ([" ipv6 address 2001:2:0:1::1/64"], [" no ipv6 address 2001:2:0:1::1/64"],
                  [" ipv6 address fe80::200:5eff:fe00:20a link-local"]),
-    "cisco_nxos": (["  ipv6 address 2001:2:0:1::1/64"], ["  no ipv6 address 2001:2:0:1::1/64"],
+    "cisco_nxos": (["  ipv6 address 2001:2:0:1::1/64 secondary"], ["  no ipv6 address 2001:2:0:1::1/64 secondary"],
                    ["  ipv6 link-local fe80::200:5eff:fe00:20a"]),
     "arista_eos": (["   ipv6 address 2001:2:0:1::1/64"], ["   no ipv6 address 2001:2:0:1::1/64"],
                    ["   ipv6 address fe80::200:5eff:fe00:20a link-local"]),
