@@ -4,6 +4,7 @@ host's neighbour cache updated by it (two namespaces), and the Announcer's choic
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,15 @@ def test_a_host_without_an_entry_learns_nothing_from_an_unsolicited_na(netns_pai
     pair.run_in(pair.a, lambda: send_unsolicited_na(pair.va, GW6, "02:00:00:00:00:22"))
     time.sleep(0.2)
     assert _neigh(pair, GW6) == ""
+
+
+FIX = Path(__file__).parent / "fixtures" / "nd"
+
+
+@pytest.mark.parametrize("name,ip", [("global", "2001:2:0:1::1"), ("link-local", "fe80::200:5eff:fe00:215")])
+def test_our_unsolicited_na_is_byte_for_byte_what_keepalived_sends(name, ip):
+    """keepalived 2.2.7's NA on becoming master (router flag clear: its interface did not forward)."""
+    captured = bytes.fromhex((FIX / f"keepalived-2.2.7-unsolicited-na-{name}.hex").read_text().strip())
+    sender = captured[6:12]
+    assert build_unsolicited_na(sender, ip, router=False) == captured
+    assert build_unsolicited_na(sender, ip)[0x36 + 4] == captured[0x36 + 4] | 0x80  # ours: the router flag too

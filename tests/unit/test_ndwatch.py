@@ -223,3 +223,17 @@ groups:
     assert arp_targets(inv) == {"eth1": ["198.18.1.2", "198.18.1.3"]}
     assert arp_targets(inv, 6) == {"eth1": ["2001:2:0:1::2", "2001:2:0:1::3"]}
     NdWatch(arp_targets(inv, 6))  # accepted as they are
+
+
+def test_keepalived_unsolicited_na_parses_and_is_no_answer_to_us():
+    from pathlib import Path
+
+    raw = bytes.fromhex((Path(__file__).parent / "fixtures" / "nd" / "keepalived-2.2.7-unsolicited-na-global.hex")
+                        .read_text().strip())
+    r = parse_advertisement(raw)
+    assert r is not None
+    assert (r.target, r.source, r.mac, r.solicited, r.override, r.eth_dst) == (
+        "2001:2:0:1::1", "2001:2:0:1::1", "46:7e:8d:a1:ad:17", False, True, "33:33:00:00:00:01")
+    w = NdWatch({"eth1": ["2001:2:0:1::1"]})
+    w.handle("eth1", raw, 0.0, OWN)
+    assert w.stats()["ignored"] == 1 and not w.presence(0.0)[("eth1", "2001:2:0:1::1")].answered
