@@ -5,8 +5,9 @@ A raw packet socket per interface with a kernel BPF filter (IPv4 protocol 112, I
 socket joins the VRRP multicast MACs (01:00:5e:00:00:12 for 224.0.0.18, 33:33:00:00:00:12 for
 ff02::12) on its interface, so a NIC that filters multicast in hardware passes the adverts.
 IPv4 and IPv6 groups are apart: a VRID is one group per address family (RFC 5798 §1), so the
-groups are keyed (interface, VRID, family). It keeps, per (interface, VRID, source), the priority, advertised interval, version,
-checksum style and the time of the last advert, and raises events: a new master, a priority
+groups are keyed (interface, VRID, family). It keeps, per (interface, VRID, source), the
+priority, advertised interval, version, checksum style and the time of the last advert, and
+raises events: a new master, a priority
 change, a master that resigned (priority 0), a master that went *silent* (no advert for 1.5
 advert intervals, well before VRRP's own Master_Down_Interval ends), a second master for one
 VRID (split brain), and sources of one VRID using different checksum styles (an interop fault:
