@@ -237,3 +237,53 @@ def test_keepalived_unsolicited_na_parses_and_is_no_answer_to_us():
     w = NdWatch({"eth1": ["2001:2:0:1::1"]})
     w.handle("eth1", raw, 0.0, OWN)
     assert w.stats()["ignored"] == 1 and not w.presence(0.0)[("eth1", "2001:2:0:1::1")].answered
+
+
+@needs_root
+def test_the_observer_reports_ipv4_and_ipv6_member_presence_in_one_map(netns_pair, tmp_path, monkeypatch):
+    """The observer's listener leg in namespace a; r1's addresses (IPv4 and IPv6) on namespace b's end:
+    ARP finds the IPv4 one, Neighbor Discovery the IPv6 one; r2's are nowhere."""
+    from netha.inventory import load_inventory
+    from netha.observe.observer import Observer, ObserverOptions
+
+    pair = netns_pair
+    pair.ip(pair.b, "addr", "add", "198.18.1.2/24", "dev", pair.vb)
+    pair.ip(pair.b, "-6", "addr", "add", f"{ADDR}/64", "dev", pair.vb, "nodad")
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    path = tmp_path / "inv.yml"
+    path.write_text(f"""\
+credentials:
+  lab: {{username: netha, password: {{env: NETHA_TEST_PASSWORD}}}}
+devices:
+  r1: {{host: 198.18.0.11, platform: frr, credentials: lab}}
+  r2: {{host: 198.18.0.12, platform: frr, credentials: lab}}
+controller:
+  listeners:
+    - {{interface: {pair.va}, groups: [lan, lan6]}}
+groups:
+  lan:
+    vrid: 1
+    interface: eth1
+    virtual_addresses: [198.18.1.1/24]
+    members:
+      - {{device: r1, priority: 200, address: 198.18.1.2/24}}
+      - {{device: r2, priority: 100, address: 198.18.1.3/24}}
+  lan6:
+    vrid: 1
+    interface: eth1
+    virtual_addresses: ["2001:2:0:1::1/64"]
+    members:
+      - {{device: r1, priority: 200, address: "{ADDR}/64"}}
+      - {{device: r2, priority: 100, address: "2001:2:0:1::3/64"}}
+""")
+    obs = Observer(load_inventory(path), ObserverOptions(ssh=False, snmp=False, reach=False, events=False,
+                                                         notifications=False))
+    pair.run_in(pair.a, obs._start_listener)
+    try:
+        def answered() -> set[str]:
+            return {addr for (_, addr), p in obs.snapshot().arp.items() if p.answered}
+
+        assert _wait(lambda: answered() == {"198.18.1.2", ADDR})
+        assert set(obs.snapshot().arp) == {(pair.va, a) for a in ("198.18.1.2", "198.18.1.3", ADDR, "2001:2:0:1::3")}
+    finally:
+        obs.stop()
