@@ -510,11 +510,11 @@ class CiscoIosDriver(NapalmPushMixin, NetworkDriver):
 
     def _vrrp(self) -> list[VrrpView]:
         vrrp = parse_vrrp(self.run_checked(SHOW_VRRP), self.name)
-        if any(v.state == "init" and v.family == 4 for v in vrrp):
-            # The running config names shut IPv4 groups only (shutdown_vrrp_groups).
-            shut = shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG))
-            v4 = mark_shutdown([v for v in vrrp if v.family == 4], shut)
-            vrrp = v4 + [v for v in vrrp if v.family != 4]
+        if any(v.state == "init" for v in vrrp):
+            # The running config names the shut groups of each family (shutdown_vrrp_groups).
+            config = self.run_checked(SHOW_INTERFACE_CONFIG)
+            vrrp = [v for family in (4, 6)
+                    for v in mark_shutdown([v for v in vrrp if v.family == family], shutdown_vrrp_groups(config, family))]
         return vrrp
 
     def get_vrrp(self) -> list[VrrpView]:

@@ -377,11 +377,11 @@ def parse_hsrp(text: str, device: str = "?") -> list[VrrpView]:
     return _each_group(rows, device, SHOW_HSRP, lambda r: _hsrp_row(r, device))
 
 
-def mark_ipv4_shutdown(views: list[VrrpView], shut: set[tuple[str, int]]) -> list[VrrpView]:
-    """The IPv4 VRRP views with ``shutdown=True`` for the (interface, VRID) pairs the config shuts
-    (:func:`~netha.drivers.napalm_push.shutdown_vrrp_groups` reads IPv4 groups only)."""
+def mark_vrrp_shutdown(views: list[VrrpView], shut: set[tuple[str, int]], family: int = 4) -> list[VrrpView]:
+    """The VRRP views of ``family`` with ``shutdown=True`` for the (interface, VRID) pairs the config
+    shuts (:func:`~netha.drivers.napalm_push.shutdown_vrrp_groups` of that family)."""
     return [dataclasses.replace(v, shutdown=True)
-            if v.protocol == "vrrp" and v.family == 4 and (v.interface, v.vrid) in shut else v for v in views]
+            if v.protocol == "vrrp" and v.family == family and (v.interface, v.vrid) in shut else v for v in views]
 
 
 def _row_up(r: dict) -> bool:
@@ -533,8 +533,10 @@ class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
         failures: list[ParseError] = []
         vrrp = (self._read_protocol(SHOW_VRRP, parse_vrrp, failures)
                 + self._read_protocol(SHOW_VRRPV3, parse_vrrpv3, failures))
-        if any(v.state == "init" and v.family == 4 for v in vrrp):
-            vrrp = mark_ipv4_shutdown(vrrp, shutdown_vrrp_groups(self.run_checked(SHOW_INTERFACE_CONFIG)))
+        if any(v.state == "init" for v in vrrp):
+            config = self.run_checked(SHOW_INTERFACE_CONFIG)
+            for family in (4, 6):
+                vrrp = mark_vrrp_shutdown(vrrp, shutdown_vrrp_groups(config, family), family)
         hsrp = self._read_protocol(SHOW_HSRP, parse_hsrp, failures)
         if len(failures) == 3:  # nothing could be read: that is the poll's failure, not "no groups"
             raise failures[0]

@@ -53,18 +53,21 @@ def prefix_of(address: str, mask: str | int) -> str:
 _VRID = re.compile(r"[0-9]{1,3}", re.ASCII)  # "²".isdigit() is true; a VRID is ASCII digits
 
 
-def shutdown_vrrp_groups(config: str) -> set[tuple[str, int]]:
-    """(interface, VRID) of the IPv4 VRRP groups that a Cisco-style running config shuts down.
+def shutdown_vrrp_groups(config: str, family: int = 4) -> set[tuple[str, int]]:
+    """(interface, VRID) of the VRRP groups of ``family`` (4 or 6) that a Cisco-style running config
+    shuts down.
 
-    Reads IOS ``vrrp N shutdown``, and ``shutdown`` inside a ``vrrp N address-family ipv4`` (IOS-XE
-    VRRPv3), ``vrrp N`` or ``vrrpv3 N address-family ipv4`` (NX-OS) block of an interface. The
-    structured outputs do not say whether a group in Init was shut down on purpose (a resigned
+    IPv4: IOS ``vrrp N shutdown``, and ``shutdown`` inside a ``vrrp N address-family ipv4`` (IOS-XE
+    VRRPv3), ``vrrp N`` or ``vrrpv3 N address-family ipv4`` (NX-OS) block of an interface. IPv6: ``shutdown``
+    inside a ``vrrp N address-family ipv6`` (IOS-XE) or ``vrrpv3 N address-family ipv6`` (NX-OS) block.
+    The structured outputs do not say whether a group in Init was shut down on purpose (a resigned
     master) or is down for another reason; the configuration does.
     """
     shut: set[tuple[str, int]] = set()
     iface: str | None = None
     group: int | None = None
     group_indent = 0
+    block = ["address-family", f"ipv{family}"]
     for raw in config.replace("\r", "").splitlines():
         words = raw.split()
         if not words or words[0].startswith("!"):
@@ -84,9 +87,9 @@ def shutdown_vrrp_groups(config: str) -> set[tuple[str, int]]:
         if words[0] in ("vrrp", "vrrpv3") and len(words) >= 2 and _VRID.fullmatch(words[1]) and 1 <= int(words[1]) <= 255:
             vrid = int(words[1])
             rest = [w.lower() for w in words[2:]]
-            if rest == ["shutdown"]:
+            if rest == ["shutdown"] and family == 4:
                 shut.add((iface, vrid))
-            elif not rest or rest == ["address-family", "ipv4"]:
+            elif (not rest and family == 4) or rest == block:
                 group, group_indent = vrid, indent
     return shut
 

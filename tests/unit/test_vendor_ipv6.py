@@ -266,3 +266,41 @@ def test_the_parsers_put_the_link_local_virtual_address_first():
     [view] = juniper_junos.parse_vrrp(xml, "r1")
     assert (view.family, view.virtual_addresses, view.master_address) == \
         (6, ("fe80::200:5eff:fe00:20a", "2001:2:0:1::1"), "fe80::1")
+
+
+# -- a resigned IPv6 master (VRRPv3 "shutdown" in its address-family ipv6 block) reads as shut down -----
+
+CISCO_CONFIG = """interface Vlan10
+ vrrp 10 address-family ipv4
+  priority 120
+ vrrp 10 address-family ipv6
+  address FE80::200:5EFF:FE00:20A primary
+  shutdown
+!
+interface Vlan20
+  vrrpv3 20 address-family ipv4
+    shutdown
+  vrrpv3 20 address-family ipv6
+    address fe80::200:5eff:fe00:214 primary
+"""
+
+
+def test_the_config_names_the_shut_groups_of_each_family():
+    from netha.drivers.napalm_push import shutdown_vrrp_groups
+    assert shutdown_vrrp_groups(CISCO_CONFIG, 6) == {("Vlan10", 10)}
+    assert shutdown_vrrp_groups(CISCO_CONFIG) == shutdown_vrrp_groups(CISCO_CONFIG, 4) == {("Vlan20", 20)}
+
+
+def test_ios_xe_marks_a_shut_ipv6_vrrpv3_group_and_only_it(monkeypatch):
+    from netha.drivers import cisco_ios
+    show = ("Vlan10 - Group 10 - Address-Family IPv4\n  State is MASTER\n  Virtual IP address is 198.19.10.1\n"
+            "  Priority is 120\n"
+            "Vlan10 - Group 10 - Address-Family IPv6\n  State is INIT\n  Virtual IP address is FE80::200:5EFF:FE00:20A\n"
+            "  Priority is 120\n")
+    drv = cisco_ios.CiscoIosDriver.__new__(cisco_ios.CiscoIosDriver)
+    drv.name = "d1"
+    answers = {cisco_ios.SHOW_VRRP: show, cisco_ios.SHOW_INTERFACE_CONFIG: CISCO_CONFIG}
+    monkeypatch.setattr(drv, "run_checked", lambda command, timeout=None: answers[command], raising=False)
+    views = {v.key: v for v in drv._vrrp()}
+    assert views[("Vlan10", "vrrp", 6, 10)].shutdown is True
+    assert views[("Vlan10", "vrrp", 4, 10)].shutdown is False
