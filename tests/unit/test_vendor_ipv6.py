@@ -304,3 +304,121 @@ def test_ios_xe_marks_a_shut_ipv6_vrrpv3_group_and_only_it(monkeypatch):
     views = {v.key: v for v in drv._vrrp()}
     assert views[("Vlan10", "vrrp", 6, 10)].shutdown is True
     assert views[("Vlan10", "vrrp", 4, 10)].shutdown is False
+
+
+# -- end to end: planned and emergency failovers of IPv6 groups on the vendor platforms (dry run) ----------
+
+INVENTORY6 = """\
+credentials:
+  lab: {username: netha, password: {env: NETHA_TEST_PASSWORD}}
+devices:
+  x1: {host: 198.18.0.21, platform: cisco_xe, credentials: lab}
+  x2: {host: 198.18.0.22, platform: cisco_xe, credentials: lab}
+  n1: {host: 198.18.0.31, platform: cisco_nxos, credentials: lab}
+  n2: {host: 198.18.0.32, platform: cisco_nxos, credentials: lab}
+  e1: {host: 198.18.0.41, platform: arista_eos, credentials: lab}
+  e2: {host: 198.18.0.42, platform: arista_eos, credentials: lab}
+  j1: {host: 198.18.0.51, platform: juniper_junos, credentials: lab}
+  j2: {host: 198.18.0.52, platform: juniper_junos, credentials: lab}
+groups:
+  xe6:
+    vrid: 10
+    interface: Vlan10
+    virtual_addresses: ["2001:2:0:10::1/64"]
+    members:
+      - {device: x1, priority: 200, address: "2001:2:0:10::2/64"}
+      - {device: x2, priority: 100, address: "2001:2:0:10::3/64"}
+  xehsrp6:
+    protocol: hsrp
+    vrid: 11
+    interface: Vlan11
+    virtual_addresses: ["fe80::5:73ff:fea0:b/64", "2001:2:0:11::1/64"]
+    members:
+      - {device: x1, priority: 200, address: "2001:2:0:11::2/64"}
+      - {device: x2, priority: 100, address: "2001:2:0:11::3/64"}
+  nx6:
+    vrid: 20
+    interface: Vlan20
+    virtual_addresses: ["2001:2:0:20::1/64"]
+    members:
+      - {device: n1, priority: 200, address: "2001:2:0:20::2/64"}
+      - {device: n2, priority: 100, address: "2001:2:0:20::3/64"}
+  eos6:
+    vrid: 30
+    interface: Vlan30
+    virtual_addresses: ["2001:2:0:30::1/64"]
+    members:
+      - {device: e1, priority: 200, address: "2001:2:0:30::2/64"}
+      - {device: e2, priority: 100, address: "2001:2:0:30::3/64"}
+  junos6:
+    vrid: 40
+    interface: ge-0/0/1.0
+    virtual_addresses: ["2001:2:0:40::1/64"]
+    members:
+      - {device: j1, priority: 200, address: "2001:2:0:40::2/64"}
+      - {device: j2, priority: 100, address: "2001:2:0:40::3/64"}
+"""
+
+J40 = "set interfaces ge-0/0/1 unit 0 family inet6 address 2001:2:0:40::{} vrrp-inet6-group 40 {}"
+PLANNED6 = {
+    "xe6": [("x2", ("interface Vlan10", " vrrp 10 address-family ipv6", "  priority 254")),
+            ("x1", ("interface Vlan10", " vrrp 10 address-family ipv6", "  priority 1"))],
+    "xehsrp6": [("x2", ("interface Vlan11", " standby 11 priority 254")), ("x1", ("interface Vlan11", " standby 11 priority 1"))],
+    "nx6": [("n2", ("interface Vlan20", "  vrrpv3 20 address-family ipv6", "    priority 254")),
+            ("n1", ("interface Vlan20", "  vrrpv3 20 address-family ipv6", "    priority 1"))],
+    "eos6": [("e2", ("interface Vlan30", "   vrrp 30 priority-level 254")), ("e1", ("interface Vlan30", "   vrrp 30 priority-level 1"))],
+    "junos6": [("j2", (J40.format("3/64", "priority 254"),)), ("j1", (J40.format("2/64", "priority 1"),))],
+}
+EMERGENCY6 = {
+    "xe6": [("x1", ("interface Vlan10", " vrrp 10 address-family ipv6", "  shutdown")),
+            ("x2", ("interface Vlan10", " vrrp 10 address-family ipv6", "  priority 254"))],
+    "nx6": [("n1", ("interface Vlan20", "  vrrpv3 20 address-family ipv6", "    shutdown")),
+            ("n2", ("interface Vlan20", "  vrrpv3 20 address-family ipv6", "    priority 254"))],
+    "junos6": [("j1", (J40.format("2/64", "priority 1"),)), ("j2", (J40.format("3/64", "priority 254"),))],
+}
+
+
+@pytest.fixture
+def campus6(tmp_path, monkeypatch):
+    from netha.drivers import supported_protocols
+    from netha.health import assess
+    from netha.inventory import load_inventory
+    from netha.observe.types import DeviceObservation, ProbeResult, Snapshot, VrrpView
+
+    monkeypatch.setenv("NETHA_TEST_PASSWORD", "x")
+    path = tmp_path / "inv6.yml"
+    path.write_text(INVENTORY6)
+    inv = load_inventory(path, check_secrets=False, platforms=supported_protocols())
+    views: dict[str, list] = {d: [] for d in inv.devices}
+    ifaces: dict[str, dict[str, bool]] = {d: {} for d in inv.devices}
+    for group in inv.groups.values():
+        for m in group.members:
+            iface = group.interface_of(m.device)
+            state = "master" if m.device == group.primary else "backup"
+            views[m.device].append(VrrpView(group.vrid, iface, state, m.priority, m.priority,
+                                            protocol=group.protocol, family=group.family))
+            ifaces[m.device][iface] = True
+    ok = ProbeResult(True, 0.0)
+    snap = Snapshot(0.0, 0.0, {d: DeviceObservation(d, ssh=ok, snmp=ok, vrrp=tuple(views[d]), interfaces=ifaces[d], routes={})
+                               for d in inv.devices})
+    return inv, assess(inv, snap)
+
+
+@pytest.mark.parametrize("group", sorted(PLANNED6))
+def test_dry_run_planned_failover_of_ipv6_groups(campus6, group):
+    from netha.takeover.plan import Planner
+    inv, a = campus6
+    assert a.groups[group].master == inv.groups[group].primary
+    backup = next(m.device for m in inv.groups[group].members if m.device != inv.groups[group].primary)
+    plan = Planner(inv).failover(group, backup, a, "planned")
+    assert [(s.device, s.lines) for s in plan.steps] == PLANNED6[group]
+    assert all(s.values.family == 6 for s in plan.steps if s.values is not None)
+
+
+@pytest.mark.parametrize("group", sorted(EMERGENCY6))
+def test_dry_run_emergency_failover_of_ipv6_groups(campus6, group):
+    from netha.takeover.plan import Planner
+    inv, a = campus6
+    backup = next(m.device for m in inv.groups[group].members if m.device != inv.groups[group].primary)
+    plan = Planner(inv).failover(group, backup, a, "emergency")
+    assert [(s.device, s.lines) for s in plan.steps] == EMERGENCY6[group]
