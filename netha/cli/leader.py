@@ -50,9 +50,11 @@ def _document(view) -> dict:
 @leader_app.callback(invoke_without_command=True)
 @handle_errors
 def leader(ctx: typer.Context, inventory: OptionalInventory = None, as_json: JsonOpt = False) -> None:
-    """Who leads (the one controller that acts), and every controller with its last renewal.
+    """Who leads (the one controller that acts), and every controller with its last renewal; with
+    coordination scope group, who holds each group's lease.
 
-    Exit 0 when a controller leads, 1 when nobody does (or the backend cannot be asked)."""
+    Exit 0 when a controller leads (scope group: every group has one), 1 when nobody does (or the
+    backend cannot be asked)."""
     if ctx.invoked_subcommand is not None:
         ctx.obj = inventory
         return
@@ -63,7 +65,17 @@ def leader(ctx: typer.Context, inventory: OptionalInventory = None, as_json: Jso
         emit_json({**_document(view), **({"open_plans": plans} if plans is not None else {})})
     else:
         head = f"backend {view.backend}" + (f" ({view.details.get('prefix')})" if view.details.get("prefix") else "")
-        if view.leader:
+        groups = view.details.get("groups")
+        if isinstance(groups, dict):
+            console.print(plain(f"{head}, scope group" + (f": {view.reason}" if view.reason else ""),
+                                "bold red" if not view.ok or any(v["leader"] is None for v in groups.values()) else ""))
+            gt = Table()
+            for col in ("group", "leader", "lease revision"):
+                gt.add_column(col)
+            for g, v in groups.items():
+                gt.add_row(plain(g), plain(v["leader"] or "NOBODY"), plain(str(v["revision"] or "-")))
+            console.print(gt)
+        elif view.leader:
             console.print(plain(f"{head}: controller {view.leader} leads"
                                 + (f" (lease revision {view.revision}, ttl {view.ttl}s)" if view.revision else "")))
         else:
@@ -82,7 +94,11 @@ def leader(ctx: typer.Context, inventory: OptionalInventory = None, as_json: Jso
             console.print(plain(f"open plan {p['plan']}: {p['kind']} of {p['group']} to {p['target']}, started by "
                                 f"controller {p['started_by']} {p['age']}s ago, last row {p['last']} (the leader resolves it)",
                                 "yellow"))
-    if view.leader is None:
+    groups = view.details.get("groups")
+    if isinstance(groups, dict):
+        if not view.ok or not groups or any(v["leader"] is None for v in groups.values()):
+            raise typer.Exit(1)
+    elif view.leader is None:
         raise typer.Exit(1)
 
 
@@ -93,6 +109,9 @@ def step_down(
     inventory: OptionalInventory = None,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another controller to lead "
                                                    "(default: twice the lease ttl).")] = 0.0,
+    controller: Annotated[Optional[str], typer.Option(
+        "--controller", help="The controller to step down (scope group, where several lead; default: the leader).",
+        show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask the leader to hand over now (maintenance of its host): it stops acting, releases the
@@ -106,13 +125,17 @@ def step_down(
         raise CoordinationError("backend file: one controller per state directory, nobody to hand over to "
                                 "(stop it: `systemctl stop netha`)")
     t0 = time.monotonic()
-    old = coord.step_down(actor())
+    old = coord.step_down(actor(), controller)
     if old is None:
         raise CoordinationError("nobody leads now: nothing to step down")
     deadline = t0 + (wait or 2 * coord.ttl)
     while True:
         view = coord.read_view()
-        if view.ok and view.leader is not None and view.leader != old:
+        groups = view.details.get("groups")
+        if isinstance(groups, dict):  # scope group: every group led, none by the one stepping down
+            if view.ok and all(v["leader"] not in (None, old) for v in groups.values()):
+                break
+        elif view.ok and view.leader is not None and view.leader != old:
             break
         if time.monotonic() > deadline:
             raise CoordinationError(f"controller {old} was asked to step down, but no other controller leads after "
@@ -122,5 +145,6 @@ def step_down(
     if as_json:
         emit_json({"stepped_down": old, "seconds": round(took, 2), **_document(view)})
     else:
-        console.print(plain(f"controller {old} stepped down; controller {view.leader} leads "
-                            f"(lease revision {view.revision}) after {took:.1f}s"))
+        who = (f"controller {view.leader} leads (lease revision {view.revision})" if view.leader else
+               "groups now led by " + ", ".join(sorted({str(v["leader"]) for v in view.details.get("groups", {}).values()})))
+        console.print(plain(f"controller {old} stepped down; {who} after {took:.1f}s"))

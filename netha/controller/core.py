@@ -96,7 +96,7 @@ class Controller:
             groups[g] = replace(groups[g], primary_healthy_since=gm.primary_healthy_since) if g in groups else gm
         self.memory = replace(saved, groups=groups)
 
-    def recover(self, a: Assessment | None) -> list[Recovered]:
+    def recover(self, a: Assessment | None, only: frozenset[str] | None = None) -> list[Recovered]:
         """Resolve the plans a previous controller left open, judging the devices by ``a`` (one fresh
         look); an automatic plan that is finished now counts in the gates as if it had never stopped."""
 
@@ -105,7 +105,7 @@ class Controller:
                 return None
             return a.groups[group].members[device].health == "healthy" and a.devices[device].health == "healthy"
 
-        done = self.executor.recover(healthy)
+        done = self.executor.recover(healthy, only=only)
         now = time.monotonic()
         mem = self.memory
         for r in done:
@@ -141,10 +141,11 @@ class Controller:
         return mem
 
     # -- the cycle -------------------------------------------------------------------------------------
-    def cycle(self, snap: Snapshot, act: bool = True) -> CycleResult:
+    def cycle(self, snap: Snapshot, act: bool = True, acting: frozenset[str] | None = None) -> CycleResult:
         """``act=False``: a follower's cycle (another controller leads): it observes, so that its
         health and damping are warm the moment it leads, and never decides, acts, alerts or writes
-        the memory the leader keeps."""
+        the memory the leader keeps. ``acting`` (coordination scope group): the groups this
+        controller holds the lease of; the others are observed only, as by a follower."""
         t0 = time.monotonic()
         a = assess(self.inv, snap, self.health)
         self.health = a.state
@@ -164,7 +165,10 @@ class Controller:
             if self.metrics:
                 self.metrics.cycle.observe(time.monotonic() - t0)
             return CycleResult(a, Decision(Action.NONE, reason="observing: another controller leads"), None, ended)
-        d = decide(self.inv, a, mem, now, self.busy())
+        busy = self.busy()
+        if acting is not None:  # another controller's groups: no decision, no alert here
+            busy = busy | frozenset(g for g in self.inv.groups if g not in acting)
+        d = decide(self.inv, a, mem, now, busy)
         if self.dry_run and d.kind in ACTIONS:
             d = replace(d, dry_run=True)
         outcome = None

@@ -72,6 +72,7 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
     first = first_look(rt.observer, max(3.0, 10 * inv.controller.poll_interval), inv)
     # Every controller observes; only the leader decides and acts (controller.coordination).
     leading = coord is None or coord.is_leader()
+    held = coord.held_groups() if coord is not None else None  # scope group: the groups this controller acts on
     if leading:
         for r in ctl.recover(assess(inv, first)):
             log.warning("recovered: %s", r.message)
@@ -92,10 +93,13 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
             try:
                 rt.executor.hook("cycle")  # a test hook (fault injection); nothing in production
                 now_leading = coord is None or coord.is_leader()
-                if now_leading != leading:
-                    leading = now_leading
-                    _leadership_changed(rt, ctl, leading)
-                ctl.cycle(rt.observer.snapshot(), act=leading)
+                now_held = coord.held_groups() if coord is not None else None
+                if now_leading != leading or now_held != held:
+                    gained = (now_held or frozenset()) - (held or frozenset()) if now_held is not None else None
+                    lost = (held or frozenset()) - (now_held or frozenset()) if now_held is not None else None
+                    leading, held = now_leading, now_held
+                    _leadership_changed(rt, ctl, leading, gained, lost)
+                ctl.cycle(rt.observer.snapshot(), act=leading, acting=held)
                 failures = 0
                 if leading and started >= next_retry:
                     next_retry = started + PENDING_RETRY
@@ -127,12 +131,17 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
         rt.store.audit("daemon", "stopped", detail=f"pid {os.getpid()}")
 
 
-def _leadership_changed(rt: Runtime, ctl: Controller, leading: bool) -> None:
+def _leadership_changed(rt: Runtime, ctl: Controller, leading: bool, gained: frozenset[str] | None = None,
+                        lost: frozenset[str] | None = None) -> None:
     """Audit (which controller leads, under which lease revision), then, for a new leader: the last
     leader's memory, and every plan left open (a leader that died or was deposed mid-plan): each is
-    finished or rolled back against one fresh look, as at start."""
+    finished or rolled back against one fresh look, as at start. Scope group: ``gained`` and ``lost``
+    are the groups whose lease this controller took or lost."""
     coord = rt.coordination
     assert coord is not None
+    if gained is not None or lost is not None:
+        _groups_changed(rt, ctl, gained or frozenset(), lost or frozenset())
+        return
     if not leading:
         why = coord.why_not() or "not the leader"
         rt.store.audit("leader", "lost", detail=f"controller {coord.id}: {why}")
@@ -191,3 +200,25 @@ def run_check(rt: Runtime, dry_run: bool = False) -> CheckResult:
     finally:
         if lock is not None:
             held.__exit__(None, None, None)
+
+
+def _groups_changed(rt: Runtime, ctl: Controller, gained: frozenset[str], lost: frozenset[str]) -> None:
+    """Scope group: audit each change of the groups this controller acts on; for the groups it took,
+    the open plans of those groups are resolved (Executor.recover takes the plans of held groups)."""
+    coord = rt.coordination
+    assert coord is not None
+    if lost:
+        why = coord.why_not() or "lease lost"
+        rt.store.audit("leader", "lost", detail=f"controller {coord.id}: groups {', '.join(sorted(lost))}: {why}")
+        log.error("controller %s stopped acting on %s: %s", coord.id, ", ".join(sorted(lost)), why)
+        rt.webhook.send("leadership", controller=coord.id, leader=False, groups=sorted(lost), reason=why)
+    if gained:
+        tokens = {g: coord.token(g) for g in sorted(gained)}
+        revs = ", ".join(f"{g} {t.revision if t else '?'}" for g, t in tokens.items())
+        rt.store.audit("leader", "acquired", detail=f"controller {coord.id}, {coord.backend} group leases: {revs}")
+        log.warning("controller %s leads %s (lease revisions: %s): resolving their open plans, then acting",
+                    coord.id, ", ".join(sorted(gained)), revs)
+        rt.webhook.send("leadership", controller=coord.id, leader=True, groups=sorted(gained))
+        ctl.lead()
+        for r in ctl.recover(assess(rt.inv, rt.observer.snapshot()), only=gained):
+            log.warning("recovered: %s", r.message)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..health import Assessment
 from ..inventory import Inventory
-from ..coordination import Coordinator, coordinator_for, shared_journal
+from ..coordination import Coordinator, coordinator_for, observed_inventory, shared_journal
 from ..observe.observer import Observer, ObserverOptions
 from ..store import Store
 from ..takeover.announce import Announcer
@@ -40,6 +40,8 @@ class Runtime:
         """``coordination``: the daemon's, started by its caller; without one, the inventory's backend
         for an operator command (taken with ``hold()`` around each change)."""
         coord = coordination if coordination is not None else coordinator_for(inv, purpose="netha command")
+        if coordination is not None:  # a daemon with scope group and no standby observes its own groups only
+            inv = observed_inventory(inv, coord.id)
         store = Store(inv.controller.state_dir)
         sessions = Sessions(inv)  # one session per device: the observer polls and the takeover pushes through it
         obs = Observer(inv, observer, sessions)

@@ -130,10 +130,17 @@ class Coordinator(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
-    def is_leader(self) -> bool: ...
+    def is_leader(self, group: str | None = None) -> bool:
+        """May this controller act now (on ``group``; None: on any group it is given)."""
 
     @abstractmethod
-    def token(self) -> Token | None: ...
+    def token(self, group: str | None = None) -> Token | None:
+        """The fencing token for a plan on ``group`` (scope fleet: the same for every group)."""
+
+    def held_groups(self) -> frozenset[str] | None:
+        """Scope group: the groups whose lease this controller holds (and may act on) now; None: the
+        scope is the whole fleet (is_leader() says whether it acts on every group or on none)."""
+        return None
 
     @abstractmethod
     def check(self, token: Token) -> None: ...

@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -206,12 +207,21 @@ def _json(kv: dict[str, Any]) -> dict[str, Any]:
 class EtcdCoordinator(Coordinator):
     backend = "etcd"
 
-    def __init__(self, cfg: Coordination, controller_id: str, purpose: str = "netha run"):
+    def __init__(self, cfg: Coordination, controller_id: str, purpose: str = "netha run",
+                 units: list[tuple[str, ...]] | None = None, all_units: list[tuple[str, ...]] | None = None):
+        """Scope group: ``units`` are the sets of groups (sharing devices) this controller contends
+        for, ``all_units`` every such set of the inventory (default: ``units``)."""
         super().__init__(controller_id)
         assert cfg.prefix is not None
         self.cfg = cfg
         self.purpose = purpose
         prefix = cfg.prefix.rstrip("/")
+        self.scope = cfg.scope
+        self.units: list[tuple[str, ...]] = list(units or [])
+        self.all_units: list[tuple[str, ...]] = list(all_units or self.units)
+        self.k_leases = f"{prefix}/leases/"
+        self._held: dict[tuple[str, ...], int] = {}  # scope group: unit -> its lease revision, held by me
+        self._holders: dict[str, tuple[str, int]] = {}  # scope group: group -> (holder, lease revision)
         self.k_leader = f"{prefix}/leader"
         self.k_members = f"{prefix}/members/"
         self.k_stepdown = f"{prefix}/stepdown"
@@ -291,6 +301,7 @@ class EtcdCoordinator(Coordinator):
 
     def _iterate(self) -> None:
         was = self.is_leader()
+        was_held = self.held_groups()
         t_sent = time.monotonic()
         budget = self.cfg.retry_timeout
         etcd = self._loop_etcd
@@ -303,6 +314,7 @@ class EtcdCoordinator(Coordinator):
                               self.id, lease_id, self.ttl)
                     with self._mu:
                         self._lease, self._revision, self._renewed_at = None, None, None
+                        self._held = {}
             if self._lease is None:
                 t_sent = time.monotonic()
                 lease = etcd.call("lease grant", lambda c: c.lease(self.ttl), budget, write=True)
@@ -328,19 +340,31 @@ class EtcdCoordinator(Coordinator):
                 self._error = str(exc)
             log.error("controller %s: %s", self.id, exc)
         now = self.is_leader()
+        held = self.held_groups()
+        if held != was_held and now == was and now:
+            self.stats.leader_changes += 1
+            self.changed.set()
+            log.warning("controller %s: now holds the leases of %s", self.id, ", ".join(sorted(held or ())))
         if now != was:
             self.stats.leader_changes += 1
             self.changed.set()
-            if now:
+            if now and self.scope == "group":
+                log.warning("controller %s: leader of %s (lease revisions %s)", self.id, ", ".join(sorted(held or ())),
+                            ", ".join(str(r) for r in self._held.values()))
+            elif now:
                 log.warning("controller %s: leader (lease revision %s)", self.id, self._revision)
             else:
                 log.warning("controller %s: no longer the leader: %s", self.id, self.why_not())
 
     def _member_doc(self) -> str:
         return json.dumps({"id": self.id, "host": socket.gethostname(), "pid": os.getpid(), "started": self._started,
-                           "renewed": time.time(), "leader": self.is_leader(), "purpose": self.purpose})
+                           "renewed": time.time(), "leader": self.is_leader(), "purpose": self.purpose,
+                           "stepping_down": time.monotonic() < self._hold_until})
 
     def _transact(self, etcd: EtcdCluster, budget: float) -> None:
+        if self.scope == "group":
+            self._transact_groups(etcd, budget)
+            return
         lease = self._lease
         assert lease is not None
         campaign = time.monotonic() >= self._hold_until and not self._closing
@@ -385,13 +409,136 @@ class EtcdCoordinator(Coordinator):
 
     def _parse_members(self, kvs: list[dict[str, Any]]) -> tuple[ControllerInfo, ...]:
         out = []
+        leaders = {h[0] for h in self._holders.values()} if self.scope == "group" else {self._leader}
         for kv in kvs:
             doc = _json(kv)
             cid = str(doc.get("id") or _unb64(kv.get("key"))[len(self.k_members):])
-            out.append(ControllerInfo(cid, cid == self._leader, float(doc["renewed"]) if doc.get("renewed") else None,
-                                      doc.get("host"), doc.get("pid"),
-                                      "leader" if cid == self._leader else "follower"))
+            leads = cid in leaders
+            state = "leader" if leads else "follower"
+            if leads and self.scope == "group":
+                state = "leader of " + ",".join(sorted(g for g, h in self._holders.items() if h[0] == cid))
+            out.append(ControllerInfo(cid, leads, float(doc["renewed"]) if doc.get("renewed") else None,
+                                      doc.get("host"), doc.get("pid"), state))
         return controllers_sorted(out)
+
+    # -- scope group: one lease per set of groups sharing devices ------------------------------------------
+    def _lease_kvs(self, kvs: list[dict[str, Any]]) -> dict[str, tuple[str, int, int]]:
+        """group -> (holder, create revision, etcd lease) from the range of P/leases/."""
+        out = {}
+        for kv in kvs:
+            g = _unb64(kv.get("key"))[len(self.k_leases):]
+            out[g] = (str(_json(kv).get("id")), int(kv.get("create_revision", 0)), int(kv.get("lease", 0)))
+        return out
+
+    def _transact_groups(self, etcd: EtcdCluster, budget: float) -> None:
+        """One transaction (register, read every group's lease, the members, any step-down), then a
+        campaign for each vacant set of groups this controller contends for: every key of the set is
+        created in one transaction, or none (all or nothing: never a part of a set)."""
+        lease = self._lease
+        assert lease is not None
+        put_member = {"request_put": {"key": _b64(f"{self.k_members}{self.id}"), "value": _b64(self._member_doc()),
+                                      "lease": str(lease)}}
+        txn = {"compare": [], "success": [
+            put_member,
+            {"request_range": {"key": _b64(self.k_leases), "range_end": _prefix_end(self.k_leases)}},
+            {"request_range": {"key": _b64(self.k_members), "range_end": _prefix_end(self.k_members)}},
+            {"request_range": {"key": _b64(self.k_stepdown)}}], "failure": []}
+        resp = etcd.call("lease transaction", lambda c: c.transaction(txn), budget, write=True)
+        responses = resp.get("responses") or []
+        holders = self._lease_kvs(_kvs(responses[1]))
+        # Controllers present to own their groups (one stepping down is not: its groups are taken by others).
+        registered = {_unb64(kv.get("key"))[len(self.k_members):] for kv in _kvs(responses[2])
+                      if not _json(kv).get("stepping_down")}
+        campaign = time.monotonic() >= self._hold_until and not self._closing
+        held: dict[tuple[str, ...], int] = {}
+        for unit in self.units:
+            have = [holders.get(g) for g in unit]
+            owners = self._owners(unit)
+            mine = not owners or self.id in owners
+            owner_here = bool(owners & registered)  # an owner of the set runs: it is the owner's to take
+            if all(h is not None and h[0] == self.id and h[2] == lease for h in have) and \
+                    len({h[1] for h in have if h is not None}) == 1:
+                if not mine and owner_here:
+                    log.warning("controller %s: handing %s back to %s", self.id, ", ".join(unit),
+                                ", ".join(sorted(owners & registered)))
+                    self._release_unit(etcd, budget, unit, list(unit))
+                    holders = {g: h for g, h in holders.items() if g not in unit}
+                    continue
+                held[unit] = have[0][1]  # type: ignore[index]
+            elif all(h is None for h in have) and campaign and (mine or not owner_here):
+                rev = self._campaign(etcd, budget, unit, lease)
+                if rev is not None:
+                    held[unit] = rev
+                    holders.update({g: (self.id, rev, lease) for g in unit})
+            elif any(h is not None and h[2] == lease for h in have):
+                # Part of a set is mine (the inventory changed under a running controller): given back.
+                self._release_unit(etcd, budget, unit, [g for g, h in zip(unit, have) if h is not None and h[2] == lease])
+        with self._mu:
+            self._held = held
+            self._holders = {g: (h[0], h[1]) for g, h in holders.items()}
+            self._controllers = self._parse_members(_kvs(responses[2]))
+        request = _kvs(responses[3])
+        if request and held and _json(request[0]).get("from") == self.id:
+            log.warning("controller %s: step-down asked by %s: handing over %s", self.id,
+                        _json(request[0]).get("by", "?"), ", ".join(g for u in held for g in u))
+            self._release_groups(etcd, budget, delete_request=True)
+            self._hold_until = time.monotonic() + max(self.ttl, 3 * self.cfg.loop_wait)
+
+    def _owners(self, unit: tuple[str, ...]) -> set[str]:
+        """The controllers whose own groups (coordination.groups) are in ``unit`` (empty: anyone's)."""
+        return {cid for cid, gs in self.cfg.groups.items() if set(gs) & set(unit)}
+
+    def _campaign(self, etcd: EtcdCluster, budget: float, unit: tuple[str, ...], lease: int) -> int | None:
+        doc = json.dumps({"id": self.id, "host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
+                          "groups": list(unit)})
+        txn = {"compare": [{"key": _b64(self.k_leases + g), "target": "VERSION", "result": "EQUAL", "version": "0"}
+                           for g in unit],
+               "success": [{"request_put": {"key": _b64(self.k_leases + g), "value": _b64(doc), "lease": str(lease)}}
+                           for g in unit], "failure": []}
+        resp = etcd.call("group lease campaign", lambda c: c.transaction(txn), budget, write=True)
+        return int(resp["header"]["revision"]) if resp.get("succeeded") else None
+
+    def _release_unit(self, etcd: EtcdCluster, budget: float, unit: tuple[str, ...], groups: list[str]) -> None:
+        lease = self._lease
+        txn = {"compare": [{"key": _b64(self.k_leases + g), "target": "LEASE", "result": "EQUAL", "lease": str(lease)}
+                           for g in groups],
+               "success": [{"request_delete_range": {"key": _b64(self.k_leases + g)}} for g in groups], "failure": []}
+        try:
+            etcd.call("group lease release", lambda c: c.transaction(txn), budget, write=True)
+        except CoordinationError as exc:
+            log.warning("controller %s: could not release %s (%s); its lease ends it", self.id, ", ".join(groups), exc)
+
+    def _release_groups(self, etcd: EtcdCluster, budget: float, delete_request: bool = False) -> None:
+        with self._mu:
+            held, self._held = self._held, {}
+        for unit in held:
+            self._release_unit(etcd, budget, unit, list(unit))
+        if delete_request:
+            try:
+                etcd.call("step-down done", lambda c: c.post(c.get_url("/kv/deleterange"), json={
+                    "key": _b64(self.k_stepdown)}), budget, write=True)
+            except CoordinationError:
+                pass
+        if held:
+            self.stats.leader_changes += 1
+            self.changed.set()
+
+    def _unit_of(self, group: str | None) -> tuple[str, ...] | None:
+        if group is None:
+            return None
+        with self._mu:
+            return next((u for u in self._held if group in u), None)
+
+    def held_groups(self) -> frozenset[str] | None:
+        if self.scope != "group":
+            return None
+        if self._closing:
+            return frozenset()
+        left = self.lease_remaining()
+        if left is None or left <= 0:
+            return frozenset()
+        with self._mu:
+            return frozenset(g for u in self._held for g in u)
 
     def _release(self, etcd: EtcdCluster, budget: float, delete_request: bool = False) -> None:
         """Give the leadership up: P/leader deleted if it is still this leadership's."""
@@ -422,7 +569,10 @@ class EtcdCoordinator(Coordinator):
         lease = self._lease
         if lease is None:
             return  # never joined: nothing to hand over
-        self._release(self._loop_etcd, budget)
+        if self.scope == "group":
+            self._release_groups(self._loop_etcd, budget)
+        else:
+            self._release(self._loop_etcd, budget)
         if lease is not None:
             try:
                 self._loop_etcd.call("lease revoke", lambda c: Lease(lease, c).revoke(), budget, write=True)
@@ -438,9 +588,14 @@ class EtcdCoordinator(Coordinator):
                 return None
             return self._renewed_at + self.ttl - self.cfg.retry_timeout - time.monotonic()
 
-    def is_leader(self) -> bool:
+    def is_leader(self, group: str | None = None) -> bool:
         with self._mu:
-            if self._revision is None or self._closing:
+            if self._closing:
+                return False
+            if self.scope == "group":
+                if not self._held or (group is not None and not any(group in u for u in self._held)):
+                    return False
+            elif self._revision is None:
                 return False
         left = self.lease_remaining()
         return left is not None and left > 0
@@ -449,7 +604,14 @@ class EtcdCoordinator(Coordinator):
         with self._mu:
             if self._closing:
                 return "stopping"
-            if self._revision is None:
+            if self.scope == "group" and not self._held:
+                if self._error:
+                    return self._error
+                mine = [g for u in self.units for g in u]
+                others = sorted({h[0] for g, h in self._holders.items() if g in mine and h[0] != self.id})
+                return (f"holds no group lease ({', '.join(mine) or 'no group'} held by "
+                        f"{', '.join(others) or 'nobody yet'})")
+            if self.scope != "group" and self._revision is None:
                 if self._error:
                     return self._error
                 return f"controller {self._leader} leads" if self._leader else "nobody leads yet"
@@ -460,7 +622,14 @@ class EtcdCoordinator(Coordinator):
                     f"stopped acting before it can end" + (f"; {self._error}" if self._error else ""))
         return ""
 
-    def token(self) -> Token | None:
+    def token(self, group: str | None = None) -> Token | None:
+        if self.scope == "group":
+            unit = self._unit_of(group)
+            if unit is None or group is None or not self.is_leader(group):
+                return None
+            with self._mu:
+                rev = self._held.get(unit)
+            return Token(self.id, rev, "etcd", self.k_leases + group, unit) if rev is not None else None
         with self._mu:
             rev = self._revision
         return Token(self.id, rev, "etcd") if rev is not None and self.is_leader() else None
@@ -470,9 +639,10 @@ class EtcdCoordinator(Coordinator):
         self.stats.fence_checks += 1
         why = self._local_refusal(token)
         if why is None:
-            txn = {"compare": [{"key": _b64(self.k_leader), "target": "CREATE", "result": "EQUAL",
+            key = token.key or self.k_leader  # scope group: the plan's group's lease key
+            txn = {"compare": [{"key": _b64(key), "target": "CREATE", "result": "EQUAL",
                                 "create_revision": str(token.revision)}],
-                   "success": [], "failure": [{"request_range": {"key": _b64(self.k_leader)}}]}
+                   "success": [], "failure": [{"request_range": {"key": _b64(key)}}]}
             try:
                 resp = self._fence_etcd.call("fencing check", lambda c: c.transaction(txn), self.cfg.retry_timeout)
             except CoordinationError as exc:
@@ -492,12 +662,14 @@ class EtcdCoordinator(Coordinator):
     def _local_refusal(self, token: Token) -> str | None:
         with self._mu:
             rev = self._revision
+            if self.scope == "group":
+                rev = next((r for u, r in self._held.items() if token.groups and token.groups[0] in u), None)
         if token.backend != "etcd" or token.controller != self.id:
             return f"token of {token.controller} ({token.backend}) is not this controller's"
         if rev != token.revision:
             return (f"the leadership of revision {token.revision} has ended"
                     + (f" (now revision {rev})" if rev is not None else f" ({self.why_not() or 'not the leader'})"))
-        if not self.is_leader():
+        if not self.is_leader(token.groups[0] if token.groups else None):
             return self.why_not() or "not the leader"
         return None
 
@@ -507,12 +679,22 @@ class EtcdCoordinator(Coordinator):
         as ``<id>-cli<pid>``: never over a daemon's registration on the same host."""
         self.purpose = purpose
         self.id = f"{self.id}-cli{os.getpid()}"
+        if self.scope == "group":
+            self.units = list(self.all_units)  # an operator's command may touch any group: every lease
         self._iterate()
         tok = self.token()
+        if self.scope == "group":
+            every = [g for u in self.all_units for g in u]
+            tok = self.token(every[0]) if every and all(self._unit_of(g) for g in every) else None
+            if tok is None and every:
+                others = sorted({h[0] for h in self._holders.values() if h[0] != self.id})
+                self._error = None
+                self._released_because = f"group leases held by {', '.join(others) or 'another controller'}"
         if tok is None:
-            why = self.why_not()
+            why = getattr(self, "_released_because", None) or self.why_not()
             self.close()
-            raise LockHeld(f"{why} (etcd {self.k_leader}): a manual change now would race the leader; "
+            raise LockHeld(f"{why} (etcd {self.k_leases if self.scope == 'group' else self.k_leader}): a manual "
+                           "change now would race the leader; "
                            "`netha leader step-down` or stop it first")
         self._thread = threading.Thread(target=self._loop, name=f"netha-lease-{self.id}", daemon=True)
         self._thread.start()
@@ -522,7 +704,26 @@ class EtcdCoordinator(Coordinator):
             self.close()
 
     # -- looking ------------------------------------------------------------------------------------------
+    def _group_view(self, ok: bool = True, reason: str = "") -> LeaderView:
+        """Scope group: who holds each group's lease. ``leader`` is the one controller holding every
+        group, or None (several leaders, or a group without one: see ``groups``)."""
+        every = [g for u in self.all_units for g in u] or sorted(self._holders)
+        groups = {g: {"leader": self._holders[g][0] if g in self._holders else None,
+                      "revision": self._holders[g][1] if g in self._holders else None} for g in every}
+        leaders = {v["leader"] for v in groups.values()}
+        leader = next(iter(leaders)) if len(leaders) == 1 and None not in leaders else None
+        vacant = [g for g, v in groups.items() if v["leader"] is None]
+        if ok and not reason:
+            reason = (f"no lease held for {', '.join(vacant)}" if vacant
+                      else "" if leader else "scope group: several controllers lead, each its own groups")
+        return LeaderView("etcd", leader, self._controllers, ok, reason, None, self.ttl,
+                          {"prefix": self.cfg.prefix, "scope": "group", "groups": groups})
+
     def view(self) -> LeaderView:
+        if self._thread is not None and self.scope == "group":
+            with self._mu:
+                if self._error is None:
+                    return self._group_view()
         if self._thread is not None:
             with self._mu:
                 if self._error is None:
@@ -533,7 +734,9 @@ class EtcdCoordinator(Coordinator):
 
     def read_view(self, budget: float | None = None) -> LeaderView:
         """One look at etcd (for ``netha status`` and ``netha leader``): leader and members."""
-        txn = {"compare": [], "success": [{"request_range": {"key": _b64(self.k_leader)}},
+        first = ({"request_range": {"key": _b64(self.k_leases), "range_end": _prefix_end(self.k_leases)}}
+                 if self.scope == "group" else {"request_range": {"key": _b64(self.k_leader)}})
+        txn = {"compare": [], "success": [first,
                                           {"request_range": {"key": _b64(self.k_members),
                                                              "range_end": _prefix_end(self.k_members)}}],
                "failure": []}
@@ -543,8 +746,15 @@ class EtcdCoordinator(Coordinator):
         except CoordinationError as exc:
             return LeaderView("etcd", None, (), False,
                               f"{exc}: nobody can act (a leader that cannot renew its lease stops acting)",
-                              None, self.ttl, {"prefix": self.cfg.prefix})
+                              None, self.ttl, {"prefix": self.cfg.prefix,
+                                               **({"scope": "group"} if self.scope == "group" else {})})
         responses = resp.get("responses") or [{}, {}]
+        if self.scope == "group":
+            leases = self._lease_kvs(_kvs(responses[0]))
+            with self._mu:
+                self._holders = {g: (h[0], h[1]) for g, h in leases.items()}
+                self._controllers = self._parse_members(_kvs(responses[1]))
+            return self._group_view()
         leader_kvs = _kvs(responses[0])
         leader = str(_json(leader_kvs[0]).get("id")) if leader_kvs else None
         rev = int(leader_kvs[0].get("create_revision", 0)) if leader_kvs else None
@@ -553,10 +763,22 @@ class EtcdCoordinator(Coordinator):
         return LeaderView("etcd", leader, members, True, "" if leader else "nobody holds the lease", rev, self.ttl,
                           {"prefix": self.cfg.prefix})
 
-    def step_down(self, requested_by: str) -> str | None:
+    def step_down(self, requested_by: str, controller: str | None = None) -> str | None:
+        """Ask ``controller`` (default: the leader; scope group: the one leader, or name it) to hand over."""
         view = self.read_view(self.cfg.retry_timeout)
         if not view.ok:
             raise CoordinationError(view.reason)
+        if self.scope == "group":
+            leaders = sorted(c.id for c in view.controllers if c.leader)
+            if controller is None and len(leaders) > 1:
+                raise CoordinationError(f"scope group: {', '.join(leaders)} each lead groups of their own: "
+                                        "name the one to step down (--controller)")
+            leader = controller or (leaders[0] if leaders else None)
+            if leader is not None and leader not in leaders:
+                raise CoordinationError(f"controller {leader} holds no group lease: nothing to step down")
+            view = replace(view, leader=leader)
+        elif controller is not None and controller != view.leader:
+            raise CoordinationError(f"controller {controller} does not lead (controller {view.leader} does)")
         if view.leader is None:
             return None
         others = [c for c in view.controllers if c.id != view.leader]

@@ -42,10 +42,10 @@ class FileCoordinator(Coordinator):
             self._lock.release()
             self._lock = None
 
-    def is_leader(self) -> bool:
+    def is_leader(self, group: str | None = None) -> bool:
         return self._lock is not None
 
-    def token(self) -> Token | None:
+    def token(self, group: str | None = None) -> Token | None:
         return Token(self.id, os.getpid(), "file") if self._lock is not None else None
 
     def check(self, token: Token) -> None:

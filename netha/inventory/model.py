@@ -444,8 +444,13 @@ class Coordination(_Strict):
     # fleet: one leader for every group; group: one lease per set of groups sharing devices, so that
     # several controllers share a fleet (docs/ha.md, "Scale-out").
     scope: Literal["fleet", "group"] = "fleet"
-    # scope group: the groups each controller ID contends for (an ID not listed: every group).
+    # scope group: each controller ID's own groups (an ID not listed, or a group nobody lists: any
+    # controller's). A controller takes its own groups at once and hands them back to their owner.
     groups: dict[Name, list[Name]] = {}
+    # scope group: every controller observes every group and takes over any group whose owners are all
+    # gone (true), or observes and contends for its own groups only (false: a fleet too big for one
+    # controller to poll; list each group under two controllers for a failover of the controller).
+    standby: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Coordination:
@@ -454,8 +459,8 @@ class Coordination(_Strict):
             if given or self.scope != "fleet":
                 raise ValueError(f"{', '.join(given or ['scope'])}: only with `backend: etcd`")
             return self
-        if self.groups and self.scope != "group":
-            raise ValueError("`groups` (which controller contends for which groups) only with `scope: group`")
+        if (self.groups or not self.standby) and self.scope != "group":
+            raise ValueError("`groups` and `standby` (which controller acts on which groups) only with `scope: group`")
         if not self.endpoints:
             raise ValueError("backend etcd needs `endpoints` (e.g. [http://198.18.0.31:2379])")
         if self.prefix is None:

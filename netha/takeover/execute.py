@@ -164,7 +164,7 @@ class Executor:
         """Snapshot, push, verify; on any failure (or any exception) roll back what the plan touched."""
         t0 = time.monotonic()
         try:
-            token = self._begin(f"{plan.kind} of {plan.group}")
+            token = self._begin(f"{plan.kind} of {plan.group}", plan.group)
         except Fenced as exc:
             msg = f"{plan.kind} of {plan.group} not started: {exc}; nothing was changed"
             self.store.audit(plan.kind, "fenced", plan.group, plan.target, msg)
@@ -410,19 +410,28 @@ class Executor:
 
     # -- crash recovery ---------------------------------------------------------------------------
     def recover(self, healthy: Callable[[str, str], bool | None] | None = None, now: float | None = None,
-                max_age: float = MAX_PLAN_AGE) -> list[Recovered]:
+                max_age: float = MAX_PLAN_AGE, only: frozenset[str] | None = None) -> list[Recovered]:
         """Resolve every plan a previous controller left open, against what the devices say now,
         then retry every rollback still pending. ``healthy(group, device)``: the device is healthy as
         a member of the group now (None: not known; without it only the devices' VRRP state counts)."""
         done: list[Recovered] = []
-        try:
-            self._begin("recovery of open plans")
-        except Fenced as exc:
-            log.warning("open plans left for the leader: %s", exc)
-            return done
+        held = self.fence.held_groups() if self.fence is not None else None
+        if held is not None and only is not None:
+            held = held & only  # the groups just taken: plans of groups held before may be in flight here
+        if held is None:
+            try:
+                self._begin("recovery of open plans")
+            except Fenced as exc:
+                log.warning("open plans left for the leader: %s", exc)
+                return done
         for plan_id, entries in self.journal.open_plans():
             try:
-                done.append(self._recover_one(PlanRecord.from_entries(plan_id, entries), healthy, now, max_age))
+                rec = PlanRecord.from_entries(plan_id, entries)
+                if held is not None:  # scope group: a plan is resolved by the holder of its group's lease
+                    if rec.group not in held:
+                        continue
+                    self._begin(f"recovery of plan {plan_id}", rec.group)
+                done.append(self._recover_one(rec, healthy, now, max_age))
             except Exception as exc:  # noqa: BLE001 - one plan must not stop the recovery of the others
                 msg = f"plan {plan_id}: recovery failed: {describe(exc)}; left open"
                 log.error("%s", msg, exc_info=not isinstance(exc, NethaError))
@@ -501,16 +510,25 @@ class Executor:
     def retry_pending(self) -> list[Recovered]:
         """Retry every rollback left pending (device unreachable at the time); never forget one."""
         out: list[Recovered] = []
-        try:
-            self._begin("retry of pending rollbacks")
-        except Fenced:
-            return out
+        held = self.fence.held_groups() if self.fence is not None else None
+        if held is None:
+            try:
+                self._begin("retry of pending rollbacks")
+            except Fenced:
+                return out
         for e in self.journal.pending_rollbacks():
             dev = e.device
             if dev is None or dev not in self.inv.devices:
                 continue
             entries = self.journal.journal_entries(e.plan_id)
             rec = PlanRecord.from_entries(e.plan_id, entries)
+            if held is not None:  # scope group: the holder of the plan's group retries it
+                if rec.group not in held:
+                    continue
+                try:
+                    self._begin(f"retry of plan {e.plan_id}", rec.group)
+                except Fenced:
+                    continue
             sid = rec.snapshots.get(dev)
             running = self._read_config(dev)
             if running is None or sid is None:
@@ -599,13 +617,17 @@ class Executor:
         return (not problems), "; ".join(problems)
 
     # -- fencing ------------------------------------------------------------------------------------
-    def _begin(self, what: str) -> Token | None:
-        """The leadership token for the plan (or recovery) this thread starts; Fenced without one."""
+    def _begin(self, what: str, group: str | None = None) -> Token | None:
+        """The leadership token for the plan (or recovery) this thread starts, on ``group`` (scope
+        group: that group's lease); Fenced without one."""
         if self.fence is None:
             return None
-        token = self.fence.token()
+        token = self.fence.token(group)
         if token is None:
-            raise Fenced(f"{what}: controller {self.fence.id} does not lead ({self.fence.why_not() or 'not the leader'})")
+            why = self.fence.why_not() or "not the leader"
+            if group is not None and self.fence.held_groups() is not None:
+                why = f"it holds no lease of group {group}"
+            raise Fenced(f"{what}: controller {self.fence.id} does not lead ({why})")
         self._tls.token = token
         return token
 
