@@ -344,3 +344,46 @@ def test_leader_killed_mid_plan_on_its_own_host_the_other_finishes_it_from_etcd(
     doc = leader_doc(inv_b)
     assert doc["leader"] == "B", doc
     wait_for(lambda: leader_doc(inv_b).get("open_plans") == [], 20, 0.5, what="no open plan left in etcd")
+
+
+GROUPS_INVENTORY = ROOT / "inventories" / "lab-ha-groups.yml"
+LAN_SET, KLAN_SET = ("lan", "lan2", "upstream"), ("klan", "kup")
+
+
+def group_leaders(inv: Path) -> dict:
+    groups = leader_doc(inv)["coordination"].get("groups") or {}
+    return {g: v["leader"] for g, v in groups.items()}
+
+
+def test_scope_group_each_controller_acts_on_its_groups_and_takes_the_others_after_kill_9(
+        tmp_path, baseline, kbase, etcd, controllers):
+    # Scope group on two hosts (a state directory each): A owns the FRR groups, B the keepalived
+    # ones. A gray failure of klan is handled by B alone; kill -9 of A: B takes A's groups within ttl
+    # and handles a gray failure of lan right after.
+    prefix = f"/netha/test-{uuid.uuid4().hex[:8]}"
+    inv_a = ha_inventory(tmp_path, state="state-A", prefix=prefix, name="groups-A.yml", source=GROUPS_INVENTORY)
+    inv_b = ha_inventory(tmp_path, state="state-B", prefix=prefix, name="groups-B.yml", source=GROUPS_INVENTORY)
+    a, b = controllers(inv_a, "A"), controllers(inv_b, "B")
+    a.wait_started()
+    b.wait_started()
+    want = {**{g: "A" for g in LAN_SET}, **{g: "B" for g in KLAN_SET}}
+    wait_for(lambda: group_leaders(inv_a) == want, 3 * TTL, 0.5, what="each controller holds its own groups")
+    state_a, state_b = tmp_path / "state-A", tmp_path / "state-B"
+    # A gray failure of klan: B's.
+    switch_port("k1", "eth2", False)
+    wait_for(lambda: any(r.group == "klan" and r.result == "ok" for r in actions_by(state_b, "daemon B")), 30,
+             what="B's verified failover of klan")
+    assert [r for r in actions_by(state_a, "daemon A") if r.group in KLAN_SET] == [], "A acted on B's group"
+    # kill -9 of A: B takes A's groups within ttl.
+    t_kill = time.time()
+    a.signal(signal.SIGKILL)
+    took = wait_for(lambda: [r for r in leadership_events(state_b, "acquired") if r.actor == "daemon B"
+                             and "lan" in (r.detail or "") and r.ts > t_kill], TTL + 10, 0.1, what="B takes lan")
+    handover = took[0].ts - t_kill
+    print(f"scope group: kill -9 of A -> B holds A's groups in {handover:.2f}s (ttl {TTL}s)")
+    assert handover <= TTL + LOOP_WAIT + 1.0, handover
+    assert group_leaders(inv_b) == {g: "B" for g in want}
+    switch_port("r1", "eth2", False)
+    wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 15, what="B makes r1 resign")
+    wait_for(lambda: any(r.group == "lan" and r.result == "ok" for r in actions_by(state_b, "daemon B")), 20,
+             what="B's verified failover of lan")
