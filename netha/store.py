@@ -205,7 +205,7 @@ class Store:
     # -- journal --------------------------------------------------------------------------------
     # The plan journal's interface (the executor's): this store, or the shared journal in etcd
     # (netha/coordination/journal.py) that a leader on another host reads.
-    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str) -> int:
+    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str, token: object | None = None) -> int:
         return self.save_snapshot(device, config, reason)
 
     def plan_snapshot(self, plan_id: str, snapshot_id: int) -> SnapshotRecord:

@@ -83,6 +83,7 @@ class EtcdJournal:
         self.writes += 1
         if guard and not resp.get("succeeded"):
             assert isinstance(token, Token)
+            self.coord.stats.fence_refusals += 1
             raise Fenced(f"controller {token.controller}: push refused: journal row refused by etcd, the leadership "
                          f"of revision {token.revision} has ended")
         return int(resp["header"]["revision"])
@@ -108,7 +109,7 @@ class EtcdJournal:
         if kind == "closed" or kind in _LAST:
             self._forget_if_settled(plan_id)
 
-    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str) -> int:
+    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str, token: object | None = None) -> int:
         assert self.local is not None
         local_id = self.local.save_snapshot(device, config, reason)
         packed = base64.b64encode(zlib.compress(redact_config(config).encode(), 6)).decode()
@@ -120,10 +121,12 @@ class EtcdJournal:
             self.writes += 1
         doc = json.dumps({"device": device, "reason": reason, "taken_at": time.time(), "chunks": len(chunks),
                           "encoding": "redacted+zlib+base64", "by": self.coord.id})
-        resp = self._etcd.call("snapshot", lambda c: c.post(c.get_url("/kv/put"), json={
-            "key": _b64(head), "value": _b64(doc)}), self._budget(), write=True)
-        self.writes += 1
-        sid = int(resp["header"]["revision"])
+        try:  # the header makes the snapshot: written only while the plan's leadership holds
+            sid = self._txn("snapshot", [{"request_put": {"key": _b64(head), "value": _b64(doc)}}], token)
+        except Fenced:
+            self._etcd.call("snapshot chunks", lambda c: c.post(c.get_url("/kv/deleterange"), json={
+                "key": _b64(head + "/"), "range_end": _prefix_end(head + "/")}), self._budget(), write=True)
+            raise
         self._mine[sid] = local_id
         return sid
 

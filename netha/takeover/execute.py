@@ -39,7 +39,8 @@ class PlanJournal(Protocol):
     def journal(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None,
                 token: object | None = None, strict: bool = False) -> None: ...
 
-    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str) -> int: ...
+    def save_plan_snapshot(self, plan_id: str, device: str, config: str, reason: str,
+                           token: object | None = None) -> int: ...
 
     def plan_snapshot(self, plan_id: str, snapshot_id: int) -> SnapshotRecord: ...
 
@@ -185,7 +186,8 @@ class Executor:
                 with self.sessions.session(dev) as drv:
                     cfg = drv.get_config()
                 snapshots[dev] = self.journal.save_plan_snapshot(plan.id, dev, cfg,
-                                                                 f"before {plan.kind} of {plan.group} (plan {plan.id})")
+                                                                 f"before {plan.kind} of {plan.group} (plan {plan.id})",
+                                                                 **self._guard())
             except Exception as exc:  # noqa: BLE001 - any failure here means: change nothing
                 msg = f"could not back up {dev} before the change ({describe(exc)}); nothing was changed"
                 self._close(plan, "failed", msg)
@@ -310,7 +312,8 @@ class Executor:
             return None
         try:
             sid = self.journal.save_plan_snapshot(plan.id, device, cfg,
-                                                  f"after step {n} of {plan.kind} of {plan.group} (plan {plan.id})")
+                                                  f"after step {n} of {plan.kind} of {plan.group} (plan {plan.id})",
+                                                  **self._guard())
         except NethaError as exc:
             log.error("%s: config after step %d not journaled: %s", device, n, describe(exc))
             return cfg
@@ -630,6 +633,10 @@ class Executor:
             raise Fenced(f"{what}: controller {self.fence.id} does not lead ({why})")
         self._tls.token = token
         return token
+
+    def _guard(self) -> dict[str, object]:
+        """The shared journal's guard for this thread's plan (none for the local store)."""
+        return {} if self.journal is self.store else {"token": getattr(self._tls, "token", None)}
 
     def _jot(self, plan_id: str, step: int, kind: str, payload: dict[str, Any], device: str | None = None,
              strict: bool = False) -> None:

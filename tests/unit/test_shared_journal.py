@@ -164,6 +164,9 @@ def test_a_deposed_leader_cannot_write_the_shared_journal(etcd, closing, inv, tm
     journal_a.journal("p1", 2, "done", {}, "r1", token=token)  # best-effort rows: logged, not raised
     assert [(e.step, e.kind) for e in journal_b.journal_entries("p1")] == [(1, "intent")]
     assert [e.kind for e in store_a.journal_entries("p1")] == ["intent", "done"]  # the refused intent: nowhere
+    with pytest.raises(Fenced):
+        journal_a.save_plan_snapshot("p1", "r1", "hostname r1\n", "late", token=token)
+    assert not [v for v in _etcd_values(etcd, f"{c.prefix}/plans/p1/s/")], "a deposed leader's snapshot left keys"
 
 
 def test_a_config_beyond_etcds_request_limit_is_stored_in_chunks_and_read_back_whole(etcd, closing, tmp_path):
