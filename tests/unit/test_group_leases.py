@@ -31,6 +31,7 @@ KLAN = ("klan", "kup")  # k1, k2
 def _inventory(tmp_path: Path, **coordination) -> Path:
     doc = yaml.safe_load((ROOT / "inventories" / "lab-ha.yml").read_text())
     doc["controller"]["coordination"].update(coordination)
+    doc["controller"].pop("netns", None)  # the CLI would enter the lab's namespace
     path = tmp_path / "inv.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -234,3 +235,28 @@ def test_the_cycle_acts_only_on_the_groups_whose_lease_it_holds(inv, tmp_path):
              if r.outcome is not None]
     assert [(r.decision.kind, r.decision.group) for r in acted] == [(Action.FAILOVER, "lan")]
     assert net.master(1) == "r2"
+
+
+def test_netha_leader_shows_each_group_leader_and_exits_1_while_a_group_has_none(etcd, closing, tmp_path, prefix):
+    import json
+
+    from typer.testing import CliRunner
+
+    from netha.cli.main import app
+
+    groups = {"A": list(LAN), "B": list(KLAN)}
+    path = _inventory(tmp_path, scope="group", groups=groups, endpoints=[etcd.url], prefix=prefix, ttl=3,
+                      loop_wait=0.2, retry_timeout=1.0)
+    a = _coord(etcd, path, "A", prefix, closing, groups=groups, standby=False)
+    a.start()
+    _wait(lambda: a.held_groups() == frozenset(LAN), 5, "A holds its groups")
+    r = CliRunner().invoke(app, ["leader", "-i", str(path), "--json"])
+    assert r.stdout.strip(), (r.stdout, r.exception, r.output)
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1, r.stdout  # klan and kup: nobody (B is not running, A does not stand by)
+    assert doc["coordination"]["scope"] == "group" and doc["leader"] is None
+    assert {g: v["leader"] for g, v in doc["coordination"]["groups"].items()} == {
+        **{g: "A" for g in LAN}, **{g: None for g in KLAN}}
+    assert "no lease held for klan, kup" in doc["coordination"]["reason"]
+    r = CliRunner().invoke(app, ["leader", "-i", str(path)])
+    assert "NOBODY" in r.stdout and "lan2" in r.stdout
