@@ -181,19 +181,20 @@ class Executor:
             return Outcome(plan, False, False, msg, (), time.monotonic() - t0)
         snapshots: dict[str, int] = {}
         before: dict[str, str] = {}
-        for dev in plan.devices:
+        # Every device is backed up before its first change. An emergency plan backs up only the
+        # device of its first change now (the failed master's resign, which ends the black hole) and
+        # each other device right before its own first change (_steps): the LAN does not wait for
+        # the new master's config to be read. Every other plan backs up all its devices first, so
+        # that one unreadable device means nothing was changed.
+        upfront = plan.devices[:1] if plan.kind == "emergency" else plan.devices
+        for dev in upfront:
             try:
-                with self.sessions.session(dev) as drv:
-                    cfg = drv.get_config()
-                snapshots[dev] = self.journal.save_plan_snapshot(plan.id, dev, cfg,
-                                                                 f"before {plan.kind} of {plan.group} (plan {plan.id})",
-                                                                 **self._guard())
+                before[dev] = self._snapshot(plan, dev, snapshots)
             except Exception as exc:  # noqa: BLE001 - any failure here means: change nothing
                 msg = f"could not back up {dev} before the change ({describe(exc)}); nothing was changed"
                 self._close(plan, "failed", msg)
                 self.store.audit(plan.kind, "refused", plan.group, dev, msg)
                 return Outcome(plan, False, True, msg, (), time.monotonic() - t0)
-            before[dev] = cfg
         try:
             self._jot(plan.id, 0, "snapshots", {"snapshots": snapshots})
             self.hook("after-snapshots")
@@ -219,6 +220,10 @@ class Executor:
             started = time.monotonic()
             try:
                 self.hook(f"before-step-{n}")
+                if step.lines and step.device not in snapshots:
+                    # Backed up right before its first change, before its intent (an emergency plan's later devices).
+                    before[step.device] = self._snapshot(plan, step.device, snapshots)
+                    self._jot(plan.id, n, "snapshots", {"snapshots": {step.device: snapshots[step.device]}})
                 self._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
                           step.device, strict=True)  # in etcd: refused (Fenced) once the leadership has ended
                 self.hook(f"after-intent-{n}")
@@ -301,6 +306,14 @@ class Executor:
             log.info("%s: %s is not master after the failure: %s", plan.group, plan.target, describe(exc))
             return False
         return True
+
+    def _snapshot(self, plan: Plan, device: str, snapshots: dict[str, int]) -> str:
+        """Read ``device``'s running config and journal it as the plan's snapshot of it; its text."""
+        with self.sessions.session(device) as drv:
+            cfg = drv.get_config()
+        snapshots[device] = self.journal.save_plan_snapshot(
+            plan.id, device, cfg, f"before {plan.kind} of {plan.group} (plan {plan.id})", **self._guard())
+        return cfg
 
     def _record_pushed(self, plan: Plan, n: int, device: str) -> str | None:
         """Keep the config netha's push left on ``device``: recovery rolls back only what is still netha's."""

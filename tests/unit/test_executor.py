@@ -139,6 +139,41 @@ def test_emergency_failover_whose_resign_is_refused_rolls_back_everything(inv, s
     assert closed(store, plan.id)[0]["result"] == "rolled-back"
 
 
+def test_emergency_failover_resigns_before_it_reads_the_new_master_s_config(inv, store, net):
+    # The black hole ends with the failed master's resign: the target is backed up right before its
+    # own first change, not before the resign.
+    plan = emergency(inv)
+    out = executor(inv, store, net).run(plan)
+    assert out.ok, out.message
+    assert kinds(store, plan.id) == [
+        ("plan", 0, None), ("snapshots", 0, None),
+        ("intent", 1, "r1"), ("pushed", 1, "r1"), ("done", 1, "r1"),
+        ("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2"),
+        ("closed", 3, None),
+    ]
+    first = [e.data["snapshots"] for e in store.journal_entries(plan.id) if e.kind == "snapshots"]
+    assert [set(s) for s in first] == [{"r1"}, {"r2"}]
+    assert set(out.snapshots) == {"r1", "r2"}
+
+
+def test_emergency_failover_whose_new_master_cannot_be_backed_up_keeps_the_verified_resign(inv, store, net):
+    before = net.configs()
+    plan = emergency(inv)
+    out = executor(inv, store, net, hook=call_at("after-verify-1", lambda: setattr(net["r2"], "down", True))).run(plan)
+    assert out.ok and not out.rolled_back, out.message
+    assert "the verified state kept" in out.message
+    assert " vrrp 1 shutdown" in net["r1"].config  # the resign stays: r1's uplink is dead
+    assert net["r2"].config == before["r2"] and net["r2"].writes == 0  # never touched without a backup
+    assert closed(store, plan.id)[0]["result"] == "done-partial"
+
+
+def test_planned_failover_backs_up_every_device_before_the_first_change(inv, store, net):
+    plan = planned(inv)
+    executor(inv, store, net).run(plan)
+    snaps = [e.data["snapshots"] for e in store.journal_entries(plan.id) if e.kind == "snapshots"]
+    assert [set(s) for s in snaps] == [{"r1", "r2"}]
+
+
 def test_value_error_from_a_parser_during_verification_is_contained(inv, store, net, caplog):
     # get_vrrp on the target raises ValueError (a parser bug on odd output) every time it is read.
     before = net.configs()
