@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,12 +58,46 @@ def pid_alive(pidfile: Path) -> int | None:
         return None
 
 
+# SNMP notifications to the controllers (issue 14): IF-MIB linkDown/linkUp, numeric (the lab's snmpd
+# loads no MIBs, and `linkUpDownNotifications yes` names its objects and checks every 60 s), from a
+# DisMan monitor of ifOperStatus every second; keepalived's VRRPv3 notifications come through AgentX.
+IF_NOTIFY_OBJECTS = "-o .1.3.6.1.2.1.2.2.1.1 -o .1.3.6.1.2.1.2.2.1.7 -o .1.3.6.1.2.1.2.2.1.8 -o .1.3.6.1.2.1.2.2.1.2"
+NOTIFY_PORT = 162
+
+
+def snmpd_notifications(sinks: Sequence[str], s: Secrets) -> str:
+    """snmpd.conf lines: linkDown/linkUp within a second of a change, sent (SNMPv2c) to every sink."""
+    if not sinks:
+        return ""
+    lines = [f"trap2sink {addr}:{NOTIFY_PORT} {s.community}" for addr in sinks] + [
+        # The monitor's own queries need a user of their own (snmpd's "internal queries").
+        f'createUser nethaInternal SHA "{s.v3_auth}"',
+        "rouser nethaInternal noauth",
+        "iquerySecName nethaInternal",
+        f"notificationEvent nethaLinkUp .1.3.6.1.6.3.1.1.5.4 {IF_NOTIFY_OBJECTS}",
+        f"notificationEvent nethaLinkDown .1.3.6.1.6.3.1.1.5.3 {IF_NOTIFY_OBJECTS}",
+        'monitor -r 1 -S -e nethaLinkUp "linkUp" .1.3.6.1.2.1.2.2.1.8 != 2',
+        'monitor -r 1 -S -e nethaLinkDown "linkDown" .1.3.6.1.2.1.2.2.1.8 == 2',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def keepalived_traps(conf: str) -> str:
+    """keepalived.conf with ``enable_traps`` in its global_defs: VRRPv3 notifications (vrrpv3NewMaster,
+    vrrpv3ProtoError; RFC 6527 with ``enable_snmp_rfcv3``) go through AgentX to snmpd's sinks."""
+    if re.search(r"^\s*enable_traps\b", conf, flags=re.M):
+        return conf
+    return re.sub(r"^(\s*global_defs\s*\{[^\n]*\n)", r"\g<1>    enable_traps\n", conf, count=1, flags=re.M)
+
+
 class NodeDaemons:
     """The daemons of one node of lab LAB; every pid file lives under ``<lab's run dir>/<node>``."""
 
-    def __init__(self, node: Node, lab: LabNames | None = None):
+    def __init__(self, node: Node, lab: LabNames | None = None, notify: Sequence[str] = ()):
+        """``notify``: the controllers' management addresses, where snmpd sends its notifications."""
         self.node = node
         self.lab = lab or lab_names()
+        self.notify = tuple(notify)
         self.dir = self.lab.run_dir / node.name
         self.pathspace = self.lab.pathspace(node.name)  # FRR's -N
         self.frr_dir = self.lab.frr_dir(node.name)
@@ -157,6 +193,7 @@ class NodeDaemons:
             + f"\nrocommunity {s.community} 198.18.0.0/15\n"
             + f'createUser {s.v3_user} SHA "{s.v3_auth}" AES "{s.v3_priv}"\n'
             + f"rouser {s.v3_user} priv\n"
+            + snmpd_notifications(self.notify, s)
         )
         os.chmod(conf, 0o600)
         pidfile = self.dir / "snmpd.pid"
@@ -172,8 +209,8 @@ class NodeDaemons:
             return
         conf = self.dir / "keepalived.conf"
         if not conf.exists():  # netha edits this copy; a restart keeps its edits
-            conf.write_text(self.lab.localise(self.node.binds["/etc/keepalived/keepalived.conf"].read_text(),
-                                              self.node.name))
+            text = self.lab.localise(self.node.binds["/etc/keepalived/keepalived.conf"].read_text(), self.node.name)
+            conf.write_text(keepalived_traps(text) if self.notify else text)
         snmp = ["-x"] if "/etc/snmp/snmpd.conf" in self.node.binds else []  # AgentX to this node's snmpd
         # TMPDIR: keepalived writes its state dumps there; one folder per node, as pid files.
         self._in_ns("/usr/sbin/keepalived", "--vrrp", "-f", str(conf), "-p", str(pidfile),

@@ -10,6 +10,7 @@ a v2c inform is acknowledged once accepted. Accepted notifications of interest:
 
 - IF-MIB ``linkDown``/``linkUp`` (1.3.6.1.6.3.1.1.5.3/.4; ifIndex and ifDescr varbinds),
 - VRRPv3 ``vrrpv3NewMaster``/``vrrpv3ProtoError`` (RFC 6527, 1.3.6.1.2.1.207.0.1/.2),
+- keepalived's ``vrrpInstanceStateChange`` (KEEPALIVED-MIB; every instance that changes state sends it),
 
 call ``on_notification(device, notification)``: the observer reads that device at once (the same
 wake-up as a device event stream's, :mod:`netha.observe.events`). A notification is never a verdict:
@@ -49,8 +50,12 @@ VRRP3_NEW_MASTER = "1.3.6.1.2.1.207.0.1"
 VRRP3_PROTO_ERROR = "1.3.6.1.2.1.207.0.2"
 VRRP3_MASTER_IP = "1.3.6.1.2.1.207.1.1.1.1.3"  # vrrpv3OperationsMasterIpAddr
 VRRP3_NEW_MASTER_REASON = "1.3.6.1.2.1.207.1.1.2.1.1"  # vrrpv3StatisticsNewMasterReason (varbind prefix)
+# keepalived's own MIB (KEEPALIVED-MIB vrrpInstanceStateChange): sent by every instance that changes state
+# (the old master too, which RFC 6527's vrrpv3NewMaster leaves out).
+KEEPALIVED_STATE_CHANGE = "1.3.6.1.4.1.9586.100.5.2.10.0.2"
+KEEPALIVED_INSTANCE_NAME = "1.3.6.1.4.1.9586.100.5.2.3.1.2"  # vrrpInstanceName
 KINDS = {LINK_DOWN: "link-down", LINK_UP: "link-up", VRRP3_NEW_MASTER: "vrrp-new-master",
-         VRRP3_PROTO_ERROR: "vrrp-proto-error"}
+         VRRP3_PROTO_ERROR: "vrrp-proto-error", KEEPALIVED_STATE_CHANGE: "vrrp-state-change"}
 # SNMPv1 generic traps (RFC 3584 section 3.1): linkDown and linkUp are generic 2 and 3.
 V1_GENERIC = {2: LINK_DOWN, 3: LINK_UP}
 MAX_DATAGRAM = 65535
@@ -297,6 +302,9 @@ def classify(trap_oid: str, varbinds: tuple[tuple[str, object], ...]) -> tuple[s
                 ifindex = _last_int(oid)
         elif ifindex is None and oid.startswith("1.3.6.1.2.1.2.2.1.") and kind in ("link-down", "link-up"):
             ifindex = _last_int(oid)  # ifAdminStatus.N / ifOperStatus.N name the interface by their index
+        elif (oid == KEEPALIVED_INSTANCE_NAME or oid.startswith(KEEPALIVED_INSTANCE_NAME + ".")) and isinstance(value, str) \
+                and name is None:
+            name = value  # keepalived's state change names its instance, not an interface
         elif ifindex is None and oid.startswith(VRRP3_MASTER_IP + "."):
             # vrrpv3OperationsMasterIpAddr.<ifIndex>.<vrid>.<addrtype>
             parts = oid[len(VRRP3_MASTER_IP) + 1:].split(".")

@@ -335,3 +335,16 @@ def test_the_receiver_counts_snmpv3_failures_as_bad_auth_and_accepts_the_good_on
         r.handle(_captured(name), ("198.18.0.11", 162))
     assert [(n.device, n.kind) for n in seen] == [("r1", "link-down")]
     assert (r.stats()["bad_auth"], r.stats()["accepted"]) == (2, 1)
+
+
+def test_keepalived_s_notifications_from_the_lab_wake_the_sender():
+    """Captured in the lab: keepalived 2.2.7's vrrpv3NewMaster (RFC 6527, through AgentX and snmpd) from
+    the new master k2, its KEEPALIVED-MIB state change from k1, and snmpd's linkDown from r1."""
+    seen: list[Notification] = []
+    r = NotificationReceiver({"198.18.0.11": "r1", "198.18.0.21": "k1", "198.18.0.22": "k2"},
+                             {"lab-community-redacted00": "lab-v2c"}, lambda d, n: seen.append(n))
+    r.handle(_captured("keepalived-2.2.7-vrrpv3-new-master"), ("198.18.0.22", 50000))
+    r.handle(_captured("keepalived-2.2.7-vrrp-instance-state-change"), ("198.18.0.21", 50000))
+    r.handle(_captured("lab-snmpd-5.9.3-linkdown-r1"), ("198.18.0.11", 50000))
+    assert [(n.device, n.kind, n.interface) for n in seen] == [
+        ("k2", "vrrp-new-master", "2"), ("k1", "vrrp-state-change", "klan"), ("r1", "link-down", "eth2")]
