@@ -49,6 +49,13 @@ def supported_protocols() -> Mapping[str, frozenset[str]]:
     """Platform name -> what its driver supports (``vrrp``, ``hsrp``, ``varp``, ``static``), for every driver.
 
     The argument ``platforms=`` of :func:`netha.inventory.load_inventory`: an inventory naming a
-    platform without a driver, or a group whose protocol a member's platform lacks, is refused.
+    platform without a driver, or a group whose protocol a member's platform lacks (for an IPv6 group:
+    ``ipv6-<protocol>``), is refused.
     """
-    return MappingProxyType({name: frozenset(spec(name).protocols) for name in platforms()})
+    return MappingProxyType({name: _capabilities(spec(name)) for name in platforms()})
+
+
+def _capabilities(s: PlatformSpec) -> frozenset[str]:
+    """A spec's protocols, and each one it supports for IPv6 groups as ``ipv6-<protocol>``."""
+    ipv6 = s.protocols if s.ipv6 is None else s.ipv6
+    return frozenset(s.protocols) | {f"ipv6-{p}" for p in ipv6 if p in s.protocols}

@@ -24,6 +24,7 @@ Platforms = Mapping[str, Collection[str]]
 NETHA_PLATFORMS = frozenset({"frr", "keepalived"})
 
 _CAPABILITY = {"vrrp": "VRRP", "hsrp": "HSRP", "varp": "VARP", "static": "static gateway moves (mode: static)"}
+_CAPABILITY.update({f"ipv6-{k}": f"{v} for IPv6" for k, v in list(_CAPABILITY.items())})
 
 Problem = tuple[Loc, str]
 
@@ -90,6 +91,8 @@ def _platform_problems(inv: Inventory, platforms: Platforms | None) -> Iterator[
         return
     for gname, group in inv.groups.items():
         needed = "static" if group.mode == "static" else group.protocol
+        if group.family == 6:
+            needed = f"ipv6-{needed}"
         for i, member in enumerate(group.members):
             dev = inv.devices.get(member.device)
             if dev is None or dev.platform not in platforms or needed in platforms[dev.platform]:

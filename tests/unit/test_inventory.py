@@ -352,6 +352,19 @@ def test_group_every_member_platform_supports_is_accepted(tmp_path, platform, gr
     assert inv.groups["lan"].members[0].device == "r1"
 
 
+def test_ipv6_vrrp_group_on_a_platform_that_renders_no_ipv6_vrrp_is_refused_at_load(tmp_path):
+    # cisco_ios: IPv6 only with HSRP or static (IPv6 VRRP needs VRRPv3: cisco_xe).
+    path = _pair(tmp_path, "cisco_ios", "cisco_ios")
+    path.write_text(path.read_text().replace("[198.18.1.1/24]", '["2001:2:0:1::1/64"]'))
+    problems = _problems(path)
+    assert problems[0] == f"{path}:14: group lan: r1 is a cisco_ios device, which does not support VRRP for IPv6"
+    xe = _pair(tmp_path, "cisco_xe", "cisco_xe")
+    xe.write_text(xe.read_text().replace("[198.18.1.1/24]", '["2001:2:0:1::1/64"]'))
+    from netha.connect import load_checked_inventory
+
+    assert load_checked_inventory(xe).groups["lan"].family == 6
+
+
 def test_the_loader_checks_against_the_registry_it_is_given(tmp_path):
     path = _pair(tmp_path, "frr", "frr", "    mode: static\n")
     with pytest.raises(InventoryError) as info:
