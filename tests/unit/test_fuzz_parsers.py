@@ -513,8 +513,9 @@ def advert_shape(adv: Any) -> None:
     assert adv.version in (2, 3) and _int_in(adv.vrid, 1, 255) and _int_in(adv.priority, 0, 255), adv
     assert _int_in(adv.ttl, 0, 255) and math.isfinite(adv.interval) and 0 < adv.interval <= 255, adv
     assert adv.checksum_style in ("rfc5798", "rfc9568", "v2", "bad"), adv
+    assert adv.family in (4, 6) and (adv.family == 4 or (adv.version, adv.checksum_style) in ((3, "rfc5798"), (3, "bad"))), adv
     for a in (adv.source, adv.dest, *adv.addresses):
-        ipaddress.IPv4Address(a)
+        (ipaddress.IPv4Address if adv.family == 4 else ipaddress.IPv6Address)(a)
 
 
 @settings(FUZZ, max_examples=FUZZ.max_examples * 5)  # the decoder is fast: more packets for the same time
