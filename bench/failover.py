@@ -28,6 +28,11 @@ lab/keepalived.clab.yml pair, gray and hard). Each mode also gets one cost measu
 packets per second leaving the primary toward each target over 5 s (nft counters and Icmp OutEchos in
 its namespace), and for netha the daemon's CPU and RSS over those 5 s.
 
+`--family 6` runs the scenarios over IPv6 (issue 16): the IPv6 groups lan6 (FRR, VRID 21) and klan6
+(keepalived, VRID 31) are the ones broken and watched, the probes cross the IPv6 virtual gateway
+(h1-wan6, h3-wan6, h1-far6, h3-far6), and in the daemon's inventory the IPv6 groups are automatic and the
+IPv4 ones manual (so what moves is what IPv6 decided). Write it to its own file (`--out`).
+
 The lab is the process's (`NETHA_LAB_NAME`, else the default lab); the inventory is pointed at it.
 `--modes` and `--scenarios` pick a part; `--merge` replaces only that part in failover.json.
 Writes bench/results/failover.json; bench/report.py writes the Markdown report and the plots.
@@ -60,7 +65,7 @@ from netha import lab  # noqa: E402
 from netha.lab.builder import node_daemons  # noqa: E402
 from netha.lab.faults import (  # noqa: E402
     Baseline, KeepalivedBaseline, both_ways, cut_management, hang, holds, keepalived_conf, kill_node, link_down, nft,
-    port_blackhole, sh, switch_port, target_down, wait_for,
+    port_blackhole, sh, switch_port, target_down, vrrp_state, wait_for,
 )
 from netha.lab.names import lab_names  # noqa: E402
 from netha.lab.traffic import PAIRS, read_records  # noqa: E402
@@ -86,6 +91,8 @@ APPLIES = {
 }
 TARGETS = {"wan (FRR)": "198.18.2.100", "wan (keepalived)": "198.18.5.100", "far": "198.18.10.100"}
 COST_SECONDS = 5.0
+FAMILY = 4  # --family: the address family of the groups a run breaks and of its probes
+V6_GROUPS = ("lan6", "upstream6", "klan6", "kupstream6")
 
 
 def inventory(tmp: Path, reach: bool = True) -> Path:
@@ -95,6 +102,10 @@ def inventory(tmp: Path, reach: bool = True) -> Path:
     if not reach:
         for group in doc["groups"].values():
             group["track"] = [t for t in group.get("track", []) if "reach" not in t]
+    if FAMILY == 6:
+        # The IPv6 groups act (the lab inventory keeps them manual beside the IPv4 tests), the IPv4 ones do not.
+        for name, group in doc["groups"].items():
+            group["policy"] = {**(group.get("policy") or {}), "automatic": name in V6_GROUPS}
     doc["controller"]["state_dir"] = str(tmp / "state")
     path = tmp / "lab.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -217,6 +228,15 @@ class Pair:
 
     def probe_pair(self, scenario: str) -> str:
         return self.far if scenario == "farend" else self.wan
+
+
+class Baseline6(Baseline):
+    """The FRR pair as built, and r1 master of its IPv6 groups (21, 22) again after a restore."""
+
+    def restore(self) -> None:
+        super().restore()
+        wait_for(lambda: all(vrrp_state("r1", v, 6) == "Master" and vrrp_state("r2", v, 6) == "Backup"
+                             for v in (21, 22)), 15, what="r1 master of the IPv6 groups")
 
 
 class VipWatch:
@@ -613,7 +633,11 @@ def main() -> None:
                     help="replace only the (scenario, mode) pairs measured now in an existing failover.json")
     ap.add_argument("--out", default=str(RESULTS / "failover.json"), help="the results file (default: %(default)s)")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-mode probe-rate and CPU measurement")
+    ap.add_argument("--family", type=int, choices=(4, 6), default=4,
+                    help="break and probe the IPv4 groups (lan, klan) or the IPv6 ones (lan6, klan6)")
     args = ap.parse_args()
+    global FAMILY
+    FAMILY = args.family
     modes = [m for m in MODES if m in set(args.modes.split(","))]
     scenarios = [s for s in SCENARIOS if s in set(args.scenarios.split(","))]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -621,6 +645,11 @@ def main() -> None:
     frr = Pair("r1", "r2", "lan", "h1-wan", "h1-far", Baseline())
     normal = {n: keepalived_conf(n) for n in ("k1", "k2")}
     kpair = Pair("k1", "k2", "klan", "h3-wan", "h3-far", KeepalivedBaseline(), vip="198.18.4.1")
+    if FAMILY == 6:
+        frr = Pair("r1", "r2", "lan6", "h1-wan6", "h1-far6", Baseline6())
+        kpair = Pair("k1", "k2", "klan6", "h3-wan6", "h3-far6",
+                     KeepalivedBaseline(vips=("198.18.4.1", "198.18.5.1", "2001:2:0:4::1", "2001:2:0:5::1")),
+                     vip="2001:2:0:4::1")
     plan = [(sc, mode, kpair if mode == "netha-keepalived" else frr)
             for sc in scenarios for mode in DAEMON_MODES
             if mode in modes and sc in APPLIES[mode]]

@@ -196,10 +196,14 @@ def _build_network(topo: Topology, state: LabState, names: LabNames) -> None:
         run("ip", "-n", ns, "link", "set", "dev", "lo", "up")
         if ns != sw:
             # No duplicate address detection in the lab: an IPv6 address (a virtual one moving with a
-            # VRRP role, a macvlan's link-local) is usable at once, not 1-2 s later. Set before any
-            # interface enters the namespace, so every one inherits it.
+            # VRRP role, a macvlan's link-local) is usable at once, not 1-2 s later. No router
+            # advertisements taken either: FRR's IPv6 master advertises itself from its macvlan's own
+            # link-local address, which is no virtual address; the hosts route through the IPv6 virtual
+            # gateway they are configured with. Set before any interface enters the namespace, so every
+            # one inherits it.
             for scope in ("all", "default"):
-                run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_dad=0")
+                for knob in ("accept_dad", "accept_ra"):
+                    run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{scope}.{knob}=0")
     bridges = list(topo.bridges) + ([MGMT_BRIDGE] if topo.mgmt_subnet else [])
     for br in bridges:
         # No multicast snooping: VRRP's IPv6 group ff02::12 reaches every port, the listener's legs too

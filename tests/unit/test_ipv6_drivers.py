@@ -152,3 +152,35 @@ def test_an_ipv6_tcp_probe_connects_with_nc_6_and_finds_an_interfaces_global_ipv
     direct = tcp_stream(ReachProbe(key="reach tcp [2001:2:0:2::100]:22", target="2001:2:0:2::100", kind="tcp",
                                    port=22)).command
     assert "nc -6 -z -w 1 2001:2:0:2::100 22" in direct and "/dev/tcp/'2001:2:0:2::100'/22" in direct
+
+
+# -- captured by netha from the lab (FRR 8.4.4, keepalived 2.2.7; lab v6, 2026-11-30) ------------------
+
+def test_frr_reports_the_macvlans_link_local_address_the_ipv6_adverts_come_from():
+    from pathlib import Path
+
+    from netha.drivers.frr import parse_interface_details, parse_vrrp
+
+    fixtures = Path(__file__).parent / "fixtures" / "frr"
+    details = parse_interface_details((fixtures / "show_interface_json" / "dual-stack-macvlans.txt").read_text(), "r1")
+    views = {(v.vrid, v.family): v for v in parse_vrrp((fixtures / "show_vrrp_json" / "dual-stack-master.txt").read_text())}
+    lan6 = views[(21, 6)]
+    assert lan6.master_address == "fe80::828e:48c9:9e1f:40f3"  # FRR's primaryAddress: the adverts' source
+    assert f"{lan6.master_address}/64" in details["eth1-v21"]["addresses"]
+    assert "2001:2:0:1::1/128" in details["eth1-v21"]["addresses"]
+    assert {"198.18.1.2/24", "2001:2:0:1::2/64"} <= set(details["eth1"]["addresses"])
+    # The instance of VRID 21 has no IPv4 addresses: no IPv4 group (and VRID 1 no IPv6 one).
+    assert set(views) == {(1, 4), (21, 6), (2, 4), (22, 6)}
+
+
+def test_a_keepalived_ipv6_masters_own_address_is_its_interfaces_link_local_not_the_virtual_one():
+    from pathlib import Path
+
+    from netha.drivers.keepalived import parse_addresses, parse_state
+
+    fixtures = Path(__file__).parent / "fixtures" / "keepalived"
+    views = parse_state((fixtures / "json_dump" / "k1-master-dual-stack.txt").read_text(), "", "k1")
+    addrs = parse_addresses((fixtures / "ip_addr" / "k1-master-ipv6-vips.txt").read_text(), "k1")
+    got = {(v.vrid, v.family): v.master_address for v in KeepalivedDriver._with_master_address(views, addrs)}
+    assert got[(11, 4)] == "198.18.4.2"
+    assert got[(31, 6)] == "fe80::4c27:89ff:fef7:3172"  # eth1's own, not fe80::200:5eff:fe00:21f (virtual)

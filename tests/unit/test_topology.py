@@ -24,7 +24,16 @@ def test_shipped_lab_parses():
 
 
 def _addrs(node) -> set[str]:
-    return {c.split()[3] for c in node.exec if c.startswith("ip addr add ")}
+    """The node's IPv4 addresses (the IPv6 ones: :func:`_addrs6`)."""
+    return {c.split()[3] for c in node.exec if c.startswith("ip addr add ") and ":" not in c.split()[3]}
+
+
+def _addrs6(node) -> set[str]:
+    return {c.split()[3] for c in node.exec if c.startswith("ip addr add ") and ":" in c.split()[3]}
+
+
+def _routes6(node) -> set[str]:
+    return {c[len("ip -6 route add "):] for c in node.exec if c.startswith("ip -6 route add ")}
 
 
 def _routes(node) -> set[str]:
@@ -112,3 +121,46 @@ def test_unsupported_constructs_name_file_and_place(tmp_path, change, message):
         load_topology(path)
     assert message in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_shipped_lab_has_ipv6_from_the_benchmarking_prefix_beside_ipv4():
+    """Issue 16: 2001:2:0:N::/64 mirrors 198.18.N.0/24; each pair runs one IPv6 VRRPv3 group per segment
+    (FRR on its own macvlan with the IPv6 virtual MAC), and the hosts route through the IPv6 gateway."""
+    import ipaddress
+
+    t = load_topology(ROOT / "lab" / "netha.clab.yml")
+    n = t.nodes
+    lab6 = ipaddress.IPv6Network("2001:2::/48")
+    for node in n.values():
+        for a in _addrs6(node):
+            assert ipaddress.IPv6Interface(a).network.subnet_of(lab6), (node.name, a)
+    assert {"2001:2:0:1::2/64", "2001:2:0:2::2/64", "2001:2:0:6::2/64", "2001:2:0:1::1/128"} <= _addrs6(n["r1"])
+    assert {"2001:2:0:1::3/64", "2001:2:0:2::3/64", "2001:2:0:7::2/64", "2001:2:0:2::1/128"} <= _addrs6(n["r2"])
+    assert {"2001:2:0:4::2/64", "2001:2:0:5::2/64"} <= _addrs6(n["k1"])
+    assert "2001:2:0:2::100/64" in _addrs6(n["wan"]) and "2001:2:0:5::100/64" in _addrs6(n["wan"])
+    assert "2001:2:0:a::100/128" in _addrs6(n["far"])
+    for host, gw in (("h1", "2001:2:0:1::1"), ("h3", "2001:2:0:4::1"), ("wan", "2001:2:0:2::1")):
+        assert f"ip -6 route replace default via {gw}" in n[host].exec, host
+    for r in ("r1", "r2"):
+        assert "ip link set eth1-v21 address 00:00:5e:00:02:15 addrgenmode random" in n[r].exec
+        assert "ip link set eth2-v22 address 00:00:5e:00:02:16 addrgenmode random" in n[r].exec
+    assert "2001:2:0:a::/64 via 2001:2:0:6::1" in _routes6(n["r1"]) and "2001:2:0:a::/64 via 2001:2:0:7::1" in _routes6(n["r2"])
+    frr = (ROOT / "lab" / "configs" / "r1" / "frr.conf").read_text()
+    assert " vrrp 21 ipv6 2001:2:0:1::1" in frr and " vrrp 22 ipv6 2001:2:0:2::1" in frr
+    ka = (ROOT / "lab" / "configs" / "k1" / "keepalived.conf").read_text()
+    assert "fe80::200:5eff:fe00:21f/64\n        2001:2:0:4::1/64" in ka  # the link-local virtual address first
+
+
+def test_an_ipv6_address_outside_the_lab_prefix_is_refused(tmp_path):
+    (tmp_path / "lab.yml").write_text(
+        "name: x\ntopology:\n  nodes:\n    h1:\n      kind: linux\n      exec:\n"
+        "        - ip addr add 2001:db8::1/64 dev eth1\n"
+    )
+    with pytest.raises(TopologyError, match="outside 2001:2::/48"):
+        load_topology(tmp_path / "lab.yml")
+    # Link-local addresses and MAC addresses are not lab addresses to check.
+    (tmp_path / "ok.yml").write_text(
+        "name: x\ntopology:\n  nodes:\n    h1:\n      kind: linux\n      exec:\n"
+        "        - ip addr add fe80::1/64 dev eth1\n        - ip link set eth1 address 00:00:5e:00:02:15\n"
+    )
+    assert load_topology(tmp_path / "ok.yml").nodes["h1"].exec
