@@ -16,7 +16,8 @@ they are polled only (no event streams, no probers).
 Each variant: the daemon starts, is left ``--warmup`` seconds (logins, first looks), then its CPU
 time (utime + stime, all threads) is read over ``--seconds``; RSS at the end. The load average
 before and after is recorded with each figure (a shared machine is noisy). ``--profile`` also
-records a py-spy profile of the measured window (``py-spy record``, if installed). Writes
+records a py-spy profile of the measured window (``py-spy record``, if installed; ``--profile-dir``)
+and the frames most often on top of its stacks (``top``). Writes
 bench/results/idle.json (``--merge`` keeps the variants not run).
 """
 
@@ -81,7 +82,24 @@ def inventory(tmp: Path, variant: str, scale: Path | None) -> tuple[Path, dict]:
     return path, env
 
 
-def measure(variant: str, seconds: float, warmup: float, scale: Path | None, profile: bool) -> dict:
+def top_frames(raw: Path, n: int = 15) -> list[tuple[str, float]]:
+    """py-spy's raw (collapsed) stacks -> the N frames most often on top of a stack, in % of the samples
+    (idle threads blocked in select or a wait are sampled too: py-spy runs without --idle, so only
+    running samples count)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        counts[leaf] = counts.get(leaf, 0) + int(count)
+        total += int(count)
+    return [(f, round(100 * c / total, 1)) for f, c in sorted(counts.items(), key=lambda x: -x[1])[:n]] if total else []
+
+
+def measure(variant: str, seconds: float, warmup: float, scale: Path | None, profile: bool,
+            profile_dir: Path = RESULTS) -> dict:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         inv, env = inventory(tmp, variant, scale)
@@ -99,7 +117,7 @@ def measure(variant: str, seconds: float, warmup: float, scale: Path | None, pro
             spy = None
             spy_bin = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
             if profile and spy_bin:
-                svg = RESULTS / f"idle-profile-{variant}.txt"
+                svg = profile_dir / f"idle-profile-{variant}.txt"
                 spy = subprocess.Popen([spy_bin, "record", "-p", str(proc.pid), "-d", str(int(seconds)), "-r", "50",
                                         "-f", "raw", "-o", str(svg), "--nonblocking"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -110,6 +128,9 @@ def measure(variant: str, seconds: float, warmup: float, scale: Path | None, pro
                    "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()]}
             if spy is not None:
                 spy.wait(seconds + 30)
+                if svg.exists():
+                    out["profile"] = str(svg)
+                    out["top"] = top_frames(svg)
             text = log.read_text()
             out["events_seen"] = text.count("event: ")
             out["streams_up"] = text.count("event stream up")
@@ -131,6 +152,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--scale", type=Path, help="a generated scaled lab's folder (its inventory.yml)")
     ap.add_argument("--profile", action="store_true", help="also record a py-spy profile per variant")
+    ap.add_argument("--profile-dir", type=Path, default=RESULTS, help="where the profiles go")
     ap.add_argument("--merge", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "idle.json"))
     args = ap.parse_args()
@@ -142,7 +164,7 @@ def main() -> None:
     doc = json.loads(path.read_text()) if args.merge and path.exists() else {}
     rows = {r["key"]: r for r in doc.get("results", [])}
     for v in variants:
-        r = measure(v, args.seconds, args.warmup, args.scale, args.profile)
+        r = measure(v, args.seconds, args.warmup, args.scale, args.profile, args.profile_dir)
         r["key"] = f"{'scale' if args.scale else 'lab'}:{v}"
         r["date"] = datetime.now().isoformat(timespec="seconds")
         rows[r["key"]] = r
