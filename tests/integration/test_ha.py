@@ -148,12 +148,18 @@ def actions_by(state: Path, actor: str) -> list:
     return [r for r in audit(state) if r.actor == actor and r.action in ("emergency", "planned", "failback", "gateway-move")]
 
 
-def both_running(tmp: Path, start, env_a: dict | None = None) -> tuple[Path, Controller, Controller]:
-    """A first (it leads), then B (it follows); both past their start."""
-    inv = ha_inventory(tmp)
+def both_running(tmp: Path, start, env_a: dict | None = None, separate: bool = False) -> tuple[Path, Controller, Controller]:
+    """A first (it leads), then B (it follows); both past their start. ``separate``: a state
+    directory each (state-A, state-B: two hosts, the plan journal shared through etcd only)."""
+    if separate:
+        prefix = f"/netha/test-{uuid.uuid4().hex[:8]}"
+        inv = ha_inventory(tmp, state="state-A", prefix=prefix, name="lab-ha-A.yml")
+        inv_b = ha_inventory(tmp, state="state-B", prefix=prefix, name="lab-ha-B.yml")
+    else:
+        inv = inv_b = ha_inventory(tmp)
     a = start(inv, "A", env_a)
     wait_for(lambda: leader_doc(inv)["leader"] == "A", 30, 0.5, what="A leads")
-    b = start(inv, "B")
+    b = start(inv_b, "B")
     a.wait_started()
     b.wait_started()
     doc = leader_doc(inv)
@@ -205,14 +211,16 @@ def test_kill_9_leader_other_leads_within_ttl_and_handles_gray_failure(tmp_path,
 
 def test_sigstop_past_lease_then_sigcont_never_pushes(tmp_path, baseline, etcd, controllers):
     marker = tmp_path / "paused"
-    inv, a, b = both_running(tmp_path, controllers, env_a={"NETHA_TEST_PAUSE": f"after-snapshots:{marker}"})
-    state = tmp_path / "state"
+    # A state directory each: A's own journal and audit hold A's rows only (B resolves A's plan from etcd).
+    inv, a, b = both_running(tmp_path, controllers, env_a={"NETHA_TEST_PAUSE": f"after-snapshots:{marker}"},
+                             separate=True)
+    state, state_b = tmp_path / "state-A", tmp_path / "state-B"
     switch_port("r1", "eth2", False)  # A decides, snapshots the devices, and stops at the hook
     wait_for(marker.exists, 15, what="A paused inside its plan, before any push")
     a.signal(signal.SIGSTOP)
     marker.unlink()  # A goes straight on to its first push when it runs again
     t_stop = time.time()
-    wait_for(lambda: [r for r in leadership_events(state, "acquired") if r.actor == "daemon B"], TTL + 10, 0.1,
+    wait_for(lambda: [r for r in leadership_events(state_b, "acquired") if r.actor == "daemon B"], TTL + 10, 0.1,
              what="B leads")
     wait_for(lambda: "vrrp 1 shutdown" in running_config("r1"), 15, what="B makes r1 resign")
     wait_for(lambda: vrrp_state("r2") == "Master", 10, what="r2 master")
