@@ -417,8 +417,11 @@ class Executor:
             addr = group.member(target).address
             # Only where the listener covers this group's segment (it has heard one of its members):
             # a group without a listener leg is verified on the devices alone.
+            # (IPv6 adverts come from link-local sources, never the inventory's global member address:
+            # an IPv6 group is verified on the devices alone.)
             members = {str(m.address.ip) for m in group.members if m.address}
-            covering = [a for a in self.adverts() if a.vrid == group.vrid and a.source in members]
+            covering = [a for a in self.adverts()
+                        if a.vrid == group.vrid and getattr(a, "family", 4) == group.family and a.source in members]
             heard = [a for a in covering if addr and a.source == str(addr.ip)]
             if addr and covering and not any(a.last_seen >= since and a.priority > 0 for a in heard):
                 return False, f"{target} reports master but its advertisements are not heard yet"
