@@ -174,9 +174,14 @@ class NodeDaemons:
         conf = self.dir / "sshd_config"
         conf.write_text(self.lab.localise(self.node.binds["/etc/ssh/sshd_config"].read_text(), self.node.name))
         os.chmod(conf, 0o600)
+        # Logins get a home of the lab's own: a root login would otherwise run the machine's
+        # ~/.bashrc (bash reads it for sshd's commands), whatever it does (pyenv init: a rehash that
+        # waits up to 60 s on a lock another login left behind, and hangs every root command).
+        home = self.dir / "home"
+        home.mkdir(exist_ok=True, mode=0o700)
         if not pid_alive(pidfile):
             self._in_ns("/usr/sbin/sshd", "-f", str(conf),
-                  "-o", f"PidFile={pidfile}", "-o", f"HostKey={key}",
+                  "-o", f"PidFile={pidfile}", "-o", f"HostKey={key}", "-o", f"SetEnv=HOME={home}",
                   # Key logins (root on the Linux routers): the lab's own key, never a user's.
                   "-o", f"AuthorizedKeysFile={self.dir.parent / 'secrets' / 'authorized_keys'}")
             _wait(lambda: pid_alive(pidfile) is not None, 5, f"{self.node.name}: sshd")
