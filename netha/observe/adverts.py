@@ -42,6 +42,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from .inet import checksum, pseudo6
 from .types import AdvertSource
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,6 @@ _BPF = [
 ]
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 @dataclass(frozen=True)
 class ParsedAdvert:
     source: str
@@ -101,11 +93,6 @@ class ParsedAdvert:
     addresses: tuple[str, ...]
     checksum_style: str  # rfc5798 | rfc9568 | v2 | bad
     family: int = 4  # 4 or 6: the IP version it came over (ttl is the IPv6 hop limit)
-
-
-def _pseudo6(src: bytes, dst: bytes, length: int, nh: int = VRRP_PROTO) -> bytes:
-    """The IPv6 pseudo-header (RFC 8200 §8.1) of an upper-layer message of LENGTH bytes."""
-    return src + dst + struct.pack("!I3xB", length, nh)
 
 
 def parse_advert6(ip: bytes) -> ParsedAdvert | None:
@@ -136,7 +123,7 @@ def parse_advert6(ip: bytes) -> ParsedAdvert | None:
     interval = (struct.unpack("!H", msg[4:6])[0] & 0x0FFF) / 100.0
     if interval <= 0:
         return None
-    style = "rfc5798" if _checksum(_pseudo6(ip[8:24], ip[24:40], len(msg)) + msg) == 0 else "bad"
+    style = "rfc5798" if checksum(pseudo6(ip[8:24], ip[24:40], len(msg), VRRP_PROTO) + msg) == 0 else "bad"
     body = msg[8 : 8 + 16 * count]
     addrs = tuple(socket.inet_ntop(socket.AF_INET6, body[i : i + 16]) for i in range(0, 16 * count, 16))
     return ParsedAdvert(socket.inet_ntop(socket.AF_INET6, ip[8:24]), socket.inet_ntop(socket.AF_INET6, ip[24:40]),
@@ -170,13 +157,13 @@ def parse_advert(ip: bytes) -> ParsedAdvert | None:
         return None
     if version == 2:
         interval = float(msg[5])
-        style = "v2" if _checksum(msg) == 0 else "bad"
+        style = "v2" if checksum(msg) == 0 else "bad"
     else:
         interval = (struct.unpack("!H", msg[4:6])[0] & 0x0FFF) / 100.0
         pseudo = ip[12:20] + struct.pack("!BBH", 0, VRRP_PROTO, len(msg))
-        if _checksum(pseudo + msg) == 0:
+        if checksum(pseudo + msg) == 0:
             style = "rfc5798"
-        elif _checksum(msg) == 0:
+        elif checksum(msg) == 0:
             style = "rfc9568"
         else:
             style = "bad"
@@ -208,20 +195,20 @@ def craft_advert(
     if version == 2:
         head = struct.pack("!BBBBBBH", 0x21, vrid, priority, len(addresses), 0, int(interval), 0)
         msg = head + addrs + b"\0" * 8
-        csum = _checksum(msg)
+        csum = checksum(msg)
     else:
         head = struct.pack("!BBBBHH", 0x31, vrid, priority, len(addresses), int(round(interval * 100)) & 0x0FFF, 0)
         msg = head + addrs
         if checksum_style == "rfc9568":
-            csum = _checksum(msg)
+            csum = checksum(msg)
         else:
-            csum = _checksum(socket.inet_aton(src) + socket.inet_aton(VRRP_GROUP) + struct.pack("!BBH", 0, VRRP_PROTO, len(msg)) + msg)
+            csum = checksum(socket.inet_aton(src) + socket.inet_aton(VRRP_GROUP) + struct.pack("!BBH", 0, VRRP_PROTO, len(msg)) + msg)
     msg = msg[:6] + struct.pack("!H", csum) + msg[8:]
     if checksum_style == "bad":
         msg = msg[:6] + struct.pack("!H", csum ^ 0xFFFF) + msg[8:]
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(msg), 0, 0, ttl, VRRP_PROTO, 0,
                       socket.inet_aton(src), socket.inet_aton(dest or VRRP_GROUP))
-    iph = iph[:10] + struct.pack("!H", _checksum(iph)) + iph[12:]
+    iph = iph[:10] + struct.pack("!H", checksum(iph)) + iph[12:]
     return iph + msg
 
 
@@ -230,7 +217,7 @@ def _craft_advert6(src: str, vrid: int, priority: int, interval: float, checksum
     s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dest)
     msg = struct.pack("!BBBBHH", 0x31, vrid, priority, len(addresses), int(round(interval * 100)) & 0x0FFF, 0)
     msg += b"".join(socket.inet_pton(socket.AF_INET6, a) for a in addresses)
-    csum = _checksum(msg) if checksum_style == "rfc9568" else _checksum(_pseudo6(s6, d6, len(msg)) + msg)
+    csum = checksum(msg) if checksum_style == "rfc9568" else checksum(pseudo6(s6, d6, len(msg), VRRP_PROTO) + msg)
     if checksum_style == "bad":
         csum ^= 0xFFFF
     msg = msg[:6] + struct.pack("!H", csum) + msg[8:]

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 from .adverts import ETH_P_IPV6, _attach_filter
 from .arpwatch import ArpWatch, PresenceEvent, mac_text, on_probe, on_reply, probe_destination
+from .inet import ICMPV6, checksum, icmpv6_packet, pseudo6
 
 log = logging.getLogger(__name__)
 
-ICMPV6 = 58
 NEIGHBOR_SOLICITATION = 135
 NEIGHBOR_ADVERTISEMENT = 136
 NA_ROUTER, NA_SOLICITED, NA_OVERRIDE = 0x80, 0x40, 0x20
@@ -55,19 +55,6 @@ NA_BPF: tuple[tuple[int, int, int, int], ...] = (
     (0x06, 0, 0, 0x40000),  # ret #262144   accept
     (0x06, 0, 0, 0),  # ret #0            drop
 )
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def _pseudo(src: bytes, dst: bytes, length: int) -> bytes:
-    return src + dst + struct.pack("!I3xB", length, ICMPV6)
 
 
 def solicited_node(address: str) -> ipaddress.IPv6Address:
@@ -103,9 +90,7 @@ def build_solicitation(own_mac: bytes, own_ip: str, target: str, dst_mac: bytes 
     dst = tgt if dst_mac is not None else solicited_node(target)
     eth_dst = dst_mac if dst_mac is not None else multicast_mac(dst)
     icmp = struct.pack("!BBH4x16s", NEIGHBOR_SOLICITATION, 0, 0, tgt.packed) + bytes([OPT_SOURCE_LLADDR, 1]) + own_mac
-    icmp = icmp[:2] + struct.pack("!H", _checksum(_pseudo(src.packed, dst.packed, len(icmp)) + icmp)) + icmp[4:]
-    ip6 = struct.pack("!IHBB", 0x60000000, len(icmp), ICMPV6, 255) + src.packed + dst.packed
-    return eth_dst + own_mac + struct.pack("!H", ETH_P_IPV6) + ip6 + icmp
+    return eth_dst + own_mac + struct.pack("!H", ETH_P_IPV6) + icmpv6_packet(src, dst, icmp)
 
 
 @dataclass(frozen=True)
@@ -136,7 +121,7 @@ def parse_advertisement(frame: bytes) -> NdReply | None:
     if ip[6] != ICMPV6 or ip[7] != 255 or end > len(ip) or end < 40 + 24:
         return None
     icmp = ip[40:end]
-    if icmp[0] != NEIGHBOR_ADVERTISEMENT or icmp[1] != 0 or _checksum(_pseudo(ip[8:24], ip[24:40], len(icmp)) + icmp):
+    if icmp[0] != NEIGHBOR_ADVERTISEMENT or icmp[1] != 0 or checksum(pseudo6(ip[8:24], ip[24:40], len(icmp), ICMPV6) + icmp):
         return None
     target = ipaddress.IPv6Address(icmp[8:24])
     if target.is_multicast:

@@ -22,6 +22,7 @@ import struct
 import time
 
 from ..inventory import Inventory
+from ..observe.inet import icmpv6_packet
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +31,8 @@ ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
 ALL_NODES = ipaddress.IPv6Address("ff02::1")
 ALL_NODES_MAC = bytes.fromhex("333300000001")
-ICMPV6 = 58
 NEIGHBOR_ADVERTISEMENT = 136
 NA_ROUTER, NA_SOLICITED, NA_OVERRIDE = 0x80, 0x40, 0x20
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def icmpv6_packet(src: ipaddress.IPv6Address, dst: ipaddress.IPv6Address, icmp: bytes) -> bytes:
-    """An IPv6 packet (hop limit 255, as Neighbor Discovery requires) around the ICMPv6 message ICMP,
-    its checksum (bytes 2-3, zero in ICMP) computed over the IPv6 pseudo-header."""
-    pseudo = src.packed + dst.packed + struct.pack("!I3xB", len(icmp), ICMPV6)
-    icmp = icmp[:2] + struct.pack("!H", _checksum(pseudo + icmp)) + icmp[4:]
-    return struct.pack("!IHBB", 0x60000000, len(icmp), ICMPV6, 255) + src.packed + dst.packed + icmp
 
 
 def build_unsolicited_na(own_mac: bytes, ip: str, mac: bytes | None = None, router: bool = True) -> bytes:
