@@ -152,27 +152,25 @@ class EtcdJournal:
     def journal_entries(self, plan_id: str) -> list[JournalEntry]:
         return _entries(plan_id, self._range(f"{self.prefix}{plan_id}/j/"))
 
-    def open_plans(self) -> list[tuple[str, list[JournalEntry]]]:
-        """Plans with rows but no 'closed' row, oldest first: every controller's, from etcd."""
+    def _rows_by_plan(self) -> dict[str, list[dict[str, Any]]]:
+        """Every plan's journal rows (etcd key-values) in etcd, by plan."""
         by_plan: dict[str, list[dict[str, Any]]] = {}
         for kv in self._range(self.prefix):
             rest = _unb64(kv.get("key"))[len(self.prefix):]
             plan_id, _, tail = rest.partition("/")
             if tail.startswith("j/"):
                 by_plan.setdefault(plan_id, []).append(kv)
-        plans = [(pid, _entries(pid, kvs)) for pid, kvs in by_plan.items()]
+        return by_plan
+
+    def open_plans(self) -> list[tuple[str, list[JournalEntry]]]:
+        """Plans with rows but no 'closed' row, oldest first: every controller's, from etcd."""
+        plans = [(pid, _entries(pid, kvs)) for pid, kvs in self._rows_by_plan().items()]
         plans = [(pid, es) for pid, es in plans if es and not any(e.kind == "closed" for e in es)]
         return sorted(plans, key=lambda p: p[1][0].id)
 
     def pending_rollbacks(self) -> list[JournalEntry]:
         out: list[JournalEntry] = []
-        by_plan: dict[str, list[dict[str, Any]]] = {}
-        for kv in self._range(self.prefix):
-            rest = _unb64(kv.get("key"))[len(self.prefix):]
-            plan_id, _, tail = rest.partition("/")
-            if tail.startswith("j/"):
-                by_plan.setdefault(plan_id, []).append(kv)
-        for pid, kvs in by_plan.items():
+        for pid, kvs in self._rows_by_plan().items():
             out.extend(_pending(_entries(pid, kvs)))
         return sorted(out, key=lambda e: e.id)
 
