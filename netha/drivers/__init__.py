@@ -50,7 +50,7 @@ def supported_protocols() -> Mapping[str, frozenset[str]]:
 
     The argument ``platforms=`` of :func:`netha.inventory.load_inventory`: an inventory naming a
     platform without a driver, or a group whose protocol a member's platform lacks (for an IPv6 group:
-    ``ipv6-<protocol>``), is refused.
+    ``ipv6-<protocol>``), is refused; ``vrid-per-family``: IPv4 and IPv6 groups of one VRID are apart.
     """
     return MappingProxyType({name: _capabilities(spec(name)) for name in platforms()})
 
@@ -58,4 +58,5 @@ def supported_protocols() -> Mapping[str, frozenset[str]]:
 def _capabilities(s: PlatformSpec) -> frozenset[str]:
     """A spec's protocols, and each one it supports for IPv6 groups as ``ipv6-<protocol>``."""
     ipv6 = s.protocols if s.ipv6 is None else s.ipv6
-    return frozenset(s.protocols) | {f"ipv6-{p}" for p in ipv6 if p in s.protocols}
+    apart = {"vrid-per-family"} if s.vrid_per_family else set()
+    return frozenset(s.protocols) | {f"ipv6-{p}" for p in ipv6 if p in s.protocols} | apart

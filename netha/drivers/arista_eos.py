@@ -45,6 +45,8 @@ SPEC = PlatformSpec(
     protocols=frozenset({"vrrp", "varp", "static"}),
     # IPv6: VRRP (vrrp N ipv6 A) and static gateways; VARP groups are IPv4 here.
     ipv6=frozenset({"vrrp", "static"}),
+    # `vrrp N priority-level|preempt|disabled` is per VRID on an interface, both families.
+    vrid_per_family=False,
     # The header of `show running-config` and the save/time stamps.
     volatile_config=(r"!\s*Command:", r"!\s*Time:", r"!\s*Startup config saved at"),
     reach="native",  # monitor connectivity

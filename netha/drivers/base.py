@@ -296,6 +296,10 @@ class PlatformSpec:
     # Which of ``protocols`` it can change in an IPv6 group (a group is one address family, RFC 5798):
     # None, all of them; a change of an IPv6 group for anything else is refused like a protocol it lacks.
     ipv6: frozenset[GroupProtocol] | None = None
+    # Whether an IPv4 and an IPv6 group of one VRID on one interface are configured apart (their own
+    # priority, preempt and shutdown). False where one `vrrp N` carries both families (FRR, EOS): a
+    # resign of one would resign the other, so the inventory must give them different VRIDs.
+    vrid_per_family: bool = True
     # Regexes (matched at a line's start, indentation allowed) of the lines the platform prints in
     # its running config that are not config and change without a config change: banners,
     # timestamps, commit stamps. Dropped before a config is stored or compared (stable_config).

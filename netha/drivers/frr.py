@@ -32,6 +32,8 @@ SPEC = PlatformSpec(
     prompt_pattern=r"[A-Za-z0-9][\w.-]*(?:\([\w-]+\))?#\s?",
     error_patterns=(r"^%\s", r"^\s*\^\s*$", r"is not running$"),
     protocols=frozenset({"vrrp", "static"}),
+    # `vrrp N priority|preempt|shutdown` is one instance per interface and VRID, both families.
+    vrid_per_family=False,
     # `show running-config` starts with "Building configuration..." and "Current configuration:".
     volatile_config=(r"Building configuration", r"Current configuration"),
     # Written by FRR itself; no command changes them, so a computed replace leaves them alone.

@@ -89,6 +89,23 @@ def _platform_problems(inv: Inventory, platforms: Platforms | None) -> Iterator[
             )
     if platforms is None:
         return
+    # An IPv4 and an IPv6 group of one VRID on one interface, where the platform configures both as one.
+    by_vrid: dict[tuple[str, str, str, int], tuple[str, int]] = {}
+    for gname, group in inv.groups.items():
+        if group.mode != "vrrp" or group.vrid is None:
+            continue
+        for member in group.members:
+            dev = inv.devices.get(member.device)
+            if dev is None or dev.platform not in platforms or "vrid-per-family" in platforms[dev.platform]:
+                continue
+            key = (member.device, member.interface or group.interface, group.protocol, group.vrid)
+            other = by_vrid.setdefault(key, (gname, group.family))
+            if other[1] != group.family:
+                yield ("groups", gname, "vrid"), (
+                    f"group {gname}: VRID {group.vrid} on {member.device} {key[1]} is also group {other[0]}'s "
+                    f"(IPv{other[1]}), and {dev.platform} sets priority, preempt and shutdown per VRID for both "
+                    "families (a takeover of one would move the other): give it a VRID of its own")
+                break
     for gname, group in inv.groups.items():
         needed = "static" if group.mode == "static" else group.protocol
         if group.family == 6:

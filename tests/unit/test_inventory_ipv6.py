@@ -116,3 +116,25 @@ def test_journal_rows_written_before_the_family_existed_read_as_ipv4():
     old = {"interface": "eth1", "vrid": 1, "priority": None, "address": "198.18.1.1/24", "mode": "static",
            "enabled": True, "protocol": "vrrp", "version": 3, "local_address": None}
     assert ChangeValues.from_json(old).family == 4
+
+
+def test_an_ipv6_group_sharing_an_ipv4_group_s_vrid_on_frr_is_refused_at_its_vrid_line(tmp_path):
+    from netha.connect import load_checked_inventory
+
+    path = tmp_path / "inv.yml"
+    path.write_text(HEAD + DUAL_STACK)  # lan and lan6 are both VRID 1 on eth1
+    with pytest.raises(InventoryError) as info:
+        load_checked_inventory(path)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{path}:15: group lan6: VRID 1 on r1 eth1 is also group lan's (IPv4), and frr sets ")
+    path.write_text(HEAD + DUAL_STACK.replace("  lan6:\n    vrid: 1", "  lan6:\n    vrid: 21"))
+    assert load_checked_inventory(path).groups["lan6"].vrid == 21
+
+
+def test_platforms_that_configure_each_family_apart_may_share_a_vrid(tmp_path):
+    from netha.connect import load_checked_inventory
+
+    path = tmp_path / "inv.yml"
+    path.write_text(HEAD.replace("platform: frr", "platform: cisco_xe") + DUAL_STACK)
+    inv = load_checked_inventory(path)
+    assert inv.groups["lan"].vrid == inv.groups["lan6"].vrid == 1

@@ -139,7 +139,7 @@ def test_registry_names_every_platform_and_answers_its_spec():
 def test_supported_protocols_are_each_platform_spec():
     from netha.drivers import PROTOCOLS, supported_protocols
 
-    v4 = {name: {p for p in caps if not p.startswith("ipv6-")} for name, caps in supported_protocols().items()}
+    v4 = {name: {p for p in caps if p in PROTOCOLS} for name, caps in supported_protocols().items()}
     v6 = {name: {p[5:] for p in caps if p.startswith("ipv6-")} for name, caps in supported_protocols().items()}
     assert v4 == {
         "arista_eos": {"vrrp", "varp", "static"},
@@ -160,7 +160,11 @@ def test_supported_protocols_are_each_platform_spec():
         "juniper_junos": {"vrrp", "static"},
         "keepalived": {"vrrp"},
     }
-    assert all(set(p) <= set(PROTOCOLS) for p in v4.values())
+    # FRR and EOS configure one `vrrp N` for both families: IPv4 and IPv6 groups need VRIDs apart.
+    apart = {name for name, caps in supported_protocols().items() if "vrid-per-family" in caps}
+    assert apart == set(v4) - {"frr", "arista_eos"}
+    assert all(caps <= set(PROTOCOLS) | {"vrid-per-family"} | {f"ipv6-{p}" for p in PROTOCOLS}
+               for caps in supported_protocols().values())
 
 
 @pytest.mark.parametrize("platform", [*VENDORS, "frr"])
