@@ -9,6 +9,7 @@ manual, so what moves is what IPv6 decided.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -177,3 +178,53 @@ def test_a_dead_data_plane_behind_a_live_uplink_is_seen_by_the_ipv6_probes(frr6,
             d.stop()
     lan6 = [x for x in decisions if x.startswith("failover lan6 ")]
     assert len(lan6) == 1 and WAN6 in lan6[0], decisions
+
+
+def test_hard_failure_of_r1_moves_lan6_by_vrrp_and_the_daemon_pins_r2(frr6, tmp_path, lab):
+    """r1 dies (every process killed, links left up): VRRP moves lan6 by itself, the daemon pins r2 at 254
+    (a failed primary must not preempt back unverified), and IPv6 flows through r2 both ways."""
+    inv = inventory(tmp_path, automatic_v6=True)
+    with pair_ways(tmp_path, "h1-wan6") as (out, back):
+        d = Daemon(tmp_path, inv)
+        try:
+            d.wait_started()
+            lab.kill_daemons("r1")
+            try:
+                wait_for(lambda: vrrp_state("r2", 21, 6) == "Master", 10, what="VRRP moves lan6 to r2")
+                wait_for(lambda: "vrrp 21 priority 254" in running_config("r2"), 15, what="the daemon pins r2 in lan6")
+                time.sleep(1.0)
+                flowing(out, "h1 -> wan over IPv6")
+                flowing(back, "wan -> h1 over IPv6")
+                decisions = d.decisions()
+            finally:
+                d.stop()
+        finally:
+            lab.restart_daemons("r1")
+    assert any(x.startswith("pin lan6 to r2") for x in decisions), decisions
+    assert not any(x.startswith(("pin lan ", "failover lan ")) for x in decisions), decisions  # IPv4: manual here
+
+
+def test_uplink_down_on_k1_moves_klan6_and_ipv6_traffic_flows_through_k2(ka6, tmp_path):
+    """The gray failure over IPv6 on keepalived: k1's uplink loses carrier while it still masters klan6;
+    the daemon makes k1 resign klan6 (its IPv6 instance only) and IPv6 flows through k2 both ways."""
+    inv = inventory(tmp_path, automatic_v6=True)
+    with pair_ways(tmp_path, "h3-wan6") as (out, back):
+        d = Daemon(tmp_path, inv)
+        try:
+            d.wait_started()
+            switch_port("k1", "eth2", False)
+            try:
+                wait_for(lambda: any(x.startswith("failover klan6 to k2") for x in d.decisions()), 10,
+                         what="failover of klan6")
+                wait_for(lambda: holds("k2", KLAN6_VIP) and not holds("k1", KLAN6_VIP), 10, what="k2 holds klan6")
+                time.sleep(1.5)
+                flowing(out, "h3 -> wan over IPv6")
+                flowing(back, "wan -> h3 over IPv6")
+            finally:
+                switch_port("k1", "eth2", True)
+            decisions = d.decisions()
+        finally:
+            d.stop()
+    assert "#netha-shutdown# vrrp_instance klan6" in keepalived_conf("k1"), decisions
+    assert re.search(r"#netha-shutdown# vrrp_instance klan\s*\{", keepalived_conf("k1")) is None  # IPv4 stays
+    assert not any(x.startswith("failover klan ") for x in decisions), decisions
