@@ -77,10 +77,12 @@ def test_a_link_down_on_a_router_is_received_and_attributed_to_it_and_wakes_its_
         switch_port("r1", "eth2", False)
         wait_for(lambda: ("r1", "link-down eth2") in seen, 30, what="r1's linkDown for eth2")
         assert obs._workers["r1"].wakes >= 1  # the receiver woke r1's read
-        assert obs._workers["r2"].wakes == 0
+        # r2 may speak too (it takes the upstream groups: its VRRP macvlans come up), but r1's
+        # notifications never wake r2: r2 is woken at most once per notification of its own.
+        assert obs._workers["r2"].wakes <= len([s for s in seen if s[0] == "r2"]), seen
         switch_port("r1", "eth2", True)
         wait_for(lambda: ("r1", "link-up eth2") in seen, 30, what="r1's linkUp for eth2")
-        assert not [s for s in seen if s[0] != "r1" and s[1].startswith("link")], seen
+        assert not [s for s in seen if s[0] != "r1" and s[1] in ("link-down eth2", "link-up eth2")], seen
         st = obs.notification_stats()
         assert st["bad_community"] == 0 and st["unknown_sender"] == 0 and st["malformed"] == 0, st
     finally:

@@ -148,12 +148,14 @@ def test_restore_brings_vrrp_back_onto_a_wiped_router(baseline, tmp_path):
 
     inv = make_inventory(tmp_path)
     assert netha("backup", "-i", str(inv)).returncode == 0
-    vtysh("r2", "conf t", "interface eth1", "no vrrp 1", "exit", "interface eth2", "no vrrp 2", "exit", "end")
+    # Every VRRP instance of r2 (IPv4 VRIDs 1/2, IPv6 VRIDs 21/22) wiped.
+    vtysh("r2", "conf t", "interface eth1", "no vrrp 1", "no vrrp 21", "exit",
+          "interface eth2", "no vrrp 2", "no vrrp 22", "exit", "end")
     assert "vrrp" not in running_config("r2")
     r = netha("restore", "r2", "-i", str(inv), "--dry-run")
     assert r.returncode == 0, r.stdout + r.stderr
     added = [ln.strip() for ln in r.stdout.splitlines() if ln.lstrip().startswith("+") and not ln.lstrip().startswith("+++")]
-    for vrid in (1, 2):  # the dry run shows both groups coming back (FRR indents them under their interface)
+    for vrid in (1, 2, 21, 22):  # the dry run shows every group coming back (FRR indents them under their interface)
         assert any(re.fullmatch(rf"\+\s*vrrp {vrid}( .*)?", ln) for ln in added), r.stdout
     assert "dry run: nothing was changed" in r.stdout
     assert "vrrp" not in running_config("r2")  # and it did not change anything
