@@ -129,9 +129,12 @@ def test_ssh_dropped_mid_push_the_failover_still_completes(baseline, tmp_path):
         assert drop_ssh_sessions("r2") > 0
         marker.unlink()
 
-    run = gray_failure(tmp_path, make_inventory(tmp_path), lambda d: "vrrp 1 priority 254" in running_config("r2"),
-                       "r2 pinned on a new session", env={"NETHA_TEST_PAUSE": f"before-step-2:{marker}"}, during=drop,
-                       settle=1.0)
+    # lan's failover finishes on a new session; then lan2's move and the upstream pin (after it: a failover
+    # goes first) run before the daemon is stopped.
+    run = gray_failure(tmp_path, make_inventory(tmp_path),
+                       lambda d: all(x in running_config("r2") for x in ("vrrp 1 priority 254", "vrrp 2 priority 254")),
+                       "r2 pinned in lan and upstream, lan's pin on a new session",
+                       env={"NETHA_TEST_PAUSE": f"before-step-2:{marker}"}, during=drop, settle=1.0)
     assert any(ln.startswith("failover lan to r2") for ln in run.daemon.decisions())
     check_after(baseline, run.out, run.back, run.t_fail)
 
