@@ -187,7 +187,7 @@ class Member(_Strict):
 
 
 # Where a member's probes leave from: its own address, or the interface whose address and path they take.
-# Left to right: "fd00::1" is an address, not an interface name (it matches the name pattern too).
+# Left to right: "fe80::1" is an address, not an interface name (it matches the name pattern too).
 ProbeSource = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address | InterfaceName, Field(union_mode="left_to_right")]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface

@@ -99,8 +99,8 @@ def test_a_link_local_reach_target_is_refused(tmp_path):
 
 
 def test_an_address_that_looks_like_an_interface_name_is_read_as_an_address(tmp_path):
-    # "fd00::2" matches the interface-name pattern too; it is a source address.
-    inv = _load(tmp_path, DUAL_STACK.replace('r2: eth2', 'r2: "fd00::2"'))
+    # "fe80::2" matches the interface-name pattern too; it is an address (an interface name starts with a letter).
+    inv = _load(tmp_path, DUAL_STACK.replace('r2: eth2', 'r2: "fe80::2"'))
     reach = inv.groups["lan6"].track[1].reach
     assert reach is not None and isinstance(reach.sources["r2"], ipaddress.IPv6Address)
 
