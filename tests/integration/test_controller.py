@@ -52,6 +52,11 @@ def test_gray_failure_daemon_makes_r1_resign_and_traffic_flows_via_r2(baseline, 
             wait_for(lambda: vrrp_state("r2") == "Master", 5, what="r2 master")
             time.sleep(1.0)
             loss = run.loss(since=t_fail)
+        # The plan's counters and its webhook event come once the whole plan (resign, pin) is verified.
+        failed_over = 'netha_failovers_total{group="lan",reason="degraded"} 1.0'
+        wait_for(lambda: failed_over in metrics_text(19641), 15, what="the verified failover counted")
+        wait_for(lambda: any(e["event"] == "failover" and e["group"] == "lan" for e in events(webhook)), 10,
+                 what="the failover's webhook event")
         metrics = metrics_text(19641)
     finally:
         d.stop()
@@ -59,7 +64,7 @@ def test_gray_failure_daemon_makes_r1_resign_and_traffic_flows_via_r2(baseline, 
     assert "vrrp 1 shutdown" in running_config("r1")
     assert loss.recovered_at is not None, "probes flow again"
     print(f"gray failure with the daemon: {loss.lost} probes lost, black hole {loss.blackhole * 1000:.0f} ms")
-    assert 'netha_failovers_total{group="lan",reason="degraded"} 1.0' in metrics
+    assert failed_over in metrics
     evs = events(webhook)
     lan_failovers = [e for e in evs if e["event"] == "failover" and e["group"] == "lan"]
     assert len(lan_failovers) == 1 and lan_failovers[0]["ok"] is True

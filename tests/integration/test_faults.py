@@ -82,7 +82,9 @@ def test_daemon_killed_at_any_step_of_a_failover_leaves_no_second_outage(baselin
         second = Daemon(tmp_path, inv, name="second")
         try:
             second.wait_started()
-            wait_for(lambda: "vrrp 1 priority 254" in running_config("r2"), 15, what="r2 pinned")
+            # lan's failover finished (r2 pinned), then lan2's move and the upstream pin after it.
+            wait_for(lambda: all(x in running_config("r2") for x in ("vrrp 1 priority 254", "vrrp 2 priority 254")),
+                     20, what="r2 pinned in lan and upstream")
             time.sleep(1.5)
         finally:
             second.stop()
