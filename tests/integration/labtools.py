@@ -28,9 +28,12 @@ def netha(*args: str, check: bool = False, timeout: float = 60, env: dict | None
                           env={**os.environ, **(env or {})}, check=check, cwd=ROOT)
 
 
-def netha_bg(*args: str, log: Path, env: dict | None = None) -> subprocess.Popen:
+def netha_bg(*args: str, log: Path, env: dict | None = None, errors: Path | None = None) -> subprocess.Popen:
+    """netha in the background, its output in LOG; its standard error in ERRORS when given (a stream of JSON
+    documents on stdout must not get log lines written into the middle of a document)."""
     f = log.open("w")
-    return subprocess.Popen([*NETHA, *args], stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
+    err = errors.open("w") if errors is not None else subprocess.STDOUT
+    return subprocess.Popen([*NETHA, *args], stdout=f, stderr=err, cwd=ROOT,
                             env={**os.environ, **(env or {})}, start_new_session=True)
 
 

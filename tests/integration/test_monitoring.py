@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 def watch(inv, tmp_path, name, interval=0.2):
     """`netha status --watch --json` in the background: one JSON document per refresh."""
     log = tmp_path / f"{name}.jsonl"
-    proc = netha_bg("status", "-i", str(inv), "--watch", "--json", "--interval", str(interval), log=log)
+    proc = netha_bg("status", "-i", str(inv), "--watch", "--json", "--interval", str(interval), log=log,
+                    errors=tmp_path / f"{name}.stderr")
     return proc, log
 
 
