@@ -301,18 +301,18 @@ class ArpWatch:
 
     # -- feeding (public so tests can drive the watcher without sockets) -----------------------------------
     def handle(self, interface: str, frame: bytes, now: float, own_mac: bytes | None = None) -> None:
-        """Account one received frame on INTERFACE: a reply to our probe (target MAC our own, when known)
+        """Account one received frame on INTERFACE: an answer to our probe (sent to our MAC, when known)
         from one of the interface's addresses counts; anything else is ignored."""
-        reply = parse_reply(frame)
+        answer = self._answer(frame)
         own = own_mac if own_mac is not None else self._own.get(interface)
-        key = (interface, reply.sender_ip) if reply is not None else None
+        key = (interface, answer[0]) if answer is not None else None
         events: list[PresenceEvent] = []
         with self._lock:
-            if reply is None or key not in self._tracks or (own is not None and reply.target_mac != mac_text(own)):
+            if answer is None or key not in self._tracks or (own is not None and answer[2] != mac_text(own)):
                 self.counters["ignored"] += 1
                 return
             self.counters["replies"] += 1
-            self._tracks[key], events = on_reply(self._tracks[key], reply.sender_mac, now)
+            self._tracks[key], events = on_reply(self._tracks[key], answer[1], now)
         self._emit(events)
 
     def probe(self, interface: str, address: str, now: float, own_mac: bytes) -> bytes:
@@ -325,6 +325,15 @@ class ArpWatch:
             self.counters["sent"] += 1
         if event is not None:
             self._emit([event])
+        return self._probe_frame(interface, own_mac, address, dst)
+
+    # The protocol's parts (ARP here; Neighbor Discovery in ndwatch.NdWatch).
+    def _answer(self, frame: bytes) -> tuple[str, str, str] | None:
+        """An answer in FRAME: (the address that answered, its MAC, the frame's destination MAC), or None."""
+        reply = parse_reply(frame)
+        return None if reply is None else (reply.sender_ip, reply.sender_mac, reply.target_mac)
+
+    def _probe_frame(self, interface: str, own_mac: bytes, address: str, dst: bytes | None) -> bytes:
         return build_probe(own_mac, address, dst)
 
     # -- the loop -------------------------------------------------------------------------------------------

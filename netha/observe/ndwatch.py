@@ -33,7 +33,7 @@ import struct
 from dataclasses import dataclass
 
 from .adverts import ETH_P_IPV6, _attach_filter
-from .arpwatch import ArpWatch, PresenceEvent, mac_text, on_probe, on_reply, probe_destination
+from .arpwatch import ArpWatch, mac_text
 from .inet import ICMPV6, checksum, icmpv6_packet, pseudo6
 
 log = logging.getLogger(__name__)
@@ -164,32 +164,14 @@ class NdWatch(ArpWatch):
         self._own_ip[iface] = leg_link_local(iface) or str(eui64_link_local(own))
         return sock, own
 
-    def handle(self, interface: str, frame: bytes, now: float, own_mac: bytes | None = None) -> None:
-        """Account one received frame on INTERFACE: a solicited NA sent to our MAC (when known) for one of
-        the interface's addresses counts; anything else is ignored."""
+    def _answer(self, frame: bytes) -> tuple[str, str, str] | None:
+        """A solicited NA in FRAME: (its target, the target's MAC, the frame's destination MAC), or None."""
         reply = parse_advertisement(frame)
-        own = own_mac if own_mac is not None else self._own.get(interface)
-        key = (interface, reply.target) if reply is not None else None
-        events: list[PresenceEvent] = []
-        with self._lock:
-            if (reply is None or key not in self._tracks or not reply.solicited
-                    or (own is not None and reply.eth_dst != mac_text(own))):
-                self.counters["ignored"] += 1
-                return
-            self.counters["replies"] += 1
-            self._tracks[key], events = on_reply(self._tracks[key], reply.mac, now)
-        self._emit(events)
+        if reply is None or not reply.solicited:
+            return None
+        return reply.target, reply.mac, reply.eth_dst
 
-    def probe(self, interface: str, address: str, now: float, own_mac: bytes) -> bytes:
-        """Account a solicitation of ADDRESS about to be sent from INTERFACE at NOW; the frame to send."""
-        key = (interface, address)
-        with self._lock:
-            track = self._tracks[key]
-            dst = probe_destination(track, self.broadcast_every)
-            self._tracks[key], event = on_probe(track, now, self.silent_after)
-            self.counters["sent"] += 1
-        if event is not None:
-            self._emit([event])
+    def _probe_frame(self, interface: str, own_mac: bytes, address: str, dst: bytes | None) -> bytes:
         own_ip = self._own_ip.get(interface) or str(eui64_link_local(own_mac))
         return build_solicitation(own_mac, own_ip, address, dst)
 
