@@ -85,3 +85,31 @@ class Daemon:
 
     def stop(self) -> None:
         stop(self.proc)
+
+
+def controller_observer(inv, options):
+    """An observer of INV started with OPTIONS whose threads run in the controller's namespace: built
+    and started from a thread that entered that namespace (threads inherit their creator's), so the
+    test process itself never leaves its own."""
+    import ctypes
+    import threading
+
+    from netha.observe.observer import Observer
+
+    box: dict = {}
+
+    def build() -> None:
+        fd = os.open(f"/run/netns/{inv.controller.netns}", os.O_RDONLY)
+        try:
+            if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        finally:
+            os.close(fd)
+        obs = Observer(inv, options)
+        obs.start()
+        box["obs"] = obs
+
+    t = threading.Thread(target=build)
+    t.start()
+    t.join(30)
+    return box["obs"]

@@ -7,7 +7,6 @@ interval of 30 s could never meet.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from netha.connect import load_checked_inventory
 from netha.health import assess
 from netha.observe.observer import Observer, ObserverOptions
 
-from .labtools import Daemon, cut_management, make_inventory, netns_pids, ns, switch_port, vrrp_state, wait_for
+from .labtools import controller_observer, Daemon, cut_management, make_inventory, netns_pids, ns, switch_port, vrrp_state, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,26 +43,7 @@ def _observer(inv_path: Path) -> Observer:
     started from a thread that entered that namespace (threads inherit their creator's), so this
     test process itself never leaves its own namespace."""
     inv = load_checked_inventory(inv_path)
-    box: dict = {}
-
-    def build() -> None:
-        import ctypes
-        import os
-
-        fd = os.open(f"/run/netns/{inv.controller.netns}", os.O_RDONLY)
-        try:
-            if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:
-                raise OSError(ctypes.get_errno(), "setns")
-        finally:
-            os.close(fd)
-        obs = Observer(inv, ObserverOptions(listener=False, snmp=False, reach=False, events=True))
-        obs.start()
-        box["obs"] = obs
-
-    t = threading.Thread(target=build)
-    t.start()
-    t.join(30)
-    return box["obs"]
+    return controller_observer(inv, ObserverOptions(listener=False, snmp=False, reach=False, events=True))
 
 
 def _stream(obs: Observer, device: str):

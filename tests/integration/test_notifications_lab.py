@@ -6,7 +6,6 @@ caches its interface table for a few seconds)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import yaml
 from netha.connect import load_checked_inventory
 from netha.observe.observer import Observer, ObserverOptions
 
-from .labtools import make_inventory, switch_port, wait_for
+from .labtools import controller_observer, make_inventory, switch_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,27 +29,8 @@ def _receiving_observer(tmp_path: Path) -> Observer:
     doc["controller"]["listeners"] = []
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     inv = load_checked_inventory(path)
-    box: dict = {}
-
-    def build() -> None:
-        import ctypes
-        import os
-
-        fd = os.open(f"/run/netns/{inv.controller.netns}", os.O_RDONLY)
-        try:
-            if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:
-                raise OSError(ctypes.get_errno(), "setns")
-        finally:
-            os.close(fd)
-        obs = Observer(inv, ObserverOptions(listener=False, snmp=False, reach=False, events=False,
+    return controller_observer(inv, ObserverOptions(listener=False, snmp=False, reach=False, events=False,
                                             notifications=True))
-        obs.start()
-        box["obs"] = obs
-
-    t = threading.Thread(target=build)
-    t.start()
-    t.join(30)
-    return box["obs"]
 
 
 def _record(obs: Observer) -> list[tuple[str, str]]:
