@@ -14,4 +14,4 @@ parallel=()
 if [ "$jobs" -gt 1 ]; then
   parallel=(-n "$jobs" --dist worksteal)
 fi
-exec .venv/bin/python -m pytest tests -q -p no:cacheprovider "${parallel[@]}" "$@"
+exec .venv/bin/python -m pytest tests -q -p no:cacheprovider --durations=30 "${parallel[@]}" "$@"

@@ -37,6 +37,14 @@ def netha_bg(*args: str, log: Path, env: dict | None = None, errors: Path | None
                             env={**os.environ, **(env or {})}, start_new_session=True)
 
 
+def json_lines(path: Path) -> list[dict]:
+    """The JSON documents a running process has written to PATH, one per line. Only complete lines count: the
+    writer may be in the middle of its last line while this reads (a half-written document is not an error)."""
+    text = path.read_text() if path.exists() else ""
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip().startswith("{")]
+
+
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)

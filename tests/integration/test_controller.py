@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .labtools import (
-    Daemon, cut_management, make_inventory, netha, netha_bg, ns, probes, running_config, sh, stop, switch_port,
+    Daemon, cut_management, json_lines, make_inventory, netha, netha_bg, ns, probes, running_config, sh, stop, switch_port,
     vrrp_state, wait_for,
 )
 
@@ -33,7 +33,7 @@ def webhook(lab, tmp_path):
 
 
 def events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return json_lines(path)
 
 
 def metrics_text(port: int) -> str:
