@@ -122,22 +122,50 @@ def shell_params(inv: Inventory, device: str) -> SshParams | None:
     )
 
 
+class _Gate:
+    """One user at a time; an urgent user (a takeover) goes before every ordinary one (a poll) that
+    waits or comes later: it waits at most for the one use in flight."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent = 0
+
+    @contextmanager
+    def hold(self, urgent: bool = False) -> Iterator[None]:
+        with self._cond:
+            self._urgent += urgent
+            try:
+                while self._busy or (not urgent and self._urgent):
+                    self._cond.wait()
+            finally:
+                self._urgent -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 class Sessions:
     """One open driver session per device, shared by everything that talks to it: the observer's
     polls and the takeover's pushes and checks. Reopened when it drops; one user at a time per
-    device (a push waits for a poll in flight, and the poll for the push)."""
+    device. A push (``urgent``) waits for a poll in flight, never for polls that come after it:
+    the resign after a decision does not queue behind the reads an event set off."""
 
     def __init__(self, inv: Inventory, factory: Callable[[Inventory, str], NetworkDriver] = make_driver):
         self.inv = inv
         self._factory = factory
         self._drivers: dict[str, NetworkDriver] = {}
-        self._locks: dict[str, threading.Lock] = {d: threading.Lock() for d in inv.devices}
+        self._gates: dict[str, _Gate] = {d: _Gate() for d in inv.devices}
 
     @contextmanager
-    def session(self, device: str) -> Iterator[NetworkDriver]:
+    def session(self, device: str, urgent: bool = False) -> Iterator[NetworkDriver]:
         """The device's open session, logged in first if needed. A session an exception left
-        closed is forgotten (the next use logs in again)."""
-        with self._locks[device]:
+        closed is forgotten (the next use logs in again). ``urgent``: a takeover's use."""
+        with self._gates[device].hold(urgent):
             drv = self._drivers.get(device)
             if drv is None or not drv.is_open:
                 if drv is not None:
@@ -154,7 +182,7 @@ class Sessions:
 
     def drop(self, device: str) -> None:
         """Close the device's session (a failed poll: whatever state it was left in, start afresh)."""
-        with self._locks[device]:
+        with self._gates[device].hold():
             drv = self._drivers.pop(device, None)
         if drv is not None:
             drv.close()

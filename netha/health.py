@@ -21,6 +21,7 @@ recognised by its adverts).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -153,13 +154,17 @@ def _member_address(group: Group, device: str) -> str | None:
     return str(addr.ip) if addr else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _canonical(addr: str) -> str:
+    """ADDR (maybe with a prefix length or a zone) in its compressed form; memoized: every cycle maps
+    every heard IPv6 advert and every reported address through it (ipaddress parsing was half a cycle)."""
     try:
         return ipaddress.ip_address(addr.split("/")[0].split("%")[0]).compressed
     except ValueError:
         return addr
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_link_local(addr: str) -> bool:
     try:
         return ipaddress.ip_address(addr.split("%")[0]).is_link_local
@@ -180,16 +185,46 @@ def link_locals(snap: Snapshot, prev: dict[str, tuple[str, ...]] | None = None) 
     return out
 
 
+@dataclass(frozen=True)
+class _GroupFacts:
+    """What the inventory says of a group's advert sources, worked out once per group object: every
+    cycle needs it for every member, and address formatting was most of a cycle."""
+
+    family: int
+    own: dict[str, frozenset[str]]  # device -> its inventory address (canonical), if any
+    virtual: frozenset[str]  # an IPv6 group's virtual addresses, its link-local one included
+
+
+_FACTS: dict[int, tuple[Group, _GroupFacts]] = {}
+
+
+def _facts(group: Group) -> _GroupFacts:
+    hit = _FACTS.get(id(group))
+    if hit is not None and hit[0] is group:
+        return hit[1]
+    family = group.family
+    own = {m.device: frozenset(a for a in [_member_address(group, m.device)] if a is not None) for m in group.members}
+    virtual: set[str] = set()
+    if family == 6:
+        virtual = {_canonical(str(v.ip)) for v in group.virtual_addresses}
+        if group.link_local is not None:
+            virtual.add(_canonical(str(group.link_local)))
+    facts = _GroupFacts(family, {d: frozenset(_canonical(a) for a in v) for d, v in own.items()}, frozenset(virtual))
+    if len(_FACTS) > 256:  # inventories come and go (tests, reloads): never grow without bound
+        _FACTS.clear()
+    _FACTS[id(group)] = (group, facts)
+    return facts
+
+
 def _member_sources(group: Group, device: str, lls: dict[str, tuple[str, ...]]) -> set[str]:
     """The source addresses ``device``'s adverts of ``group`` may come from: its inventory address and,
     in an IPv6 group, its link-local addresses but the group's virtual link-local one (the master
     holds that too on keepalived: it is no member's own)."""
-    out = {a for a in [_member_address(group, device)] if a is not None}
-    if group.family == 6:
-        virtual = {_canonical(str(v.ip)) for v in group.virtual_addresses} | (
-            {_canonical(str(group.link_local))} if group.link_local is not None else set())
-        out |= set(lls.get(device, ())) - virtual
-    return {_canonical(a) for a in out}
+    facts = _facts(group)
+    out = set(facts.own.get(device) or ())
+    if facts.family == 6:
+        out |= {_canonical(a) for a in lls.get(device, ())} - facts.virtual
+    return out
 
 
 def _group_adverts(group: Group, snap: Snapshot, lls: dict[str, tuple[str, ...]] | None = None,
@@ -340,6 +375,7 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                     raw_t = "down"  # carrier up, but its address no longer answers on its segment
                 tracks[t.key] = d(f"track/{gname}/{m.device}/{t.key}", raw_t, sample=_sample(obs)).state
             dev = devices[m.device]
+            by_tracks = False  # degraded by its (already damped) tracks alone
             if dev.health in ("failed", "unreachable", "unknown"):
                 raw_m, why = dev.health, dev.reason
             elif group.mode == "vrrp" and obs.vrrp is not None and group.vrid is not None and view is None and obs.unreadable:
@@ -356,10 +392,12 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
             elif view is not None and view.shutdown:
                 down = [k for k, st in tracks.items() if st == "down"]
                 raw_m, why = ("degraded", ", ".join(f"{k} down" for k in down)) if down else ("healthy", "")
+                by_tracks = bool(down)
             elif view is not None and view.state == "init":
                 raw_m, why = "failed", f"VRRP {group.vrid} on {view.interface} is not running (Initialize)"
             elif any(s == "down" for s in tracks.values()):
                 raw_m, why = "degraded", ", ".join(f"{k} down" for k, s in tracks.items() if s == "down")
+                by_tracks = True
             else:
                 raw_m, why = "healthy", ""
             down = [k for k, st in tracks.items() if st == "down"]
@@ -367,8 +405,10 @@ def assess(inv: Inventory, snap: Snapshot, prev: HealthState | None = None) -> A
                 # Already damped at the device level: do not damp twice.
                 mval = Damped(dev.health, dev.health, 0, now, dev.reason)
                 damped[f"member/{gname}/{m.device}"] = mval
-            elif raw_m == "degraded" and down and all(k.startswith("reach ") for k in down):
-                # A path is damped per probe window (its track, above): do not damp it again per poll.
+            elif raw_m == "degraded" and by_tracks:
+                # Degraded by its tracks alone, each already damped above (an interface or route per
+                # poll, a path per probe window): damping the member again would make a tracked
+                # failure wait 2 x failure_threshold - 1 polls instead of failure_threshold.
                 key = f"member/{gname}/{m.device}"
                 before = prev.damped.get(key)
                 since = before.since if before is not None and before.state == "degraded" else now

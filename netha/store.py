@@ -130,6 +130,7 @@ class Store:
         except OSError as exc:
             raise NethaError(f"state directory {self.state_dir}: {exc.strerror}") from None
         self._local = threading.local()
+        self._write_lock = threading.RLock()
         self._db().executescript(SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
@@ -143,14 +144,18 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        # Writers of this process queue on a lock: SQLite's own busy handler would make a second
+        # thread sleep 1, 2, 5, 10... ms between tries (a journal row behind the loop's memory write
+        # cost a takeover 10-20 ms). Other processes still meet SQLite's lock and timeout.
+        with self._write_lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # -- snapshots ------------------------------------------------------------------------------
     def save_snapshot(self, device: str, config: str, reason: str) -> int:

@@ -68,6 +68,8 @@ class Controller:
         self.store = store
         self.executor = executor
         self.planner = Planner(inv)
+        if concurrent:
+            self.planner.warm()  # the daemon: the first emergency plan renders, never compiles
         self.metrics = metrics
         self.webhook = webhook or Webhook(None)
         self.dry_run = dry_run

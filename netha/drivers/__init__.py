@@ -28,7 +28,14 @@ _NOT_PLATFORMS = {"base", "models", "changes", "render", "textconfig", "napalm_p
 
 def platforms() -> list[str]:
     """The platforms that have a driver module."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_PLATFORMS and not m.name.startswith("_"))
+    return list(_platforms())
+
+
+@functools.lru_cache(maxsize=1)
+def _platforms() -> tuple[str, ...]:
+    # Listed once: a scan of the package's folder per call cost a planned step ~0.5 ms.
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__)
+                        if m.name not in _NOT_PLATFORMS and not m.name.startswith("_")))
 
 
 def driver_class(platform: str) -> type[NetworkDriver]:

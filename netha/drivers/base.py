@@ -26,7 +26,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from ..errors import CommandRejected, NethaError, NotSupported, ParseError, TemplateError
 from ..transport.ssh import SshChannel, SshParams
-from .changes import ChangeValues, Operation, check_operation
+from .changes import OPERATIONS, ChangeValues, Operation, check_operation
 from .linux import reach_stream as linux_stream
 from .models import DeviceReading, InterfaceDetails, ParseNotes, ProbeStream, ReachProbe, ReachReading, VrrpView
 from .render import renderer
@@ -504,6 +504,16 @@ class NetworkDriver(ABC):
             raise TemplateError(f"platform {cls.spec.name} cannot change {what} "
                                 f"(for IPv6 it supports {', '.join(sorted(ipv6)) or 'nothing'})")
         return op
+
+    @classmethod
+    def warm_templates(cls, templates: Path | None = None) -> None:
+        """Compile the platform's change templates ahead of the first plan (a platform that edits its
+        config structurally has none: nothing to do)."""
+        try:
+            r = renderer(cls.spec.name, templates)
+        except TemplateError:
+            return
+        r.warm(OPERATIONS)
 
     @classmethod
     def render_change(cls, operation: Operation, values: ChangeValues, templates: Path | None = None) -> list[str]:

@@ -128,6 +128,19 @@ class Renderer:
             raise TemplateError(f"not change values: {type(values).__name__}")
         return self._render_lines(operation, dict(values.__dict__))
 
+    def warm(self, operations: Sequence[str]) -> int:
+        """Compile the templates of ``operations`` now (the daemon does at start, so that the first
+        emergency plan does not compile its template between the decision and the push); the number
+        compiled. A missing or broken template is left for the plan to report."""
+        n = 0
+        for op in operations:
+            try:
+                self.env.get_template(f"{op}.j2")
+                n += 1
+            except Exception:  # noqa: BLE001 - reported where it matters: when a plan renders it
+                continue
+        return n
+
     def render_reach(self, probes: Sequence[ReachProbe]) -> list[str]:
         """The platform's native prober config for ``probes`` (template ``reach.j2``, given
         ``probes``: each checked here: the target and source are IP addresses or interface

@@ -309,7 +309,7 @@ class Executor:
 
     def _snapshot(self, plan: Plan, device: str, snapshots: dict[str, int]) -> str:
         """Read ``device``'s running config and journal it as the plan's snapshot of it; its text."""
-        with self.sessions.session(device) as drv:
+        with self.sessions.session(device, urgent=True) as drv:
             cfg = drv.get_config()
         snapshots[device] = self.journal.save_plan_snapshot(
             plan.id, device, cfg, f"before {plan.kind} of {plan.group} (plan {plan.id})", **self._guard())
@@ -318,7 +318,7 @@ class Executor:
     def _record_pushed(self, plan: Plan, n: int, device: str) -> str | None:
         """Keep the config netha's push left on ``device``: recovery rolls back only what is still netha's."""
         try:
-            with self.sessions.session(device) as drv:
+            with self.sessions.session(device, urgent=True) as drv:
                 cfg = drv.get_config()
         except Exception as exc:  # noqa: BLE001 - the push itself went through; verification decides
             log.warning("%s: config after step %d could not be read: %s", device, n, describe(exc))
@@ -341,13 +341,13 @@ class Executor:
             self._announce(plan, step)
             return
         try:
-            with self.sessions.session(step.device) as drv:
+            with self.sessions.session(step.device, urgent=True) as drv:
                 self._push(drv, step)
         except ConnectionFailed as exc:
             # The session dropped (a stale warm session, a reset): log in again and push once more.
             # Every change sets a value, so applying it twice is the same as once.
             log.warning("%s: session lost during the push (%s); pushing again on a new session", step.device, exc)
-            with self.sessions.session(step.device) as drv:
+            with self.sessions.session(step.device, urgent=True) as drv:
                 self._push(drv, step)
 
     @staticmethod
@@ -361,7 +361,7 @@ class Executor:
     def _announce(self, plan: Plan, step: Step) -> None:
         group = self.inv.groups[plan.group]
         iface = group.interface_of(step.device)
-        with self.sessions.session(step.device) as drv:
+        with self.sessions.session(step.device, urgent=True) as drv:
             mac = drv.get_interface_details().get(iface, {}).get("mac")
         how = "gratuitous ARP" if group.family == 4 else "unsolicited Neighbor Advertisements"
         if self.garp is None:
@@ -392,7 +392,7 @@ class Executor:
         devices: dict[str, DeviceObservation] = {}
         for m in self.inv.groups[gname].members:
             try:
-                with self.sessions.session(m.device) as drv:
+                with self.sessions.session(m.device, urgent=True) as drv:
                     reading = drv.read()
             except Exception as exc:  # noqa: BLE001 - unreadable, whatever the reason
                 log.info("%s: not readable: %s", m.device, describe(exc))
@@ -508,7 +508,7 @@ class Executor:
 
     def _read_config(self, device: str) -> str | None:
         try:
-            with self.sessions.session(device) as drv:
+            with self.sessions.session(device, urgent=True) as drv:
                 return drv.get_config()
         except Exception as exc:  # noqa: BLE001
             log.warning("%s: config not readable: %s", device, describe(exc))
@@ -598,7 +598,7 @@ class Executor:
                     self._jot(plan_id, 0, "rollback-pending", {"snapshot": snap.id, "error": str(exc)}, dev)
                     break
                 try:
-                    with self.sessions.session(dev) as drv:
+                    with self.sessions.session(dev, urgent=True) as drv:
                         target = snap.config
                         if guard is not None or snap.redacted:
                             running = drv.get_config()
@@ -675,7 +675,7 @@ class Executor:
         diffs = {}
         for dev, cfg in before.items():
             try:
-                with self.sessions.session(dev) as drv:
+                with self.sessions.session(dev, urgent=True) as drv:
                     after = drv.get_config()
             except Exception as exc:  # noqa: BLE001
                 diffs[dev] = f"(config after the change could not be read: {describe(exc)})"

@@ -74,6 +74,11 @@ class Planner:
     def __init__(self, inv: Inventory):
         self.inv = inv
 
+    def warm(self) -> None:
+        """Compile the change templates of every platform of the inventory now, not in the first plan."""
+        for platform in sorted({d.platform for d in self.inv.devices.values()}):
+            driver_class(platform).warm_templates(self.inv.controller.templates)
+
     def driver(self, device: str) -> type[NetworkDriver]:
         return driver_class(self.inv.devices[device].platform)
 

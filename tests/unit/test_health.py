@@ -183,6 +183,25 @@ def test_gray_failure_tracked_uplink_down_degrades_group_while_r1_still_master(i
     assert a.groups["upstream"].verdict == "failed-over"
 
 
+def test_a_tracked_interface_down_degrades_its_member_after_failure_threshold_polls_not_twice_that(inv):
+    """The track is damped per poll; the member it degrades is not damped a second time on top."""
+    ft = inv.controller.failure_threshold
+    assert ft >= 2, "the lab inventory damps: a single bad poll must not count"
+
+    def uplink_down(at):
+        return snap(at, device("r1", states={1: "master", 2: "master"}, ifaces={"eth2": False}),
+                    device("r2", states={1: "backup", 2: "backup"}), [advert("r1", 1, at), advert("r1", 2, at)])
+
+    healthy = [healthy_pair(t * 0.1) for t in range(3)]
+    before = run(inv, healthy + [uplink_down(0.3 + i * 0.1) for i in range(ft - 1)])
+    assert before.groups["lan"].members["r1"].health == "healthy"
+    assert before.groups["lan"].verdict == "ok"
+    after = run(inv, healthy + [uplink_down(0.3 + i * 0.1) for i in range(ft)])
+    assert after.groups["lan"].members["r1"].health == "degraded"
+    assert after.groups["lan"].verdict == "degraded"
+    assert "interface eth2 down" in after.groups["lan"].reason
+
+
 def test_split_brain_when_listener_hears_two_masters(inv):
     snaps = [healthy_pair(t * 0.1) for t in range(3)]
     for t in range(3, 8):
