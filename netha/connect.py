@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -148,6 +148,18 @@ class _Gate:
                 self._busy = False
                 self._cond.notify_all()
 
+    @contextmanager
+    def reserve(self) -> Iterator[None]:
+        """Ordinary users wait while this is held (the use in flight ends first); urgent ones go on."""
+        with self._cond:
+            self._urgent += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._urgent -= 1
+                self._cond.notify_all()
+
 
 class Sessions:
     """One open driver session per device, shared by everything that talks to it: the observer's
@@ -179,6 +191,11 @@ class Sessions:
                 if not drv.is_open:
                     self._drivers.pop(device, None)
                 raise
+
+    def reserve(self, device: str) -> AbstractContextManager[None]:
+        """Hold the device's polls back (a poll in flight ends; none starts) while a takeover's
+        critical section runs: from its backup to its first push, nothing queues between them."""
+        return self._gates[device].reserve()
 
     def drop(self, device: str) -> None:
         """Close the device's session (a failed poll: whatever state it was left in, start afresh)."""

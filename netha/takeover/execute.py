@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import ExitStack
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,15 @@ class Executor:
     def run(self, plan: Plan, reason: str = "", origin: str = "manual", action: str | None = None) -> Outcome:
         """Snapshot, push, verify; on any failure (or any exception) roll back what the plan touched."""
         t0 = time.monotonic()
+        with ExitStack() as critical:
+            if plan.kind == "emergency" and plan.steps:
+                # From the decision to the failed master's resign nothing else is read from it: the
+                # reads an event set off wait (that device is being changed anyway).
+                critical.enter_context(self.sessions.reserve(plan.steps[0].device))
+            return self._run(plan, reason, origin, action, t0, critical)
+
+    def _run(self, plan: Plan, reason: str, origin: str, action: str | None, t0: float,
+             critical: ExitStack) -> Outcome:
         try:
             token = self._begin(f"{plan.kind} of {plan.group}", plan.group)
         except Fenced as exc:
@@ -203,10 +213,11 @@ class Executor:
             self._close(plan, "failed", msg)
             self.store.audit(plan.kind, "failed", plan.group, None, msg)
             return Outcome(plan, False, True, msg, (), time.monotonic() - t0, {}, snapshots)
-        return self._steps(plan, 1, snapshots, before, [], {}, t0)
+        return self._steps(plan, 1, snapshots, before, [], {}, t0, critical)
 
     def _steps(self, plan: Plan, first: int, snapshots: dict[str, int], before: dict[str, str],
-               touched: list[str], pushed: dict[str, str | None], t0: float) -> Outcome:
+               touched: list[str], pushed: dict[str, str | None], t0: float,
+               critical: ExitStack | None = None) -> Outcome:
         """Push steps ``first``.. of ``plan``; ``pushed``: device -> config right after netha's push
         (None: netha pushed to it in this process and could not read it back: still netha's)."""
         results: list[StepResult] = []
@@ -233,6 +244,8 @@ class Executor:
                     pushed.setdefault(step.device, None)
                 self._fence_check()  # the leadership still holds, proved right before the push
                 self._apply(plan, step)
+                if critical is not None:
+                    critical.close()  # the first push is out: polls of the device go on
                 self.hook(f"after-push-{n}")
                 if step.lines:
                     pushed[step.device] = self._record_pushed(plan, n, step.device)

@@ -63,3 +63,67 @@ def test_an_observer_that_froze_its_paths_in_a_one_shot_look_refuses_to_run_in_t
     with pytest.raises(NethaError, match="one-shot"):
         observer.start()
     observer.stop()
+
+
+def _order_of_use(sessions, first_holds, contenders):
+    """Hold r1's session in one thread, start CONTENDERS (name, urgent) while it is held, one after
+    another, release it, and return the order in which they got the session."""
+    import threading
+    import time
+
+    got: list[str] = []
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        with sessions.session("r1", urgent=first_holds):
+            held.set()
+            release.wait(5)
+
+    def user(name, urgent):
+        with sessions.session("r1", urgent=urgent):
+            got.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    held.wait(5)
+    for name, urgent in contenders:
+        t = threading.Thread(target=user, args=(name, urgent))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # each is waiting before the next comes
+    release.set()
+    for t in threads:
+        t.join(5)
+    return got
+
+
+def test_a_takeover_waits_for_the_poll_in_flight_only_never_for_polls_queued_before_it(inv):
+    net = FakeNetwork(inv)
+    sessions = Sessions(inv, factory=net.factory)
+    order = _order_of_use(sessions, False, [("poll-1", False), ("poll-2", False), ("push", True)])
+    assert order[0] == "push", order
+    assert sorted(order[1:]) == ["poll-1", "poll-2"]
+
+
+def test_a_reserved_device_is_not_polled_until_the_reservation_ends_but_the_takeover_goes_on(inv):
+    import threading
+
+    net = FakeNetwork(inv)
+    sessions = Sessions(inv, factory=net.factory)
+    polled = threading.Event()
+
+    def poll():
+        with sessions.session("r1"):
+            polled.set()
+
+    with sessions.reserve("r1"):
+        t = threading.Thread(target=poll)
+        t.start()
+        assert not polled.wait(0.2), "a poll ran on a reserved device"
+        with sessions.session("r1", urgent=True) as drv:  # the takeover's own use is not held back
+            assert drv.get_config()
+        with sessions.session("r2"):  # other devices are polled as ever
+            pass
+    assert polled.wait(5), "the poll did not run once the reservation ended"
+    t.join(5)
