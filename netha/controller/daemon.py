@@ -90,6 +90,7 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
         while not stop.is_set():
             started = time.monotonic()
             rt.observer.changed.clear()
+            rt.observer.urgent.clear()
             try:
                 rt.executor.hook("cycle")  # a test hook (fault injection); nothing in production
                 now_leading = coord is None or coord.is_leader()
@@ -120,11 +121,12 @@ def run_daemon(rt: Runtime, stop: threading.Event, dry_run: bool = False) -> Non
                 stop.wait(min(5.0, interval * 2 ** min(failures, 6)))
                 continue
             # Decide again as soon as a probe reports something new (damping counts each poll once),
-            # or after one interval at the latest; never more often than every min_gap.
+            # or after one interval at the latest; never more often than every min_gap, but for a
+            # device read that changed (the observer's urgent: a cycle per read, not per advert).
             rt.observer.changed.wait(interval)
             rest = min_gap - (time.monotonic() - started)
-            if rest > 0:
-                stop.wait(rest)
+            if rest > 0 and not stop.is_set():
+                rt.observer.urgent.wait(rest)
     finally:
         # A takeover in flight ends (or rolls back) before the daemon says it stopped.
         ctl.drain(timeout=max(60.0, rt.executor.rollback_timeout * 2))

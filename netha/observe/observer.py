@@ -81,6 +81,7 @@ class Observer:
         self.sessions = sessions if sessions is not None else Sessions(inv)
         self.interval = inv.controller.poll_interval
         self.changed = threading.Event()
+        self.urgent = threading.Event()  # a change the decision loop takes at once (see _on_ssh)
         self._lock = threading.Lock()
         self._latest: dict[str, _Latest] = {name: _Latest() for name in inv.devices}
         self._workers: dict[str, SshWorker] = {}
@@ -240,6 +241,10 @@ class Observer:
             self._snmp_wake.set()  # SSH just failed: is the device still there? ask SNMP now
         if not same:
             self.changed.set()
+        if not same and prev is not None:
+            # A device read that changed, or one of the reads damping counts after a change: decide
+            # on it now, not after the loop's minimum gap (meant for adverts and probe results).
+            self.urgent.set()
 
     def _snmp_poller(self):
         if self._snmp is not None:
