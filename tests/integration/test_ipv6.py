@@ -9,16 +9,21 @@ manual, so what moves is what IPv6 decided.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from netha.lab.faults import Baseline, KeepalivedBaseline, holds, keepalived_conf, pair_ways, port_blackhole
+from netha.lab.faults import Baseline, KeepalivedBaseline, ProbeRun, holds, keepalived_conf, pair_ways, port_blackhole
+from netha.lab.names import lab_names
 
-from .labtools import Daemon, make_inventory, netha, running_config, status, switch_port, vrrp_state, wait_for
+from .labtools import Daemon, make_inventory, netha, ns, running_config, status, switch_port, vrrp_state, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +71,104 @@ def inventory(tmp: Path, automatic_v6: bool = False, reach6: bool = False, **con
 
 def flowing(run, what: str) -> None:
     """Traffic flows: at most a tenth of the last second's probes lost (speed is the benchmark's business)."""
+    assert not (why := not_flowing(run, what)), why
+
+
+def not_flowing(run, what: str) -> str | None:
+    """Why traffic does not flow (see :func:`flowing`), None when it does."""
     loss = run.loss(since=time.monotonic() - 1.0)
-    assert loss.sent > 20 and loss.lost <= loss.sent // 10, f"{what}: {loss.lost} of {loss.sent} lost"
+    if loss.sent > 20 and loss.lost <= loss.sent // 10:
+        return None
+    return f"{what}: {loss.lost} of {loss.sent} lost"
+
+
+# -- diagnostics of a lost IPv6 path (issue 16) ---------------------------------------------------------
+# Each hop of wan -> h1 (wan -> upstream6's virtual address on r1's eth2-v22 -> r1 -> h1 on the LAN) and
+# of h1 -> wan, with the interfaces that matter on each; the switch's bridges for where the MACs live.
+DIAG_NODES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("r1", ("eth1", "eth1-v21", "eth2", "eth2-v22")),
+    ("r2", ("eth1", "eth1-v21", "eth2", "eth2-v22")),
+    ("wan", ("eth1",)),
+    ("h1", ("eth1",)),
+)
+DIAG_ROUTE_TO = {"r1": "2001:2:0:1::100", "r2": "2001:2:0:1::100", "wan": "2001:2:0:1::100", "h1": "2001:2:0:2::100"}
+DIAG_SYSCTLS = ("forwarding", "keep_addr_on_down", "accept_dad", "accept_ra", "disable_ipv6")
+DIAG_VRIDS = (21, 22)
+DIAG_MAX_CHARS = 4000  # per command: a neighbour table can be long
+
+
+def _vrrp_entries(text: str) -> str:
+    """``show vrrp json`` cut to the IPv6 groups of the FRR pair (VRIDs 21, 22), one line per instance."""
+    entries = json.loads(text[text.find("["):])
+    return "\n".join(json.dumps(e, sort_keys=True) for e in entries if e.get("vrid") in DIAG_VRIDS)
+
+
+def _fdb_learned(text: str) -> str:
+    """A bridge's learned MAC entries (the permanent ones are its ports' own)."""
+    return "\n".join(line for line in text.splitlines() if "permanent" not in line)
+
+
+def _diag(node: str, *argv: str, post: Callable[[str], str] | None = None, timeout: float = 5.0) -> str:
+    """ARGV's output (standard output and error, its exit code when not 0) in NODE's namespace (``sw``: the
+    switch's), or for ``vtysh`` against NODE's FRR; POST shapes a successful output. Never raises: a
+    diagnostic that fails (no namespace, no vtysh, a timeout, an output POST cannot read) says so in its
+    text and must not hide the assertion it explains."""
+    try:
+        if argv[0] == "vtysh":
+            cmd = ["vtysh", "-N", lab_names().pathspace(node), *argv[1:]]
+        else:
+            cmd = ["ip", "netns", "exec", ns(node), *argv]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        text = r.stdout.strip()
+        if r.returncode == 0 and post is not None:
+            text = post(text)
+        text = "\n".join(t for t in (text, r.stderr.strip()) if t)
+        if r.returncode != 0:
+            text += f"\n(exit {r.returncode})"
+        return text[:DIAG_MAX_CHARS] + (" ...(cut)" if len(text) > DIAG_MAX_CHARS else "")
+    except Exception as exc:  # noqa: BLE001 - whatever fails is reported, never raised
+        return f"<diagnostic failed: {type(exc).__name__}: {exc}>"
+
+
+def ipv6_path_state() -> str:
+    """The lab's IPv6 forwarding state along h1 <-> wan through the FRR pair: per node its interfaces
+    (protodown, carrier, IPv6 addresses and their flags: tentative, dadfailed), routes, the route to the
+    far end, neighbours and IPv6 sysctls; r1's and r2's VRRP 21 and 22 (states, addresses, counters);
+    the switch's learned MACs on the LAN and the uplink. Addresses, routes, MACs and VRRP states only:
+    nothing secret. Never raises."""
+    sections: list[tuple[str, str]] = []
+    for node, ifaces in DIAG_NODES:
+        for iface in ifaces:
+            sections.append((f"{node}: ip -d -6 addr show dev {iface}",
+                             _diag(node, "ip", "-d", "-6", "addr", "show", "dev", iface)))
+        sections.append((f"{node}: ip -6 route", _diag(node, "ip", "-6", "route", "show")))
+        sections.append((f"{node}: ip -6 route get {DIAG_ROUTE_TO[node]}",
+                         _diag(node, "ip", "-6", "route", "get", DIAG_ROUTE_TO[node])))
+        sections.append((f"{node}: ip -6 neigh", _diag(node, "ip", "-6", "neigh", "show")))
+        keys = [f"net.ipv6.conf.{scope}.{knob}" for scope in ("all", *ifaces) for knob in DIAG_SYSCTLS]
+        sections.append((f"{node}: sysctl", _diag(node, "sysctl", *keys)))
+    for node in ("r1", "r2"):
+        sections.append((f"{node}: show vrrp json (VRIDs {DIAG_VRIDS})",
+                         _diag(node, "vtysh", "-c", "show vrrp json", post=_vrrp_entries)))
+    for bridge in ("lan", "uplink"):
+        sections.append((f"switch: bridge fdb show br {bridge} (learned)",
+                         _diag("sw", "bridge", "fdb", "show", "br", bridge, post=_fdb_learned)))
+    return "\n".join(f"--- {title}\n{text}" for title, text in sections)
+
+
+def probe_timeline(runs: dict[str, ProbeRun], marks: dict[str, float]) -> str:
+    """Each direction's outages (3+ consecutive probes lost), in seconds relative to each mark (e.g. the
+    failover's and the failback's start): a path dead all along reads differently from one the failback broke."""
+    lines = []
+    for what, run in runs.items():
+        try:
+            spans = run.outages()
+            lines.append(f"{what}: {len(spans)} outage(s)" + "".join(
+                f"; {length:.2f} s long, from " + " = ".join(f"{m} {start - t:+.2f} s" for m, t in marks.items())
+                for start, length in spans))
+        except Exception as exc:  # noqa: BLE001 - never hides the assertion
+            lines.append(f"{what}: <timeline failed: {type(exc).__name__}: {exc}>")
+    return "\n".join(lines)
 
 
 def test_status_reads_and_hears_the_ipv6_groups_of_both_pairs(frr6, ka6, tmp_path):
@@ -93,7 +194,9 @@ def test_status_reads_and_hears_the_ipv6_groups_of_both_pairs(frr6, ka6, tmp_pat
     "wan -> h1 over IPv6 is lost for more than a second (h1 -> wan flows); not yet understood"))
 def test_planned_failover_and_failback_of_lan6_on_frr_lose_at_most_one_probe_each_way(frr6, tmp_path):
     inv = inventory(tmp_path)
+    diagnostics = ""
     with pair_ways(tmp_path, "h1-wan6") as (out, back):
+        started = time.monotonic()
         r = netha("failover", "lan6", "--to", "r2", "-i", str(inv), "--yes")
         assert r.returncode == 0, r.stdout + r.stderr
         assert vrrp_state("r2", 21, 6) == "Master" and vrrp_state("r1", 21, 6) != "Master"
@@ -106,10 +209,24 @@ def test_planned_failover_and_failback_of_lan6_on_frr_lose_at_most_one_probe_eac
         assert vrrp_state("r1", 21, 6) == "Master"
         time.sleep(0.5)
         lost_back = (out.loss(since=mark).lost, back.loss(since=mark).lost)
-        flowing(out, "h1 -> wan over IPv6")
-        flowing(back, "wan -> h1 over IPv6")
+        stalled = [why for why in (not_flowing(out, "h1 -> wan over IPv6"), not_flowing(back, "wan -> h1 over IPv6"))
+                   if why]
+        if stalled or max(lost) > 1 or max(lost_back) > 1:
+            # Captured at once, while the probes still run: the state that loses them (issue 16).
+            diagnostics = (f"\n\nlost (out, back): failover {lost}, failback {lost_back}\n"
+                           + probe_timeline({"h1 -> wan": out, "wan -> h1": back},
+                                            {"failover": started, "failback": mark})
+                           + "\n" + ipv6_path_state())
+            # While the test is xfail pytest shows none of its messages: the state goes to the warnings summary
+            # too (also from an xdist worker).
+            try:
+                warnings.warn(f"issue 16: lan6 failover/failback lost probes; the lab's IPv6 state:{diagnostics}",
+                              stacklevel=1)
+            except Exception:  # noqa: BLE001 - warnings turned into errors: the assertion below still says it
+                pass
+        assert not stalled, "; ".join(stalled) + diagnostics
     print(f"lan6 planned failover lost (out, back) {lost}, failback {lost_back}")
-    assert max(lost) <= 1 and max(lost_back) <= 1, (lost, lost_back)
+    assert max(lost) <= 1 and max(lost_back) <= 1, f"{(lost, lost_back)}{diagnostics}"
     assert running_config("r1") == frr6.configs["r1"] and running_config("r2") == frr6.configs["r2"]
 
 
