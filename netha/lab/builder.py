@@ -199,11 +199,14 @@ def _build_network(topo: Topology, state: LabState, names: LabNames) -> None:
             # VRRP role, a macvlan's link-local) is usable at once, not 1-2 s later. No router
             # advertisements taken either: FRR's IPv6 master advertises itself from its macvlan's own
             # link-local address, which is no virtual address; the hosts route through the IPv6 virtual
-            # gateway they are configured with. Set before any interface enters the namespace, so every
-            # one inherits it.
+            # gateway they are configured with. Static IPv6 addresses survive an interface's admin
+            # down/up, as IPv4 ones do (a router's config would put them back; the kernel's default,
+            # keep_addr_on_down=0, deletes them: a test that flapped r1's LAN port left r1 without its
+            # LAN prefix, and wan -> h1 over IPv6 black-holed for every later test). Set before any
+            # interface enters the namespace, so every one inherits it.
             for scope in ("all", "default"):
-                for knob in ("accept_dad", "accept_ra"):
-                    run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{scope}.{knob}=0")
+                for knob, value in (("accept_dad", 0), ("accept_ra", 0), ("keep_addr_on_down", 1)):
+                    run("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{scope}.{knob}={value}")
     bridges = list(topo.bridges) + ([MGMT_BRIDGE] if topo.mgmt_subnet else [])
     for br in bridges:
         # No multicast snooping: VRRP's IPv6 group ff02::12 reaches every port, the listener's legs too

@@ -189,9 +189,6 @@ def test_status_reads_and_hears_the_ipv6_groups_of_both_pairs(frr6, ka6, tmp_pat
     assert groups["lan"]["master"] == "r1" and groups["klan"]["master"] == "k1"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open bug (issue 16), seen in 2 of 2 full CI runs on 2026-11-30, passes alone: after lan6's failback to r1, "
-    "wan -> h1 over IPv6 is lost for more than a second (h1 -> wan flows); not yet understood"))
 def test_planned_failover_and_failback_of_lan6_on_frr_lose_at_most_one_probe_each_way(frr6, tmp_path):
     inv = inventory(tmp_path)
     diagnostics = ""
