@@ -24,7 +24,11 @@ implementation (RFC 9568 and Cisco leave it out for IPv4 only), so a checksum wi
 The table is bounded against spoofed sources: a source not heard for ``max(10 s, 30 advert
 intervals)`` expires (``expired``), and beyond :data:`MAX_SOURCES` the oldest source is evicted
 (``evicted``), one heard only once before any heard repeatedly. Per packet the work is O(1)
-(dictionary updates, a heap push); the timers live in a heap with one entry per source.
+(dictionary updates, a heap push); the timers live in a heap with one valid entry per source, its
+next check (silence, expiry) as of its last advert, so the thread wakes for a packet or a check
+that is due, never for a check that a later advert has moved. A packet's verdict (its parsed
+advert, or the counter it is dropped under) is remembered by its bytes: a master's adverts repeat
+byte for byte and are parsed once.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .inet import checksum, pseudo6
 from .types import AdvertSource
@@ -174,6 +178,22 @@ def parse_advert(ip: bytes) -> ParsedAdvert | None:
     return ParsedAdvert(src, dst, ip[8], version, vrid, priority, interval, addrs, style)
 
 
+def advert_verdict(ip: bytes) -> ParsedAdvert | str:
+    """What the listener makes of one packet: its advertisement when it is to be heard, else the
+    counter it is dropped under (``malformed``, ``bad_ttl``, ``bad_source``, ``bad_checksum``).
+    A function of the packet's bytes alone."""
+    adv = parse_advert(ip)
+    if adv is None:
+        return "malformed"
+    if adv.ttl != 255:
+        return "bad_ttl"
+    if adv.family == 6 and not _is_link_local(ip[8:24]):  # RFC 5798 §5.1.2.1: a link-local source
+        return "bad_source"
+    if adv.checksum_style == "bad":  # counted, never heard
+        return "bad_checksum"
+    return adv
+
+
 def craft_advert(
     src: str,
     vrid: int,
@@ -249,6 +269,7 @@ MAX_SOURCES = 4096  # sources kept at once (a LAN has a handful; the rest is a f
 EXPIRE_MIN = 10.0  # seconds: a source not heard for max(EXPIRE_MIN, EXPIRE_INTERVALS x its interval) expires
 EXPIRE_INTERVALS = 30
 _SPLIT_SCAN = 32  # most recent sources of a group looked at for a second master, per packet
+_VERDICTS_MAX = 256  # packets whose verdict is remembered (a master's adverts repeat byte for byte)
 
 _Key = tuple[str, int, str]  # (interface, VRID, source): a source's text says its family
 _Group = tuple[str, int, int]  # (interface, VRID, family): IPv4 and IPv6 groups of one VRID are apart
@@ -280,13 +301,15 @@ class AdvertListener:
         # Per (interface, VRID, family): its sources, least recently heard first, and their checksum styles.
         self._groups: dict[_Group, OrderedDict[str, AdvertSource]] = {}
         self._styles: dict[_Group, Counter[str]] = {}
-        # Timers: (when, key) entries; _due[key] is a key's one valid entry (others are stale).
+        # Timers: (when, key) entries; _due[key] is a key's one valid entry (others are stale), always
+        # its next check as of the last advert: the loop wakes for due checks only, not once per advert.
         self._timers: list[tuple[float, _Key]] = []
         self._due: dict[_Key, float] = {}
         self._silent: set[_Key] = set()
         self._split: set[_Group] = set()
         self._mismatch: set[_Group] = set()
         self._socks: dict[socket.socket, str] = {}
+        self._verdicts: dict[bytes, ParsedAdvert | str] = {}  # packet -> advert_verdict(packet)
         self._stop = threading.Event()
         self._wakeup: tuple[int, int] | None = None  # a pipe: stop() writes to end the loop's wait at once
         self._thread: threading.Thread | None = None
@@ -355,19 +378,23 @@ class AdvertListener:
     # -- the receive loop ----------------------------------------------------------------------------
     def next_due(self) -> float | None:
         """When the earliest timer is due (monotonic), or None without any: the loop sleeps until a
-        packet arrives or then, not on a fixed tick (a master's silence is noticed at its due time)."""
+        packet arrives or then, not on a fixed tick (a master's silence is noticed at its due time).
+        Stale entries at the head of the heap are dropped first, so nobody wakes for them."""
         with self._lock:
-            return self._timers[0][0] if self._timers else None
+            timers, due = self._timers, self._due
+            while timers and due.get(timers[0][1]) != timers[0][0]:
+                heapq.heappop(timers)
+            return timers[0][0] if timers else None
 
     def _run(self) -> None:
-        socks: list = list(self._socks)
         assert self._wakeup is not None
         stop_fd = self._wakeup[0]
+        watched: list = [*self._socks, stop_fd]
         while not self._stop.is_set():
             due = self.next_due()
             timeout = None if due is None else max(0.0, due - time.monotonic())
             try:
-                ready, _, _ = select.select([*socks, stop_fd], [], [], timeout)
+                ready, _, _ = select.select(watched, [], [], timeout)
             except (OSError, ValueError):
                 return
             now = time.monotonic()
@@ -410,9 +437,9 @@ class AdvertListener:
         self.counters["evicted"] += 1
 
     def _schedule(self, key: _Key, when: float) -> None:
-        due = self._due.get(key)
-        if due is not None and due <= when:
-            return  # an earlier timer is pending; it reschedules when it fires
+        """KEY's next check is at WHEN (its earlier entry, if any, is stale from now on)."""
+        if self._due.get(key) == when:
+            return
         self._due[key] = when
         heapq.heappush(self._timers, (when, key))
         if len(self._timers) > 4 * len(self._due) + 1024:  # stale entries: rebuild (amortised O(1))
@@ -427,76 +454,91 @@ class AdvertListener:
 
     # -- packets ------------------------------------------------------------------------------------------
     def handle(self, interface: str, ip: bytes, now: float) -> None:
-        """Account one received IPv4 or IPv6 packet (public so tests can feed packets without sockets)."""
-        adv = parse_advert(ip)
-        if adv is None:
-            self.counters["malformed"] += 1
+        """Account one received IPv4 or IPv6 packet (public so tests can feed packets without sockets).
+
+        What a packet *is* (parsed advert, or why it is dropped) depends on its bytes alone, so it is
+        remembered per packet (:func:`advert_verdict`): a master's adverts repeat byte for byte, and a
+        repeat is not parsed again. What it *does* (counts, last seen, events, timers) is worked out
+        against the table every time, repeat or not."""
+        cacheable = type(ip) is bytes
+        verdict = self._verdicts.get(ip) if cacheable else None
+        if verdict is None:
+            verdict = advert_verdict(ip)
+            if cacheable:
+                if len(self._verdicts) >= _VERDICTS_MAX:  # a flood of distinct packets: start over
+                    self._verdicts.clear()
+                self._verdicts[ip] = verdict
+        if type(verdict) is str:
+            self.counters[verdict] += 1
             return
-        if adv.ttl != 255:
-            self.counters["bad_ttl"] += 1
-            return
-        if adv.family == 6 and not _is_link_local(ip[8:24]):  # RFC 5798 §5.1.2.1: a link-local source
-            self.counters["bad_source"] += 1
-            return
-        if adv.checksum_style == "bad":  # counted, never heard
-            self.counters["bad_checksum"] += 1
-            return
+        adv: ParsedAdvert = verdict  # type: ignore[assignment]
         self.counters["adverts"] += 1
-        key = (interface, adv.vrid, adv.source)
-        gkey = (interface, adv.vrid, adv.family)
-        fam = adv.family
+        vrid, source, fam, prio = adv.vrid, adv.source, adv.family, adv.priority
+        key = (interface, vrid, source)
+        gkey = (interface, vrid, fam)
         events: list[AdvertEvent] = []
         with self._lock:
             old = self._sources.get(key)
             if old is None:
                 if len(self._sources) >= self.max_sources:
                     self._evict()
-                src = AdvertSource(interface, adv.vrid, adv.source, adv.priority, adv.interval, adv.version, now, now, 1,
-                                   adv.checksum_style, adv.addresses, adv.family)  # type: ignore[arg-type]
+                src = AdvertSource(interface, vrid, source, prio, adv.interval, adv.version, now, now, 1,
+                                   adv.checksum_style, adv.addresses, fam)  # type: ignore[arg-type]
                 self._once[key] = None
-                if adv.priority > 0:
-                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, f"priority {adv.priority}", fam))
+                if prio > 0:
+                    events.append(AdvertEvent("new-master", interface, vrid, source, now, f"priority {prio}", fam))
             else:
-                src = replace(old, priority=adv.priority, interval=adv.interval, version=adv.version, last_seen=now,
-                              count=old.count + 1, checksum_style=adv.checksum_style, addresses=adv.addresses)  # type: ignore[arg-type]
+                # What dataclasses.replace(old, ...) makes, without its per-call field walk.
+                src = AdvertSource(old.interface, old.vrid, old.source, prio, adv.interval, adv.version, now,
+                                   old.first_seen, old.count + 1, adv.checksum_style, adv.addresses,  # type: ignore[arg-type]
+                                   old.family)
                 self._once.pop(key, None)
                 self._sources.move_to_end(key)
-                if key in self._silent and adv.priority > 0:
+                if key in self._silent and prio > 0:
                     self._silent.discard(key)
-                    events.append(AdvertEvent("new-master", interface, adv.vrid, adv.source, now, "advertising again", fam))
-                elif old.priority != adv.priority and adv.priority > 0:
-                    events.append(AdvertEvent("priority-change", interface, adv.vrid, adv.source, now,
-                                              f"{old.priority} -> {adv.priority}", fam))
-            if adv.priority == 0 and (old is None or old.priority != 0):
-                events.append(AdvertEvent("resign", interface, adv.vrid, adv.source, now, "priority 0", fam))
+                    events.append(AdvertEvent("new-master", interface, vrid, source, now, "advertising again", fam))
+                elif old.priority != prio and prio > 0:
+                    events.append(AdvertEvent("priority-change", interface, vrid, source, now,
+                                              f"{old.priority} -> {prio}", fam))
+            if prio == 0 and (old is None or old.priority != 0):
+                events.append(AdvertEvent("resign", interface, vrid, source, now, "priority 0", fam))
             self._sources[key] = src
-            group = self._groups.setdefault(gkey, OrderedDict())
-            styles = self._styles.setdefault(gkey, Counter())
-            if old is not None:
-                styles[old.checksum_style] -= 1
-            styles[src.checksum_style] += 1
-            group[adv.source] = src
-            group.move_to_end(adv.source)
+            group = self._groups.get(gkey)
+            if group is None:
+                group = self._groups[gkey] = OrderedDict()
+                styles = self._styles[gkey] = Counter()
+            else:
+                styles = self._styles[gkey]
+            if old is None or old.checksum_style != src.checksum_style:
+                if old is not None:
+                    styles[old.checksum_style] -= 1
+                styles[src.checksum_style] += 1
+            group[source] = src
+            group.move_to_end(source)
             self._schedule(key, self._next_check(key, src))
             # A second master: another source of this group advertising now. Only the most recently
             # heard few are looked at, so a flood of sources costs no more per packet than one.
-            active = []
-            for n, p in enumerate(reversed(group.values())):
-                if n >= _SPLIT_SCAN:
-                    break
-                if p.priority > 0 and now - p.last_seen <= 2 * p.interval + 0.02:
-                    active.append(p)
-            if len(active) > 1 and gkey not in self._split:
-                self._split.add(gkey)
-                events.append(AdvertEvent("second-master", interface, adv.vrid, adv.source, now,
-                                          "also advertising: " + ", ".join(p.source for p in active[:8] if p.source != adv.source), fam))
-            elif len(active) <= 1:
+            if len(group) == 1:  # this source alone: no second master
                 self._split.discard(gkey)
-            if sum(1 for n in styles.values() if n > 0) > 1 and gkey not in self._mismatch:
+            else:
+                active = []
+                for n, p in enumerate(reversed(group.values())):
+                    if n >= _SPLIT_SCAN:
+                        break
+                    if p.priority > 0 and now - p.last_seen <= 2 * p.interval + 0.02:
+                        active.append(p)
+                if len(active) > 1 and gkey not in self._split:
+                    self._split.add(gkey)
+                    events.append(AdvertEvent("second-master", interface, vrid, source, now,
+                                              "also advertising: " + ", ".join(p.source for p in active[:8] if p.source != source), fam))
+                elif len(active) <= 1:
+                    self._split.discard(gkey)
+            if len(styles) > 1 and gkey not in self._mismatch and sum(1 for n in styles.values() if n > 0) > 1:
                 self._mismatch.add(gkey)
-                events.append(AdvertEvent("checksum-mismatch", interface, adv.vrid, adv.source, now,
+                events.append(AdvertEvent("checksum-mismatch", interface, vrid, source, now,
                                           " / ".join(f"{p.source} {p.checksum_style}" for p in list(group.values())[-8:]), fam))
-        self._emit(events)
+        if events:
+            self._emit(events)
 
     def tick(self, now: float) -> None:
         """Notice masters that stopped advertising, and expire sources (called by the loop after every

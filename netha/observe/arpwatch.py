@@ -35,7 +35,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .adverts import ETH_P_ARP, ETH_P_IP, _attach_filter
 from .types import Presence
@@ -66,7 +66,8 @@ _ARP = struct.Struct("!6s6sHHHBBH6s4s6s4s")  # Ethernet header + ARP for IPv4 ov
 
 
 def mac_text(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
+    """6 bytes as aa:bb:cc:dd:ee:ff (lower case)."""
+    return bytes(mac).hex(":")
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -144,7 +145,9 @@ def on_probe(track: Track, now: float, silent_after: int = SILENT_AFTER) -> tupl
         since = "" if track.last_reply is None else f" (last reply {now - track.last_reply:.3f}s ago)"
         event = PresenceEvent("silent", track.interface, track.address, now, track.mac,
                               f"{track.unanswered} probes unanswered{since}")
-    return replace(track, unanswered=track.unanswered + 1, silent=silent, sent=track.sent + 1), event
+    # dataclasses.replace(track, unanswered=..., silent=..., sent=...) without its per-call field walk.
+    return Track(track.interface, track.address, track.mac, track.answered, track.last_reply, track.unanswered + 1,
+                 silent, track.sent + 1), event
 
 
 def on_reply(track: Track, mac: str, now: float) -> tuple[Track, list[PresenceEvent]]:
@@ -157,7 +160,7 @@ def on_reply(track: Track, mac: str, now: float) -> tuple[Track, list[PresenceEv
                                     f"again after {track.unanswered} unanswered probes"))
     if track.mac is not None and track.mac != mac:
         events.append(PresenceEvent("mac-change", track.interface, track.address, now, mac, f"{track.mac} -> {mac}"))
-    return replace(track, mac=mac, answered=True, last_reply=now, unanswered=0, silent=False), events
+    return Track(track.interface, track.address, mac, True, now, 0, False, track.sent), events
 
 
 def presence_of(track: Track, now: float) -> Presence:
@@ -168,11 +171,17 @@ def presence_of(track: Track, now: float) -> Presence:
 def probe_destination(track: Track, broadcast_every: int = BROADCAST_EVERY) -> bytes | None:
     """Where the next probe goes: the MAC that last answered, or None (broadcast) when none is known,
     the previous probe went unanswered, or every BROADCAST_EVERY-th probe."""
+    mac = _destination(track, broadcast_every)
+    return None if mac is None else mac_bytes(mac)
+
+
+def _destination(track: Track, broadcast_every: int) -> str | None:
+    """:func:`probe_destination` as the MAC's text."""
     if track.mac is None or track.unanswered > 0:
         return None
     if broadcast_every > 0 and (track.sent + 1) % broadcast_every == 0:
         return None
-    return mac_bytes(track.mac)
+    return track.mac
 
 
 def per_address_interval(interval: float, addresses: int, max_rate: float = MAX_RATE) -> float:
@@ -183,6 +192,8 @@ def per_address_interval(interval: float, addresses: int, max_rate: float = MAX_
 
 # -- the watcher --------------------------------------------------------------------------------------
 _Key = tuple[str, str]  # (interface, address)
+_ANSWERS_MAX = 256  # received frames whose answer is remembered (a router's answers repeat byte for byte)
+_NOT_SEEN = object()
 
 
 @dataclass
@@ -227,6 +238,12 @@ class ArpWatch:
         self._socks: dict[str, socket.socket] = {}
         self._own: dict[str, bytes] = {}
         self._failed: set[str] = set()
+        # Frames are functions of their inputs: a probe frame per (interface, address, destination MAC,
+        # own MAC), built once; the answer in a received frame, parsed once per distinct frame.
+        self._frames: dict[tuple[str, str, str | None, bytes], bytes] = {}
+        self._answers: dict[bytes, tuple[str, str, str] | None] = {}
+        self._watch: tuple[tuple[int, int, tuple[int, int] | None], list[tuple[str, socket.socket]], list,
+                           dict[socket.socket, str]] | None = None  # _watched()'s, with what it was made of
         self._stop = threading.Event()
         self._wakeup: tuple[int, int] | None = None  # a pipe: stop() writes to end the loop's wait at once
         self._thread: threading.Thread | None = None
@@ -255,6 +272,7 @@ class ArpWatch:
                 self._failed.discard(iface)
             except OSError as e:
                 self._fail(iface, "open", e)
+        self._frames.clear()  # a leg opened anew may have another MAC or (ND) link-local address
         if self._wakeup is None:
             self._wakeup = os.pipe()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -303,7 +321,15 @@ class ArpWatch:
     def handle(self, interface: str, frame: bytes, now: float, own_mac: bytes | None = None) -> None:
         """Account one received frame on INTERFACE: an answer to our probe (sent to our MAC, when known)
         from one of the interface's addresses counts; anything else is ignored."""
-        answer = self._answer(frame)
+        if type(frame) is bytes:
+            answer = self._answers.get(frame, _NOT_SEEN)
+            if answer is _NOT_SEEN:
+                answer = self._answer(frame)
+                if len(self._answers) >= _ANSWERS_MAX:  # a flood of distinct frames: start over
+                    self._answers.clear()
+                self._answers[frame] = answer  # type: ignore[assignment]
+        else:
+            answer = self._answer(frame)
         own = own_mac if own_mac is not None else self._own.get(interface)
         key = (interface, answer[0]) if answer is not None else None
         events: list[PresenceEvent] = []
@@ -320,14 +346,22 @@ class ArpWatch:
         key = (interface, address)
         with self._lock:
             track = self._tracks[key]
-            dst = probe_destination(track, self.broadcast_every)
+            dst = _destination(track, self.broadcast_every)
             self._tracks[key], event = on_probe(track, now, self.silent_after)
             self.counters["sent"] += 1
         if event is not None:
             self._emit([event])
-        return self._probe_frame(interface, own_mac, address, dst)
+        fkey = (interface, address, dst, own_mac)
+        frame = self._frames.get(fkey)
+        if frame is None:
+            frame = self._probe_frame(interface, own_mac, address, None if dst is None else mac_bytes(dst))
+            if len(self._frames) >= 4 * len(self._tracks) + 16:  # MACs that came and went: start over
+                self._frames.clear()
+            self._frames[fkey] = frame
+        return frame
 
-    # The protocol's parts (ARP here; Neighbor Discovery in ndwatch.NdWatch).
+    # The protocol's parts (ARP here; Neighbor Discovery in ndwatch.NdWatch). Both are functions of
+    # their arguments (and of the leg as opened): their results are remembered.
     def _answer(self, frame: bytes) -> tuple[str, str, str] | None:
         """An answer in FRAME: (the address that answered, its MAC, the frame's destination MAC), or None."""
         reply = parse_reply(frame)
@@ -347,6 +381,7 @@ class ArpWatch:
         return out
 
     def _run(self) -> None:
+        self._watch = None
         schedule = self._schedule(time.monotonic())
         while not self._stop.is_set():
             try:
@@ -356,40 +391,46 @@ class ArpWatch:
                 self._stop.wait(0.05)
 
     def _step(self, schedule: list[_Slot]) -> None:
+        socks, failed = self._socks, self._failed
+        n_failed = len(failed)
         now = time.monotonic()
+        earliest: float | None = None  # the next probe due on a live leg
         for slot in schedule:
             iface = slot.interface
-            if slot.due > now or iface not in self._socks or iface in self._failed:
+            if iface not in socks or iface in failed:
                 continue
-            frame = self.probe(iface, slot.address, now, self._own[iface])
-            try:
-                self._socks[iface].send(frame)
-            except OSError as e:
-                self._fail(iface, "send", e)
-            # Next probe one period later; after a stall, the next one in phase after now: probes missed
-            # are skipped (no burst to catch up) and the addresses stay spread over the period.
-            slot.due += slot.period * (1 + int((now - slot.due) // slot.period))
-        live = [(i, s) for i, s in self._socks.items() if i not in self._failed]
-        dues = [slot.due for slot in schedule if slot.interface in self._socks and slot.interface not in self._failed]
+            if slot.due <= now:
+                frame = self.probe(iface, slot.address, now, self._own[iface])
+                try:
+                    socks[iface].send(frame)
+                except OSError as e:
+                    self._fail(iface, "send", e)
+                # Next probe one period later; after a stall, the next one in phase after now: probes missed
+                # are skipped (no burst to catch up) and the addresses stay spread over the period.
+                slot.due += slot.period * (1 + int((now - slot.due) // slot.period))
+            if earliest is None or slot.due < earliest:
+                earliest = slot.due
+        if len(failed) != n_failed:  # a leg failed on the way: its next probes are not due
+            dues = [slot.due for slot in schedule if slot.interface in socks and slot.interface not in failed]
+            earliest = min(dues) if dues else None
+        live, watched, by_sock = self._watched()
         # Until the next probe is due or a reply arrives (or stop() writes to the pipe); no fixed tick.
-        timeout = max(0.0, min(dues) - time.monotonic()) if dues else None
+        timeout = max(0.0, earliest - time.monotonic()) if earliest is not None else None
         if not live:
             self._stop.wait(timeout if timeout is not None else 1.0)
             return
-        wakeup = [self._wakeup[0]] if self._wakeup is not None else []
         try:
-            ready, _, _ = select.select([s for _, s in live] + wakeup, [], [], timeout)
+            ready, _, _ = select.select(watched, [], [], timeout)
         except (OSError, ValueError) as e:
             for iface, s in live:  # find the broken one(s)
                 if s.fileno() < 0:
                     self._fail(iface, "select", e)
             return
         now = time.monotonic()
-        by_sock = {s: i for i, s in live}
         for s in ready:
-            if s not in by_sock:
+            iface = by_sock.get(s)
+            if iface is None:
                 return  # the stop pipe
-            iface = by_sock[s]
             for _ in range(256):  # bounded per round
                 try:
                     frame, addr = s.recvfrom(2048)
@@ -401,6 +442,16 @@ class ArpWatch:
                 if isinstance(addr, tuple) and len(addr) > 2 and addr[2] == PACKET_OUTGOING:
                     continue
                 self.handle(iface, frame, now)
+
+    def _watched(self) -> tuple[list[tuple[str, socket.socket]], list, dict[socket.socket, str]]:
+        """The live legs (not failed), what select() watches (their sockets and the stop pipe), and each
+        socket's leg: made again only when a leg failed or the legs or the pipe changed."""
+        key = (len(self._socks), len(self._failed), self._wakeup)
+        if self._watch is None or self._watch[0] != key:
+            live = [(i, s) for i, s in self._socks.items() if i not in self._failed]
+            wakeup = [self._wakeup[0]] if self._wakeup is not None else []
+            self._watch = (key, live, [s for _, s in live] + wakeup, {s: i for i, s in live})
+        return self._watch[1], self._watch[2], self._watch[3]
 
     def _fail(self, iface: str, what: str, err: Exception) -> None:
         if iface in self._failed:

@@ -9,12 +9,18 @@ ICMPV6 = 58
 
 
 def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of DATA; 0 when DATA already carries a correct one."""
+    """The Internet checksum (RFC 1071) of DATA; 0 when DATA already carries a correct one.
+
+    The one's complement sum of DATA's 16-bit words (an odd last byte padded with zero) is DATA read
+    as one big-endian number modulo 0xFFFF (2**16 is 1 modulo 0xFFFF), except that a non-zero sum
+    that is a multiple of 0xFFFF folds to 0xFFFF, not 0: one big-integer remainder in C instead of a
+    Python sum over the words."""
+    number = int.from_bytes(data, "big")
     if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+        number <<= 8
+    total = number % 0xFFFF
+    if total == 0 and number:
+        total = 0xFFFF
     return ~total & 0xFFFF
 
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netha.observe.adverts import MAX_SOURCES, AdvertListener, craft_advert, parse_advert
 
@@ -440,3 +442,142 @@ def test_a_leg_that_cannot_be_opened_leaves_no_socket_or_membership_behind(netns
         pair.run_in(pair.a, li.start)
     assert li.running_interfaces() == () and li._socks == {}
     assert "33:33:00:00:00:12" not in pair.ip(pair.a, "maddr", "show", "dev", pair.va)
+
+
+# -- repeated adverts: parsed once, accounted every time ---------------------------------------------------
+
+def _kinds(events):
+    return [(e.kind, e.source, e.detail) for e in events]
+
+
+def test_a_repeated_advert_advances_the_count_and_last_seen_each_time():
+    li = AdvertListener(["eth1"])
+    pkt = craft_advert("198.18.1.2", 1, 200, 0.1, 3, "rfc5798", ["198.18.1.1"])
+    for i in range(5):
+        li.handle("eth1", bytes(pkt), i * 0.1)  # equal bytes, another object each time (as recv gives them)
+    (src,) = li.sources()
+    assert (src.count, src.first_seen, src.last_seen) == (5, 0.0, pytest.approx(0.4))
+    assert li.stats()["adverts"] == 5
+
+
+def test_an_advert_repeated_after_a_priority_change_is_a_priority_change_again():
+    """The same bytes as two adverts ago: its priority is compared with the last one heard, not a cached one."""
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    high = craft_advert("198.18.1.2", 1, 200, 0.1, 3, "rfc5798", ["198.18.1.1"])
+    low = craft_advert("198.18.1.2", 1, 150, 0.1, 3, "rfc5798", ["198.18.1.1"])
+    for n, pkt in enumerate([high, high, low, low, high, high]):
+        li.handle("eth1", pkt, n * 0.1)
+    assert _kinds(events) == [("new-master", "198.18.1.2", "priority 200"),
+                              ("priority-change", "198.18.1.2", "200 -> 150"),
+                              ("priority-change", "198.18.1.2", "150 -> 200")]
+    (src,) = li.sources()
+    assert (src.priority, src.count) == (200, 6)
+
+
+def test_an_identical_advert_after_silence_is_a_master_advertising_again():
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    pkt = craft_advert("198.18.1.2", 1, 200, 0.1, 3, "rfc5798", ["198.18.1.1"])
+    li.handle("eth1", pkt, 0.0)
+    li.tick(0.2)
+    li.handle("eth1", pkt, 0.3)
+    li.handle("eth1", pkt, 0.4)
+    assert [(e.kind, e.detail) for e in events] == [("new-master", "priority 200"), ("silent", events[1].detail),
+                                                    ("new-master", "advertising again")]
+
+
+def test_a_repeated_resignation_is_one_resignation():
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    li.handle("eth1", craft_advert("198.18.1.2", 1, 200), 0.0)
+    zero = craft_advert("198.18.1.2", 1, 0)
+    for n in range(3):
+        li.handle("eth1", zero, 0.1 + n * 0.1)
+    assert [e.kind for e in events] == ["new-master", "resign"]
+    assert li.sources()[0].count == 4
+
+
+def test_one_packet_on_two_interfaces_is_two_sources():
+    events = []
+    li = AdvertListener(["eth1", "eth2"], on_event=events.append)
+    pkt = craft_advert("198.18.1.2", 1, 200)
+    li.handle("eth1", pkt, 0.0)
+    li.handle("eth2", pkt, 0.01)
+    assert sorted(s.interface for s in li.sources()) == ["eth1", "eth2"]
+    assert [(e.kind, e.interface) for e in events] == [("new-master", "eth1"), ("new-master", "eth2")]
+
+
+def test_a_changed_advert_of_a_source_is_parsed_its_addresses_and_checksum_style_kept():
+    events = []
+    li = AdvertListener(["eth1"], on_event=events.append)
+    li.handle("eth1", craft_advert("198.18.1.2", 1, 200, 0.1, 3, "rfc5798", ["198.18.1.1"]), 0.0)
+    li.handle("eth1", craft_advert("198.18.1.3", 1, 100, 0.1, 3, "rfc5798", ["198.18.1.1"]), 0.0)
+    li.handle("eth1", craft_advert("198.18.1.2", 1, 200, 0.1, 3, "rfc9568", ["198.18.1.1", "198.18.1.9"]), 0.1)
+    by = {s.source: s for s in li.sources()}
+    assert (by["198.18.1.2"].checksum_style, by["198.18.1.2"].addresses) == ("rfc9568", ("198.18.1.1", "198.18.1.9"))
+    assert [e.kind for e in events].count("checksum-mismatch") == 1
+
+
+def test_a_repeated_dropped_packet_is_counted_each_time():
+    li = AdvertListener(["eth1"])
+    bad_ttl = craft_advert("198.18.1.2", 1, 200, ttl=64)
+    bad_sum = craft_advert("198.18.1.2", 1, 200, checksum_style="bad")
+    for n in range(3):
+        li.handle("eth1", bad_ttl, n * 0.1)
+        li.handle("eth1", bad_sum, n * 0.1)
+        li.handle("eth1", b"\x45junk", n * 0.1)
+    assert {k: li.stats()[k] for k in ("bad_ttl", "bad_checksum", "malformed", "adverts")} == {
+        "bad_ttl": 3, "bad_checksum": 3, "malformed": 3, "adverts": 0}
+    assert li.sources() == ()
+
+
+def test_remembered_verdicts_are_bounded_under_a_flood_of_distinct_packets():
+    from netha.observe import adverts
+
+    li = AdvertListener(["eth1"])
+    for n, src in enumerate(_spoofed(3 * adverts._VERDICTS_MAX)):
+        feed(li, src, n * 1e-4)
+    assert len(li._verdicts) <= adverts._VERDICTS_MAX
+    assert li.stats()["adverts"] == 3 * adverts._VERDICTS_MAX
+
+
+def test_a_steady_master_sets_the_next_wakeup_to_its_silence_after_its_last_advert():
+    """The loop wakes for a packet or a due check only: each advert moves its source's check to
+    1.5 intervals after it at once (no wake-up at the check an advert has already moved)."""
+    li = AdvertListener(["eth1"])
+    for i in range(10):
+        feed(li, "198.18.1.2", i * 0.1)
+        feed6(li, LL1, i * 0.1 + 0.05)
+        assert li.next_due() == pytest.approx(i * 0.1 + 0.15)  # the IPv4 master's check, as of its last advert
+        li.tick(i * 0.1 + 0.06)  # nothing due: nothing happens
+    assert li.next_due() == pytest.approx(0.9 + 0.15)
+    assert len(li._timers) <= 2 * 2 + 2  # stale checks are dropped as they come up
+
+
+# An advert stream: (source index, priority, checksum style, seconds since the previous advert, tick after it)
+_STREAM = st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0, 100, 200]), st.sampled_from(["rfc5798", "rfc9568", "bad"]),
+                             st.sampled_from([0.0, 0.05, 0.1, 0.16, 0.4, 11.0]), st.booleans()), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_STREAM)
+def test_remembered_verdicts_change_nothing_the_listener_reports(stream):
+    """The same stream fed as bytes (remembered per packet) and as bytearray (parsed every time, the
+    listener before verdicts were remembered): the same events, sources and counters."""
+    sources = ["198.18.1.2", "198.18.1.3", LL1, LL2]
+    runs = []
+    for kind in (bytes, bytearray):
+        events = []
+        li = AdvertListener(["eth1"], on_event=events.append)
+        t = 0.0
+        for who, prio, style, gap, tick in stream:
+            t += gap
+            src = sources[who]
+            pkt = craft_advert(src, 1, prio, 0.1, 3, style, VIP6 if ":" in src else ["198.18.1.1"])
+            li.handle("eth1", kind(pkt), t)
+            if tick:
+                li.tick(t + 0.01)
+        li.tick(t + 0.2)
+        runs.append((events, li.sources(), li.stats(), li.next_due()))
+    assert runs[0] == runs[1]

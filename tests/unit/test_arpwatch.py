@@ -366,3 +366,86 @@ def test_a_bug_in_the_loop_does_not_kill_the_thread(segments, monkeypatch):
     with ArpWatch({"eth1": ["198.18.1.2"]}, 0.02) as w:
         assert wait(lambda: len(seg.probes) >= 5)
         assert w.running_interfaces() == ("eth1",)
+
+
+# -- frames built once, answers parsed once: what is reported stays the same ------------------------------
+def test_mac_text_is_lower_case_colon_separated():
+    assert arpwatch.mac_text(bytes.fromhex("0a1b2c3d4eff")) == "0a:1b:2c:3d:4e:ff"
+    assert arpwatch.mac_text(memoryview(bytes.fromhex("020000000011"))) == R1
+
+
+def test_probe_frames_are_built_once_per_destination_and_are_the_probes(monkeypatch):
+    built = []
+    real = arpwatch.build_probe
+
+    def counting(*a):
+        built.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(arpwatch, "build_probe", counting)
+    w = ArpWatch({"eth2": ["198.18.2.2"]}, broadcast_every=5)
+    frames = []
+    for n in range(20):
+        frames.append(w.probe("eth2", "198.18.2.2", n * 0.1, OWN))
+        w.handle("eth2", reply("198.18.2.2"), n * 0.1 + 0.01, OWN)
+    assert frames[0] == real(OWN, "198.18.2.2") and frames[1] == real(OWN, "198.18.2.2", mac_bytes(R1))
+    assert [n for n, f in enumerate(frames) if f[0:6] == b"\xff" * 6] == [0, 4, 9, 14, 19]  # unknown, then every 5th
+    assert len(built) == 2  # broadcast and unicast to R1, each built once
+
+
+def test_after_a_mac_change_the_probe_goes_to_the_new_mac():
+    w = ArpWatch({"eth2": ["198.18.2.2"]}, broadcast_every=0)
+    w.probe("eth2", "198.18.2.2", 0.0, OWN)
+    w.handle("eth2", reply("198.18.2.2"), 0.01, OWN)
+    assert w.probe("eth2", "198.18.2.2", 0.1, OWN)[0:6] == mac_bytes(R1)
+    w.handle("eth2", reply("198.18.2.2", R1_NEW), 0.11, OWN)
+    assert w.probe("eth2", "198.18.2.2", 0.2, OWN)[0:6] == mac_bytes(R1_NEW)
+    w.handle("eth2", reply("198.18.2.2"), 0.21, OWN)  # and back
+    assert w.probe("eth2", "198.18.2.2", 0.3, OWN)[0:6] == mac_bytes(R1)
+
+
+def test_a_repeated_reply_counts_each_time_and_moves_the_last_reply():
+    got: list[PresenceEvent] = []
+    w = ArpWatch({"eth2": ["198.18.2.2"]}, on_change=got.append)
+    frame = reply("198.18.2.2")
+    for n in range(5):
+        w.probe("eth2", "198.18.2.2", n * 0.1, OWN)
+        w.handle("eth2", bytes(frame), n * 0.1 + 0.01, OWN)
+    for n in range(5, 9):  # silent ...
+        w.probe("eth2", "198.18.2.2", n * 0.1, OWN)
+    w.handle("eth2", frame, 0.95, OWN)  # ... and the same answer again
+    assert [e.kind for e in got] == ["answering", "silent", "answering"]
+    assert w.stats() == {"sent": 9, "replies": 6, "ignored": 0}
+    assert w.presence(1.0)[("eth2", "198.18.2.2")].last_reply == pytest.approx(0.95)
+
+
+def test_a_reply_to_another_leg_is_ignored_though_the_same_frame_answered_on_this_one():
+    w = ArpWatch({"eth1": ["198.18.2.2"], "eth2": ["198.18.2.2"]})
+    frame = reply("198.18.2.2")
+    w.handle("eth2", frame, 0.0, OWN)
+    w.handle("eth1", frame, 0.0, b"\x02" * 6)  # eth1's own MAC is another: not an answer to eth1's probe
+    assert w.stats() == {"sent": 0, "replies": 1, "ignored": 1}
+
+
+@given(st.lists(st.tuples(st.sampled_from("pprRxb"), st.integers(0, 1)), max_size=60))
+def test_remembered_frames_change_nothing_the_watcher_reports(script):
+    """One script of probes and answers, the answers given as bytes (remembered) and as bytearray
+    (parsed every time): the same events, presence, counters and probe frames."""
+    addrs = ["198.18.2.2", "198.18.2.3"]
+    runs = []
+    for kind in (bytes, bytearray):
+        got: list[PresenceEvent] = []
+        w = ArpWatch({"eth2": addrs}, on_change=got.append, broadcast_every=4)
+        sent = []
+        for n, (c, a) in enumerate(script):
+            now, addr = n * 0.1, addrs[a]
+            if c == "p":
+                sent.append(w.probe("eth2", addr, now, OWN))
+            elif c in "rR":
+                w.handle("eth2", kind(reply(addr, R1 if c == "r" else R1_NEW)), now, OWN)
+            elif c == "x":
+                w.handle("eth2", kind(reply(addr, target_mac=b"\x02" * 6)), now, OWN)
+            else:
+                w.handle("eth2", kind(b"\x00garbage"), now, OWN)
+        runs.append((got, w.presence(10.0), w.stats(), sent))
+    assert runs[0] == runs[1]

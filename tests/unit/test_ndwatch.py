@@ -287,3 +287,60 @@ groups:
         assert set(obs.snapshot().arp) == {(pair.va, a) for a in ("198.18.1.2", "198.18.1.3", ADDR, "2001:2:0:1::3")}
     finally:
         obs.stop()
+
+
+# -- solicitations built once, answers parsed once ----------------------------------------------------------
+def test_solicitations_are_built_once_per_destination_and_are_the_solicitations(monkeypatch):
+    from netha.observe import ndwatch
+
+    built = []
+    real = ndwatch.build_solicitation
+
+    def counting(*a):
+        built.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(ndwatch, "build_solicitation", counting)
+    w = NdWatch({"eth2": [ADDR]}, broadcast_every=5)
+    own_ll = str(eui64_link_local(OWN))
+    frames = []
+    for n in range(12):
+        frames.append(w.probe("eth2", ADDR, n * 0.1, OWN))
+        w.handle("eth2", na(dst=own_ll), n * 0.1 + 0.01, OWN)
+    assert frames[0] == real(OWN, own_ll, ADDR) and frames[1] == real(OWN, own_ll, ADDR, mac_bytes(R1))
+    assert [n for n, f in enumerate(frames) if f[0:2] == b"\x33\x33"] == [0, 4, 9]
+    assert len(built) == 2
+    assert w.stats() == {"sent": 12, "replies": 12, "ignored": 0}
+
+
+def test_a_leg_opened_again_solicits_from_its_link_local_address_as_opened(monkeypatch):
+    """A frame built before the leg was opened (from the MAC's EUI-64 address) is not sent after it."""
+    from netha.observe import ndwatch
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    monkeypatch.setattr(ndwatch, "_open", lambda iface: (a, OWN))
+    monkeypatch.setattr(ndwatch, "leg_link_local", lambda iface: "fe80::77")
+    w = NdWatch({"eth2": [ADDR]}, 10.0)
+    before = w.probe("eth2", ADDR, 0.0, OWN)
+    assert socket.inet_ntop(socket.AF_INET6, before[22:38]) == str(eui64_link_local(OWN))
+    try:
+        w.start()
+        after = w.probe("eth2", ADDR, 0.1, OWN)
+    finally:
+        w.stop()
+        b.close()
+    assert socket.inet_ntop(socket.AF_INET6, after[22:38]) == "fe80::77"
+
+
+def test_a_repeated_advertisement_counts_each_time_and_a_changed_one_is_parsed():
+    got: list[PresenceEvent] = []
+    w = NdWatch({"eth2": [ADDR]}, on_change=got.append)
+    frame = na()
+    for n in range(3):
+        w.probe("eth2", ADDR, n * 0.1, OWN)
+        w.handle("eth2", bytes(frame), n * 0.1 + 0.01, OWN)
+    w.handle("eth2", na(corrupt=True), 0.25, OWN)  # one bit off: a bad checksum, ignored
+    w.handle("eth2", na(src_mac=R1_NEW, tlla=R1_NEW), 0.3, OWN)
+    assert [(e.kind, e.mac) for e in got] == [("answering", R1), ("mac-change", R1_NEW)]
+    assert w.stats() == {"sent": 3, "replies": 4, "ignored": 1}
+    assert w.presence(1.0)[("eth2", ADDR)].last_reply == pytest.approx(0.3)
