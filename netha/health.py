@@ -216,6 +216,17 @@ def _facts(group: Group) -> _GroupFacts:
     return facts
 
 
+def advert_sources(group: Group, device: str, lls: dict[str, tuple[str, ...]]) -> set[str]:
+    """The (canonical) source addresses ``device``'s adverts of ``group`` may come from, given the
+    link-local addresses each device reports (``HealthState.link_locals``): see :func:`_member_sources`."""
+    return _member_sources(group, device, lls)
+
+
+def canonical_address(addr: str) -> str:
+    """An address as :func:`advert_sources` gives it (compressed; prefix length and zone dropped)."""
+    return _canonical(addr)
+
+
 def _member_sources(group: Group, device: str, lls: dict[str, tuple[str, ...]]) -> set[str]:
     """The source addresses ``device``'s adverts of ``group`` may come from: its inventory address and,
     in an IPv6 group, its link-local addresses but the group's virtual link-local one (the master

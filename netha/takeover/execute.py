@@ -25,7 +25,7 @@ from ..drivers import NetworkDriver
 from ..drivers.textconfig import config_body, unified_diff
 from ..errors import ConnectionFailed, NethaError
 from ..inventory import Inventory
-from ..health import Assessment, assess
+from ..health import Assessment, advert_sources, assess, canonical_address
 from ..observe.types import AdvertSource, DeviceObservation, ProbeResult, Snapshot
 from ..store import JournalEntry, SnapshotRecord, Store, restore_secrets
 from .plan import Expect, Plan, Step
@@ -419,7 +419,8 @@ class Executor:
 
     def _observe_master(self, gname: str, target: str, since: float) -> tuple[bool, str]:
         group = self.inv.groups[gname]
-        gh = self._look(gname).groups[gname]
+        look = self._look(gname)
+        gh = look.groups[gname]
         if gh.members[target].health in ("unreachable", "failed", "unknown"):
             return False, f"{target} cannot be read ({gh.members[target].reason})"
         masters = gh.masters.get("ssh", [])
@@ -427,16 +428,17 @@ class Executor:
             unknown = [d for d, mh in gh.members.items() if mh.health in ("unreachable", "failed", "unknown")]
             return False, f"masters seen: {', '.join(masters) or 'none'}" + (f"; unreadable: {', '.join(unknown)}" if unknown else "")
         if self.adverts is not None and group.mode == "vrrp":
-            addr = group.member(target).address
             # Only where the listener covers this group's segment (it has heard one of its members):
-            # a group without a listener leg is verified on the devices alone.
-            # (IPv6 adverts come from link-local sources, never the inventory's global member address:
-            # an IPv6 group is verified on the devices alone.)
-            members = {str(m.address.ip) for m in group.members if m.address}
-            covering = [a for a in self.adverts()
-                        if a.vrid == group.vrid and getattr(a, "family", 4) == group.family and a.source in members]
-            heard = [a for a in covering if addr and a.source == str(addr.ip)]
-            if addr and covering and not any(a.last_seen >= since and a.priority > 0 for a in heard):
+            # a group without a listener leg is verified on the devices alone. A member's adverts come
+            # from its inventory address (IPv4) or from a link-local address it reports (IPv6: the
+            # health model's mapping, from the read just made).
+            lls = look.state.link_locals
+            mine = advert_sources(group, target, lls)
+            members = set().union(*(advert_sources(group, m.device, lls) for m in group.members))
+            covering = [a for a in self.adverts() if a.vrid == group.vrid and getattr(a, "family", 4) == group.family
+                        and canonical_address(a.source) in members]
+            heard = [a for a in covering if canonical_address(a.source) in mine]
+            if mine and covering and not any(a.last_seen >= since and a.priority > 0 for a in heard):
                 return False, f"{target} reports master but its advertisements are not heard yet"
         return True, "ok"
 
