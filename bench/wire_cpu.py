@@ -19,6 +19,10 @@ Prints one JSON document to stdout. Two kinds of figures:
   legs (the packet sockets need root): a sender thread plays the lab's masters (an advert per group
   every 100 ms), a responder thread per leg answers the probes. The CPU of the watched thread only
   (its own clock, ``pthread_getcpuclockid``), per frame or probe, and in % of one core.
+- ``snmp`` (with ``--snmp``, where Net-SNMP's ``snmpd`` is installed): an ``snmpd`` of its own on
+  127.0.0.1 (an unprivileged port, its own config and state in a temporary folder, stopped at the
+  end), polled ``--snmp-polls`` times as the observer polls a healthy device (one GET: sysUpTime,
+  sysName, three ifOperStatus; no VRRP walk): CPU of the poller's thread per poll.
 
 The figures are relative: compare two runs on one machine, close in time.
 """
@@ -287,12 +291,57 @@ def loop_watch(cls, module, targets: dict[str, list[str]], seconds: float) -> di
             "core_percent": round(100 * cpu / seconds, 3)}
 
 
+def snmp_polls(polls: int) -> dict[str, object]:
+    """CPU per SNMP poll of one device against a private snmpd on 127.0.0.1 (see the module's doc)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from netha.observe.snmp import SnmpPoller, SnmpTarget
+
+    snmpd = shutil.which("snmpd") or ("/usr/sbin/snmpd" if os.path.exists("/usr/sbin/snmpd") else None)
+    if snmpd is None:
+        return {"skipped": "no snmpd"}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="wire-cpu-snmpd-") as tmp:
+        conf = Path(tmp) / "snmpd.conf"
+        conf.write_text(f"agentAddress udp:127.0.0.1:{port}\nrocommunity wirecpu 127.0.0.1\n")
+        proc = subprocess.Popen([snmpd, "-f", "-C", "-c", str(conf), "-Lf", str(Path(tmp) / "log"), "-p", str(Path(tmp) / "pid")],
+                                env={**os.environ, "SNMP_PERSISTENT_DIR": tmp, "MIBS": ""},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        poller = SnmpPoller([SnmpTarget("r1", "127.0.0.1", port, 1.0, 1, "2c", community="wirecpu")])
+        try:
+            ifaces = tuple(name for _, name in socket.if_nameindex())[:3]
+            first = None
+            for _ in range(50):  # until snmpd answers (it starts in well under a second)
+                first = poller.poll({"r1": ifaces}, vrrp=())["r1"]
+                if first.result.ok:
+                    break
+                time.sleep(0.1)
+            if first is None or not first.result.ok:
+                return {"skipped": f"snmpd did not answer: {first.result.error if first else None}"}
+            clock = time.pthread_getcpuclockid(poller._thread.ident)  # type: ignore[arg-type]
+            c0 = time.clock_gettime(clock)
+            for _ in range(polls):
+                poller.poll({"r1": ifaces}, vrrp=())
+            cpu = time.clock_gettime(clock) - c0
+        finally:
+            poller.close()
+            proc.terminate()
+            proc.wait(5)
+    return {"polls": polls, "interfaces": len(ifaces), "us_per_poll": round(cpu / polls * 1e6, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="each real-time loop's length")
     ap.add_argument("--rounds", type=int, default=2000, help="rounds of the micro loops (100 ms of the lab each)")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each micro loop (the median is reported)")
     ap.add_argument("--no-loops", action="store_true", help="the micro figures only")
+    ap.add_argument("--snmp", action="store_true", help="also the SNMP poll's CPU (a private snmpd on 127.0.0.1)")
+    ap.add_argument("--snmp-polls", type=int, default=200)
     args = ap.parse_args()
     micro = {
         "adverts_same_us_per_frame": micro_adverts(args.rounds, args.repeat, "same"),
@@ -309,6 +358,8 @@ def main() -> None:
             "arpwatch": loop_watch(ArpWatch, arpwatch, ARP_TARGETS, args.seconds),
             "ndwatch": loop_watch(NdWatch, ndwatch, ND_TARGETS, args.seconds),
         }
+    if args.snmp:
+        out["snmp"] = snmp_polls(args.snmp_polls)
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
 

@@ -74,3 +74,34 @@ def test_an_snmp_reading_expires_like_an_ssh_reading():
     assert expire(good, 101.0, 0.5, at=100.8) is good  # arrived later than its own time says
     bad = ProbeResult(False, 0.0, "timed out")
     assert expire(bad, 1000.0, 0.5) is bad
+
+
+def test_a_poll_asks_for_the_same_variables_made_once_and_reads_the_answer(monkeypatch):
+    """Each OID's request variable is made (and resolved by pysnmp) once, then reused by every poll."""
+    from pysnmp.hlapi import varbinds
+    from pysnmp.hlapi.v3arch import asyncio as api
+    from pysnmp.proto.rfc1902 import Integer, ObjectName, OctetString, TimeTicks
+
+    from netha.observe.snmp import IF_OPER, SYS_NAME, SYS_UPTIME, SnmpPoller, SnmpTarget
+
+    asked: list[tuple] = []
+
+    async def fake_get_cmd(engine, auth, transport, context, *var_binds, **options):
+        asked.append(var_binds)
+        varbinds.CommandGeneratorVarBinds().make_varbinds(engine.cache, var_binds)  # resolved, as get_cmd does
+        values = {SYS_UPTIME: TimeTicks(12345), SYS_NAME: OctetString("r1"), f"{IF_OPER}.2": Integer(1),
+                  f"{IF_OPER}.3": Integer(2)}
+        oids = [str(vb[0].get_oid()) for vb in var_binds]
+        return None, 0, 0, [(ObjectName(o), values[o]) for o in oids]
+
+    monkeypatch.setattr(api, "get_cmd", fake_get_cmd)
+    poller = SnmpPoller([SnmpTarget("r1", "127.0.0.1", 16161, 1.0, 0, "2c", community="x")])
+    try:
+        poller._state["r1"].if_map = {"eth1": 2, "eth2": 3}  # learnt before (no walk)
+        readings = [poller.poll({"r1": ("eth1", "eth2")}, vrrp=())["r1"] for _ in range(3)]
+    finally:
+        poller.close()
+    assert all(r.result.ok for r in readings), readings[0].result
+    assert (readings[-1].sys_uptime, readings[-1].sys_name, readings[-1].if_oper) == (123.45, "r1", {"eth1": True, "eth2": False})
+    assert [str(vb[0].get_oid()) for vb in asked[0]] == [SYS_UPTIME, SYS_NAME, f"{IF_OPER}.2", f"{IF_OPER}.3"]
+    assert all(a is b for a, b in zip(asked[0], asked[2]))  # the same objects, not made again
