@@ -56,9 +56,12 @@ SPEC = PlatformSpec(
 # keepalived's vrrp_t states: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (FAULT: not serving, as INIT).
 _STATES: dict[int, VrrpStateName] = {0: "init", 1: "backup", 2: "master", 3: "init"}
 _SEP = "#netha-sep#"
+_SEP_EXTRA = "#netha-out#"
 DEFAULT_CONF = "/etc/keepalived/keepalived.conf"
 APPLY_TIMEOUT = 3.0
 _CHUNK = 3000  # base64 characters per shell line (a tty line holds 4095)
+_LINE_MAX = 3900  # the longest command line sent (a tty line holds 4095)
+_UPLOAD_FAILED = "netha-error: upload failed"
 
 
 @dataclass(frozen=True)
@@ -308,22 +311,40 @@ class KeepalivedDriver(NetworkDriver):
     # -- getters ----------------------------------------------------------------------------------
     def _dump(self, with_conf: bool = True) -> tuple[str, str]:
         """keepalived's JSON dump, and its config file (where instances netha shut down are), in one round trip."""
+        state, conf, _ = self._dump_with(with_conf)
+        return state, conf
+
+    def _dump_with(self, with_conf: bool = True, extra: Sequence[str] = ()) -> tuple[str, str, list[str]]:
+        """:meth:`_dump`, and the outputs of the read-only commands ``extra``, in the same round trip
+        (a poll is one round trip: the dump, the config, the addresses and the routes); each extra
+        output is checked for a rejection as :meth:`run_checked` would."""
         for attempt in range(2):
             ka = self.keepalived(refresh=attempt > 0)
             f, lock = shlex.quote(ka.json_file), shlex.quote(f"{ka.tmpdir}/.netha-json.lock")
             out = self.run(
                 f"( flock -w 2 9; rm -f {f}; kill -{ka.json_signal} {ka.pid} 2>/dev/null || echo netha-error: no-process; "
                 f"for i in $(seq 200); do [ -s {f} ] && break; sleep 0.005; done; sleep 0.002; cat {f} ) 9>{lock}"
-                + (f"; echo {_SEP}; cat {shlex.quote(ka.conf)}" if with_conf else "")
+                # Quoted: unquoted, a word starting with # is a comment to the shell (the rest of the
+                # line with it: the config was never read with the dump until this was quoted).
+                + (f"; echo '{_SEP}'; cat {shlex.quote(ka.conf)}" if with_conf else "")
+                + "".join(f"; echo '{_SEP_EXTRA}'; {cmd}" for cmd in extra)
             )
             if "netha-error: no-process" in out:
                 continue  # keepalived restarted: find it again
-            state, _, conf = out.partition(_SEP)
+            head, *outs = out.split(_SEP_EXTRA)
+            state, _, conf = head.partition(_SEP)
             try:
                 load_json(state, self.name, "keepalived JSON dump")
             except ParseError:
                 continue  # read while keepalived was still writing: once more
-            return state, conf.lstrip("\n")
+            if len(outs) != len(extra):
+                raise ParseError(self.name, f"expected {len(extra)} command outputs after the dump, got {len(outs)}")
+            outs = [o.lstrip("\n") for o in outs]
+            for cmd, o in zip(extra, outs):
+                bad = self.rejected_line(o)
+                if bad:
+                    raise CommandRejected(self.name, f"{cmd!r} rejected: {bad}")
+            return state, conf.lstrip("\n"), outs
         raise ParseError(self.name, "keepalived did not write a complete JSON dump")
 
     def get_vrrp(self) -> list[VrrpView]:
@@ -349,20 +370,23 @@ class KeepalivedDriver(NetworkDriver):
     def get_interface_details(self) -> dict[str, InterfaceDetails]:
         return parse_addresses(self.run_checked("ip -j addr show"), self.name)
 
-    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+    @staticmethod
+    def _route_command(prefix: str) -> str:
         # The family explicitly: with a table given, ip takes IPv4 unless told.
-        return {p: parse_route(self.run_checked(f"ip -j {'-6' if ':' in str(p) else '-4'} route show table main exact "
-                                                f"{shlex.quote(str(p))}"), self.name)
-                for p in prefixes}
+        return f"ip -j {'-6' if ':' in str(prefix) else '-4'} route show table main exact {shlex.quote(str(prefix))}"
+
+    def get_routes(self, prefixes: Sequence[str]) -> dict[str, bool]:
+        return {p: parse_route(self.run_checked(self._route_command(p)), self.name) for p in prefixes}
 
     def read(self, routes: Sequence[str] = (), probes: Sequence[ReachProbe] = ()) -> DeviceReading:
-        state, conf = self._dump()
-        ipout = self.run_checked("ip -j addr show")
+        """One poll in one round trip: the dump, the config, ``ip -j addr show`` and each route."""
+        state, conf, outs = self._dump_with(extra=["ip -j addr show", *(self._route_command(p) for p in routes)])
+        ipout = outs[0]
         addrs = parse_addresses(ipout, self.name)
         return DeviceReading(
             vrrp=tuple(self._with_master_address(parse_state(state, conf, self.name), addrs)),
             interfaces=parse_links(ipout, self.name),
-            routes=self.get_routes(routes) if routes else {},
+            routes={p: parse_route(out, self.name) for p, out in zip(routes, outs[1:])},
             addresses={k: tuple(v["addresses"]) for k, v in addrs.items()},
             reach=self.read_reach(probes),
         )
@@ -410,29 +434,33 @@ class KeepalivedDriver(NetworkDriver):
     def install_config(self, text: str) -> None:
         """Upload ``text``, check it with ``keepalived -t``, put it in place, reload, wait until loaded.
 
-        Two round trips for a config that fits one shell line (the upload; then check, install and
-        reload in one command, which installs nothing unless the check passed), one more per further
-        3000 characters."""
+        One round trip for a config that fits one shell line (upload, check, install and reload in one
+        command, which installs nothing unless the upload and the check passed: the resign of an
+        emergency failover is one round trip after the config is read), one more per further 3000
+        characters."""
         ka = self.keepalived()
         conf = shlex.quote(ka.conf)
         new, b64 = shlex.quote(ka.conf + ".netha-new"), shlex.quote(ka.conf + ".netha-b64")
         payload = base64.b64encode(text.encode()).decode()
         chunks = [payload[i:i + _CHUNK] for i in range(0, len(payload), _CHUNK)] or [""]
-        decode = f"base64 -d {b64} > {new} && rm -f {b64} || echo netha-error: upload failed"
+        decode = f"base64 -d {b64} > {new} && rm -f {b64}"
         first = f"umask 077; rm -f {new} {b64}; printf %s {chunks[0]} >> {b64}"
-        if len(chunks) == 1:
-            self.run_checked(f"{first} && {decode}")
-        else:
-            self.run_checked(first)
-            for chunk in chunks[1:]:
-                self.run_checked(f"printf %s {chunk} >> {b64}")
-            self.run_checked(decode)
         log_ = shlex.quote(ka.conf + ".netha-check")
-        out = self.run(
+        check = (
             f"keepalived -t -f {new} > {log_} 2>&1; rc=$?; echo netha-rc=$rc; head -5 {log_}; rm -f {log_}; "
             f"if [ $rc = 0 ]; then chmod --reference={conf} {new} && chown --reference={conf} {new} && mv -f {new} {conf} "
             f"&& kill -HUP {ka.pid} || echo netha-install-failed; else rm -f {new}; fi"
         )
+        whole = f"if {first} && {decode}; then {check}; else echo {_UPLOAD_FAILED}; fi"
+        if len(chunks) == 1 and len(whole) <= _LINE_MAX:
+            out = self.run(whole)
+        else:
+            self.run_checked(first)
+            for chunk in chunks[1:]:
+                self.run_checked(f"printf %s {chunk} >> {b64}")
+            out = self.run(f"if {decode}; then {check}; else echo {_UPLOAD_FAILED}; fi")
+        if _UPLOAD_FAILED in out:
+            raise CommandRejected(self.name, f"could not upload the new config next to {ka.conf}")
         rc = next((ln.split("=", 1)[1] for ln in out.splitlines() if ln.startswith("netha-rc=")), "?")
         if rc != "0":
             why = next((ln.strip() for ln in out.splitlines()

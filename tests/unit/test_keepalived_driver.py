@@ -105,3 +105,61 @@ def test_keepalived_without_a_usable_json_signal_number_has_none(signal_line):
 def test_process_table_with_unicode_digits_or_huge_pids_is_no_process():
     assert parse_process_table("²³ 1\n") is None
     assert parse_process_table("9" * 5000 + " 1\n") is None
+
+
+def _driver_answering(outputs: dict[str, str]):
+    """A keepalived driver whose shell answers each command of a ``;``-joined line from OUTPUTS (a
+    command's output is the value of the first key it starts with), as a shell prints them in turn."""
+    from netha.drivers.keepalived import Keepalived, KeepalivedDriver
+
+    drv = KeepalivedDriver.__new__(KeepalivedDriver)
+    drv.name = "k1"
+    drv._ka = Keepalived(pid=4242, conf="/etc/keepalived/keepalived.conf", tmpdir="/tmp", json_signal=36)
+    sent: list[str] = []
+
+    def run(command: str, timeout: float | None = None) -> str:
+        sent.append(command)
+        out = []
+        for part in command.split("; echo "):
+            if part.startswith("#"):
+                return ""  # unquoted, the shell takes the rest of the line for a comment
+            if part.startswith("'#netha-"):
+                sep, _, part = part.partition("; ")
+                out.append(sep.strip("'") + "\n")
+            key = next((k for k in outputs if k in part), None)
+            out.append(outputs[key] if key else "")
+        return "".join(out)
+
+    drv.run = run  # type: ignore[method-assign]
+    return drv, sent
+
+
+def test_a_keepalived_poll_is_one_round_trip_and_reads_as_the_separate_commands_do():
+    dump = (FIXTURES / "keepalived/json_dump/k1-master-dual-stack.txt").read_text()
+    conf = (FIXTURES / "keepalived/conf/k1.conf").read_text()
+    addr = (FIXTURES / "keepalived/ip_addr/k1-master-ipv6-vips.txt").read_text()
+    present = (FIXTURES / "keepalived/ip_route/present.txt").read_text()
+    absent = (FIXTURES / "keepalived/ip_route/absent.txt").read_text()
+    drv, sent = _driver_answering({"keepalived.json": dump, "cat /etc/keepalived": conf, "ip -j addr show": addr,
+                                   "198.18.5.0/24": present, "2001:2:0:5::/64": absent})
+    reading = drv.read(routes=("198.18.5.0/24", "2001:2:0:5::/64"))
+    assert len(sent) == 1, "one command line per poll"
+    assert reading.routes == {"198.18.5.0/24": True, "2001:2:0:5::/64": False}
+    assert reading.interfaces == parse_links(addr, "k1")
+    assert reading.addresses == {k: tuple(v["addresses"]) for k, v in parse_addresses(addr, "k1").items()}
+    assert [v.vrid for v in reading.vrrp] == [v.vrid for v in parse_state(dump, conf, "k1")]
+
+
+def test_a_keepalived_poll_with_a_refused_or_garbled_command_fails_naming_the_device():
+    from netha.errors import CommandRejected
+
+    dump = (FIXTURES / "keepalived/json_dump/k1-master-dual-stack.txt").read_text()
+    addr = (FIXTURES / "keepalived/ip_addr/k1-master-ipv6-vips.txt").read_text()
+    refused, _ = _driver_answering({"keepalived.json": dump, "cat /etc/keepalived": "", "ip -j addr show": addr,
+                                    "198.18.5.0/24": "netha-error: no such table\n"})
+    with pytest.raises(CommandRejected, match="route show table main exact"):
+        refused.read(routes=("198.18.5.0/24",))
+    garbled, _ = _driver_answering({"keepalived.json": dump, "cat /etc/keepalived": "", "ip -j addr show": addr,
+                                    "198.18.5.0/24": 'Error: any valid prefix is expected rather than "x".\n'})
+    with pytest.raises(ParseError, match="k1: ip -j route"):
+        garbled.read(routes=("198.18.5.0/24",))
