@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..connect import Sessions  # noqa: F401 - re-exported: the one session pool
 from ..coordination import Coordinator, Fenced, Token
@@ -32,6 +32,7 @@ from .plan import Expect, Plan, Step
 from .recover import MAX_PLAN_AGE, ConfigState, PlanRecord, Resolution, config_state, plan_header, resolve
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PlanJournal(Protocol):
@@ -320,10 +321,21 @@ class Executor:
             return False
         return True
 
+    def _on_device(self, device: str, what: str, use: Callable[[NetworkDriver], T]) -> T:
+        """``use(driver)`` on the device's session; a session that dropped (a stale warm session, a
+        reset: the takeover goes before the poll that would have noticed) is logged in again and
+        ``use`` runs once more. Every use here is a read or a change that sets a value: twice is once."""
+        try:
+            with self.sessions.session(device, urgent=True) as drv:
+                return use(drv)
+        except ConnectionFailed as exc:
+            log.warning("%s: session lost during the %s (%s); again on a new session", device, what, exc)
+            with self.sessions.session(device, urgent=True) as drv:
+                return use(drv)
+
     def _snapshot(self, plan: Plan, device: str, snapshots: dict[str, int]) -> str:
         """Read ``device``'s running config and journal it as the plan's snapshot of it; its text."""
-        with self.sessions.session(device, urgent=True) as drv:
-            cfg = drv.get_config()
+        cfg = self._on_device(device, "backup", lambda drv: drv.get_config())
         snapshots[device] = self.journal.save_plan_snapshot(
             plan.id, device, cfg, f"before {plan.kind} of {plan.group} (plan {plan.id})", **self._guard())
         return cfg
@@ -331,8 +343,7 @@ class Executor:
     def _record_pushed(self, plan: Plan, n: int, device: str) -> str | None:
         """Keep the config netha's push left on ``device``: recovery rolls back only what is still netha's."""
         try:
-            with self.sessions.session(device, urgent=True) as drv:
-                cfg = drv.get_config()
+            cfg = self._on_device(device, "read-back", lambda drv: drv.get_config())
         except Exception as exc:  # noqa: BLE001 - the push itself went through; verification decides
             log.warning("%s: config after step %d could not be read: %s", device, n, describe(exc))
             return None
@@ -353,15 +364,7 @@ class Executor:
         if step.operation == "garp":
             self._announce(plan, step)
             return
-        try:
-            with self.sessions.session(step.device, urgent=True) as drv:
-                self._push(drv, step)
-        except ConnectionFailed as exc:
-            # The session dropped (a stale warm session, a reset): log in again and push once more.
-            # Every change sets a value, so applying it twice is the same as once.
-            log.warning("%s: session lost during the push (%s); pushing again on a new session", step.device, exc)
-            with self.sessions.session(step.device, urgent=True) as drv:
-                self._push(drv, step)
+        self._on_device(step.device, "push", lambda drv: self._push(drv, step))
 
     @staticmethod
     def _push(drv: NetworkDriver, step: Step) -> str:

@@ -227,6 +227,20 @@ def test_dropped_session_during_push_is_logged_in_again_and_the_push_completes(i
     assert closed(store, plan.id)[0]["result"] == "done"
 
 
+def test_a_new_master_whose_session_dropped_before_its_backup_is_backed_up_on_a_new_session_and_pinned(inv, store, net):
+    # An emergency plan backs up the new master right before its own first change (step 2): its warm
+    # session may have dropped meanwhile (the takeover goes before the poll that would have noticed).
+    plan = emergency(inv)
+    ex = executor(inv, store, net, hook=call_at("before-step-2", lambda: setattr(net["r2"], "unreachable", 1)))
+    ex.sessions.warm(["r1", "r2"])
+    out = ex.run(plan)
+    assert out.ok and not out.rolled_back, out.message
+    assert "undone" not in out.message
+    assert net["r2"].logins == 2  # logged in again once, for the backup
+    assert " vrrp 1 priority 254" in net["r2"].config  # the pin went through
+    assert closed(store, plan.id)[0]["result"] == "done"
+
+
 def test_a_session_dropped_twice_during_a_push_fails_the_step_and_rolls_back(inv, store, net):
     before = net.configs()
     net["r2"].drop_pushes = 2
