@@ -14,7 +14,8 @@ Variants (the lab inventory, inventories/lab.yml, pointed at the process's lab; 
 they are polled only (no event streams, no probers).
 
 Each variant: the daemon starts, is left ``--warmup`` seconds (logins, first looks), then its CPU
-time (utime + stime, all threads) is read over ``--seconds``; RSS at the end. The load average
+time (utime + stime, all threads, plus its child processes: the OpenSSH clients that carry its
+long-running commands) is read over ``--seconds``; RSS at the end. The load average
 before and after is recorded with each figure (a shared machine is noisy). ``--profile`` also
 records a py-spy profile of the measured window (``py-spy record``, if installed; ``--profile-dir``)
 and the frames most often on top of its stacks (``top``). Writes
@@ -50,6 +51,41 @@ VARIANTS = ("lab", "noreach", "noreach-noevents", "noreach-100ms")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under ``pid`` (the daemon's ssh clients), from /proc's parent links."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of the daemon and of each of its live descendants."""
+    out = {}
+    for p in [pid, *descendants(pid)]:
+        try:
+            out[p] = cpu_seconds(p)
+        except OSError:
+            pass
+    return out
+
+
+def tree_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two :func:`tree_cpu` readings: a process born in between counts whole."""
+    return sum(t - before.get(p, 0.0) for p, t in after.items())
 
 
 def rss_mb(pid: int) -> float:
@@ -99,7 +135,7 @@ def top_frames(raw: Path, n: int = 15) -> list[tuple[str, float]]:
 
 
 def measure(variant: str, seconds: float, warmup: float, scale: Path | None, profile: bool,
-            profile_dir: Path = RESULTS) -> dict:
+            profile_dir: Path = RESULTS, gil: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         inv, env = inventory(tmp, variant, scale)
@@ -113,17 +149,21 @@ def measure(variant: str, seconds: float, warmup: float, scale: Path | None, pro
                 raise RuntimeError(f"daemon exited: {log.read_text()[-1500:]}")
             time.sleep(warmup)
             load0 = os.getloadavg()
-            c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            c0, tree0, t0 = cpu_seconds(proc.pid), tree_cpu(proc.pid), time.monotonic()
             spy = None
             spy_bin = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
             if profile and spy_bin:
                 svg = profile_dir / f"idle-profile-{variant}.txt"
                 spy = subprocess.Popen([spy_bin, "record", "-p", str(proc.pid), "-d", str(int(seconds)), "-r", "50",
-                                        "-f", "raw", "-o", str(svg), "--nonblocking"],
+                                        "-f", "raw", "-o", str(svg), "--nonblocking", *(["--gil"] if gil else [])],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(seconds)
             used, wall = cpu_seconds(proc.pid) - c0, time.monotonic() - t0
-            out = {"variant": variant, "devices": None, "cpu_percent": round(100 * used / wall, 2),
+            tree = tree_used(tree0, tree_cpu(proc.pid))
+            # cpu_percent: the daemon and the ssh clients it runs (OpenSSH carries its long-running
+            # commands); daemon_percent: the Python process alone.
+            out = {"variant": variant, "devices": None, "cpu_percent": round(100 * tree / wall, 2),
+                   "daemon_percent": round(100 * used / wall, 2), "children": len(tree0) - 1,
                    "rss_mb": rss_mb(proc.pid), "threads": threads(proc.pid), "seconds": round(wall, 1),
                    "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()]}
             if spy is not None:
@@ -152,6 +192,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--scale", type=Path, help="a generated scaled lab's folder (its inventory.yml)")
     ap.add_argument("--profile", action="store_true", help="also record a py-spy profile per variant")
+    ap.add_argument("--gil", action="store_true", help="profile only the thread holding the GIL (py-spy --gil): "
+                    "Python's own CPU, without threads blocked in select or recv")
     ap.add_argument("--profile-dir", type=Path, default=RESULTS, help="where the profiles go")
     ap.add_argument("--merge", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "idle.json"))
@@ -164,7 +206,7 @@ def main() -> None:
     doc = json.loads(path.read_text()) if args.merge and path.exists() else {}
     rows = {r["key"]: r for r in doc.get("results", [])}
     for v in variants:
-        r = measure(v, args.seconds, args.warmup, args.scale, args.profile, args.profile_dir)
+        r = measure(v, args.seconds, args.warmup, args.scale, args.profile, args.profile_dir, args.gil)
         r["key"] = f"{'scale' if args.scale else 'lab'}:{v}"
         r["date"] = datetime.now().isoformat(timespec="seconds")
         rows[r["key"]] = r

@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 # Modules of this package that are not platforms (shared code, the models).
-_NOT_PLATFORMS = {"base", "models", "changes", "render", "textconfig", "napalm_push", "keepalived_conf", "linux", "native_reach"}
+_NOT_PLATFORMS = {"base", "models", "changes", "render", "textconfig", "napalm_push", "keepalived_conf", "linux", "native_reach",
+                  "openconfig"}
 
 
 def platforms() -> list[str]:
@@ -57,9 +58,15 @@ def supported_protocols() -> Mapping[str, frozenset[str]]:
 
     The argument ``platforms=`` of :func:`netha.inventory.load_inventory`: an inventory naming a
     platform without a driver, or a group whose protocol a member's platform lacks (for an IPv6 group:
-    ``ipv6-<protocol>``), is refused; ``vrid-per-family``: IPv4 and IPv6 groups of one VRID are apart.
+    ``ipv6-<protocol>``), is refused; ``vrid-per-family``: IPv4 and IPv6 groups of one VRID are apart;
+    ``gnmi``: the driver has a gNMI event stream (:meth:`NetworkDriver.gnmi_subscription`).
     """
-    return MappingProxyType({name: _capabilities(spec(name)) for name in platforms()})
+    return MappingProxyType({name: _capabilities(spec(name)) | _gnmi(name) for name in platforms()})
+
+
+def _gnmi(platform: str) -> frozenset[str]:
+    """``gnmi`` when the platform's driver has a gNMI event stream (a device's ``gnmi:`` block needs it)."""
+    return frozenset({"gnmi"}) if driver_class(platform).gnmi_subscription() is not None else frozenset()
 
 
 def _capabilities(s: PlatformSpec) -> frozenset[str]:

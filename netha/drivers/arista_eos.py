@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from .base import (MAX_ADVERT_INTERVAL, NetworkDriver, PlatformSpec, as_float, checked_view, collecting_notes,
+from . import openconfig as oc
+from .base import (MAX_ADVERT_INTERVAL, GnmiSubscription, NetworkDriver, PlatformSpec, as_float, checked_view, collecting_notes,
                    link_local_first, load_json, need_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin
@@ -404,8 +405,26 @@ CORPUS: dict[str, Callable[[str, str], object]] = {
 }
 
 
+# gNMI (`management api gnmi`, `transport grpc default`): port 6030, plain text unless the transport
+# has an `ssl profile`; OpenConfig is the default origin (none sent), JSON encoding. VRRP state of
+# routed ports (subinterface 0) and SVIs (routed-vlan) is in EOS's openconfig-if-ip.
+GNMI = GnmiSubscription(
+    paths=(oc.OPER_STATUS,),
+    vrrp_paths=(oc.VRRP_SUBINTERFACE_V4, oc.VRRP_ROUTED_VLAN_V4),
+    parse=oc.event_parser(oc.parent_for_index_zero),
+    port=6030,
+    origin=None,
+    encoding="json",
+    tls="insecure",
+)
+
+
 class AristaEosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
+
+    @classmethod
+    def gnmi_subscription(cls) -> GnmiSubscription | None:
+        return GNMI
     napalm_extra_args = {"transport": "ssh"}  # NAPALM's eos driver defaults to eAPI over HTTPS
     atomic_commit = True
     CAPTURE_KINDS = ("vrrp", "varp", "interfaces", "routes")

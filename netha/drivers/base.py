@@ -340,6 +340,33 @@ class EventStream:
     heartbeat: float = 0.0  # seconds between the stream's own "alive" lines (0: it prints none)
 
 
+# One element of a gNMI path as the device sent it: the element's name (a YANG module prefix such as
+# ``openconfig-interfaces:`` already stripped) and its keys, sorted by key name.
+GnmiElem = tuple[str, tuple[tuple[str, str], ...]]
+GnmiEncoding = Literal["json", "json_ietf", "proto"]
+GnmiTls = Literal["verify", "skip-verify", "insecure"]
+
+
+@dataclass(frozen=True)
+class GnmiSubscription:
+    """A platform's gNMI event stream, as data: what netha subscribes to (``STREAM`` mode, every path
+    ``ON_CHANGE``) and how one notification becomes a :class:`DeviceEvent` (:mod:`netha.observe.gnmi`
+    runs it). Every field is the platform's default; a device's ``gnmi:`` block may override the
+    port and the transport security."""
+
+    paths: tuple[str, ...]  # xpaths, each subscribed ON_CHANGE ("/interfaces/interface/state/oper-status")
+    # One update (value: the decoded TypedValue) or delete (value: None) at ``path`` -> an event, or
+    # None: not one netha reads (an unknown path is ignored, never an error).
+    parse: Callable[[tuple[GnmiElem, ...], object | None], DeviceEvent | None]
+    port: int
+    origin: str | None = None  # Path.origin on every subscribed path ("openconfig"); None: none sent
+    encoding: GnmiEncoding = "json"
+    tls: GnmiTls = "verify"  # the platform's usual server: TLS (verified) or plain text
+    # Paths subscribed only when the device's VRRP events are on (the platform models VRRP state in
+    # OpenConfig); ``gnmi: {vrrp: false}`` drops them on a device whose software rejects them.
+    vrrp_paths: tuple[str, ...] = ()
+
+
 class NetworkDriver(ABC):
     """Base class of every platform driver. One instance per device, one session per instance."""
 
@@ -483,6 +510,14 @@ class NetworkDriver(ABC):
         """The device's stream of changes (links, addresses, routes, VRRP), run on a persistent
         shell channel (:mod:`netha.observe.events`); each event wakes a read of the device. None:
         the platform has none, and is polled only."""
+        return None
+
+    @classmethod
+    def gnmi_subscription(cls) -> GnmiSubscription | None:
+        """The platform's gNMI ON_CHANGE subscription (interface oper-status, VRRP state where the
+        platform's OpenConfig has it), run by :mod:`netha.observe.gnmi` for a device with a ``gnmi:``
+        block; each notification wakes a read of the device, as an event-stream line does. None: the
+        platform has no gNMI server."""
         return None
 
     # -- changes -------------------------------------------------------------------------------

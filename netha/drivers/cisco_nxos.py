@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import ParseError
-from .base import (COUNTER_MAX, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, link_local_first,
+from . import openconfig as oc
+from .base import (COUNTER_MAX, GnmiSubscription, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, link_local_first,
                    load_json, need_int, opt_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list, prefix_of, shutdown_vrrp_groups, table_rows
@@ -478,8 +479,27 @@ CORPUS: dict[str, Callable[[str, str], object]] = {
 }
 
 
+# gNMI (`feature grpc`, `grpc gnmi`): port 50051, always TLS (a self-signed certificate unless one is
+# installed: `gnmi: {tls: skip-verify}` or its CA); OpenConfig paths need the origin "openconfig" (the
+# default origin is the DME's "device"); JSON or PROTO, not JSON_IETF. Interface oper-status only:
+# NX-OS's VRRP state is not subscribed (its changes still show as link events and in the polls). An
+# idle NX-OS stream gets an empty response every keepalive-timeout (`grpc gnmi keepalive-timeout`).
+GNMI = GnmiSubscription(
+    paths=(oc.OPER_STATUS,),
+    parse=oc.event_parser(oc.parent_for_index_zero),
+    port=50051,
+    origin="openconfig",
+    encoding="json",
+    tls="verify",
+)
+
+
 class CiscoNxosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
+
+    @classmethod
+    def gnmi_subscription(cls) -> GnmiSubscription | None:
+        return GNMI
     napalm_transport = "ssh"
     CAPTURE_KINDS = ("vrrp", "hsrp", "interfaces", "routes")
 

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from netutils.lib_mapper import NETMIKO_LIB_MAPPER_REVERSE
 
 from ..errors import CommandRejected, ParseError
-from .base import (NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, link_local_first,
+from . import openconfig as oc
+from .base import (GnmiSubscription, NetworkDriver, PlatformSpec, as_float, as_int, checked_view, collecting_notes, link_local_first,
                    load_json, need_int, opt_int, parser, skip_group, skip_line)
 from .models import DeviceReading, InterfaceDetails, ReachProbe, ReachReading, VrrpStateName, VrrpView
 from .napalm_push import NapalmPushMixin, as_list
@@ -602,8 +603,27 @@ CORPUS: dict[str, Callable[[str, str], object]] = {
 }
 
 
+# gNMI (`system services extension-service request-response grpc`): port 32767, clear-text or SSL as
+# configured (plain text is the usual lab setup; `gnmi: {tls: verify, ca: ...}` for SSL); no origin;
+# Subscribe streams PROTO (typed values: Junos answers JSON subscriptions unevenly). Logical interfaces
+# are units (ge-0/0/1.0): a VRRP group on subinterface N names ge-0/0/1.N.
+GNMI = GnmiSubscription(
+    paths=(oc.OPER_STATUS,),
+    vrrp_paths=(oc.VRRP_SUBINTERFACE_V4, oc.VRRP_SUBINTERFACE_V6),
+    parse=oc.event_parser(oc.unit_always),
+    port=32767,
+    origin=None,
+    encoding="proto",
+    tls="insecure",
+)
+
+
 class JuniperJunosDriver(NapalmPushMixin, NetworkDriver):
     spec = SPEC
+
+    @classmethod
+    def gnmi_subscription(cls) -> GnmiSubscription | None:
+        return GNMI
     atomic_commit = True
     CAPTURE_KINDS = ("vrrp", "interfaces", "routes")
 

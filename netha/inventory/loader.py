@@ -89,6 +89,12 @@ def _platform_problems(inv: Inventory, platforms: Platforms | None) -> Iterator[
             )
     if platforms is None:
         return
+    for name, dev in inv.devices.items():
+        if dev.gnmi is not None and dev.platform in platforms and "gnmi" not in platforms[dev.platform]:
+            with_gnmi = sorted(p for p, caps in platforms.items() if "gnmi" in caps)
+            yield ("devices", name, "gnmi"), (
+                f"device {name}: platform {dev.platform} has no gNMI event stream "
+                f"(gnmi: is for {', '.join(with_gnmi) or 'no platform'})")
     # An IPv4 and an IPv6 group of one VRID on one interface, where the platform configures both as one.
     by_vrid: dict[tuple[str, str, str, int], tuple[str, int]] = {}
     for gname, group in inv.groups.items():
@@ -128,6 +134,12 @@ def _cross_checks(inv: Inventory) -> Iterator[Problem]:
             yield ("devices", name, "shell"), f"device {name}: unknown credentials {dev.shell!r} for its shell"
         if dev.snmp is not None and dev.snmp not in inv.snmp:
             yield ("devices", name, "snmp"), f"device {name}: unknown SNMP profile {dev.snmp!r}"
+        gnmi = dev.gnmi
+        if gnmi is not None and gnmi.credentials is not None and gnmi.credentials not in inv.credentials:
+            yield ("devices", name, "gnmi", "credentials"), (
+                f"device {name}: unknown credentials {gnmi.credentials!r} for its gNMI stream")
+        if gnmi is not None and gnmi.ca is not None and not gnmi.ca.is_file():
+            yield ("devices", name, "gnmi", "ca"), f"device {name}: gNMI CA file {gnmi.ca} does not exist"
 
     vrids: dict[tuple[str, str, int], str] = {}
     for gname, group in inv.groups.items():

@@ -165,6 +165,39 @@ class SshSettings(_Strict):
     command_timeout: Annotated[float, Strict(), Field(gt=0, le=300)] = 10.0
 
 
+class GnmiSettings(_Strict):
+    """A device's gNMI event stream (docs/events.md, "gNMI"): ON_CHANGE subscriptions whose
+    notifications wake reads of the device. Off unless the device has a ``gnmi:`` block; every key is
+    optional, the platform's driver knows the usual port and transport."""
+
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None  # default: the platform's
+    # verify: TLS, the server's certificate checked against `ca` (default: the system's roots);
+    # skip-verify: TLS, any certificate the server shows (a device's self-signed one; encrypted, not
+    # authenticated); insecure: plain text (the password crosses the network in clear).
+    tls: Literal["verify", "skip-verify", "insecure"] | None = None  # default: the platform's
+    ca: FilePath | None = None
+    # The name the server's certificate must carry when it is not the device's `host` (verify only).
+    server_name: HostName | None = None
+    # The login (username and password by reference); default: the device's `credentials`.
+    credentials: Name | None = None
+    # Seconds: ask the device to repeat its values this often (gNMI heartbeat_interval) and count the
+    # stream dead after 2.5 of them in silence; 0: no heartbeat (gRPC keepalive and the stream's end only).
+    heartbeat: Annotated[float, Strict(), Field(ge=0, le=3600)] = 0.0
+    # Subscribe to the platform's OpenConfig VRRP state too (where its driver has it); false on
+    # software that refuses those paths (the whole subscription would fail).
+    vrrp: StrictBool = True
+    timeout: Annotated[float, Strict(), Field(gt=0, le=120)] = 10.0  # connecting, and the first sync
+
+    @model_validator(mode="after")
+    def _tls_options(self) -> GnmiSettings:
+        if self.tls in ("skip-verify", "insecure") and (self.ca is not None or self.server_name is not None):
+            given = ", ".join(k for k in ("ca", "server_name") if getattr(self, k) is not None)
+            raise ValueError(f"{given}: only with `tls: verify` (tls is {self.tls})")
+        if self.heartbeat and self.heartbeat < 1:
+            raise ValueError(f"heartbeat {self.heartbeat:g}: at least 1 second (or 0: none)")
+        return self
+
+
 class Device(_Strict):
     host: ipaddress.IPv4Address | ipaddress.IPv6Address | HostName
     platform: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
@@ -174,6 +207,8 @@ class Device(_Strict):
     shell: Name | None = None
     snmp: Name | None = None
     ssh: SshSettings | None = None
+    # gNMI ON_CHANGE subscriptions as the device's event stream (vendor platforms); off when absent.
+    gnmi: GnmiSettings | None = None
     description: str | None = None
 
 

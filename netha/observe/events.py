@@ -52,22 +52,22 @@ class EventStreamStats:
     last_detail: str | None
 
 
-class DeviceEventStream:
-    """One device's event stream on its pooled shell connection, read by one thread."""
+class EventSource:
+    """What every device event source shares (this module's shell streams, :mod:`netha.observe.gnmi`'s
+    subscriptions): the state and counters ``status`` shows, the callbacks, one thread, and the
+    reconnection with backoff. A subclass connects and reads in :meth:`_connect_and_run` (raising
+    :class:`NethaError` with a one-line reason when its stream breaks) and makes :meth:`_interrupt`
+    end a blocked read at once."""
+
+    what = "event stream"  # in log lines: "<device>: <what> down: <reason>"
 
     def __init__(
         self,
         device: str,
-        params: Callable[[], SshParams | None],
-        stream: EventStream,
-        pool: ExecPool,
         on_event: Callable[[str, DeviceEvent], None],
         on_state: Callable[[str, bool], None] | None = None,
     ):
         self.device = device
-        self._params = params
-        self._stream = stream
-        self._pool = pool
         self._on_event = on_event
         self._on_state = on_state
         self._lock = threading.Lock()
@@ -79,8 +79,6 @@ class DeviceEventStream:
         self.last_event: float | None = None
         self.last_detail: str | None = None
         self._stop = threading.Event()
-        self._wakeup = os.pipe()  # stop() writes to it: the thread's wait ends at once
-        self._lease = None
         self._thread = threading.Thread(target=self._loop, name=f"events-{device}", daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -88,24 +86,14 @@ class DeviceEventStream:
         if self._thread.ident is None:
             self._thread.start()
 
-    def __del__(self) -> None:
-        for fd in getattr(self, "_wakeup", ()):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
-        try:
-            os.write(self._wakeup[1], b"x")
-        except OSError:
-            pass
-        lease = self._lease
-        if lease is not None:
-            lease.close()  # the channel closes: the thread's select returns at once
+        self._interrupt()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+    def _interrupt(self) -> None:  # noqa: B027 - optional hook
+        """End the thread's blocked read (stop() was called)."""
 
     @property
     def running(self) -> bool:
@@ -126,37 +114,32 @@ class DeviceEventStream:
         if not changed:
             return
         if state == "up":
-            log.info("%s: event stream up", self.device)
+            log.info("%s: %s up", self.device, self.what)
         elif state == "down":
-            log.warning("%s: event stream down: %s (polling fast until it is back)", self.device, error)
+            log.warning("%s: %s down: %s (polling fast until it is back)", self.device, self.what, error)
         if self._on_state is not None and state in ("up", "down"):
             try:
                 self._on_state(self.device, state == "up")
             except Exception:  # noqa: BLE001 - the listener's problem, not the stream's
                 log.warning("%s: event state callback failed", self.device, exc_info=True)
 
+    def _connect_and_run(self) -> None:
+        """Connect, read until the stream breaks (NethaError) or stop() is called (return)."""
+        raise NotImplementedError
+
     def _loop(self) -> None:
         backoff = 0.0
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                params = self._params()
-                if params is None:
-                    raise NethaError(f"{self.device}: no shell login for its event stream (set `shell:` on the device)")
-                self._lease = self._pool.lease(params)
-                self._lease.open()
-                self._run(self._lease)
+                self._connect_and_run()
             except NethaError as exc:
                 if not self._stop.is_set():
                     self._set_state("down", str(exc))
             except Exception as exc:  # noqa: BLE001 - a surprise must never end the thread
                 if not self._stop.is_set():
-                    log.warning("%s: event stream failed unexpectedly", self.device, exc_info=True)
+                    log.warning("%s: %s failed unexpectedly", self.device, self.what, exc_info=True)
                     self._set_state("down", f"{type(exc).__name__}: {exc}")
-            finally:
-                lease, self._lease = self._lease, None
-                if lease is not None:
-                    lease.close()
             if self._stop.is_set():
                 break
             ran = time.monotonic() - started
@@ -164,6 +147,66 @@ class DeviceEventStream:
             with self._lock:
                 self.restarts += 1
             self._stop.wait(backoff)
+
+    def _event(self, event: DeviceEvent, now: float) -> None:
+        detail = f"{event.kind} {event.interface or '-'} {event.detail}".strip()
+        with self._lock:
+            self.events += 1
+            self.last_event, self.last_detail = now, detail
+        log.info("%s: event: %s", self.device, detail, extra={"device": self.device, "event": "device-event"})
+        try:
+            self._on_event(self.device, event)
+        except Exception:  # noqa: BLE001
+            log.warning("%s: event callback failed", self.device, exc_info=True)
+
+
+class DeviceEventStream(EventSource):
+    """One device's event stream on its pooled shell connection, read by one thread."""
+
+    def __init__(
+        self,
+        device: str,
+        params: Callable[[], SshParams | None],
+        stream: EventStream,
+        pool: ExecPool,
+        on_event: Callable[[str, DeviceEvent], None],
+        on_state: Callable[[str, bool], None] | None = None,
+    ):
+        super().__init__(device, on_event, on_state)
+        self._params = params
+        self._stream = stream
+        self._pool = pool
+        self._wakeup = os.pipe()  # stop() writes to it: the thread's wait ends at once
+        self._lease = None
+
+    def __del__(self) -> None:
+        for fd in getattr(self, "_wakeup", ()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _interrupt(self) -> None:
+        try:
+            os.write(self._wakeup[1], b"x")
+        except OSError:
+            pass
+        lease = self._lease
+        if lease is not None:
+            lease.close()  # the channel closes: the thread's select returns at once
+
+    def _connect_and_run(self) -> None:
+        try:
+            params = self._params()
+            if params is None:
+                raise NethaError(f"{self.device}: no shell login for its event stream (set `shell:` on the device)")
+            self._lease = self._pool.lease(params)
+            self._lease.open()
+            self._run(self._lease)
+        finally:
+            lease, self._lease = self._lease, None
+            if lease is not None:
+                lease.close()
 
     def quiet_after(self) -> float:
         return max(QUIET_MIN, 2.5 * self._stream.heartbeat) if self._stream.heartbeat else float("inf")
@@ -213,22 +256,11 @@ class DeviceEventStream:
             if quiet > limit:
                 raise NethaError(f"{self.device}: event stream silent for {quiet:.1f}s")
 
-    def _event(self, event: DeviceEvent, now: float) -> None:
-        detail = f"{event.kind} {event.interface or '-'} {event.detail}".strip()
-        with self._lock:
-            self.events += 1
-            self.last_event, self.last_detail = now, detail
-        log.info("%s: event: %s", self.device, detail, extra={"device": self.device, "event": "device-event"})
-        try:
-            self._on_event(self.device, event)
-        except Exception:  # noqa: BLE001
-            log.warning("%s: event callback failed", self.device, exc_info=True)
-
 
 class EventStreams:
-    """Every device's event stream (see :class:`DeviceEventStream`)."""
+    """Every device's event source (:class:`DeviceEventStream`, :class:`netha.observe.gnmi.GnmiEventStream`)."""
 
-    def __init__(self, streams: Mapping[str, DeviceEventStream]):
+    def __init__(self, streams: Mapping[str, EventSource]):
         self.streams = dict(streams)
 
     def start(self) -> None:

@@ -105,7 +105,9 @@ class Observer:
         # One shell connection per device, shared by its streaming probers and its event stream.
         self.exec_pool = ExecPool()
         streams: dict[str, DeviceProber] = {}
-        events: dict[str, DeviceEventStream] = {}
+        from .events import EventSource  # a shell stream or a gNMI subscription
+
+        events: dict[str, EventSource] = {}
         # After an event: enough reads back to back for damping to settle either way.
         burst = max(inv.controller.failure_threshold, inv.controller.recovery_threshold)
         self.events_enabled = options.events if options.events is not None else inv.controller.events
@@ -129,7 +131,15 @@ class Observer:
                     on_change=lambda _device: self.changed.set(), session_factory=self.exec_pool.lease,
                 )
             stream = cls.event_stream() if self.events_enabled and options.ssh else None
-            if stream is not None and (dev.shell is not None or cls.spec.login_is_shell):  # no secret read yet
+            gnmi = cls.gnmi_subscription() if self.events_enabled and options.ssh and dev.gnmi is not None else None
+            if gnmi is not None:  # a vendor device's ON_CHANGE subscription (no secret read yet)
+                from .gnmi import GnmiEventStream, gnmi_params  # grpc is imported only when a device uses it
+
+                events[name] = GnmiEventStream(
+                    name, lambda name=name: gnmi_params(inv, name), gnmi,
+                    on_event=self._on_device_event, on_state=self._on_stream_state,
+                )
+            elif stream is not None and (dev.shell is not None or cls.spec.login_is_shell):  # no secret read yet
                 events[name] = DeviceEventStream(
                     name, lambda name=name: shell_params(inv, name), stream, self.exec_pool,
                     on_event=self._on_device_event, on_state=self._on_stream_state,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from ..drivers.models import ProbeEvent, ProbeStream, ReachProbe, ReachReading, ReachState
 from ..errors import NethaError, ParseError
+from ..transport.openssh import exec_session
 from ..transport.ssh import ExecSession, SshParams
 
 log = logging.getLogger(__name__)
@@ -63,29 +64,55 @@ def judge(results: Sequence[tuple[bool, float | None]], probe: ReachProbe) -> tu
 
 
 class Window:
-    """The last ``size`` probes' outcomes by sequence number (a late reply corrects its probe)."""
+    """The last ``size`` probes' outcomes by sequence number (a late reply corrects its probe), with
+    the number lost kept as they come and go: a prober's line costs no pass over the window."""
 
     def __init__(self, size: int):
         self.size = size
         self._results: OrderedDict[int, tuple[bool, float | None]] = OrderedDict()
         self.count = 0  # outcomes recorded in all
+        self.lost = 0  # lost probes in the window now
 
     def add(self, event: ProbeEvent) -> None:
-        seen = self._results.get(event.seq)
+        results = self._results
+        seen = results.get(event.seq)
         if seen is not None:
             if event.ok and not seen[0]:
-                self._results[event.seq] = (True, event.rtt)  # a reply after "no answer yet"
+                results[event.seq] = (True, event.rtt)  # a reply after "no answer yet"
+                self.lost -= 1
             return
-        self._results[event.seq] = (event.ok, event.rtt)
+        results[event.seq] = (event.ok, event.rtt)
+        if not event.ok:
+            self.lost += 1
         self.count += 1
-        while len(self._results) > self.size:
-            self._results.popitem(last=False)
+        while len(results) > self.size:
+            _, (ok, _rtt) = results.popitem(last=False)
+            if not ok:
+                self.lost -= 1
+
+    def __len__(self) -> int:
+        return len(self._results)
 
     def results(self) -> list[tuple[bool, float | None]]:
         return list(self._results.values())
 
+    def state(self, probe: ReachProbe) -> tuple[ReachState, int]:
+        """:func:`judge`'s verdict from the kept counts (the median round trip only when ``max_rtt`` asks for it)."""
+        n, lost = len(self._results), self.lost
+        if probe.max_rtt is not None:
+            return judge(self.results(), probe)[:2]
+        if not n:
+            return "unknown", 0
+        size = max(n, probe.window)
+        if lost / size > probe.max_loss:
+            return "down", lost
+        if (n - lost) / size < 1 - probe.max_loss:
+            return "unknown", lost
+        return "up", lost
+
     def clear(self) -> None:
         self._results.clear()
+        self.lost = 0
 
 
 @dataclass
@@ -112,7 +139,7 @@ class DeviceProber:
         probes: Sequence[ReachProbe],
         stream_for: Callable[[ReachProbe], ProbeStream],
         on_change: Callable[[str], None] | None = None,
-        session_factory: SessionFactory = ExecSession,
+        session_factory: SessionFactory = exec_session,
     ):
         self.device = device
         self._params = params
@@ -238,12 +265,16 @@ class DeviceProber:
         buffers = {key: b"" for key in channels}
         by_fd = {chan.fileno(): key for key, chan in channels.items()}
         stop_fd = self._wakeup[0]
+        poller = select.poll()
+        for fd in (*by_fd, stop_fd):
+            poller.register(fd, select.POLLIN)
+        running = [self._paths[key] for key in channels]
         while not self._stop.is_set():
             # Until a line arrives, a prober's silence is due, or stop(): no fixed tick.
             due = min((ps.last_line or ps.started) + self.quiet_after(ps.probe, started=not ps.last_line)
-                      for ps in (self._paths[key] for key in channels)) if channels else None
-            timeout = None if due is None else max(0.0, due - time.monotonic()) + 0.01
-            ready, _, _ = select.select([*by_fd, stop_fd], [], [], timeout)
+                      for ps in running) if running else None
+            timeout = None if due is None else (max(0.0, due - time.monotonic()) + 0.01) * 1000.0
+            ready = [fd for fd, _ in poller.poll(timeout)]
             now = time.monotonic()
             for fd in ready:
                 if fd == stop_fd:
@@ -284,11 +315,11 @@ class DeviceProber:
         with self._lock:
             ps.window.add(event)
             ps.last_line = now
-            state, lost, _ = judge(ps.window.results(), ps.probe)
+            state, lost = ps.window.state(ps.probe)
             changed, ps.state = state != ps.state, state
         if changed:
             log.info("%s: %s is %s (%d of the last %d probes lost)", self.device, key, state, lost,
-                     len(ps.window.results()))
+                     len(ps.window))
         self._notify(force=changed, lossy=lost > 0, interval=ps.probe.interval)
 
     def _notify(self, force: bool = False, lossy: bool = False, interval: float = 0.0) -> None:

@@ -76,7 +76,8 @@ class Outcome:
 
 
 # A test hook may pause or kill a plan at a named point ("after-snapshots", "before-step-2",
-# "after-push-1", "after-record-1", "after-verify-1", "before-close").
+# "after-push-1", "after-record-1", "after-verify-1", "before-close"; an emergency plan's pin pushed
+# alongside the resign, in its own thread: "alongside-start-2", "alongside-before-push-2").
 Hook = Callable[[str], None]
 
 
@@ -132,6 +133,52 @@ class Recovered:
         return self.message
 
 
+@dataclass(eq=False)
+class _Alongside:
+    """Step ``n`` of a plan (an emergency plan's pin of its new master) pushed by a thread of its own
+    while the step before it (the failed master's resign) is pushed: backup, journal (snapshot,
+    intent), fence check and push, in that order, as for any step. The executor reads its outcome
+    when the step's turn comes (:meth:`Executor._settle`)."""
+
+    executor: Executor
+    plan: Plan
+    n: int
+    step: Step
+    token: Token | None
+    have: frozenset[str]  # devices the plan has backed up already
+    snapshots: dict[str, int] = field(default_factory=dict)
+    before: dict[str, str] = field(default_factory=dict)
+    intent: bool = False  # its intent is journaled: its device is the plan's to roll back
+    pushed: bool = False
+    error: BaseException | None = None
+    thread: threading.Thread = field(init=False)
+
+    @classmethod
+    def start(cls, executor: Executor, plan: Plan, n: int, snapshots: dict[str, int]) -> _Alongside:
+        early = cls(executor, plan, n, plan.steps[n - 1], getattr(executor._tls, "token", None), frozenset(snapshots))
+        early.thread = threading.Thread(target=early._run, name=f"pin-{plan.group}", daemon=True)
+        early.thread.start()
+        return early
+
+    def _run(self) -> None:
+        ex, plan, step, n = self.executor, self.plan, self.step, self.n
+        ex._tls.token = self.token
+        try:
+            ex.hook(f"alongside-start-{n}")
+            if step.device not in self.have:
+                self.before[step.device] = ex._snapshot(plan, step.device, self.snapshots)
+                ex._jot(plan.id, n, "snapshots", {"snapshots": {step.device: self.snapshots[step.device]}})
+            ex._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
+                    step.device, strict=True)
+            self.intent = True
+            ex.hook(f"alongside-before-push-{n}")
+            ex._fence_check()
+            ex._apply(plan, step)
+            self.pushed = True
+        except BaseException as exc:  # noqa: BLE001 - raised again by the executor's thread, at this step's turn
+            self.error = exc
+
+
 class Executor:
     def __init__(
         self,
@@ -145,11 +192,13 @@ class Executor:
         hook: Hook | None = None,
         fence: Coordinator | None = None,
         journal: PlanJournal | None = None,
+        pin_alongside: bool = True,
     ):
         """``fence``: the leadership; with it, a plan starts only under a leadership token and every
         push (and rollback) is preceded by ``fence.check(token)``: a deposed leader touches nothing.
         ``journal``: where plans are journaled and open plans read (default: ``store``, this host's
-        SQLite; with etcd, the shared journal a leader on another host reads)."""
+        SQLite; with etcd, the shared journal a leader on another host reads). ``pin_alongside``: an
+        emergency plan pushes the new master's pin while the failed master resigns (:class:`_Alongside`)."""
         self.inv = inv
         self.fence = fence
         self.journal: PlanJournal = journal if journal is not None else store
@@ -161,6 +210,7 @@ class Executor:
         self.verify_timeout = verify_timeout
         self.rollback_timeout = rollback_timeout
         self.hook = hook or (lambda point: None)
+        self.pin_alongside = pin_alongside
 
     # -- the plan ------------------------------------------------------------------------------
     def run(self, plan: Plan, reason: str = "", origin: str = "manual", action: str | None = None) -> Outcome:
@@ -226,28 +276,40 @@ class Executor:
         # a later failure (the pin, a read) undoes only the target's own change, never the resign,
         # which would hand the LAN back to the master that failed.
         checkpoint = first > 1 and plan.kind == "emergency"
+        early: _Alongside | None = None
         for n, step in enumerate(plan.steps, 1):
             if n < first:
                 continue
             started = time.monotonic()
+            applied = False  # this step's own push went through
             try:
                 self.hook(f"before-step-{n}")
-                if step.lines and step.device not in snapshots:
-                    # Backed up right before its first change, before its intent (an emergency plan's later devices).
-                    before[step.device] = self._snapshot(plan, step.device, snapshots)
-                    self._jot(plan.id, n, "snapshots", {"snapshots": {step.device: snapshots[step.device]}})
-                self._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
-                          step.device, strict=True)  # in etcd: refused (Fenced) once the leadership has ended
-                self.hook(f"after-intent-{n}")
-                if step.lines and step.device not in touched:
-                    touched.append(step.device)
-                if step.lines:
-                    pushed.setdefault(step.device, None)
-                self._fence_check()  # the leadership still holds, proved right before the push
-                self._apply(plan, step)
-                if critical is not None:
-                    critical.close()  # the first push is out: polls of the device go on
-                self.hook(f"after-push-{n}")
+                if early is not None and early.n == n:
+                    # Pushed alongside the step before: its failure is this step's failure.
+                    pending, early = early, None
+                    self._settle(pending, touched, pushed, snapshots, before)
+                    self.hook(f"after-intent-{n}")
+                    self.hook(f"after-push-{n}")
+                else:
+                    if step.lines and step.device not in snapshots:
+                        # Backed up right before its first change, before its intent (an emergency plan's later devices).
+                        before[step.device] = self._snapshot(plan, step.device, snapshots)
+                        self._jot(plan.id, n, "snapshots", {"snapshots": {step.device: snapshots[step.device]}})
+                    self._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
+                              step.device, strict=True)  # in etcd: refused (Fenced) once the leadership has ended
+                    self.hook(f"after-intent-{n}")
+                    if step.lines and step.device not in touched:
+                        touched.append(step.device)
+                    if step.lines:
+                        pushed.setdefault(step.device, None)
+                    self._fence_check()  # the leadership still holds, proved right before the push
+                    if self._alongside(plan, n):
+                        early = _Alongside.start(self, plan, n + 1, snapshots)
+                    self._apply(plan, step)
+                    applied = True
+                    if critical is not None:
+                        critical.close()  # the first push is out: polls of the device go on
+                    self.hook(f"after-push-{n}")
                 if step.lines:
                     pushed[step.device] = self._record_pushed(plan, n, step.device)
                     self.hook(f"after-record-{n}")
@@ -258,6 +320,7 @@ class Executor:
             except Fenced as exc:
                 # Deposed (or paused past its lease): nothing more is pushed, nothing rolled back by
                 # this controller; the plan stays open in the journal and the leader resolves it.
+                self._settle_quietly(early, touched, pushed, snapshots, before)
                 results.append(StepResult(n, step.device, step.description, False, str(exc), time.monotonic() - started))
                 self._jot(plan.id, n, "fenced", {"error": str(exc)}, step.device)
                 msg = (f"{plan.kind} of {plan.group}: step {n} ({step.description}) not pushed: {exc}; "
@@ -269,8 +332,27 @@ class Executor:
                 if not isinstance(exc, NethaError):
                     log.error("%s: step %d on %s raised an unexpected exception; rolling back", plan.group, n,
                               step.device, exc_info=True)
+                # The pin pushed alongside is waited for: what it changed is the plan's too.
+                pin_held = self._settle_quietly(early, touched, pushed, snapshots, before)
+                early = None
                 results.append(StepResult(n, step.device, step.description, False, describe(exc), time.monotonic() - started))
                 self._jot(plan.id, n, "failed", {"error": describe(exc)}, step.device)
+                if pin_held and not checkpoint and self._target_is_master(plan, step, started):
+                    # The new master, pinned alongside, is master (verified). If the failed master's
+                    # resign went through (the failure came after it), both changes stand; if not,
+                    # the pinned master preempted it, and the failed step alone is undone: undoing the
+                    # pin would hand the LAN back to the master that failed.
+                    undo = [] if applied else [d for d in touched if d != plan.target]
+                    rolled, detail = self.rollback(plan.id, undo, snapshots, pushed)
+                    kept = "both changes kept" if applied else "the pin kept"
+                    msg = (f"{plan.kind} of {plan.group}: {plan.target} is master (verified); step {n} "
+                           f"({step.description}) failed: {describe(exc)}; "
+                           + ((f"undone alone: {', '.join(undo)} restored, {kept}" if undo else f"nothing undone, {kept}")
+                              if rolled else f"{kept}; ROLLBACK INCOMPLETE: {detail}"))
+                    self._close(plan, "done-partial" if rolled else "rollback-incomplete", msg)
+                    self.store.audit(plan.kind, "partial" if rolled else "rollback-incomplete", plan.group,
+                                     step.device, msg)
+                    return Outcome(plan, True, False, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
                 if plan.kind == "emergency" and (checkpoint or self._target_is_master(plan, step, started)):
                     after = [d for d in touched if d == plan.target]
                     rolled, detail = self.rollback(plan.id, after, snapshots, pushed)
@@ -290,6 +372,10 @@ class Executor:
                 self.store.audit(plan.kind, "rolled-back" if rolled else "rollback-incomplete", plan.group,
                                  step.device, msg)
                 return Outcome(plan, False, rolled, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
+            except BaseException:
+                # A crash (a test's, or an interrupt): the pin's thread is waited for, never left pushing.
+                self._settle_quietly(early, touched, pushed, snapshots, before)
+                raise
             results.append(StepResult(n, step.device, step.description, True, "", time.monotonic() - started))
             if plan.kind == "emergency" and step.expect.master == plan.target:
                 checkpoint = True
@@ -310,6 +396,47 @@ class Executor:
                       plan.group, plan.id, describe(exc), exc_info=not isinstance(exc, NethaError))
             msg += f"; not recorded as closed ({describe(exc)})"
         return Outcome(plan, True, False, msg, tuple(results), elapsed, diffs, snapshots)
+
+    # -- the pin pushed alongside the resign ---------------------------------------------------------
+    def _alongside(self, plan: Plan, n: int) -> bool:
+        """Step ``n`` is an emergency plan's resign of the failed master and the next step pins the
+        new master: the pin is pushed at the same time. The new master is then above every other
+        member when the priority-0 advertisement arrives, and takes over after its skew time at 254
+        (~1/256 of an advertisement interval) instead of at its own priority (at 100: ~61 % of one).
+        Should the resign fail, the pinned master preempts the failed one (Master_Down_Interval)."""
+        if not self.pin_alongside or plan.kind != "emergency" or n >= len(plan.steps):
+            return False
+        step, nxt = plan.steps[n - 1], plan.steps[n]
+        return (step.operation == "resign" and step.device != plan.target and nxt.device == plan.target
+                and nxt.operation == "set_priority" and bool(nxt.lines))
+
+    def _settle(self, early: _Alongside, touched: list[str], pushed: dict[str, str | None],
+                snapshots: dict[str, int], before: dict[str, str]) -> None:
+        """Wait for the pin pushed alongside; take its backup and its device into the plan's records;
+        its failure (or crash) raised here, as its own step's."""
+        early.thread.join()
+        dev = early.step.device
+        snapshots.update(early.snapshots)
+        before.update(early.before)
+        if early.intent:
+            if dev not in touched:
+                touched.append(dev)
+            pushed.setdefault(dev, None)
+        if early.error is not None:
+            raise early.error
+
+    def _settle_quietly(self, early: _Alongside | None, touched: list[str], pushed: dict[str, str | None],
+                        snapshots: dict[str, int], before: dict[str, str]) -> bool:
+        """:meth:`_settle` after another failure: True when the pin was pushed (its own failure, if
+        any, is logged: the plan fails for the first one)."""
+        if early is None:
+            return False
+        try:
+            self._settle(early, touched, pushed, snapshots, before)
+        except BaseException as exc:  # noqa: BLE001 - already failing: this one is reported, not raised
+            log.warning("%s: the pin of %s pushed alongside failed too: %s", early.plan.group,
+                        early.step.device, describe(exc))
+        return early.pushed
 
     def _target_is_master(self, plan: Plan, step: Step, started: float) -> bool:
         """After a failed step: is the plan's target the only master anyway (within the step's settle time)?"""

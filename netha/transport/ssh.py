@@ -433,7 +433,11 @@ class ExecPool:
     """
 
     def __init__(self, factory: Callable[[SshParams], ExecSession] | None = None):
-        self._factory = factory or ExecSession
+        if factory is None:
+            from .openssh import exec_session  # the system's OpenSSH client for key logins, else paramiko
+
+            factory = exec_session
+        self._factory = factory
         self._lock = threading.Lock()
         self._conns: dict[tuple, ExecSession] = {}
         self._users: dict[tuple, int] = {}

@@ -127,10 +127,26 @@ def test_emergency_failover_whose_pin_is_refused_keeps_the_resign_and_undoes_the
     assert [h.result for h in store.history()] == ["partial"]
 
 
-def test_emergency_failover_whose_resign_is_refused_rolls_back_everything(inv, store, net):
+def test_emergency_failover_whose_resign_is_refused_keeps_the_pinned_new_master(inv, store, net):
+    # The pin went out alongside the refused resign: r2, above r1, preempted it (verified). The refused
+    # step alone is undone; undoing the pin would hand the LAN back to the master that failed.
+    before = net.configs()
+    net["r1"].reject.add("vrrp 1 shutdown")
+    plan = emergency(inv)
+    out = executor(inv, store, net).run(plan)
+    assert out.ok and not out.rolled_back, out.message
+    assert "undone alone: r1 restored, the pin kept" in out.message
+    assert net["r1"].config == before["r1"] and " vrrp 1 priority 254" in net["r2"].config
+    assert net.master(1) == "r2"
+    assert closed(store, plan.id)[0]["result"] == "done-partial"
+    assert [e.device for e in store.journal_entries(plan.id) if e.kind == "rollback"] == ["r1"]
+
+
+def test_emergency_failover_whose_resign_and_pin_are_refused_rolls_back_everything(inv, store, net):
     # The target never became master: nothing to keep, every touched device back to its snapshot.
     before = net.configs()
     net["r1"].reject.add("vrrp 1 shutdown")
+    net["r2"].reject.add("priority 254")
     plan = emergency(inv)
     out = executor(inv, store, net).run(plan)
     assert not out.ok and out.rolled_back, out.message
@@ -139,27 +155,44 @@ def test_emergency_failover_whose_resign_is_refused_rolls_back_everything(inv, s
     assert closed(store, plan.id)[0]["result"] == "rolled-back"
 
 
-def test_emergency_failover_resigns_before_it_reads_the_new_master_s_config(inv, store, net):
-    # The black hole ends with the failed master's resign: the target is backed up right before its
-    # own first change, not before the resign.
+def test_emergency_failover_pins_the_new_master_alongside_the_resign(inv, store, net):
+    # The black hole ends with the failed master's resign: it is journaled and pushed without waiting
+    # for the new master's backup; the pin (backed up first, as any change) goes out at the same time,
+    # so the new master is above every other member when the priority-0 advertisement arrives.
     plan = emergency(inv)
-    out = executor(inv, store, net).run(plan)
+    seen: list[str] = []
+    out = executor(inv, store, net, hook=seen.append).run(plan)
     assert out.ok, out.message
-    assert kinds(store, plan.id) == [
-        ("plan", 0, None), ("snapshots", 0, None),
-        ("intent", 1, "r1"), ("pushed", 1, "r1"), ("done", 1, "r1"),
-        ("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2"),
-        ("closed", 3, None),
-    ]
+    entries = kinds(store, plan.id)
+    assert entries[:3] == [("plan", 0, None), ("snapshots", 0, None), ("intent", 1, "r1")]
+    assert sorted(entries[3:-1]) == sorted([("pushed", 1, "r1"), ("done", 1, "r1"), ("snapshots", 2, None),
+                                            ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")])
+    step2 = [e for e in entries if e[1] == 2]
+    assert step2 == [("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")]
+    assert entries[-1] == ("closed", 3, None)
     first = [e.data["snapshots"] for e in store.journal_entries(plan.id) if e.kind == "snapshots"]
     assert [set(s) for s in first] == [{"r1"}, {"r2"}]
     assert set(out.snapshots) == {"r1", "r2"}
+    # The pin's thread starts once r1's resign is journaled (and fenced), before its push.
+    assert seen.index("after-intent-1") < seen.index("alongside-start-2") < seen.index("before-step-2")
+
+
+def test_emergency_failover_pushes_the_pin_after_the_resign_when_told_to(inv, store, net):
+    plan = emergency(inv)
+    seen: list[str] = []
+    ex = Executor(inv, store, Sessions(inv, factory=net.factory), verify_timeout=0.05, rollback_timeout=0.0,
+                  hook=seen.append, pin_alongside=False)
+    assert ex.run(plan).ok
+    assert "alongside-start-2" not in seen
+    assert [k for k in kinds(store, plan.id) if k[1] == 2][0] == ("snapshots", 2, None)
+    assert kinds(store, plan.id).index(("done", 1, "r1")) < kinds(store, plan.id).index(("snapshots", 2, None))
 
 
 def test_emergency_failover_whose_new_master_cannot_be_backed_up_keeps_the_verified_resign(inv, store, net):
     before = net.configs()
     plan = emergency(inv)
-    out = executor(inv, store, net, hook=call_at("after-verify-1", lambda: setattr(net["r2"], "down", True))).run(plan)
+    # r2 cannot be read while its backup is taken (the session and its one retry): never pinned.
+    out = executor(inv, store, net, hook=call_at("alongside-start-2", lambda: setattr(net["r2"], "unreachable", 2))).run(plan)
     assert out.ok and not out.rolled_back, out.message
     assert "the verified state kept" in out.message
     assert " vrrp 1 shutdown" in net["r1"].config  # the resign stays: r1's uplink is dead
@@ -546,7 +579,7 @@ def test_a_step_without_values_is_pushed_as_its_lines(inv, store, net):
 
 def test_recovery_finishes_with_the_changes_rebuilt_from_the_journal(inv, store, net, tmp_path):
     plan = emergency(inv)
-    crash(inv, store, net, plan, "after-verify-1")
+    crash(inv, store, net, plan, "alongside-before-push-2")  # the pin journaled, not pushed: recovery pushes it
     _, ex = restart(inv, tmp_path, net)
     (r,) = ex.recover()
     assert r.resolution.kind == "finish" and r.ok, r.message

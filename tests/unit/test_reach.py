@@ -430,3 +430,27 @@ def test_a_witness_lagging_now_and_then_holds_the_count_instead_of_resetting_it(
     a = _frames(inv, lambda t: ReachReading(KEY, "up", sent=10, lost=0, at=t - next(lags)))
     assert a.groups["lan"].members["r1"].tracks[KEY] == "down"
     assert a.groups["lan"].members["r1"].health == "degraded"
+
+
+@pytest.mark.parametrize("max_rtt", [None, 0.05])
+def test_window_counts_give_the_same_verdict_as_judging_the_whole_window(max_rtt):
+    # The prober judges each line from counts kept as probes come and go (no pass over the window);
+    # random outcomes, late replies and repeats: always judge()'s verdict.
+    import random
+
+    rng = random.Random(7)
+    probe = ReachProbe("k", "198.18.10.100", interval=0.02, window=10, max_loss=0.3, max_rtt=max_rtt)
+    w = Window(probe.window)
+    seq = 0
+    for _ in range(3000):
+        r = rng.random()
+        if r < 0.1 and seq > 3:  # a late reply (or a repeat) for a recent probe
+            w.add(ProbeEvent(seq - rng.randint(0, 3), True, rng.uniform(0.001, 0.1)))
+        else:
+            seq += 1
+            ok = rng.random() > 0.35
+            w.add(ProbeEvent(seq, ok, rng.uniform(0.001, 0.1) if ok else None))
+        assert w.state(probe) == judge(w.results(), probe)[:2]
+        assert w.lost == sum(1 for ok, _ in w.results() if not ok)
+    w.clear()
+    assert w.state(probe) == ("unknown", 0) and w.lost == 0

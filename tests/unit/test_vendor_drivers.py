@@ -163,7 +163,7 @@ def test_supported_protocols_are_each_platform_spec():
     # FRR and EOS configure one `vrrp N` for both families: IPv4 and IPv6 groups need VRIDs apart.
     apart = {name for name, caps in supported_protocols().items() if "vrid-per-family" in caps}
     assert apart == set(v4) - {"frr", "arista_eos"}
-    assert all(caps <= set(PROTOCOLS) | {"vrid-per-family"} | {f"ipv6-{p}" for p in PROTOCOLS}
+    assert all(caps <= set(PROTOCOLS) | {"vrid-per-family", "gnmi"} | {f"ipv6-{p}" for p in PROTOCOLS}
                for caps in supported_protocols().values())
 
 
