@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..connect import Sessions  # noqa: F401 - re-exported: the one session pool
 from ..coordination import Coordinator, Fenced, Token
-from ..drivers import NetworkDriver
+from ..drivers import NetworkDriver, driver_class
 from ..drivers.textconfig import config_body, unified_diff
 from ..errors import ConnectionFailed, NethaError
 from ..inventory import Inventory
@@ -133,12 +133,20 @@ class Recovered:
         return self.message
 
 
+# How long an emergency plan's resign waits for the new master's pin, pushed alongside it, to be on
+# its way: at most the new master's skew time at its own priority (waiting longer would cost more
+# than the skew it saves); once the pin is sent, it gets this head start on the resign.
+PIN_HEAD_START = 0.015
+
+
 @dataclass(eq=False)
 class _Alongside:
-    """Step ``n`` of a plan (an emergency plan's pin of its new master) pushed by a thread of its own
-    while the step before it (the failed master's resign) is pushed: backup, journal (snapshot,
-    intent), fence check and push, in that order, as for any step. The executor reads its outcome
-    when the step's turn comes (:meth:`Executor._settle`)."""
+    """Step ``n`` of a plan (an emergency plan's pin of its new master) run by a thread of its own
+    from the plan's start: the new master is backed up (and the backup journaled) while the failed
+    master is; the pin's intent is journaled and the pin pushed (after the fence check) only once
+    the resign's intent is journaled (``go``), and the resign then waits for the pin to be on its
+    way (``pushing``, at most the skew time it saves). The executor reads its outcome when the
+    step's turn comes (:meth:`Executor._settle`); a plan that ends before ``go`` cancels it."""
 
     executor: Executor
     plan: Plan
@@ -151,6 +159,10 @@ class _Alongside:
     intent: bool = False  # its intent is journaled: its device is the plan's to roll back
     pushed: bool = False
     error: BaseException | None = None
+    cancelled: bool = False
+    settled: bool = False
+    go: threading.Event = field(default_factory=threading.Event)
+    pushing: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread = field(init=False)
 
     @classmethod
@@ -160,6 +172,14 @@ class _Alongside:
         early.thread.start()
         return early
 
+    def cancel(self) -> None:
+        """The plan ended before the resign was journaled: nothing is pushed; wait for the thread."""
+        if not self.settled:
+            self.cancelled = True
+            self.go.set()
+            self.thread.join()
+            self.settled = True
+
     def _run(self) -> None:
         ex, plan, step, n = self.executor, self.plan, self.step, self.n
         ex._tls.token = self.token
@@ -168,15 +188,21 @@ class _Alongside:
             if step.device not in self.have:
                 self.before[step.device] = ex._snapshot(plan, step.device, self.snapshots)
                 ex._jot(plan.id, n, "snapshots", {"snapshots": {step.device: self.snapshots[step.device]}})
+            self.go.wait()
+            if self.cancelled:
+                return
             ex._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
                     step.device, strict=True)
             self.intent = True
             ex.hook(f"alongside-before-push-{n}")
             ex._fence_check()
+            self.pushing.set()
             ex._apply(plan, step)
             self.pushed = True
         except BaseException as exc:  # noqa: BLE001 - raised again by the executor's thread, at this step's turn
             self.error = exc
+        finally:
+            self.pushing.set()
 
 
 class Executor:
@@ -242,10 +268,21 @@ class Executor:
             return Outcome(plan, False, False, msg, (), time.monotonic() - t0)
         snapshots: dict[str, int] = {}
         before: dict[str, str] = {}
+        # The new master's pin runs alongside from here (its backup now, its push with the resign).
+        early = _Alongside.start(self, plan, 2, snapshots) if self._alongside(plan, 1) else None
+        try:
+            return self._prepare(plan, t0, critical, snapshots, before, early)
+        finally:
+            if early is not None:
+                early.cancel()  # settled by the steps already, or the plan ended before its resign
+
+    def _prepare(self, plan: Plan, t0: float, critical: ExitStack, snapshots: dict[str, int],
+                 before: dict[str, str], early: _Alongside | None) -> Outcome:
         # Every device is backed up before its first change. An emergency plan backs up only the
         # device of its first change now (the failed master's resign, which ends the black hole) and
-        # each other device right before its own first change (_steps): the LAN does not wait for
-        # the new master's config to be read. Every other plan backs up all its devices first, so
+        # each other device right before its own first change (_steps), or, the new master whose pin
+        # goes alongside the resign, at the same time as this one (_Alongside): the LAN does not wait
+        # for the new master's config to be read. Every other plan backs up all its devices first, so
         # that one unreadable device means nothing was changed.
         upfront = plan.devices[:1] if plan.kind == "emergency" else plan.devices
         for dev in upfront:
@@ -264,11 +301,11 @@ class Executor:
             self._close(plan, "failed", msg)
             self.store.audit(plan.kind, "failed", plan.group, None, msg)
             return Outcome(plan, False, True, msg, (), time.monotonic() - t0, {}, snapshots)
-        return self._steps(plan, 1, snapshots, before, [], {}, t0, critical)
+        return self._steps(plan, 1, snapshots, before, [], {}, t0, critical, early)
 
     def _steps(self, plan: Plan, first: int, snapshots: dict[str, int], before: dict[str, str],
                touched: list[str], pushed: dict[str, str | None], t0: float,
-               critical: ExitStack | None = None) -> Outcome:
+               critical: ExitStack | None = None, early: _Alongside | None = None) -> Outcome:
         """Push steps ``first``.. of ``plan``; ``pushed``: device -> config right after netha's push
         (None: netha pushed to it in this process and could not read it back: still netha's)."""
         results: list[StepResult] = []
@@ -276,7 +313,6 @@ class Executor:
         # a later failure (the pin, a read) undoes only the target's own change, never the resign,
         # which would hand the LAN back to the master that failed.
         checkpoint = first > 1 and plan.kind == "emergency"
-        early: _Alongside | None = None
         for n, step in enumerate(plan.steps, 1):
             if n < first:
                 continue
@@ -303,8 +339,8 @@ class Executor:
                     if step.lines:
                         pushed.setdefault(step.device, None)
                     self._fence_check()  # the leadership still holds, proved right before the push
-                    if self._alongside(plan, n):
-                        early = _Alongside.start(self, plan, n + 1, snapshots)
+                    if early is not None and early.n == n + 1:
+                        self._pin_first(plan, early)
                     self._apply(plan, step)
                     applied = True
                     if critical is not None:
@@ -408,13 +444,20 @@ class Executor:
             return False
         step, nxt = plan.steps[n - 1], plan.steps[n]
         return (step.operation == "resign" and step.device != plan.target and nxt.device == plan.target
-                and nxt.operation == "set_priority" and bool(nxt.lines))
+                and nxt.operation == "set_priority" and bool(nxt.lines)
+                # Where a priority change restarts the VRRP instance (keepalived's reload), the new
+                # master would restart its timers as the priority-0 advertisement arrives: after it.
+                and driver_class(self.inv.devices[plan.target].platform).spec.live_priority)
 
     def _settle(self, early: _Alongside, touched: list[str], pushed: dict[str, str | None],
                 snapshots: dict[str, int], before: dict[str, str]) -> None:
         """Wait for the pin pushed alongside; take its backup and its device into the plan's records;
         its failure (or crash) raised here, as its own step's."""
+        if not early.go.is_set():  # the plan failed before its resign was journaled: the pin never goes
+            early.cancelled = True
+            early.go.set()
         early.thread.join()
+        early.settled = True
         dev = early.step.device
         snapshots.update(early.snapshots)
         before.update(early.before)
@@ -424,6 +467,16 @@ class Executor:
             pushed.setdefault(dev, None)
         if early.error is not None:
             raise early.error
+
+    def _pin_first(self, plan: Plan, early: _Alongside) -> None:
+        """The resign is journaled: let the pin go, and give it a head start (at most the skew time
+        it saves: the new master's at its own priority)."""
+        early.go.set()
+        group = self.inv.groups[plan.group]
+        skew = (256 - group.member(plan.target).priority) * group.advert_interval / 256
+        started = time.monotonic()
+        if early.pushing.wait(skew) and early.error is None:
+            time.sleep(max(0.0, min(PIN_HEAD_START, skew - (time.monotonic() - started))))
 
     def _settle_quietly(self, early: _Alongside | None, touched: list[str], pushed: dict[str, str | None],
                         snapshots: dict[str, int], before: dict[str, str]) -> bool:

@@ -156,25 +156,41 @@ def test_emergency_failover_whose_resign_and_pin_are_refused_rolls_back_everythi
 
 
 def test_emergency_failover_pins_the_new_master_alongside_the_resign(inv, store, net):
-    # The black hole ends with the failed master's resign: it is journaled and pushed without waiting
-    # for the new master's backup; the pin (backed up first, as any change) goes out at the same time,
-    # so the new master is above every other member when the priority-0 advertisement arrives.
+    # The black hole ends with the failed master's resign: the new master is backed up at the same
+    # time as the failed one (not before it), and its pin is journaled and pushed only once the
+    # resign is journaled, then goes out with it: the new master is above every other member when
+    # the priority-0 advertisement arrives.
     plan = emergency(inv)
     seen: list[str] = []
     out = executor(inv, store, net, hook=seen.append).run(plan)
     assert out.ok, out.message
     entries = kinds(store, plan.id)
-    assert entries[:3] == [("plan", 0, None), ("snapshots", 0, None), ("intent", 1, "r1")]
-    assert sorted(entries[3:-1]) == sorted([("pushed", 1, "r1"), ("done", 1, "r1"), ("snapshots", 2, None),
-                                            ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")])
+    at = entries.index
+    assert entries[0] == ("plan", 0, None) and entries[-1] == ("closed", 3, None)
+    assert at(("snapshots", 0, None)) < at(("intent", 1, "r1")) < at(("intent", 2, "r2"))
+    assert sorted(entries[1:-1]) == sorted([
+        ("snapshots", 0, None), ("intent", 1, "r1"), ("pushed", 1, "r1"), ("done", 1, "r1"),
+        ("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")])
     step2 = [e for e in entries if e[1] == 2]
     assert step2 == [("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")]
-    assert entries[-1] == ("closed", 3, None)
     first = [e.data["snapshots"] for e in store.journal_entries(plan.id) if e.kind == "snapshots"]
-    assert [set(s) for s in first] == [{"r1"}, {"r2"}]
+    assert sorted(sorted(s) for s in first) == [["r1"], ["r2"]]
     assert set(out.snapshots) == {"r1", "r2"}
-    # The pin's thread starts once r1's resign is journaled (and fenced), before its push.
-    assert seen.index("after-intent-1") < seen.index("alongside-start-2") < seen.index("before-step-2")
+    # The pin's push waits for the resign's journaled intent; the resign waits for the pin to be sent.
+    assert seen.index("after-intent-1") < seen.index("alongside-before-push-2") < seen.index("after-push-1")
+
+
+def test_an_emergency_plan_that_ends_before_its_resign_never_pushes_the_pin(inv, store, net):
+    # r1 cannot be backed up: nothing is changed, the pin's thread (r2 backed up already) pushes nothing.
+    before = net.configs()
+    net["r1"].unreachable = 2
+    plan = emergency(inv)
+    seen: list[str] = []
+    out = executor(inv, store, net, hook=seen.append).run(plan)
+    assert not out.ok and "could not back up r1" in out.message, out.message
+    assert net.configs() == before and net["r2"].writes == 0
+    assert "alongside-before-push-2" not in seen
+    assert not [e for e in kinds(store, plan.id) if e[0] == "intent"]
 
 
 def test_emergency_failover_pushes_the_pin_after_the_resign_when_told_to(inv, store, net):
@@ -586,3 +602,16 @@ def test_recovery_finishes_with_the_changes_rebuilt_from_the_journal(inv, store,
     pin = plan.steps[1]
     assert net["r2"].changes == [("set_priority", pin.values)] and pin.values is not None
     assert pin.values.priority == 254 and net["r2"].pushes == [pin.lines]
+
+
+def test_the_pin_goes_alongside_the_resign_only_where_a_priority_change_is_live(inv, store, net):
+    # FRR applies a priority in the running instance; keepalived reloads (its VRRP timers restart):
+    # the new master's reload must not meet the priority-0 advertisement, so there the pin comes after.
+    ex = executor(inv, store, net)
+    for group, old, new, alongside in (("lan", "r1", "r2", True), ("klan", "k1", "k2", False)):
+        plan = Plan("emergency", group, new, (Step(old, "resign", "resign", ("x",)),
+                                              Step(new, "pin", "set_priority", ("y",))))
+        assert ex._alongside(plan, 1) is alongside, group
+        assert ex._alongside(plan, 2) is False
+    assert Executor(inv, store, None, pin_alongside=False)._alongside(
+        Plan("emergency", "lan", "r2", (Step("r1", "r", "resign", ("x",)), Step("r2", "p", "set_priority", ("y",)))), 1) is False
