@@ -318,10 +318,6 @@ class PlatformSpec:
     # The CLI login is a Linux shell (keepalived): a stream prober runs over the same credentials.
     # Otherwise (FRR's vtysh) it needs the device's ``shell:`` credentials.
     login_is_shell: bool = False
-    # A priority change takes effect in the running VRRP instance (FRR, the vendors' CLIs). False where
-    # it restarts the instance (keepalived's reload): a takeover then pins its new master only after
-    # it is master, never alongside the old master's resign (the reload would restart its timers).
-    live_priority: bool = True
 
 
 @dataclass(frozen=True)

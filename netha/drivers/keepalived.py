@@ -51,7 +51,6 @@ SPEC = PlatformSpec(
     comment_prefixes=("#", "!"),
     reach="stream",
     login_is_shell=True,
-    live_priority=False,  # a priority change is a config reload: the VRRP instance restarts
 )
 
 # keepalived's vrrp_t states: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (FAULT: not serving, as INIT).

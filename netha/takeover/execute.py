@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..connect import Sessions  # noqa: F401 - re-exported: the one session pool
 from ..coordination import Coordinator, Fenced, Token
-from ..drivers import NetworkDriver, driver_class
+from ..drivers import NetworkDriver
 from ..drivers.textconfig import config_body, unified_diff
 from ..errors import ConnectionFailed, NethaError
 from ..inventory import Inventory
@@ -76,8 +76,7 @@ class Outcome:
 
 
 # A test hook may pause or kill a plan at a named point ("after-snapshots", "before-step-2",
-# "after-push-1", "after-record-1", "after-verify-1", "before-close"; an emergency plan's pin pushed
-# alongside the resign, in its own thread: "alongside-start-2", "alongside-before-push-2").
+# "after-push-1", "after-record-1", "after-verify-1", "before-close").
 Hook = Callable[[str], None]
 
 
@@ -133,78 +132,6 @@ class Recovered:
         return self.message
 
 
-# How long an emergency plan's resign waits for the new master's pin, pushed alongside it, to be on
-# its way: at most the new master's skew time at its own priority (waiting longer would cost more
-# than the skew it saves); once the pin is sent, it gets this head start on the resign.
-PIN_HEAD_START = 0.015
-
-
-@dataclass(eq=False)
-class _Alongside:
-    """Step ``n`` of a plan (an emergency plan's pin of its new master) run by a thread of its own
-    from the plan's start: the new master is backed up (and the backup journaled) while the failed
-    master is; the pin's intent is journaled and the pin pushed (after the fence check) only once
-    the resign's intent is journaled (``go``), and the resign then waits for the pin to be on its
-    way (``pushing``, at most the skew time it saves). The executor reads its outcome when the
-    step's turn comes (:meth:`Executor._settle`); a plan that ends before ``go`` cancels it."""
-
-    executor: Executor
-    plan: Plan
-    n: int
-    step: Step
-    token: Token | None
-    have: frozenset[str]  # devices the plan has backed up already
-    snapshots: dict[str, int] = field(default_factory=dict)
-    before: dict[str, str] = field(default_factory=dict)
-    intent: bool = False  # its intent is journaled: its device is the plan's to roll back
-    pushed: bool = False
-    error: BaseException | None = None
-    cancelled: bool = False
-    settled: bool = False
-    go: threading.Event = field(default_factory=threading.Event)
-    pushing: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread = field(init=False)
-
-    @classmethod
-    def start(cls, executor: Executor, plan: Plan, n: int, snapshots: dict[str, int]) -> _Alongside:
-        early = cls(executor, plan, n, plan.steps[n - 1], getattr(executor._tls, "token", None), frozenset(snapshots))
-        early.thread = threading.Thread(target=early._run, name=f"pin-{plan.group}", daemon=True)
-        early.thread.start()
-        return early
-
-    def cancel(self) -> None:
-        """The plan ended before the resign was journaled: nothing is pushed; wait for the thread."""
-        if not self.settled:
-            self.cancelled = True
-            self.go.set()
-            self.thread.join()
-            self.settled = True
-
-    def _run(self) -> None:
-        ex, plan, step, n = self.executor, self.plan, self.step, self.n
-        ex._tls.token = self.token
-        try:
-            ex.hook(f"alongside-start-{n}")
-            if step.device not in self.have:
-                self.before[step.device] = ex._snapshot(plan, step.device, self.snapshots)
-                ex._jot(plan.id, n, "snapshots", {"snapshots": {step.device: self.snapshots[step.device]}})
-            self.go.wait()
-            if self.cancelled:
-                return
-            ex._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
-                    step.device, strict=True)
-            self.intent = True
-            ex.hook(f"alongside-before-push-{n}")
-            ex._fence_check()
-            self.pushing.set()
-            ex._apply(plan, step)
-            self.pushed = True
-        except BaseException as exc:  # noqa: BLE001 - raised again by the executor's thread, at this step's turn
-            self.error = exc
-        finally:
-            self.pushing.set()
-
-
 class Executor:
     def __init__(
         self,
@@ -218,13 +145,11 @@ class Executor:
         hook: Hook | None = None,
         fence: Coordinator | None = None,
         journal: PlanJournal | None = None,
-        pin_alongside: bool = True,
     ):
         """``fence``: the leadership; with it, a plan starts only under a leadership token and every
         push (and rollback) is preceded by ``fence.check(token)``: a deposed leader touches nothing.
         ``journal``: where plans are journaled and open plans read (default: ``store``, this host's
-        SQLite; with etcd, the shared journal a leader on another host reads). ``pin_alongside``: an
-        emergency plan pushes the new master's pin while the failed master resigns (:class:`_Alongside`)."""
+        SQLite; with etcd, the shared journal a leader on another host reads)."""
         self.inv = inv
         self.fence = fence
         self.journal: PlanJournal = journal if journal is not None else store
@@ -236,7 +161,6 @@ class Executor:
         self.verify_timeout = verify_timeout
         self.rollback_timeout = rollback_timeout
         self.hook = hook or (lambda point: None)
-        self.pin_alongside = pin_alongside
 
     # -- the plan ------------------------------------------------------------------------------
     def run(self, plan: Plan, reason: str = "", origin: str = "manual", action: str | None = None) -> Outcome:
@@ -268,21 +192,10 @@ class Executor:
             return Outcome(plan, False, False, msg, (), time.monotonic() - t0)
         snapshots: dict[str, int] = {}
         before: dict[str, str] = {}
-        # The new master's pin runs alongside from here (its backup now, its push with the resign).
-        early = _Alongside.start(self, plan, 2, snapshots) if self._alongside(plan, 1) else None
-        try:
-            return self._prepare(plan, t0, critical, snapshots, before, early)
-        finally:
-            if early is not None:
-                early.cancel()  # settled by the steps already, or the plan ended before its resign
-
-    def _prepare(self, plan: Plan, t0: float, critical: ExitStack, snapshots: dict[str, int],
-                 before: dict[str, str], early: _Alongside | None) -> Outcome:
         # Every device is backed up before its first change. An emergency plan backs up only the
         # device of its first change now (the failed master's resign, which ends the black hole) and
-        # each other device right before its own first change (_steps), or, the new master whose pin
-        # goes alongside the resign, at the same time as this one (_Alongside): the LAN does not wait
-        # for the new master's config to be read. Every other plan backs up all its devices first, so
+        # each other device right before its own first change (_steps): the LAN does not wait for
+        # the new master's config to be read. Every other plan backs up all its devices first, so
         # that one unreadable device means nothing was changed.
         upfront = plan.devices[:1] if plan.kind == "emergency" else plan.devices
         for dev in upfront:
@@ -301,11 +214,11 @@ class Executor:
             self._close(plan, "failed", msg)
             self.store.audit(plan.kind, "failed", plan.group, None, msg)
             return Outcome(plan, False, True, msg, (), time.monotonic() - t0, {}, snapshots)
-        return self._steps(plan, 1, snapshots, before, [], {}, t0, critical, early)
+        return self._steps(plan, 1, snapshots, before, [], {}, t0, critical)
 
     def _steps(self, plan: Plan, first: int, snapshots: dict[str, int], before: dict[str, str],
                touched: list[str], pushed: dict[str, str | None], t0: float,
-               critical: ExitStack | None = None, early: _Alongside | None = None) -> Outcome:
+               critical: ExitStack | None = None) -> Outcome:
         """Push steps ``first``.. of ``plan``; ``pushed``: device -> config right after netha's push
         (None: netha pushed to it in this process and could not read it back: still netha's)."""
         results: list[StepResult] = []
@@ -317,35 +230,24 @@ class Executor:
             if n < first:
                 continue
             started = time.monotonic()
-            applied = False  # this step's own push went through
             try:
                 self.hook(f"before-step-{n}")
-                if early is not None and early.n == n:
-                    # Pushed alongside the step before: its failure is this step's failure.
-                    pending, early = early, None
-                    self._settle(pending, touched, pushed, snapshots, before)
-                    self.hook(f"after-intent-{n}")
-                    self.hook(f"after-push-{n}")
-                else:
-                    if step.lines and step.device not in snapshots:
-                        # Backed up right before its first change, before its intent (an emergency plan's later devices).
-                        before[step.device] = self._snapshot(plan, step.device, snapshots)
-                        self._jot(plan.id, n, "snapshots", {"snapshots": {step.device: snapshots[step.device]}})
-                    self._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
-                              step.device, strict=True)  # in etcd: refused (Fenced) once the leadership has ended
-                    self.hook(f"after-intent-{n}")
-                    if step.lines and step.device not in touched:
-                        touched.append(step.device)
-                    if step.lines:
-                        pushed.setdefault(step.device, None)
-                    self._fence_check()  # the leadership still holds, proved right before the push
-                    if early is not None and early.n == n + 1:
-                        self._pin_first(plan, early)
-                    self._apply(plan, step)
-                    applied = True
-                    if critical is not None:
-                        critical.close()  # the first push is out: polls of the device go on
-                    self.hook(f"after-push-{n}")
+                if step.lines and step.device not in snapshots:
+                    # Backed up right before its first change, before its intent (an emergency plan's later devices).
+                    before[step.device] = self._snapshot(plan, step.device, snapshots)
+                    self._jot(plan.id, n, "snapshots", {"snapshots": {step.device: snapshots[step.device]}})
+                self._jot(plan.id, n, "intent", {"description": step.description, "lines": list(step.lines)},
+                          step.device, strict=True)  # in etcd: refused (Fenced) once the leadership has ended
+                self.hook(f"after-intent-{n}")
+                if step.lines and step.device not in touched:
+                    touched.append(step.device)
+                if step.lines:
+                    pushed.setdefault(step.device, None)
+                self._fence_check()  # the leadership still holds, proved right before the push
+                self._apply(plan, step)
+                if critical is not None:
+                    critical.close()  # the first push is out: polls of the device go on
+                self.hook(f"after-push-{n}")
                 if step.lines:
                     pushed[step.device] = self._record_pushed(plan, n, step.device)
                     self.hook(f"after-record-{n}")
@@ -356,7 +258,6 @@ class Executor:
             except Fenced as exc:
                 # Deposed (or paused past its lease): nothing more is pushed, nothing rolled back by
                 # this controller; the plan stays open in the journal and the leader resolves it.
-                self._settle_quietly(early, touched, pushed, snapshots, before)
                 results.append(StepResult(n, step.device, step.description, False, str(exc), time.monotonic() - started))
                 self._jot(plan.id, n, "fenced", {"error": str(exc)}, step.device)
                 msg = (f"{plan.kind} of {plan.group}: step {n} ({step.description}) not pushed: {exc}; "
@@ -368,27 +269,8 @@ class Executor:
                 if not isinstance(exc, NethaError):
                     log.error("%s: step %d on %s raised an unexpected exception; rolling back", plan.group, n,
                               step.device, exc_info=True)
-                # The pin pushed alongside is waited for: what it changed is the plan's too.
-                pin_held = self._settle_quietly(early, touched, pushed, snapshots, before)
-                early = None
                 results.append(StepResult(n, step.device, step.description, False, describe(exc), time.monotonic() - started))
                 self._jot(plan.id, n, "failed", {"error": describe(exc)}, step.device)
-                if pin_held and not checkpoint and self._target_is_master(plan, step, started):
-                    # The new master, pinned alongside, is master (verified). If the failed master's
-                    # resign went through (the failure came after it), both changes stand; if not,
-                    # the pinned master preempted it, and the failed step alone is undone: undoing the
-                    # pin would hand the LAN back to the master that failed.
-                    undo = [] if applied else [d for d in touched if d != plan.target]
-                    rolled, detail = self.rollback(plan.id, undo, snapshots, pushed)
-                    kept = "both changes kept" if applied else "the pin kept"
-                    msg = (f"{plan.kind} of {plan.group}: {plan.target} is master (verified); step {n} "
-                           f"({step.description}) failed: {describe(exc)}; "
-                           + ((f"undone alone: {', '.join(undo)} restored, {kept}" if undo else f"nothing undone, {kept}")
-                              if rolled else f"{kept}; ROLLBACK INCOMPLETE: {detail}"))
-                    self._close(plan, "done-partial" if rolled else "rollback-incomplete", msg)
-                    self.store.audit(plan.kind, "partial" if rolled else "rollback-incomplete", plan.group,
-                                     step.device, msg)
-                    return Outcome(plan, True, False, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
                 if plan.kind == "emergency" and (checkpoint or self._target_is_master(plan, step, started)):
                     after = [d for d in touched if d == plan.target]
                     rolled, detail = self.rollback(plan.id, after, snapshots, pushed)
@@ -408,10 +290,6 @@ class Executor:
                 self.store.audit(plan.kind, "rolled-back" if rolled else "rollback-incomplete", plan.group,
                                  step.device, msg)
                 return Outcome(plan, False, rolled, msg, tuple(results), time.monotonic() - t0, {}, snapshots)
-            except BaseException:
-                # A crash (a test's, or an interrupt): the pin's thread is waited for, never left pushing.
-                self._settle_quietly(early, touched, pushed, snapshots, before)
-                raise
             results.append(StepResult(n, step.device, step.description, True, "", time.monotonic() - started))
             if plan.kind == "emergency" and step.expect.master == plan.target:
                 checkpoint = True
@@ -432,64 +310,6 @@ class Executor:
                       plan.group, plan.id, describe(exc), exc_info=not isinstance(exc, NethaError))
             msg += f"; not recorded as closed ({describe(exc)})"
         return Outcome(plan, True, False, msg, tuple(results), elapsed, diffs, snapshots)
-
-    # -- the pin pushed alongside the resign ---------------------------------------------------------
-    def _alongside(self, plan: Plan, n: int) -> bool:
-        """Step ``n`` is an emergency plan's resign of the failed master and the next step pins the
-        new master: the pin is pushed at the same time. The new master is then above every other
-        member when the priority-0 advertisement arrives, and takes over after its skew time at 254
-        (~1/256 of an advertisement interval) instead of at its own priority (at 100: ~61 % of one).
-        Should the resign fail, the pinned master preempts the failed one (Master_Down_Interval)."""
-        if not self.pin_alongside or plan.kind != "emergency" or n >= len(plan.steps):
-            return False
-        step, nxt = plan.steps[n - 1], plan.steps[n]
-        return (step.operation == "resign" and step.device != plan.target and nxt.device == plan.target
-                and nxt.operation == "set_priority" and bool(nxt.lines)
-                # Where a priority change restarts the VRRP instance (keepalived's reload), the new
-                # master would restart its timers as the priority-0 advertisement arrives: after it.
-                and driver_class(self.inv.devices[plan.target].platform).spec.live_priority)
-
-    def _settle(self, early: _Alongside, touched: list[str], pushed: dict[str, str | None],
-                snapshots: dict[str, int], before: dict[str, str]) -> None:
-        """Wait for the pin pushed alongside; take its backup and its device into the plan's records;
-        its failure (or crash) raised here, as its own step's."""
-        if not early.go.is_set():  # the plan failed before its resign was journaled: the pin never goes
-            early.cancelled = True
-            early.go.set()
-        early.thread.join()
-        early.settled = True
-        dev = early.step.device
-        snapshots.update(early.snapshots)
-        before.update(early.before)
-        if early.intent:
-            if dev not in touched:
-                touched.append(dev)
-            pushed.setdefault(dev, None)
-        if early.error is not None:
-            raise early.error
-
-    def _pin_first(self, plan: Plan, early: _Alongside) -> None:
-        """The resign is journaled: let the pin go, and give it a head start (at most the skew time
-        it saves: the new master's at its own priority)."""
-        early.go.set()
-        group = self.inv.groups[plan.group]
-        skew = (256 - group.member(plan.target).priority) * group.advert_interval / 256
-        started = time.monotonic()
-        if early.pushing.wait(skew) and early.error is None:
-            time.sleep(max(0.0, min(PIN_HEAD_START, skew - (time.monotonic() - started))))
-
-    def _settle_quietly(self, early: _Alongside | None, touched: list[str], pushed: dict[str, str | None],
-                        snapshots: dict[str, int], before: dict[str, str]) -> bool:
-        """:meth:`_settle` after another failure: True when the pin was pushed (its own failure, if
-        any, is logged: the plan fails for the first one)."""
-        if early is None:
-            return False
-        try:
-            self._settle(early, touched, pushed, snapshots, before)
-        except BaseException as exc:  # noqa: BLE001 - already failing: this one is reported, not raised
-            log.warning("%s: the pin of %s pushed alongside failed too: %s", early.plan.group,
-                        early.step.device, describe(exc))
-        return early.pushed
 
     def _target_is_master(self, plan: Plan, step: Step, started: float) -> bool:
         """After a failed step: is the plan's target the only master anyway (within the step's settle time)?"""

@@ -20,12 +20,9 @@ from .labtools import (
 
 pytestmark = pytest.mark.integration
 
-# The emergency failover of `lan` has two steps: 1. r1 resigns, 2. r2 is pinned at 254, pushed by a
-# thread of its own alongside the resign ("alongside-before-push-2": r2 backed up and the pin journaled,
-# r1's resign in flight).
+# The emergency failover of `lan` has two steps: 1. r1 resigns, 2. r2 is pinned at 254.
 KILL_POINTS = ["after-snapshots", "before-step-1", "after-push-1", "after-record-1", "after-verify-1",
-               "alongside-before-push-2", "before-step-2", "after-push-2", "after-record-2", "after-verify-2",
-               "before-close"]
+               "before-step-2", "after-push-2", "after-record-2", "after-verify-2", "before-close"]
 
 
 def vrrp_changes(before: str, after: str) -> set[str]:
@@ -130,7 +127,7 @@ def test_ssh_dropped_mid_push_the_failover_still_completes(baseline, tmp_path):
     marker = tmp_path / "paused"
 
     def drop(d: Daemon) -> None:
-        wait_for(marker.exists, 15, what="daemon paused before pushing r2's pin")
+        wait_for(marker.exists, 15, what="daemon paused before pinning r2")
         assert drop_ssh_sessions("r2") > 0
         marker.unlink()
 
@@ -139,7 +136,7 @@ def test_ssh_dropped_mid_push_the_failover_still_completes(baseline, tmp_path):
     run = gray_failure(tmp_path, make_inventory(tmp_path),
                        lambda d: all(x in running_config("r2") for x in ("vrrp 1 priority 254", "vrrp 2 priority 254")),
                        "r2 pinned in lan and upstream, lan's pin on a new session",
-                       env={"NETHA_TEST_PAUSE": f"alongside-before-push-2:{marker}"}, during=drop, settle=1.0)
+                       env={"NETHA_TEST_PAUSE": f"before-step-2:{marker}"}, during=drop, settle=1.0)
     assert any(ln.startswith("failover lan to r2") for ln in run.daemon.decisions())
     check_after(baseline, run.out, run.back, run.t_fail)
 
@@ -164,11 +161,9 @@ def test_unexpected_exception_during_verification_never_ends_the_daemon(baseline
     text = run.daemon.text()
     assert run.alive, text[-3000:]
     assert "Traceback" in text  # logged in full for the developer
-    # after-record-1 is reached by every plan: the LAN's resign (kept with the pin pushed alongside it:
-    # r2 is master), and upstream's pin (undone alone); after-record-2 only by the LAN's pin (undone
-    # alone) while upstream's pin stands.
-    r2 = ({"+vrrp 1 priority 254", "-vrrp 1 priority 100"} if point == "after-record-1"
-          else {"+vrrp 2 priority 254", "-vrrp 2 priority 100"})
+    # after-record-1 is reached by every plan: the LAN's resign (kept: r2 is master), and the pins
+    # (undone alone); after-record-2 only by the LAN's pin (undone alone) while upstream's pin stands.
+    r2 = set() if point == "after-record-1" else {"+vrrp 2 priority 254", "-vrrp 2 priority 100"}
     check_after(baseline, run.out, run.back, run.t_fail, expect={"r1": {"+vrrp 1 shutdown"}, "r2": r2})
 
 

@@ -228,9 +228,7 @@ def test_deposed_leader_push_is_refused_before_it_touches_a_device(etcd, closing
     assert not out.ok and not out.rolled_back and "not pushed" in out.message, out.message
     assert net.configs() == before, "a deposed leader changed a device"
     kinds = [e.kind for e in store.journal_entries(plan.id)]
-    # The failed master's backup and the new master's (taken alongside, for its pin), then the
-    # resign's intent, refused at the fence: the pin never goes either.
-    assert kinds == ["plan", "snapshots", "snapshots", "intent", "fenced"], kinds
+    assert kinds == ["plan", "snapshots", "intent", "fenced"], kinds
     assert store.journal_entries(plan.id)[0].data["leader"] == {"controller": "A", "revision": out_revision(store, plan.id),
                                                                "backend": "etcd"}
     assert [h.result for h in store.history()] == ["fenced"]

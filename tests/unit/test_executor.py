@@ -127,26 +127,10 @@ def test_emergency_failover_whose_pin_is_refused_keeps_the_resign_and_undoes_the
     assert [h.result for h in store.history()] == ["partial"]
 
 
-def test_emergency_failover_whose_resign_is_refused_keeps_the_pinned_new_master(inv, store, net):
-    # The pin went out alongside the refused resign: r2, above r1, preempted it (verified). The refused
-    # step alone is undone; undoing the pin would hand the LAN back to the master that failed.
-    before = net.configs()
-    net["r1"].reject.add("vrrp 1 shutdown")
-    plan = emergency(inv)
-    out = executor(inv, store, net).run(plan)
-    assert out.ok and not out.rolled_back, out.message
-    assert "undone alone: r1 restored, the pin kept" in out.message
-    assert net["r1"].config == before["r1"] and " vrrp 1 priority 254" in net["r2"].config
-    assert net.master(1) == "r2"
-    assert closed(store, plan.id)[0]["result"] == "done-partial"
-    assert [e.device for e in store.journal_entries(plan.id) if e.kind == "rollback"] == ["r1"]
-
-
-def test_emergency_failover_whose_resign_and_pin_are_refused_rolls_back_everything(inv, store, net):
+def test_emergency_failover_whose_resign_is_refused_rolls_back_everything(inv, store, net):
     # The target never became master: nothing to keep, every touched device back to its snapshot.
     before = net.configs()
     net["r1"].reject.add("vrrp 1 shutdown")
-    net["r2"].reject.add("priority 254")
     plan = emergency(inv)
     out = executor(inv, store, net).run(plan)
     assert not out.ok and out.rolled_back, out.message
@@ -155,60 +139,27 @@ def test_emergency_failover_whose_resign_and_pin_are_refused_rolls_back_everythi
     assert closed(store, plan.id)[0]["result"] == "rolled-back"
 
 
-def test_emergency_failover_pins_the_new_master_alongside_the_resign(inv, store, net):
-    # The black hole ends with the failed master's resign: the new master is backed up at the same
-    # time as the failed one (not before it), and its pin is journaled and pushed only once the
-    # resign is journaled, then goes out with it: the new master is above every other member when
-    # the priority-0 advertisement arrives.
+def test_emergency_failover_resigns_before_it_reads_the_new_master_s_config(inv, store, net):
+    # The black hole ends with the failed master's resign: the target is backed up right before its
+    # own first change, not before the resign.
     plan = emergency(inv)
-    seen: list[str] = []
-    out = executor(inv, store, net, hook=seen.append).run(plan)
+    out = executor(inv, store, net).run(plan)
     assert out.ok, out.message
-    entries = kinds(store, plan.id)
-    at = entries.index
-    assert entries[0] == ("plan", 0, None) and entries[-1] == ("closed", 3, None)
-    assert at(("snapshots", 0, None)) < at(("intent", 1, "r1")) < at(("intent", 2, "r2"))
-    assert sorted(entries[1:-1]) == sorted([
-        ("snapshots", 0, None), ("intent", 1, "r1"), ("pushed", 1, "r1"), ("done", 1, "r1"),
-        ("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")])
-    step2 = [e for e in entries if e[1] == 2]
-    assert step2 == [("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2")]
+    assert kinds(store, plan.id) == [
+        ("plan", 0, None), ("snapshots", 0, None),
+        ("intent", 1, "r1"), ("pushed", 1, "r1"), ("done", 1, "r1"),
+        ("snapshots", 2, None), ("intent", 2, "r2"), ("pushed", 2, "r2"), ("done", 2, "r2"),
+        ("closed", 3, None),
+    ]
     first = [e.data["snapshots"] for e in store.journal_entries(plan.id) if e.kind == "snapshots"]
-    assert sorted(sorted(s) for s in first) == [["r1"], ["r2"]]
+    assert [set(s) for s in first] == [{"r1"}, {"r2"}]
     assert set(out.snapshots) == {"r1", "r2"}
-    # The pin's push waits for the resign's journaled intent; the resign waits for the pin to be sent.
-    assert seen.index("after-intent-1") < seen.index("alongside-before-push-2") < seen.index("after-push-1")
-
-
-def test_an_emergency_plan_that_ends_before_its_resign_never_pushes_the_pin(inv, store, net):
-    # r1 cannot be backed up: nothing is changed, the pin's thread (r2 backed up already) pushes nothing.
-    before = net.configs()
-    net["r1"].unreachable = 2
-    plan = emergency(inv)
-    seen: list[str] = []
-    out = executor(inv, store, net, hook=seen.append).run(plan)
-    assert not out.ok and "could not back up r1" in out.message, out.message
-    assert net.configs() == before and net["r2"].writes == 0
-    assert "alongside-before-push-2" not in seen
-    assert not [e for e in kinds(store, plan.id) if e[0] == "intent"]
-
-
-def test_emergency_failover_pushes_the_pin_after_the_resign_when_told_to(inv, store, net):
-    plan = emergency(inv)
-    seen: list[str] = []
-    ex = Executor(inv, store, Sessions(inv, factory=net.factory), verify_timeout=0.05, rollback_timeout=0.0,
-                  hook=seen.append, pin_alongside=False)
-    assert ex.run(plan).ok
-    assert "alongside-start-2" not in seen
-    assert [k for k in kinds(store, plan.id) if k[1] == 2][0] == ("snapshots", 2, None)
-    assert kinds(store, plan.id).index(("done", 1, "r1")) < kinds(store, plan.id).index(("snapshots", 2, None))
 
 
 def test_emergency_failover_whose_new_master_cannot_be_backed_up_keeps_the_verified_resign(inv, store, net):
     before = net.configs()
     plan = emergency(inv)
-    # r2 cannot be read while its backup is taken (the session and its one retry): never pinned.
-    out = executor(inv, store, net, hook=call_at("alongside-start-2", lambda: setattr(net["r2"], "unreachable", 2))).run(plan)
+    out = executor(inv, store, net, hook=call_at("after-verify-1", lambda: setattr(net["r2"], "down", True))).run(plan)
     assert out.ok and not out.rolled_back, out.message
     assert "the verified state kept" in out.message
     assert " vrrp 1 shutdown" in net["r1"].config  # the resign stays: r1's uplink is dead
@@ -595,23 +546,10 @@ def test_a_step_without_values_is_pushed_as_its_lines(inv, store, net):
 
 def test_recovery_finishes_with_the_changes_rebuilt_from_the_journal(inv, store, net, tmp_path):
     plan = emergency(inv)
-    crash(inv, store, net, plan, "alongside-before-push-2")  # the pin journaled, not pushed: recovery pushes it
+    crash(inv, store, net, plan, "after-verify-1")
     _, ex = restart(inv, tmp_path, net)
     (r,) = ex.recover()
     assert r.resolution.kind == "finish" and r.ok, r.message
     pin = plan.steps[1]
     assert net["r2"].changes == [("set_priority", pin.values)] and pin.values is not None
     assert pin.values.priority == 254 and net["r2"].pushes == [pin.lines]
-
-
-def test_the_pin_goes_alongside_the_resign_only_where_a_priority_change_is_live(inv, store, net):
-    # FRR applies a priority in the running instance; keepalived reloads (its VRRP timers restart):
-    # the new master's reload must not meet the priority-0 advertisement, so there the pin comes after.
-    ex = executor(inv, store, net)
-    for group, old, new, alongside in (("lan", "r1", "r2", True), ("klan", "k1", "k2", False)):
-        plan = Plan("emergency", group, new, (Step(old, "resign", "resign", ("x",)),
-                                              Step(new, "pin", "set_priority", ("y",))))
-        assert ex._alongside(plan, 1) is alongside, group
-        assert ex._alongside(plan, 2) is False
-    assert Executor(inv, store, None, pin_alongside=False)._alongside(
-        Plan("emergency", "lan", "r2", (Step("r1", "r", "resign", ("x",)), Step("r2", "p", "set_priority", ("y",)))), 1) is False

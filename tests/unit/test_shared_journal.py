@@ -39,9 +39,9 @@ def _host(c, cid: str, tmp_path, closing_):  # noqa: ANN001
     return coord, store, journal
 
 
-def _executor(inv, net, coord, store, journal, hook=None, pin_alongside=True):  # noqa: ANN001
+def _executor(inv, net, coord, store, journal, hook=None):  # noqa: ANN001
     return Executor(inv, store, Sessions(inv, factory=net.factory), verify_timeout=0.05, rollback_timeout=0.0,
-                    hook=hook, fence=coord, journal=journal, pin_alongside=pin_alongside)
+                    hook=hook, fence=coord, journal=journal)
 
 
 def _dies(coord: EtcdCoordinator) -> None:
@@ -81,10 +81,10 @@ def test_leader_on_another_host_finishes_the_plan_its_dead_leader_left_open(etcd
     a, store_a, journal_a = _host(c, "A", tmp_path, closing)
     b, store_b, journal_b = _host(c, "B", tmp_path, closing)
     net = FakeNetwork(inv)
-    plan = emergency(inv)  # 1. r1 resigns, 2. r2 pinned at 254 (after it, here: A dies between the two)
+    plan = emergency(inv)  # 1. r1 resigns, 2. r2 pinned at 254
     with pytest.raises(Crash):  # A dies right after its first push was recorded
-        _executor(inv, net, a, store_a, journal_a, crash_at("after-record-1", lambda: _dies(a)),
-                  pin_alongside=False).run(plan, reason="automatic: r1 degraded", origin="auto", action="failover")
+        _executor(inv, net, a, store_a, journal_a, crash_at("after-record-1", lambda: _dies(a))).run(
+            plan, reason="automatic: r1 degraded", origin="auto", action="failover")
     assert net.master(1) == "r2" and " vrrp 1 priority 254" not in net["r2"].config
     # B's own state directory knows nothing of the plan: it reads it from etcd.
     assert store_b.open_plans() == [] and [pid for pid, _ in journal_b.open_plans()] == [plan.id]
