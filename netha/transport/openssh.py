@@ -63,6 +63,20 @@ def exec_session(params: SshParams):
     return OpenSshSession(params) if usable else ExecSession(params)
 
 
+def _end(proc: subprocess.Popen, wait: float) -> None:
+    """SIGTERM, then SIGKILL after ``wait`` seconds; a process already gone is left alone."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except OSError:
+        pass
+
+
 class PipeChannel:
     """One command's output, read like a paramiko channel (``fileno``, ``recv``, exit status, ``close``)."""
 
@@ -87,18 +101,9 @@ class PipeChannel:
         return self._proc.wait()
 
     def close(self) -> None:
-        proc = self._proc
-        if proc.poll() is None:
-            try:
-                proc.terminate()
-                proc.wait(2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            except OSError:
-                pass
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _end(self._proc, wait=2.0)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 class OpenSshSession:
@@ -185,15 +190,8 @@ class OpenSshSession:
 
     def close(self) -> None:
         master, self._master = self._master, None
-        if master is not None and master.poll() is None:
-            try:
-                master.send_signal(signal.SIGTERM)  # the master ends its channels: their commands get SIGHUP
-                master.wait(3)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait()
-            except OSError:
-                pass
+        if master is not None:
+            _end(master, wait=3.0)  # the master ends its channels: their commands get SIGHUP
         if master is not None and master.stderr is not None:
             master.stderr.close()
         d, self._dir = self._dir, None
