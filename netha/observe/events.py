@@ -19,7 +19,6 @@ what it saw:
 from __future__ import annotations
 
 import logging
-import os
 import select
 import threading
 import time
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from ..drivers.base import DeviceEvent, EventStream
 from ..errors import NethaError, ParseError
 from ..transport.ssh import ExecPool, SshParams
+from .wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -176,21 +176,12 @@ class DeviceEventStream(EventSource):
         self._params = params
         self._stream = stream
         self._pool = pool
-        self._wakeup = os.pipe()  # stop() writes to it: the thread's wait ends at once
+        self._wakeup = Wakeup()  # stop() sets it: the thread's wait ends at once
         self._lease = None
 
-    def __del__(self) -> None:
-        for fd in getattr(self, "_wakeup", ()):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
     def _interrupt(self) -> None:
-        try:
-            os.write(self._wakeup[1], b"x")
-        except OSError:
-            pass
+        self._wakeup.set()
         lease = self._lease
         if lease is not None:
             lease.close()  # the channel closes: the thread's select returns at once
@@ -223,9 +214,9 @@ class DeviceEventStream(EventSource):
             limit = self.quiet_after() + (0 if ready else STARTUP)
             due = (last_line or started) + limit
             timeout = None if due == float("inf") else max(0.0, due - time.monotonic()) + 0.01
-            readable, _, _ = select.select([fd, self._wakeup[0]], [], [], timeout)
+            readable, _, _ = select.select([fd, self._wakeup.fd], [], [], timeout)
             now = time.monotonic()
-            if self._wakeup[0] in readable:
+            if self._wakeup.fd in readable:
                 return
             if readable:
                 data = chan.recv(65536)

@@ -20,7 +20,6 @@ most once per probe interval, so a controller can decide without waiting for its
 from __future__ import annotations
 
 import logging
-import os
 import select
 import statistics
 import threading
@@ -33,6 +32,7 @@ from ..drivers.models import ProbeEvent, ProbeStream, ReachProbe, ReachReading, 
 from ..errors import NethaError, ParseError
 from ..transport.openssh import exec_session
 from ..transport.ssh import ExecSession, SshParams
+from .wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +158,10 @@ class DeviceProber:
         self.restarts = 0
         self.failures = 0
         self._stop = threading.Event()
-        self._wakeup = os.pipe()  # stop() writes to it: the reading thread's wait ends at once
+        self._wakeup = Wakeup()  # stop() sets it: the reading thread's wait ends at once
         self._thread = threading.Thread(target=self._loop, name=f"reach-{device}", daemon=True)
         self._notified = 0.0
 
-    def __del__(self) -> None:
-        for fd in getattr(self, "_wakeup", ()):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -177,10 +171,7 @@ class DeviceProber:
 
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
-        try:
-            os.write(self._wakeup[1], b"x")
-        except OSError:
-            pass
+        self._wakeup.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -264,7 +255,7 @@ class DeviceProber:
         log.info("%s: reach probers running: %s", self.device, ", ".join(channels))
         buffers = {key: b"" for key in channels}
         by_fd = {chan.fileno(): key for key, chan in channels.items()}
-        stop_fd = self._wakeup[0]
+        stop_fd = self._wakeup.fd
         poller = select.poll()
         for fd in (*by_fd, stop_fd):
             poller.register(fd, select.POLLIN)
