@@ -348,8 +348,10 @@ class SshChannel:
 
 
 class ExecSession:
-    """One SSH connection for long-running commands, each on its own exec channel (no PTY, no
-    prompt): a streaming prober's lines arrive as the device prints them. Host keys are checked
+    """One SSH connection for long-running commands (paramiko), each on its own exec channel with a
+    terminal (line-buffered output, SIGHUP when the channel closes) and no prompt: a streaming
+    prober's lines arrive as the device prints them. Key logins use the system's OpenSSH client
+    instead where it is installed (:mod:`netha.transport.openssh`). Host keys are checked
     exactly as for the CLI session (the inventory's known_hosts, strict unless it says otherwise)."""
 
     def __init__(self, params: SshParams):
