@@ -204,6 +204,16 @@ class Daemon:
                 self.proc.kill()
 
 
+# A node's link-local address is the kernel's (from its random MAC): a new one in every lab, and
+# nothing a reader of the results can use. Stored logs say only that it was one.
+_LINK_LOCAL = re.compile(r"\bfe80::[0-9a-fA-F:]{1,40}")
+
+
+def scrub(msg: str) -> str:
+    """A daemon log line as stored with the results: link-local addresses as ``fe80::*``."""
+    return _LINK_LOCAL.sub("fe80::*", msg)
+
+
 def wall_to_mono(wall: float) -> float:
     return time.monotonic() - (time.time() - wall)
 
@@ -385,7 +395,7 @@ def one_run(scenario: str, mode: str, tmp: Path, pair: Pair, others: tuple = ())
                 if "fails from every member" in r["msg"]:
                     g = r.get("group") or r["msg"].split()[2].rstrip(":")
                     result["target_down_alerts"][g] = result["target_down_alerts"].get(g, 0) + 1
-            result["decisions"] = [f"{round(wall_to_mono(r['ts']) - t0, 3)}s {r['msg']}" for r in decisions]
+            result["decisions"] = [f"{round(wall_to_mono(r['ts']) - t0, 3)}s {scrub(r['msg'])}" for r in decisions]
             mine = [r for r in decisions if r.get("group") == pair.group or f" {pair.group}:" in r["msg"]
                     or f" {pair.group} " in r["msg"]]
             if mine:
@@ -404,7 +414,7 @@ def one_run(scenario: str, mode: str, tmp: Path, pair: Pair, others: tuple = ())
             # What the daemon did between its first action and the verification (where takeover time goes).
             if "decision" in marks:
                 upto = marks.get("verified", marks["decision"] + 3.0)
-                result["takeover_log"] = [f"{round(wall_to_mono(r['ts']) - t0, 3)}s {r['msg'][:160]}" for r in recs
+                result["takeover_log"] = [f"{round(wall_to_mono(r['ts']) - t0, 3)}s {scrub(r['msg'])[:160]}" for r in recs
                                           if marks["decision"] - 0.001 <= wall_to_mono(r["ts"]) - t0 <= upto + 0.001][:40]
             # The daemon's own complaints (a crash, a prober that failed) stay with the run.
             result["daemon_errors"] = [r["msg"][:300] for r in recs if r.get("level") in ("error", "critical")][:10]
